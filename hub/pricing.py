@@ -1,0 +1,57 @@
+"""Contract prices: a partner's price for a product on a date for a quantity."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hub.models import Partner, Price, Product
+
+__all__ = ["price_for", "partner_prices"]
+
+
+def price_for(
+    session: Session,
+    partner: Partner,
+    product: Product,
+    quantity: Decimal = Decimal(1),
+    on: dt.date | None = None,
+) -> Decimal:
+    """The unit price the partner pays: the contract price valid on ``on`` with the
+    highest quantity break not above ``quantity``; the list price when there is none."""
+    on = on or dt.date.today()
+    stmt = (
+        select(Price.price)
+        .where(
+            Price.partner_id == partner.id,
+            Price.product_id == product.id,
+            Price.valid_from <= on,
+            or_(Price.valid_to.is_(None), Price.valid_to >= on),
+            Price.min_quantity <= quantity,
+        )
+        .order_by(Price.min_quantity.desc(), Price.valid_from.desc())
+        .limit(1)
+    )
+    found = session.scalar(stmt)
+    return found if found is not None else product.list_price
+
+
+def partner_prices(session: Session, partner: Partner, on: dt.date | None = None) -> dict[int, list[Price]]:
+    """Every valid contract price of the partner by product id, quantity breaks ascending."""
+    on = on or dt.date.today()
+    stmt = (
+        select(Price)
+        .where(
+            Price.partner_id == partner.id,
+            Price.valid_from <= on,
+            or_(Price.valid_to.is_(None), Price.valid_to >= on),
+        )
+        .order_by(Price.product_id, Price.min_quantity)
+    )
+    result: dict[int, list[Price]] = {}
+    for price in session.scalars(stmt):
+        result.setdefault(price.product_id, []).append(price)
+    return result
