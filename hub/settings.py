@@ -147,18 +147,23 @@ def _check(settings: Settings, origin: Mapping[str, str]) -> None:
 
 
 def load_settings(
-    config_file: str | Path | None = None,
+    config_file: str | Path | None | bool = None,
     environ: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> Settings:
     """Build the settings from defaults, the TOML file, the environment and ``overrides``.
 
     ``config_file`` defaults to ``$KONTOR_CONFIG`` or ``config/kontor.toml``; a
-    missing default file is fine, a missing named file is an error.
+    missing default file is fine, a missing named file is an error; ``False``
+    reads no file at all.
     """
     env = os.environ if environ is None else environ
-    explicit = config_file is not None or "KONTOR_CONFIG" in env
-    path = Path(config_file or env.get("KONTOR_CONFIG") or BASE_DIR / "config" / "kontor.toml")
+    if config_file is False:
+        path = Path("/nonexistent/kontor.toml")
+        explicit = False
+    else:
+        explicit = config_file is not None or "KONTOR_CONFIG" in env
+        path = Path(config_file or env.get("KONTOR_CONFIG") or BASE_DIR / "config" / "kontor.toml")
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
     by_name = {f.name: f for f in fields(Settings)}
