@@ -293,6 +293,10 @@ class MessageAck:
     message_type: str  # e.g. ORDERS
     action: str  # 0083: 7 acknowledged, 4 rejected
     errors: list[AckError] = field(default_factory=list)
+    version: str | None = None  # S009 0052 of the acknowledged message, e.g. D
+    release: str | None = None  # S009 0054, e.g. 96A
+    agency: str | None = None  # S009 0051, e.g. UN
+    association: str | None = None  # S009 0057, e.g. EAN008
 
 
 @dataclass(kw_only=True)
@@ -307,6 +311,7 @@ class Acknowledgement:
     interchange_recipient: str | None = None
     action: str = "7"  # 0083: 7 acknowledged, 4 rejected, 8 received
     document_ref: str | None = None  # APERAK: the business reference (e.g. order number)
+    document_ref_qualifier: str | None = None  # APERAK: its RFF 1153 qualifier (ON order, IV invoice, DQ delivery note)
     message_ref: str | None = None  # APERAK: the UNH reference it answers
     errors: list[AckError] = field(default_factory=list)  # interchange-level or APERAK errors
     messages: list[MessageAck] = field(default_factory=list)  # CONTRL UCM detail
