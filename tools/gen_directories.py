@@ -212,9 +212,96 @@ ELEMENT_NAMES = {
 # is a practical subset, a value outside it is reported as a warning), the
 # source, and the values. See SOURCES.md.
 # --------------------------------------------------------------------------
-CODE_LISTS: dict[str, dict[str, Any]] = {}
+_UNCL = "UNTDID UNCL (service.unece.org/trade/untdid d96a..d15b tred pages, as shown by the search tool)"
+_EAN97 = "EANCOM 1997 Part III data element & code sets directory (ref.gs1.org/standards/eancom/1997)"
 
-EANCOM_SUBSETS: dict[str, Any] = {}
+
+def _codes(name: str, values: str, source: str, closed: bool = False) -> dict[str, Any]:
+    return {"name": name, "values": sorted(set(values.split())), "closed": closed, "source": source}
+
+
+CODE_LISTS: dict[str, dict[str, Any]] = {
+    # Open lists: the values Kontor's mappings and its partners use, each a
+    # value of the UN/EDIFACT code list; a value outside is a warning only.
+    "1001": _codes("document name code",
+                   "82 83 84 105 130 220 221 224 225 226 227 228 229 230 231 232 233 325 351 380 381 383 384"
+                   " 385 386 389 390 393 395", _UNCL),
+    "1225": _codes("message function code",
+                   "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33"
+                   " 34 35 36 37 38 39 40 41 42", _UNCL + "; " + _EAN97),
+    "4343": _codes("response type code", "AA AB AC AD AE AF AG AH AI AJ AP CA NA RE", _UNCL + "; " + _EAN97),
+    "1229": _codes("action request/notification description code",
+                   "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 38", _UNCL + "; " + _EAN97),
+    "2005": _codes("date or time or period function code qualifier",
+                   "2 3 4 10 11 13 17 35 36 50 63 64 69 76 94 95 97 131 132 137 140 171 194 206 209 263 273 325"
+                   " 361 454", _UNCL),
+    "2379": _codes("date or time or period format code", "101 102 103 105 106 107 108 109 110 201 202 203 204 205"
+                   " 401 402 600 601 602 603 604 609 610 615 616 701 702 704 705 706 707 708 709 710 711 712 713"
+                   " 714 715 716 717 718 719 720 801 802 803 804 805 806 807 808 810", _UNCL),
+    "3035": _codes("party function code qualifier",
+                   "BY CA CN CZ DP FW II IV LC MF MR MS OB PE PR SE SF SN ST SU UC UD", _UNCL),
+    "3055": _codes("code list responsible agency code", "3 5 6 9 10 16 17 28 86 87 89 90 91 92 ZZZ", _UNCL + "; " + _EAN97),
+    "1153": _codes("reference code qualifier",
+                   "AAB AAJ AAK AAN ABO ACD ACE ADE BO CO CR CT DL DQ FC GN IA IP IT IV LI ON PD PK PL PP"
+                   " SI SS TN VA VN XA", _UNCL),
+    "6063": _codes("quantity type code qualifier", "1 3 11 12 21 46 47 48 52 59 61 113 124 192", _UNCL),
+    "5025": _codes("monetary amount type code qualifier",
+                   "8 9 23 39 52 64 66 77 79 86 124 125 128 129 131 176 203 204 259 260 402",
+                   _UNCL),
+    "6411": _codes("measurement unit code",
+                   "C62 PCE EA KGM GRM TNE LTR MLT MTR CMT MMT MTK MTQ H87 SET PR PK CT DZN HUR DAY MIN SEC KWH"
+                   " BX NAR NPR ZZ", "UN/ECE Recommendation 20 (a practical subset) and EANCOM 2002 code set 6411"),
+    "5305": _codes("duty or tax or fee category code", "A AA AB AC AD AE B C D E F G H I J K L M O S Z", _UNCL),
+    "5153": _codes("duty or tax or fee type name code",
+                   "ADD BOL CAP CAR COC CST CUD CVD ENV EXC EXP FET FRE GCN GST ILL IMP IND LAC"
+                   " LCN LDP LOC LST MCA MCD OTH PDB PDC PRF SCN SSS STT SUP SUR SWT TAC TOT TOX TTA VAD VAT",
+                   _UNCL),
+    "7143": _codes("item type identification code",
+                   "AA AC ACU ADU AT BP CG DW EN GB GD GN HS IB IN MF NB PV SA SN SRV UP VN", _UNCL + "; " + _EAN97),
+    "5125": _codes("price code qualifier", "AAA AAB AAE AAF CAL INF INV", _UNCL),
+    "7077": _codes("description format code", "A B C D E F S X", _UNCL),
+    "6343": _codes("currency type code qualifier", "4 9 10 11", _UNCL),
+    "6347": _codes("currency usage code qualifier", "1 2 3", _UNCL),
+    "4279": _codes("payment terms type code qualifier", "1 2 3 4 5 20 22", _UNCL),
+    "2475": _codes("payment time reference code", "5 29 66", _UNCL),
+    "7065": _codes("package type description code", "09 201 202 BX CT PK PX", "UN/ECE Recommendation 21 codes as EANCOM uses them (practical subset)"),
+    "4451": _codes("text subject code qualifier", "AAA AAB AAI AAR ABN ACB DEL DIN GEN INV PMT PUR REG SUR TXD ZZZ",
+                   _UNCL),
+    "3155": _codes("communication means type code", "AL EI EM FX TE TL XF", _UNCL),
+    "0081": _codes("section identification", "D S", "ISO 9735 service code list 0081", closed=True),
+}
+
+#: EANCOM subsets Kontor knows, by "TYPE:DIRECTORY:ASSOCIATION". Only the
+#: association codes the EANCOM message guides show (UNH segment pages) are
+#: listed; each subset restricts the UN message by closed code sets where the
+#: EANCOM Part III code set page was seen complete. No segment is dropped or
+#: re-counted: EANCOM's "not used" markings were not available here.
+_EAN97_RESTRICT = {
+    "1229": "1 2 3 4 5 6 7 10 11 23 24".split(),
+    "4343": "AA AB AC AI AP CA NA PE RE".split(),
+}
+EANCOM_SUBSETS: dict[str, Any] = {
+    "subsets": {
+        "ORDERS:D96A:EAN008": {
+            "name": "EANCOM 1997 ORDERS (EAN008)",
+            "source": "EANCOM 1997 ORDERS guide, UNH 0057 EAN008; " + _EAN97,
+            "code_lists": _EAN97_RESTRICT,
+            "notes": ["code sets 1229 and 4343 restricted to the EANCOM 1997 code sets"],
+        },
+        "INVOIC:D96A:EAN008": {
+            "name": "EANCOM 1997 INVOIC (EAN008)",
+            "source": "EANCOM 1997 INVOIC guide, UNH 0057 EAN008; " + _EAN97,
+            "code_lists": _EAN97_RESTRICT,
+            "notes": ["code sets 1229 and 4343 restricted to the EANCOM 1997 code sets"],
+        },
+        "DESADV:D01B:EAN007": {
+            "name": "EANCOM 2002 DESADV (EAN007)",
+            "source": "EANCOM 2002 (GS1 in Europe eDESADV) guide, UNH 0057 EAN007",
+            "code_lists": {},
+            "notes": ["association recognised; no restriction data available here, the UN D01B structure applies"],
+        },
+    },
+}
 
 
 def _simple(value: str) -> str:
