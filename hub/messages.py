@@ -1,0 +1,169 @@
+"""The message store: payloads, states, the trace, and the repair actions.
+
+Every state change goes through :func:`transition`, which checks the
+transition table (hub.states) and appends an event with actor and detail.
+The repair actions (reprocess, redeliver, resolve) are services: they take a
+mandatory comment, record it in the trace and commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edi.errors import Issue
+from hub.models import Channel, Message, MessageEvent, Partner, Payload, utcnow
+from hub.states import Event, State, next_state
+
+__all__ = [
+    "transition",
+    "store_payload",
+    "new_message",
+    "payload_bytes",
+    "issues_to_json",
+    "reprocess",
+    "redeliver",
+    "resolve",
+    "RepairError",
+]
+
+
+class RepairError(ValueError):
+    """A repair action was asked for without what it needs (a comment, a stored payload)."""
+
+
+def transition(session: Session, message: Message, event: str, *, actor: str, detail: str | None = None) -> str:
+    """Move ``message`` by ``event`` (TransitionError if not allowed) and append the event to its trace."""
+    new = next_state(message.state, event)
+    message.state = new
+    message.updated_at = utcnow()
+    session.add(MessageEvent(message=message, event=event, state=new, actor=actor, detail=detail))
+    return new
+
+
+def store_payload(session: Session, data: bytes) -> Payload:
+    payload = Payload(sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data)
+    session.add(payload)
+    return payload
+
+
+def new_message(
+    session: Session,
+    *,
+    direction: str,
+    data: bytes,
+    actor: str,
+    partner: Partner | None = None,
+    channel: Channel | None = None,
+    filename: str | None = None,
+    detail: str | None = None,
+    **fields: Any,
+) -> Message:
+    """Store a payload and its message in the initial state (received inbound, queued outbound). No commit."""
+    payload = store_payload(session, data)
+    state = State.RECEIVED if direction == "in" else State.QUEUED
+    message = Message(
+        direction=direction,
+        partner=partner,
+        channel=channel,
+        filename=filename,
+        payload=payload,
+        content_hash=payload.sha256,
+        size=len(data),
+        state=state,
+        issues=[],
+        receipt={},
+        **fields,
+    )
+    session.add(message)
+    session.add(MessageEvent(message=message, event="store", state=state, actor=actor, detail=detail))
+    return message
+
+
+def payload_bytes(message: Message) -> bytes:
+    """The raw bytes as received or sent; RepairError once retention purged them."""
+    if message.payload is None or message.payload.data is None:
+        raise RepairError(f"message {message.id}: its payload is no longer stored")
+    return message.payload.data
+
+
+def issues_to_json(issues: Iterable[Issue]) -> list[dict[str, Any]]:
+    """Issues as stored on a message (and read by the console to highlight segments)."""
+    keys = ("message", "code", "segment", "tag", "element", "component", "message_segment",
+            "message_ref", "path", "severity", "rule")
+    return [{k: getattr(issue, k) for k in keys if getattr(issue, k) is not None} for issue in issues]
+
+
+def _need_comment(comment: str | None) -> str:
+    comment = (comment or "").strip()
+    if not comment:
+        raise RepairError("a comment is required: say why, for the trace")
+    return comment
+
+
+def _get(session: Session, message_id: int) -> Message:
+    message = session.get(Message, message_id)
+    if message is None:
+        raise LookupError(f"no message {message_id}")
+    return message
+
+
+def reprocess(session: Session, message_id: int, *, actor: str, comment: str | None) -> Message:
+    """Run the pipeline again on the stored payload of an inbound message. Commits.
+
+    Reprocessing never applies a document twice: the domain refuses an order
+    number it already has, so a processed message reprocessed becomes a
+    rejection stating that, unless what it created was undone first.
+    """
+    text = _need_comment(comment)
+    message = _get(session, message_id)
+    if message.direction != "in":
+        raise RepairError("only received messages can be reprocessed; redeliver an outbound message instead")
+    payload_bytes(message)
+    transition(session, message, Event.REPROCESS, actor=actor, detail=text)
+    message.attempts = 0
+    message.next_attempt_at = None
+    message.error = None
+    message.claimed_by = None
+    message.lease_until = None
+    session.commit()
+    return message
+
+
+def redeliver(session: Session, message_id: int, *, actor: str, comment: str | None) -> Message:
+    """Send the same bytes of an outbound message again through its channel. Commits."""
+    text = _need_comment(comment)
+    message = _get(session, message_id)
+    if message.direction != "out":
+        raise RepairError("only outbound messages can be redelivered; reprocess a received message instead")
+    payload_bytes(message)
+    transition(session, message, Event.REDELIVER, actor=actor, detail=text)
+    message.attempts = 0
+    message.next_attempt_at = None
+    message.error = None
+    message.claimed_by = None
+    message.lease_until = None
+    session.commit()
+    return message
+
+
+def resolve(session: Session, message_id: int, *, actor: str, comment: str | None) -> Message:
+    """Close a problem message by hand, with the reason in the trace. Commits."""
+    text = _need_comment(comment)
+    message = _get(session, message_id)
+    transition(session, message, Event.RESOLVE, actor=actor, detail=text)
+    message.next_attempt_at = None
+    session.commit()
+    return message
+
+
+def find_by_interchange(session: Session, partner_id: int, direction: str, interchange_ref: str) -> list[Message]:
+    stmt = select(Message).where(
+        Message.partner_id == partner_id,
+        Message.direction == direction,
+        Message.interchange_ref == interchange_ref,
+    )
+    return list(session.scalars(stmt))

@@ -1,0 +1,248 @@
+"""Orders: one road for every order, whether it came by EDI, the portal or the API.
+
+:func:`place_order` checks an :class:`edi.documents.Order` against the
+catalog and the partner's contract prices, stores it, and answers it with an
+order response (stored, and queued to the partner's systems when it has a
+sending channel). Nothing commits here: the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from edi import documents as docs
+from hub.errors import OrderRejected
+from hub.models import Message, Order, OrderLine, OrderResponse, Partner, Product, User
+from hub.outbound import queue_document
+from hub.partners import preferences
+from hub.pricing import price_for
+from hub.settings import Settings
+
+__all__ = ["place_order", "order_response_for", "find_product"]
+
+CENT = Decimal("0.01")
+
+
+def find_product(session: Session, line: docs.OrderLine) -> Product | None:
+    """The product a line means: by GTIN, else by our article number (supplier SKU)."""
+    if line.gtin:
+        product = session.scalar(select(Product).where(Product.gtin == line.gtin.lstrip("0").zfill(13))) or \
+            session.scalar(select(Product).where(Product.gtin == line.gtin))
+        if product is not None:
+            return product
+    if line.supplier_sku:
+        return session.scalar(select(Product).where(Product.sku == line.supplier_sku))
+    return None
+
+
+def _line_label(line: docs.OrderLine) -> str:
+    ident = line.gtin or line.supplier_sku or line.buyer_sku or "no item number"
+    return f"line {line.line_no} ({ident})"
+
+
+def place_order(
+    session: Session,
+    settings: Settings,
+    partner: Partner,
+    document: docs.Order,
+    *,
+    source: str,
+    actor: str,
+    user: User | None = None,
+    message: Message | None = None,
+) -> Order:
+    """Store an order and answer it; raises OrderRejected with every problem found. No commit."""
+    problems: list[str] = []
+    if not document.number or not document.number.strip():
+        problems.append("the order has no order number")
+    if not document.lines:
+        problems.append("the order has no lines")
+    if document.currency and document.currency != partner.currency:
+        problems.append(f"currency {document.currency} is not the agreed currency {partner.currency}")
+    existing = session.scalar(
+        select(Order).where(Order.partner_id == partner.id, Order.number == document.number)
+    )
+    if document.function == "1":
+        return _cancel(session, settings, partner, document, existing, actor=actor, message=message)
+    if existing is not None and document.function != "5":
+        problems.append(
+            f"order number {document.number} was already received on {existing.created_at:%Y-%m-%d %H:%M} UTC"
+        )
+    if existing is not None and document.function == "5" and existing.status not in ("received", "confirmed", "changed"):
+        problems.append(f"order {document.number} is {existing.status} and can no longer be replaced")
+
+    resolved: list[tuple[docs.OrderLine, Product | None]] = []
+    seen_line_numbers = set()
+    for line in document.lines:
+        if line.line_no in seen_line_numbers:
+            problems.append(f"line number {line.line_no} is used twice")
+        seen_line_numbers.add(line.line_no)
+        product = find_product(session, line)
+        if product is None:
+            problems.append(f"{_line_label(line)}: unknown item")
+        elif not product.active:
+            problems.append(f"{_line_label(line)}: item {product.sku} is no longer sold")
+        if line.quantity is None or line.quantity <= 0:
+            problems.append(f"{_line_label(line)}: quantity must be greater than zero")
+        resolved.append((line, product))
+    if problems:
+        raise OrderRejected(problems)
+
+    if existing is not None:  # a replacement: the new lines take the place of the old
+        order = existing
+        order.lines.clear()
+        session.flush()
+    else:
+        order = Order(partner_id=partner.id, number=document.number.strip(), source=source)
+        session.add(order)
+    order.order_date = document.issue_date
+    order.requested_delivery = document.requested_delivery
+    order.currency = partner.currency
+    order.document = docs.to_dict(document)
+    order.created_by_id = user.id if user is not None else None
+    order.status = "received"
+
+    total = Decimal(0)
+    on = document.issue_date or dt.date.today()
+    for line, product in resolved:
+        assert product is not None
+        unit_price = price_for(session, partner, product, line.quantity, on)
+        amount = (unit_price * line.quantity).quantize(CENT)
+        total += amount
+        status = "accepted"
+        if line.net_price is not None:
+            basis = line.price_basis or Decimal(1)
+            if (line.net_price / basis).quantize(Decimal("0.0001")) != unit_price.quantize(Decimal("0.0001")):
+                status = "changed"  # the partner's price is not the contract price: we confirm ours
+        order.lines.append(
+            OrderLine(
+                line_no=line.line_no,
+                product_id=product.id,
+                sku=product.sku,
+                gtin=product.gtin,
+                description=line.description or product.name,
+                quantity=line.quantity,
+                unit=line.unit or product.unit,
+                unit_price=unit_price,
+                line_amount=amount,
+                confirmed_quantity=line.quantity,
+                status=status,
+            )
+        )
+    order.total = total
+    session.flush()
+    if message is not None:
+        message.order_id = order.id
+        message.business_ref = order.number
+
+    if preferences(partner).order_response:
+        respond(session, settings, partner, order, actor=actor, answers=message)
+    return order
+
+
+def order_response_for(settings: Settings, partner: Partner, order: Order, number: str) -> docs.OrderResponse:
+    """The order response document for ``order`` as it stands."""
+    lines = []
+    for line in order.lines:
+        action = {"accepted": "5", "changed": "3", "rejected": "7"}.get(line.status, "5")
+        lines.append(
+            docs.OrderResponseLine(
+                line_no=line.line_no,
+                action=action,
+                gtin=line.gtin,
+                supplier_sku=line.sku,
+                description=line.description,
+                ordered_quantity=line.quantity,
+                quantity=line.confirmed_quantity if line.confirmed_quantity is not None else line.quantity,
+                unit=line.unit,
+                net_price=line.unit_price,
+                delivery_date=order.requested_delivery,
+            )
+        )
+    statuses = {line.status for line in order.lines}
+    if statuses == {"rejected"}:
+        code = "27"
+    elif statuses - {"accepted"}:
+        code = "4"
+    else:
+        code = "29"
+    original = order.document or {}
+    parties = [
+        docs.Party(role=docs.PartyRole.SUPPLIER, id=settings.hub_id, name=settings.hub_name),
+    ]
+    buyer = next((p for p in original.get("parties", []) if p.get("role") == docs.PartyRole.BUYER), None)
+    if buyer is not None:
+        parties.insert(0, docs.Party(role=docs.PartyRole.BUYER, id=buyer.get("id"), id_agency=buyer.get("id_agency"),
+                                     name=buyer.get("name")))
+    return docs.OrderResponse(
+        number=number,
+        order_number=order.number,
+        order_date=order.order_date,
+        issue_date=dt.date.today(),
+        response_code=code,
+        currency=order.currency,
+        parties=parties,
+        lines=lines,
+    )
+
+
+def respond(
+    session: Session,
+    settings: Settings,
+    partner: Partner,
+    order: Order,
+    *,
+    actor: str,
+    answers: Message | None = None,
+) -> OrderResponse:
+    """Record an order response for the order's current state and queue it to the partner."""
+    sequence = len(order.responses) + 1
+    number = f"{order.number}-R{sequence}"[:35]
+    document = order_response_for(settings, partner, order, number)
+    response = OrderResponse(
+        order_id=order.id,
+        partner_id=partner.id,
+        number=number,
+        response_code=document.response_code,
+        issue_date=document.issue_date,
+        document=docs.to_dict(document),
+    )
+    session.add(response)
+    order.responses.append(response)
+    order.status = {"29": "confirmed", "4": "changed", "27": "rejected"}[document.response_code]
+    outbound = queue_document(
+        session, settings, partner, document, actor=actor, answers=answers, order=order, business_ref=order.number
+    )
+    session.flush()
+    if outbound is not None:
+        response.message_id = outbound.id
+    return response
+
+
+def _cancel(
+    session: Session,
+    settings: Settings,
+    partner: Partner,
+    document: docs.Order,
+    existing: Order | None,
+    *,
+    actor: str,
+    message: Message | None,
+) -> Order:
+    if existing is None:
+        raise OrderRejected(f"order {document.number} cannot be cancelled: it was never received")
+    if existing.status in ("shipped", "invoiced"):
+        raise OrderRejected(f"order {document.number} is {existing.status} and can no longer be cancelled")
+    existing.status = "cancelled"
+    for line in existing.lines:
+        line.status = "rejected"
+        line.confirmed_quantity = Decimal(0)
+    if message is not None:
+        message.order_id = existing.id
+        message.business_ref = existing.number
+    session.flush()
+    return existing

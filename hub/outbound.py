@@ -1,0 +1,137 @@
+"""Outbound documents: render per partner profile, number, queue for delivery.
+
+Interchange control references come from a per-partner counter incremented
+in the same transaction that stores the outbound message, so a rollback
+gives the number back and no number is used twice or skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from edi import translate
+from edi.documents import Acknowledgement, Document
+from hub.messages import new_message
+from hub.models import Channel, ControlCounter, Message, Order, Partner, utcnow
+from hub.partners import DocumentPreferences, preferences
+from hub.settings import Settings
+
+__all__ = ["next_control_ref", "outbound_channel", "queue_document", "partner_identity"]
+
+
+def next_control_ref(session: Session, partner: Partner, kind: str = "interchange") -> int:
+    """The next number of ``kind`` for ``partner``; locks the counter row until commit."""
+    stmt = (
+        update(ControlCounter)
+        .where(ControlCounter.partner_id == partner.id, ControlCounter.kind == kind)
+        .values(value=ControlCounter.value + 1)
+        .returning(ControlCounter.value)
+    )
+    value = session.execute(stmt).scalar()
+    if value is None:
+        session.add(ControlCounter(partner_id=partner.id, kind=kind, value=1))
+        session.flush()
+        value = 1
+    return int(value)
+
+
+def outbound_channel(session: Session, partner: Partner) -> Channel | None:
+    """The partner's first active channel that sends (None for a portal-only partner)."""
+    stmt = (
+        select(Channel)
+        .where(Channel.partner_id == partner.id, Channel.active.is_(True), Channel.direction.in_(("out", "both")))
+        .order_by(Channel.id)
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def partner_identity(partner: Partner) -> tuple[str, str | None]:
+    """The identifier (and its qualifier) we address the partner with: GLN first."""
+    ranked = sorted(partner.identifiers, key=lambda i: {"GLN": 0, "DUNS": 1}.get(i.scheme, 2))
+    for ident in ranked:
+        if ident.scheme != "AS2":
+            return ident.value, ident.qualifier
+    return partner.code, "ZZZ"
+
+
+_EXTENSIONS = {"edifact": "edi", "ubl": "xml"}
+
+
+def _document_type(document: Document) -> str:
+    if isinstance(document, Acknowledgement):
+        return document.kind
+    return translate.MESSAGE_TYPES[type(document).__name__]
+
+
+def queue_document(
+    session: Session,
+    settings: Settings,
+    partner: Partner,
+    document: Document,
+    *,
+    actor: str,
+    answers: Message | None = None,
+    order: Order | None = None,
+    business_ref: str | None = None,
+    prefs: DocumentPreferences | None = None,
+) -> Message | None:
+    """Render ``document`` as the partner wants it and queue it on its sending channel.
+
+    Returns None (and renders nothing) when the partner has no channel that
+    sends: it then follows its documents in the portal only. Does not commit.
+    """
+    channel = outbound_channel(session, partner)
+    if channel is None:
+        return None
+    prefs = prefs or preferences(partner)
+    doc_type = _document_type(document)
+    syntax = prefs.syntax if not isinstance(document, Acknowledgement) else "edifact"
+    control = next_control_ref(session, partner)
+    control_ref = str(control)
+    if syntax == "ubl":
+        data = translate.render(document, format="ubl")
+    else:
+        recipient, recipient_qualifier = partner_identity(partner)
+        association = prefs.association
+        if isinstance(document, Acknowledgement):
+            association = None
+        data = translate.render_edifact(
+            [document],
+            sender=settings.hub_id,
+            sender_qualifier=settings.hub_id_qualifier,
+            recipient=recipient,
+            recipient_qualifier=recipient_qualifier,
+            control_ref=control_ref,
+            directory=prefs.directory,
+            association=association,
+            charset=prefs.charset,
+            syntax_version=prefs.syntax_version,
+            prepared=dt.datetime.now(),
+            test=prefs.test,
+            ack_requested="CONTRL" in prefs.acknowledgements and not isinstance(document, Acknowledgement),
+        )
+    stamp = utcnow().strftime("%Y%m%d%H%M%S")
+    filename = f"{doc_type}_{partner.code}_{control:06d}_{stamp}.{_EXTENSIONS[syntax]}"
+    return new_message(
+        session,
+        direction="out",
+        data=data,
+        actor=actor,
+        partner=partner,
+        channel=channel,
+        filename=filename,
+        detail=f"{doc_type} {getattr(document, 'number', '')} rendered as {syntax}, interchange {control_ref}",
+        document_type=doc_type,
+        syntax=syntax,
+        interchange_ref=control_ref,
+        message_ref="1" if syntax == "edifact" else None,
+        business_ref=business_ref or getattr(document, "number", None),
+        sender_id=settings.hub_id,
+        recipient_id=partner_identity(partner)[0],
+        answers_id=answers.id if answers is not None else None,
+        order_id=order.id if order is not None else None,
+    )

@@ -1,0 +1,241 @@
+"""The inbound pipeline: parse, validate, map, apply, answer, in one transaction.
+
+:func:`process_inbound` works inside the caller's transaction and never
+commits: the worker commits once when it returns, so a crash anywhere leaves
+nothing applied and the message claimable again. Each document is applied
+in a savepoint, so a business rejection of one message of an interchange
+leaves no half-applied rows while the others go through.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from edi import documents as docs
+from edi.errors import Issue, SyntaxCode
+from edi.translate import Translation, contrl_for, translate
+from hub.errors import PartnerError
+from hub.messages import issues_to_json, payload_bytes, transition
+from hub.models import Message, Partner, PartnerIdentifier
+from hub.orders import place_order
+from hub.outbound import queue_document
+from hub.partners import preferences
+from hub.settings import Settings
+from hub.states import Event, State
+
+__all__ = ["process_inbound", "Outcome"]
+
+log = logging.getLogger(__name__)
+
+
+class Outcome:
+    PROCESSED = "processed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+
+
+def _find_duplicate(session: Session, message: Message) -> Message | None:
+    """An earlier inbound message of the same partner with the same interchange reference or bytes."""
+    conditions = [Message.content_hash == message.content_hash]
+    if message.interchange_ref:
+        conditions.append(Message.interchange_ref == message.interchange_ref)
+    stmt = (
+        select(Message)
+        .where(
+            Message.id != message.id,
+            Message.direction == "in",
+            Message.partner_id == message.partner_id,
+            Message.id < message.id,
+            Message.state.in_((State.PROCESSED, State.REJECTED, State.RESOLVED)),
+            or_(*conditions),
+        )
+        .order_by(Message.id)
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def _identify(session: Session, translation: Translation) -> Partner | None:
+    header = translation.header
+    if header is None:
+        return None
+    stmt = select(PartnerIdentifier).where(PartnerIdentifier.value == header.sender)
+    if header.sender_qualifier:
+        stmt = stmt.where(PartnerIdentifier.qualifier == header.sender_qualifier)
+    ident = session.scalar(stmt.limit(1))
+    return ident.partner if ident is not None else None
+
+
+def _envelope_issues(session: Session, settings: Settings, message: Message, translation: Translation) -> list[Issue]:
+    """Sender and recipient checks against the partner and our own identity."""
+    header = translation.header
+    if header is None:
+        return []
+    issues = []
+    sender_partner = _identify(session, translation)
+    if message.partner_id is None and sender_partner is not None:
+        message.partner = sender_partner
+    elif sender_partner is None or (message.partner_id is not None and sender_partner.id != message.partner_id):
+        qualifier = f" (qualifier {header.sender_qualifier})" if header.sender_qualifier else ""
+        whose = "the partner of this channel" if message.partner_id else "any partner"
+        issues.append(
+            Issue(
+                f"interchange sender {header.sender}{qualifier} is not an identifier of {whose}",
+                code=SyntaxCode.UNKNOWN_INTERCHANGE_SENDER,
+                segment=1,
+                tag="UNB",
+                element=2,
+                component=1,
+            )
+        )
+    if header.recipient != settings.hub_id:
+        issues.append(
+            Issue(
+                f"interchange recipient {header.recipient} is not us ({settings.hub_id})",
+                code="7",
+                segment=1,
+                tag="UNB",
+                element=3,
+                component=1,
+            )
+        )
+    return issues
+
+
+def process_inbound(session: Session, settings: Settings, message: Message, *, actor: str) -> str:
+    """Run the pipeline on a claimed inbound message and leave it in its final state. No commit.
+
+    Returns the outcome. Raises only for failures on our side (the worker
+    turns those into a retry); anything wrong with the partner's message is
+    a rejection, answered as the partner profile asks.
+    """
+    data = payload_bytes(message)
+    partner = message.partner
+    prefs = preferences(partner) if partner is not None else None
+    strictness = prefs.strictness if prefs is not None else None
+    translation = translate(data, strictness=strictness) if strictness is not None else translate(data)
+
+    header = translation.header
+    if header is not None:
+        message.interchange_ref = header.control_ref
+        message.sender_id = header.sender
+        message.recipient_id = header.recipient
+    if translation.messages:
+        first = translation.messages[0]
+        message.document_type = first.message_type if len({m.message_type for m in translation.messages}) == 1 else "MIXED"
+        message.message_ref = first.reference
+    message.syntax = translation.syntax
+
+    envelope_issues = _envelope_issues(session, settings, message, translation)
+    translation.issues.extend(envelope_issues)
+    partner = message.partner
+    if partner is not None and prefs is None:
+        prefs = preferences(partner)
+
+    duplicate = _find_duplicate(session, message) if message.partner_id is not None else None
+    if duplicate is not None:
+        message.duplicate_of_id = duplicate.id
+        message.issues = issues_to_json(translation.all_issues())
+        same = "the same bytes" if duplicate.content_hash == message.content_hash else "the same interchange reference"
+        transition(session, message, Event.DUPLICATE, actor=actor,
+                   detail=f"{same} as message {duplicate.id}; not applied again")
+        return Outcome.DUPLICATE
+
+    applied, problems = 0, []
+    interchange_ok = not translation.errors
+    for translated in translation.messages:
+        if not interchange_ok or not translated.ok or partner is None:
+            continue
+        try:
+            with session.begin_nested():
+                _apply(session, settings, partner, message, translated.document, actor=actor)
+            applied += 1
+        except PartnerError as exc:
+            problems.extend(exc.problems)
+            _answer_aperak(session, settings, partner, message, translated, exc.problems, actor=actor)
+
+    all_issues = translation.all_issues()
+    message.issues = issues_to_json(all_issues)
+    wants_contrl = partner is not None and translation.syntax == "edifact" and (
+        (header is not None and header.ack_requested) or (prefs is not None and "CONTRL" in prefs.acknowledgements)
+    )
+    if wants_contrl and header is not None:
+        ack = contrl_for(translation, number=f"C{message.id}", issue_date=dt.date.today())
+        queue_document(session, settings, partner, ack, actor=actor, answers=message,
+                       business_ref=message.business_ref)
+
+    errors = [i for i in all_issues if i.is_error]
+    if applied and not errors and not problems:
+        transition(session, message, Event.DONE, actor=actor,
+                   detail=f"{applied} document(s) applied")
+        return Outcome.PROCESSED
+    reasons = [i.format() for i in errors] + problems
+    if not translation.messages and not errors:
+        reasons.append("the interchange holds no message")
+    message.error = "\n".join(reasons) or "nothing could be applied"
+    if applied:
+        transition(session, message, Event.DONE, actor=actor,
+                   detail=f"{applied} document(s) applied; {len(reasons)} problem(s) in others: {reasons[0]}")
+        return Outcome.PROCESSED
+    transition(session, message, Event.REJECT, actor=actor, detail=reasons[0] if reasons else None)
+    return Outcome.REJECTED
+
+
+def _apply(session: Session, settings: Settings, partner: Partner, message: Message, document: object, *, actor: str) -> None:
+    if isinstance(document, docs.Order):
+        place_order(session, settings, partner, document, source="edi", actor=actor, message=message)
+    elif isinstance(document, docs.Acknowledgement):
+        _record_acknowledgement(session, partner, message, document, actor=actor)
+    else:
+        raise PartnerError(f"{type(document).__name__} documents are not accepted from partners on this hub")
+
+
+def _record_acknowledgement(session: Session, partner: Partner, message: Message, ack: docs.Acknowledgement, *, actor: str) -> None:
+    """Match a CONTRL/APERAK to the outbound message it acknowledges and move that one on."""
+    message.business_ref = ack.document_ref or ack.interchange_ref
+    if not ack.interchange_ref and not ack.document_ref:
+        raise PartnerError(f"the {ack.kind} names no interchange or document it acknowledges")
+    stmt = select(Message).where(Message.partner_id == partner.id, Message.direction == "out")
+    if ack.interchange_ref:
+        stmt = stmt.where(Message.interchange_ref == ack.interchange_ref)
+    else:
+        stmt = stmt.where(Message.business_ref == ack.document_ref)
+    target = session.scalar(stmt.order_by(Message.id.desc()).limit(1))
+    if target is None:
+        raise PartnerError(
+            f"the {ack.kind} acknowledges interchange {ack.interchange_ref or ack.document_ref}, which we never sent"
+        )
+    message.answers_id = target.id
+    message.order_id = target.order_id
+    rejected = ack.action == "4" or any(m.action == "4" for m in ack.messages)
+    detail = f"{ack.kind} {'rejected' if rejected else 'accepted'} by the partner (message {message.id})"
+    if rejected:
+        reasons = [e.text for e in ack.errors] + [e.text for m in ack.messages for e in m.errors]
+        target.error = "; ".join(r for r in reasons if r) or detail
+        if target.state in (State.DELIVERED, State.ACK_OVERDUE):
+            transition(session, target, Event.REJECT, actor=actor, detail=f"{detail}: {target.error}")
+    elif target.state in (State.DELIVERED, State.ACK_OVERDUE, State.DELIVERING):
+        transition(session, target, Event.ACKNOWLEDGE, actor=actor, detail=detail)
+
+
+def _answer_aperak(session: Session, settings: Settings, partner: Partner, message: Message, translated, problems: list[str], *, actor: str) -> None:
+    prefs = preferences(partner)
+    if "APERAK" not in prefs.acknowledgements:
+        return
+    document = translated.document
+    ack = docs.Acknowledgement(
+        kind="APERAK",
+        number=f"A{message.id}-{translated.reference or 1}",
+        issue_date=dt.date.today(),
+        interchange_ref=message.interchange_ref,
+        action="4",
+        document_ref=getattr(document, "number", None),
+        message_ref=translated.reference,
+        errors=[docs.AckError(code="12", text=p[:512]) for p in problems],
+    )
+    queue_document(session, settings, partner, ack, actor=actor, answers=message,
+                   business_ref=getattr(document, "number", None))

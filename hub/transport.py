@@ -1,0 +1,85 @@
+"""Driving the adapters: poll inbound channels, deliver outbound messages.
+
+The order of events is the promise: a fetched file is stored and committed
+before the adapter is told to remove it at the source; a delivery is
+recorded only after the adapter returned its receipt.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.base import Adapter, Receipt, TransportError
+from adapters.folder import FolderAdapter, FolderSettings
+from hub.inbound import receive
+from hub.messages import payload_bytes
+from hub.models import Channel, Message, utcnow
+from hub.settings import BASE_DIR, Settings
+
+__all__ = ["adapter_for", "poll_channel", "poll_all", "deliver", "inbound_channels"]
+
+log = logging.getLogger(__name__)
+
+
+def adapter_for(channel: Channel, settings: Settings) -> Adapter:
+    """The adapter for a channel, built from its stored settings (ValueError names a bad setting)."""
+    where = f"partner {channel.partner.code if channel.partner else channel.partner_id}, channel {channel.name}"
+    if channel.kind == "folder":
+        return FolderAdapter(FolderSettings.from_dict(channel.settings or {}, base=BASE_DIR, where=where))
+    if channel.kind == "sftp_mailbox":
+        root = settings.var_path / "mailboxes" / channel.partner.code
+        return FolderAdapter(
+            FolderSettings(inbound=None, outbound=root / "out", settle_seconds=0),
+        )
+    raise TransportError(f"{where}: channel kind {channel.kind!r} is not available in this build", retryable=False)
+
+
+def inbound_channels(session: Session) -> list[Channel]:
+    """Active channels that the hub polls (folders; partner SFTP servers)."""
+    stmt = select(Channel).where(
+        Channel.active.is_(True), Channel.direction.in_(("in", "both")), Channel.kind.in_(("folder", "sftp"))
+    )
+    return list(session.scalars(stmt.order_by(Channel.id)))
+
+
+def poll_channel(session_factory: sessionmaker[Session], settings: Settings, channel_id: int, *, actor: str) -> int:
+    """Fetch complete files from one channel; store and commit each, then confirm it at the source."""
+    with session_factory() as session:
+        channel = session.get(Channel, channel_id)
+        if channel is None or not channel.active:
+            return 0
+        adapter = adapter_for(channel, settings)
+        count = 0
+        try:
+            for file in adapter.fetch():
+                receive(session, data=file.data, actor=actor, partner=channel.partner, channel=channel,
+                        filename=file.name, receipt={"source": file.meta})
+                session.commit()
+                adapter.confirm(file)
+                count += 1
+            channel.last_error = None
+        except TransportError as exc:
+            session.rollback()
+            channel = session.get(Channel, channel_id)
+            channel.last_error = str(exc)
+            log.warning("polling %s/%s failed: %s", channel.partner.code, channel.name, exc)
+        channel.last_poll_at = utcnow()
+        session.commit()
+        return count
+
+
+def poll_all(session_factory: sessionmaker[Session], settings: Settings, *, actor: str) -> int:
+    with session_factory() as session:
+        ids = [c.id for c in inbound_channels(session)]
+    return sum(poll_channel(session_factory, settings, channel_id, actor=actor) for channel_id in ids)
+
+
+def deliver(session: Session, settings: Settings, message: Message) -> Receipt:
+    """Hand an outbound message's bytes to its channel's adapter."""
+    if message.channel is None:
+        raise TransportError(f"message {message.id} has no channel to be delivered through", retryable=False)
+    adapter = adapter_for(message.channel, settings)
+    return adapter.deliver(message.filename or f"message-{message.id}", payload_bytes(message))

@@ -1,0 +1,222 @@
+"""The worker: claims messages and runs the pipeline or the delivery.
+
+Claiming is a short transaction of its own that moves the message into
+``processing``/``delivering`` with the worker's name and a lease; on
+PostgreSQL it uses ``SELECT ... FOR UPDATE SKIP LOCKED`` so any number of
+workers on any number of machines never take the same message. The work
+itself runs in a second transaction that ends by checking the claim is
+still ours (``UPDATE ... WHERE claimed_by = me``): if the lease ran out and
+another worker took the message, this worker's results are rolled back, so
+nothing is ever applied twice. A worker that dies leaves its lease to run
+out; :func:`release_expired` makes the message claimable again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.base import TransportError
+from hub.db import is_postgres
+from hub.errors import HubError
+from hub.messages import transition
+from hub.models import Message, utcnow
+from hub.pipeline import process_inbound
+from hub.settings import Settings
+from hub.states import CLAIMABLE_INBOUND, CLAIMABLE_OUTBOUND, Event, State
+from hub.transport import deliver, poll_all
+
+__all__ = ["Worker", "LostClaim"]
+
+log = logging.getLogger(__name__)
+
+
+class LostClaim(HubError):
+    """The lease ran out and another worker owns the message now; our work is discarded."""
+
+
+class Worker:
+    """One worker: ``run_once`` does at most one message; ``run`` loops until stopped."""
+
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *, name: str | None = None):
+        self.settings = settings
+        self.session_factory = session_factory
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stop_event = threading.Event()
+
+    @property
+    def actor(self) -> str:
+        return f"worker {self.name}"
+
+    # -- claiming -----------------------------------------------------------------
+
+    def claim(self) -> int | None:
+        """Claim the oldest due message (inbound first); returns its id or None."""
+        now = utcnow()
+        with self.session_factory() as session:
+            stmt = (
+                select(Message)
+                .where(
+                    Message.state.in_(CLAIMABLE_INBOUND + CLAIMABLE_OUTBOUND + (State.FAILED,)),
+                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                )
+                .order_by(Message.direction, Message.id)  # "in" sorts before "out"
+                .limit(1)
+            )
+            if is_postgres(session.get_bind()):
+                stmt = stmt.with_for_update(skip_locked=True)
+            message = session.scalar(stmt)
+            if message is None:
+                session.rollback()
+                return None
+            if message.state == State.FAILED:
+                event = Event.RETRY if message.direction == "in" else Event.RESEND
+                transition(session, message, event, actor=self.actor, detail="the backoff has passed")
+            message.claimed_by = self.name
+            message.lease_until = now + timedelta(seconds=self.settings.worker_lease_seconds)
+            message.next_attempt_at = None
+            message.attempts += 1
+            transition(session, message, Event.CLAIM, actor=self.actor,
+                       detail=f"attempt {message.attempts}")
+            session.commit()
+            return message.id
+
+    def release_expired(self) -> int:
+        """Put messages whose worker's lease ran out back in the queue."""
+        now = utcnow()
+        released = 0
+        with self.session_factory() as session:
+            stmt = select(Message).where(Message.state.in_((State.PROCESSING, State.DELIVERING)),
+                                         Message.lease_until < now)
+            if is_postgres(session.get_bind()):
+                stmt = stmt.with_for_update(skip_locked=True)
+            for message in session.scalars(stmt):
+                owner = message.claimed_by
+                message.claimed_by = None
+                message.lease_until = None
+                transition(session, message, Event.RELEASE, actor=self.actor,
+                           detail=f"the lease of {owner} ran out; claimable again")
+                released += 1
+            session.commit()
+        return released
+
+    def _still_mine(self, session: Session, message_id: int, state: str) -> None:
+        """Fence: the claim must still be ours when we commit, or all our work is rolled back."""
+        result = session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.claimed_by == self.name, Message.state == state)
+            .values(claimed_by=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise LostClaim(f"message {message_id} is no longer claimed by {self.name}")
+
+    # -- working ------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Do one message if one is due; True when something was done."""
+        message_id = self.claim()
+        if message_id is None:
+            return False
+        with self.session_factory() as session:
+            message = session.get(Message, message_id)
+            if message.direction == "in":
+                self._process(session, message)
+            else:
+                self._deliver(session, message)
+        return True
+
+    def _process(self, session: Session, message: Message) -> None:
+        message_id = message.id
+        try:
+            outcome = process_inbound(session, self.settings, message, actor=self.actor)
+            self._still_mine(session, message_id, message.state)
+            session.commit()
+            log.info("message %s %s", message_id, outcome)
+        except LostClaim:
+            session.rollback()
+            log.warning("message %s: claim lost, results discarded", message_id)
+        except Exception as exc:  # noqa: BLE001 - a failure on our side becomes a stored, retried failure
+            session.rollback()
+            self._fail(message_id, State.PROCESSING, exc)
+
+    def _deliver(self, session: Session, message: Message) -> None:
+        message_id = message.id
+        try:
+            receipt = deliver(session, self.settings, message)
+        except Exception as exc:  # noqa: BLE001 - every transport failure is stored with its reason
+            session.rollback()
+            retryable = not isinstance(exc, TransportError) or exc.retryable
+            self._fail(message_id, State.DELIVERING, exc, retryable=retryable)
+            return
+        message.receipt = {**(message.receipt or {}), "delivery": receipt.detail, **receipt.data}
+        event = Event.ACKNOWLEDGE if receipt.acknowledged else Event.DELIVERED
+        transition(session, message, event, actor=self.actor, detail=receipt.detail)
+        try:
+            self._still_mine(session, message_id, message.state)
+            session.commit()
+        except LostClaim:
+            session.rollback()
+            log.warning("message %s: delivered, but the claim was lost meanwhile", message_id)
+
+    def _fail(self, message_id: int, state: str, exc: BaseException, *, retryable: bool = True) -> None:
+        reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        log.warning("message %s failed: %s", message_id, reason)
+        with self.session_factory() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.state != state or message.claimed_by != self.name:
+                return
+            message.error = reason + "\n\n" + "".join(traceback.format_exception(exc))[-4000:]
+            message.claimed_by = None
+            message.lease_until = None
+            if not retryable or message.attempts >= self.settings.worker_max_attempts:
+                why = "not retryable" if not retryable else f"{message.attempts} attempts"
+                transition(session, message, Event.GIVE_UP, actor=self.actor, detail=f"{reason} ({why})")
+            else:
+                delay = self.settings.worker_backoff_seconds * (2 ** (message.attempts - 1))
+                message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                transition(session, message, Event.FAIL, actor=self.actor,
+                           detail=f"{reason}; next attempt in {delay:.0f} s")
+            session.commit()
+
+    # -- loops ----------------------------------------------------------------------
+
+    def drain(self, limit: int = 10_000) -> int:
+        """Work until nothing is due (or ``limit`` messages); returns how many were done."""
+        done = 0
+        self.release_expired()
+        while done < limit and self.run_once():
+            done += 1
+        return done
+
+    def tick(self) -> None:
+        """The periodic duties: poll inbound channels, release expired leases."""
+        poll_all(self.session_factory, self.settings, actor=self.actor)
+        self.release_expired()
+
+    def run(self, *, poll: bool = True) -> None:
+        """Loop until :attr:`stop_event` is set."""
+        log.info("worker %s started", self.name)
+        interval = self.settings.worker_poll_seconds
+        next_tick = 0.0
+
+        while not self.stop_event.is_set():
+            try:
+                if poll and time.monotonic() >= next_tick:
+                    self.tick()
+                    next_tick = time.monotonic() + interval
+                if self.run_once():
+                    continue
+            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+                log.exception("worker %s: unexpected error; continuing", self.name)
+            self.stop_event.wait(interval)
+        log.info("worker %s stopped", self.name)
