@@ -1,0 +1,331 @@
+"""SftpAdapter against a real OpenSSH sshd on 127.0.0.1 (see conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from adapters.base import TransportError
+from adapters.sftp import SftpAdapter, SftpSettings
+
+SFTP_CLI = shutil.which("sftp")
+
+
+def settings(sshd, keys, **over) -> SftpSettings:
+    d = {
+        "host": "127.0.0.1",
+        "port": sshd.port,
+        "username": sshd.user,
+        "private_key": keys["ed25519"].private_pem,
+        "host_keys": [f"[127.0.0.1]:{sshd.port} {keys['host_ed25519'].public_line}"],
+        "inbound_dir": str(sshd.root / "in"),
+        "outbound_dir": str(sshd.root / "out"),
+        "completeness": "rename",
+        "stable_seconds": 0.3,
+        "timeout": 10,
+    }
+    d.update(over)
+    return SftpSettings.from_dict(d, where="partners/acme.toml channel sftp")
+
+
+def fetch_all(adapter: SftpAdapter) -> dict[str, bytes]:
+    return {f.name: f.data for f in adapter.fetch()}
+
+
+# -- settings ------------------------------------------------------------------
+
+
+def test_settings_errors_name_the_key(ssh_keys):
+    base = {"host": "h", "username": "u", "password": "p", "host_keys": [ssh_keys["host_ed25519"].public_line], "inbound_dir": "in"}
+    with pytest.raises(ValueError, match=r"acme.toml: unknown key 'hostname'"):
+        SftpSettings.from_dict({**base, "hostname": "x"}, where="acme.toml")
+    with pytest.raises(ValueError, match="completeness"):
+        SftpSettings.from_dict({**base, "completeness": "sometimes"}, where="acme.toml")
+    with pytest.raises(ValueError, match="host_keys"):
+        SftpSettings.from_dict({**base, "host_keys": []}, where="acme.toml")
+    with pytest.raises(ValueError, match="port must be an integer"):
+        SftpSettings.from_dict({**base, "port": "22"}, where="acme.toml")
+    with pytest.raises(ValueError, match="host key"):
+        SftpSettings.from_dict({**base, "host_keys": ["not a key"]}, where="acme.toml")
+    assert SftpSettings.from_dict(base, where="acme.toml").port == 22
+
+
+def test_secrets_not_in_repr(ssh_keys):
+    s = SftpSettings.from_dict(
+        {"host": "h", "username": "u", "password": "hunter2", "private_key": ssh_keys["rsa"].private_pem,
+         "host_keys": [ssh_keys["host_ed25519"].public_line], "inbound_dir": "in"}
+    )
+    assert "hunter2" not in repr(s) and "PRIVATE" not in repr(s)
+
+
+# -- connection and host keys ---------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["ed25519", "rsa"])
+def test_key_auth_and_rename_upload(sshd, ssh_keys, key):
+    with SftpAdapter(settings(sshd, ssh_keys, private_key=str(ssh_keys[key].path))) as a:
+        receipt = a.deliver("ORDRSP_1.edi", b"UNA:+.? 'UNB+x'")
+    assert (sshd.root / "out" / "ORDRSP_1.edi").read_bytes() == b"UNA:+.? 'UNB+x'"
+    assert not (sshd.root / "out" / "ORDRSP_1.edi.part").exists()
+    assert receipt.data["remote_path"].endswith("out/ORDRSP_1.edi") and receipt.detail.startswith("sftp://127.0.0.1:")
+
+
+def test_rsa_pinned_host_key(sshd, ssh_keys):
+    s = settings(sshd, ssh_keys, host_keys=[ssh_keys["host_rsa"].public_line], private_key=ssh_keys["rsa"].private_pem)
+    with SftpAdapter(s) as a:
+        a.deliver("x.edi", b"x")
+        assert a._transport is not None and a._transport.get_remote_server_key().get_name() == "ssh-rsa"
+
+
+def test_unknown_host_key_refused(sshd, ssh_keys):
+    s = settings(sshd, ssh_keys, host_keys=[ssh_keys["other_host"].public_line])
+    with pytest.raises(TransportError, match="host key of 127.0.0.1:.* is changed") as exc:
+        SftpAdapter(s).deliver("x.edi", b"x")
+    assert exc.value.retryable is False
+    assert not (sshd.root / "out" / "x.edi").exists()
+
+
+def test_host_key_of_other_type_is_unknown(sshd, ssh_keys):
+    # pinned ecdsa: the server offers no such key -> handshake cannot agree, or key refused; never accepted
+    ecdsa = paramiko.ECDSAKey.generate()
+    s = settings(sshd, ssh_keys, host_keys=[f"{ecdsa.get_name()} {ecdsa.get_base64()}"])
+    with pytest.raises(TransportError) as exc:
+        SftpAdapter(s).deliver("x.edi", b"x")
+    assert exc.value.retryable is False
+
+
+def test_wrong_client_key_refused(sshd, ssh_keys):
+    s = settings(sshd, ssh_keys, private_key=ssh_keys["stranger"].private_pem)
+    with pytest.raises(TransportError, match="refused the login") as exc:
+        SftpAdapter(s).deliver("x.edi", b"x")
+    assert exc.value.retryable is False
+
+
+def test_connection_refused_is_retryable(ssh_keys, sshd):
+    from tests.adapters.conftest import free_port
+
+    s = settings(sshd, ssh_keys, port=free_port())
+    with pytest.raises(TransportError, match="cannot connect") as exc:
+        SftpAdapter(s).deliver("x.edi", b"x")
+    assert exc.value.retryable is True
+
+
+def test_legacy_algorithm_settings_are_passed(sshd, ssh_keys):
+    s = settings(sshd, ssh_keys, ciphers=["aes128-ctr"], kex=["diffie-hellman-group14-sha256"],
+                 disabled_algorithms={"macs": ["hmac-sha1"]})
+    with SftpAdapter(s) as a:
+        a.deliver("x.edi", b"x")
+        t = a._transport
+        assert t is not None and t.remote_cipher == "aes128-ctr"
+
+
+# -- completeness rules -----------------------------------------------------------
+
+
+def test_rename_rule_ignores_temp_names(sshd, ssh_keys):
+    inbox = sshd.root / "in"
+    (inbox / "a.edi").write_bytes(b"A")
+    (inbox / "b.edi.tmp").write_bytes(b"B")
+    (inbox / "c.part").write_bytes(b"C")
+    (inbox / "other.txt").write_bytes(b"D")
+    with SftpAdapter(settings(sshd, ssh_keys, pattern="*.edi")) as a:
+        assert fetch_all(a) == {"a.edi": b"A"}
+
+
+def test_trigger_rule(sshd, ssh_keys):
+    inbox = sshd.root / "in"
+    (inbox / "a.edi").write_bytes(b"A")
+    (inbox / "b.edi").write_bytes(b"B")
+    (inbox / "b.edi.trg").write_bytes(b"")
+    (inbox / "c.edi").write_bytes(b"C")
+    (inbox / "c.ok").write_bytes(b"")
+    with SftpAdapter(settings(sshd, ssh_keys, completeness="trigger")) as a:
+        files = list(a.fetch())
+        assert {f.name: f.data for f in files} == {"b.edi": b"B", "c.edi": b"C"}
+        for f in files:
+            a.confirm(f)
+    assert sorted(os.listdir(inbox)) == ["a.edi"]  # trigger files go with their file
+
+
+def test_stable_rule_waits_for_growth_to_stop(sshd, ssh_keys):
+    inbox = sshd.root / "in"
+    (inbox / "done.edi").write_bytes(b"D" * 10)
+    growing = inbox / "growing.edi"
+    growing.write_bytes(b"G")
+    with SftpAdapter(settings(sshd, ssh_keys, completeness="stable", stable_seconds=0.4)) as a:
+        import threading
+
+        def grow() -> None:
+            time.sleep(0.15)
+            with open(growing, "ab") as fh:
+                fh.write(b"G" * 100)
+            os.utime(growing, (time.time() + 5, time.time() + 5))
+
+        t = threading.Thread(target=grow)
+        t.start()
+        first = fetch_all(a)
+        t.join()
+        assert first == {"done.edi": b"D" * 10}
+        second = fetch_all(a)  # growing.edi was seen changing; now stable across this poll
+        assert second == {"done.edi": b"D" * 10, "growing.edi": b"G" * 101}
+
+
+# -- confirm ---------------------------------------------------------------------
+
+
+def test_fetch_leaves_file_until_confirm_then_archives(sshd, ssh_keys):
+    inbox = sshd.root / "in"
+    (inbox / "a.edi").write_bytes(b"first")
+    archive = sshd.root / "archive" / "2026"
+    (sshd.root / "archive").mkdir()
+    (sshd.root / "archive" / "2026").mkdir()
+    (archive / "a.edi").write_bytes(b"older")  # clash: a unique name is chosen
+    with SftpAdapter(settings(sshd, ssh_keys, archive_dir=str(archive))) as a:
+        [f] = list(a.fetch())
+        assert (inbox / "a.edi").exists()  # nothing removed before the hub's commit
+        a.confirm(f)
+        a.confirm(f)  # idempotent
+    assert not (inbox / "a.edi").exists()
+    names = sorted(os.listdir(archive))
+    assert len(names) == 2 and "a.edi" in names
+    assert {(archive / n).read_bytes() for n in names} == {b"first", b"older"}
+
+
+def test_archive_dir_created_when_missing(sshd, ssh_keys):
+    (sshd.root / "in" / "a.edi").write_bytes(b"x")
+    archive = sshd.root / "arch" / "deep"
+    with SftpAdapter(settings(sshd, ssh_keys, archive_dir=str(archive))) as a:
+        for f in a.fetch():
+            a.confirm(f)
+    assert (archive / "a.edi").read_bytes() == b"x"
+
+
+def test_confirm_deletes_without_archive(sshd, ssh_keys):
+    (sshd.root / "in" / "a.edi").write_bytes(b"x")
+    with SftpAdapter(settings(sshd, ssh_keys)) as a:
+        for f in a.fetch():
+            assert f.meta["remote_path"].endswith("in/a.edi")
+            a.confirm(f)
+        assert fetch_all(a) == {}
+    assert os.listdir(sshd.root / "in") == []
+
+
+# -- outbound --------------------------------------------------------------------
+
+
+def test_direct_upload_and_replace(sshd, ssh_keys):
+    (sshd.root / "out" / "x.edi").write_bytes(b"old")
+    with SftpAdapter(settings(sshd, ssh_keys, outbound_mode="direct")) as a:
+        a.deliver("x.edi", b"new")
+    assert (sshd.root / "out" / "x.edi").read_bytes() == b"new"
+    with SftpAdapter(settings(sshd, ssh_keys)) as a:
+        a.deliver("x.edi", b"newer")  # rename mode replaces too (posix-rename)
+    assert (sshd.root / "out" / "x.edi").read_bytes() == b"newer"
+
+
+def test_unsafe_outbound_name_refused(sshd, ssh_keys):
+    with pytest.raises(TransportError, match="not a plain file name") as exc:
+        SftpAdapter(settings(sshd, ssh_keys)).deliver("../x.edi", b"x")
+    assert exc.value.retryable is False
+
+
+def test_missing_outbound_dir_is_not_retryable(sshd, ssh_keys):
+    with pytest.raises(TransportError, match="no such file") as exc:
+        SftpAdapter(settings(sshd, ssh_keys, outbound_dir=str(sshd.root / "nope"))).deliver("x.edi", b"x")
+    assert exc.value.retryable is False
+
+
+def test_permission_denied_on_read_only_server(sshd_factory, ssh_keys):
+    ro = sshd_factory(sftp="internal-sftp -R")
+    (ro.root / "out").mkdir()
+    with pytest.raises(TransportError, match="permission denied") as exc:
+        SftpAdapter(settings(ro, ssh_keys, outbound_dir=str(ro.root / "out"))).deliver("x.edi", b"x")
+    assert exc.value.retryable is False
+
+
+def test_large_file_round_trip(sshd, ssh_keys):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    with SftpAdapter(settings(sshd, ssh_keys, spool_bytes=1024 * 1024)) as a:
+        a.deliver("big.bin", data)
+        os.rename(sshd.root / "out" / "big.bin", sshd.root / "in" / "big.bin")
+        assert fetch_all(a) == {"big.bin": data}
+
+
+def test_file_over_limit_is_skipped(sshd, ssh_keys):
+    (sshd.root / "in" / "huge.edi").write_bytes(b"x" * 2000)
+    (sshd.root / "in" / "ok.edi").write_bytes(b"y")
+    with SftpAdapter(settings(sshd, ssh_keys, max_file_bytes=1000)) as a:
+        assert fetch_all(a) == {"ok.edi": b"y"}
+
+
+# -- dropped connections ------------------------------------------------------------
+
+
+def _kill_after(monkeypatch, sshd, method: str, calls: int) -> None:
+    original = getattr(paramiko.SFTPFile, method)
+    count = {"n": 0}
+
+    def wrapper(self, *args, **kwargs):
+        count["n"] += 1
+        if count["n"] == calls:
+            sshd.drop_connections()
+            time.sleep(0.2)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(paramiko.SFTPFile, method, wrapper)
+
+
+def test_dropped_connection_during_download_keeps_remote_file(sshd, ssh_keys, monkeypatch):
+    data = os.urandom(8 * 1024 * 1024)
+    (sshd.root / "in" / "big.edi").write_bytes(data)
+    a = SftpAdapter(settings(sshd, ssh_keys))
+    _kill_after(monkeypatch, sshd, "read", 2)
+    with pytest.raises(TransportError, match="connection lost|failure") as exc:
+        fetch_all(a)
+    assert exc.value.retryable is True
+    monkeypatch.undo()
+    assert (sshd.root / "in" / "big.edi").read_bytes() == data  # not lost
+    with a:
+        assert fetch_all(a) == {"big.edi": data}  # and fetched again on the next poll
+
+
+def test_dropped_connection_during_upload_leaves_no_final_file(sshd, ssh_keys, monkeypatch):
+    a = SftpAdapter(settings(sshd, ssh_keys))
+    _kill_after(monkeypatch, sshd, "write", 2)
+    with pytest.raises(TransportError) as exc:
+        a.deliver("big.edi", os.urandom(4 * 1024 * 1024))
+    assert exc.value.retryable is True
+    assert not (sshd.root / "out" / "big.edi").exists()
+
+
+# -- OpenSSH command line interop ------------------------------------------------------
+
+
+@pytest.mark.skipif(SFTP_CLI is None, reason="OpenSSH sftp client not installed (Debian package openssh-client)")
+def test_openssh_cli_upload_then_fetch_and_adapter_upload_then_cli_get(sshd, ssh_keys, tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {ssh_keys['host_ed25519'].public_line}\n")
+    src = tmp_path / "ORDERS_7.edi"
+    src.write_bytes(b"UNB+UNOC:3+X+Y'")
+    batch = tmp_path / "batch"
+    batch.write_text(
+        f"put {src} {sshd.root}/in/ORDERS_7.edi.tmp\nrename {sshd.root}/in/ORDERS_7.edi.tmp {sshd.root}/in/ORDERS_7.edi\n"
+        f"get {sshd.root}/out/ANSWER.edi {tmp_path}/ANSWER.edi\n"
+    )
+    with SftpAdapter(settings(sshd, ssh_keys)) as a:
+        a.deliver("ANSWER.edi", b"answer")
+    subprocess.run(
+        [SFTP_CLI, "-b", str(batch), "-P", str(sshd.port), "-i", str(ssh_keys["ed25519"].path),
+         "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known}", "-o", "BatchMode=yes",
+         f"{sshd.user}@127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )
+    assert (tmp_path / "ANSWER.edi").read_bytes() == b"answer"
+    with SftpAdapter(settings(sshd, ssh_keys)) as a:
+        assert fetch_all(a) == {"ORDERS_7.edi": b"UNB+UNOC:3+X+Y'"}
