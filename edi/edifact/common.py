@@ -51,6 +51,13 @@ __all__ = [
     "item_ids_from",
     "gtin_agency",
     "check_directory",
+    "collect",
+    "Collected",
+    "LineData",
+    "header_checks",
+    "line_identity",
+    "first_quantity",
+    "missing_quantity",
 ]
 
 #: Directories the mappings render (the readers accept any directory).
@@ -448,7 +455,8 @@ class MessageReader:
         number, kind = component(segment, 3, 1), component(segment, 3, 2)
         if not item_ids_from(ids, number, kind):
             ids.supplier_sku = ids.supplier_sku or number
-            self.warn(index, f"item number type {kind!r} is not known; kept as the supplier's article number", element=3, component=2)
+            said = f"type {kind!r} is not known" if kind else "has no type (7143)"
+            self.warn(index, f"item number {number!r} {said}; kept as the supplier's article number", element=3, component=2)
 
     def item_ids_pia(self, index: int, segment: Segment, ids: ItemIds) -> None:
         for el in range(2, len(segment.elements) + 1):
@@ -481,6 +489,7 @@ class LineData:
     ids: ItemIds = field(default_factory=ItemIds)
     descriptions: list[str] = field(default_factory=list)
     ftx: list[str] = field(default_factory=list)
+    coded_descriptions: list[str] = field(default_factory=list)  # IMD with codes and text (7077 B, C)
     quantities: dict[str, Quantity] = field(default_factory=dict)
     prices: dict[str, tuple[Decimal | None, Decimal | None, str | None, int]] = field(default_factory=dict)
     amounts: dict[str, Decimal] = field(default_factory=dict)
@@ -489,14 +498,16 @@ class LineData:
     tax_rate: Decimal | None = None
     tax_category: str | None = None
     batch: str | None = None
+    bad_quantity: bool = False  # a QTY was there but unreadable (already reported)
     package: int | None = None  # index into Collected.packages
     in_tax: bool = False
 
     @property
     def description(self) -> str | None:
-        if self.descriptions:
-            return "".join(self.descriptions)
-        return "".join(self.ftx) if self.ftx else None
+        for texts in (self.descriptions, self.coded_descriptions, self.ftx):
+            if texts:
+                return "".join(texts)
+        return None
 
 
 @dataclass
@@ -545,6 +556,9 @@ class Collected:
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # APERAK ERC (index, code, text)
     unmapped: list[int] = field(default_factory=list)
 
+
+#: IMD 7077 item description types that are free text (F free-form, A long, E short).
+_FREE_FORM = {"F", "A", "E", None}
 
 #: Segments that stay within a NAD group (SG2/SG3/SG5 in ORDERS/INVOIC D96A).
 _PARTY_FOLLOWERS = {"RFF", "CTA", "COM", "LOC", "DTM", "FII"}
@@ -678,14 +692,18 @@ def collect(r: MessageReader) -> Collected:
                     r.warn(i, f"PIA item number type {component(s, el, 2)!r} is not mapped", element=el, component=2)
         elif tag == "IMD" and line is not None:
             text = r.imd_text(s)
-            if text:
+            if text and component(s, 1) in _FREE_FORM:
                 line.descriptions.append(text)
+            elif text:
+                line.coded_descriptions.append(text)
         elif tag == "QTY" and line is not None:
             qual = component(s, 1, 1) or ""
             value = r.decimal(i, s, 1, 2, what="quantity")
             if value is not None:
                 line.quantities.setdefault(qual, Quantity(value, component(s, 1, 3), i))
-            elif component(s, 1, 2) is None:
+            else:
+                line.bad_quantity = True
+            if component(s, 1, 2) is None:
                 r.issue(i, "QTY without a quantity", code=SyntaxCode.MISSING, element=1, component=2)
         elif tag == "PRI" and line is not None:
             qual = component(s, 1, 1) or ""
@@ -773,6 +791,12 @@ def line_identity(r: MessageReader, line: LineData, position: int) -> str:
         return line.line_no
     r.warn(line.index, f"LIN has no line number (1082); numbered {position}", element=1)
     return str(position)
+
+
+def missing_quantity(r: MessageReader, line: LineData, text: str) -> None:
+    """Report a line without its quantity, unless an unreadable QTY was already reported."""
+    if not line.bad_quantity:
+        r.issue(line.index, text, code=SyntaxCode.MISSING)
 
 
 def first_quantity(r: MessageReader, line: LineData, qualifiers: tuple[str, ...], what: str) -> Quantity | None:

@@ -22,6 +22,7 @@ from edi.edifact.common import (
     imd,
     lin,
     line_identity,
+    missing_quantity,
     nad_group,
     pia,
     qty,
@@ -79,7 +80,7 @@ def _line(r: MessageReader, position: int, line: LineData) -> DespatchLine | Non
     line_no = line_identity(r, line, position)
     quantity = first_quantity(r, line, ("12", "1"), "despatched quantity")
     if quantity is None:
-        r.issue(line.index, f"line {line_no} has no despatched quantity (QTY+12)", code=SyntaxCode.MISSING)
+        missing_quantity(r, line, f"line {line_no} has no despatched quantity (QTY+12)")
         return None
     order = line.refs.get("ON")
     return DespatchLine(

@@ -34,6 +34,7 @@ from edi.edifact.common import (
     imd,
     lin,
     line_identity,
+    missing_quantity,
     moa,
     nad_group,
     pia,
@@ -105,7 +106,7 @@ def _line(r: MessageReader, position: int, line: LineData) -> InvoiceLine | None
     line_no = line_identity(r, line, position)
     quantity = first_quantity(r, line, ("47", "12", "1"), "invoiced quantity")
     if quantity is None:
-        r.issue(line.index, f"line {line_no} has no invoiced quantity (QTY+47)", code=SyntaxCode.MISSING)
+        missing_quantity(r, line, f"line {line_no} has no invoiced quantity (QTY+47)")
         return None
     price = line.prices.get("AAA")
     if price is None and line.prices:

@@ -20,6 +20,7 @@ from edi.edifact.common import (
     header_checks,
     LineData,
     line_identity,
+    missing_quantity,
     imd,
     lin,
     moa,
@@ -64,7 +65,7 @@ def _line(r: MessageReader, c: Collected, position: int, line: LineData) -> Orde
     line_no = line_identity(r, line, position)
     quantity = first_quantity(r, line, ("21", "1"), "ordered quantity")
     if quantity is None:
-        r.issue(line.index, f"line {line_no} has no ordered quantity (QTY+21)", code=SyntaxCode.MISSING)
+        missing_quantity(r, line, f"line {line_no} has no ordered quantity (QTY+21)")
         return None
     price = line.prices.get("AAA") or line.prices.get("AAB")
     return OrderLine(

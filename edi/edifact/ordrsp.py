@@ -25,6 +25,7 @@ from edi.edifact.common import (
     imd,
     lin,
     line_identity,
+    missing_quantity,
     nad_group,
     pia,
     pri,
@@ -73,7 +74,7 @@ def _line(r: MessageReader, position: int, line: LineData) -> OrderResponseLine 
     if confirmed is None:
         confirmed = line.quantities.get("12") or line.quantities.get("1")
     if confirmed is None:
-        r.issue(line.index, f"line {line_no} has no confirmed quantity (QTY+21 or QTY+113)", code=SyntaxCode.MISSING)
+        missing_quantity(r, line, f"line {line_no} has no confirmed quantity (QTY+21 or QTY+113)")
         return None
     price = line.prices.get("AAA")
     return OrderResponseLine(

@@ -68,11 +68,17 @@ HEADER = InterchangeHeader(
 
 def read_messages(data: bytes | str) -> tuple[list[Message], str]:
     """(messages, decimal mark) of an interchange; UNB is position 1, a UNA is not counted."""
-    text = data.decode("latin-1") if isinstance(data, bytes) else data
-    parser = Parser()
-    segments = [s for s in parser.parse(text) if s.tag != "UNA"]
-    # pydifact's default decimal point is ','; ISO 9735's default service string advice says '.'
-    decimal_mark = parser.characters.decimal_point if text.lstrip().startswith("UNA") else "."
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    else:
+        text = data
+    text = text.lstrip()
+    segments = [s for s in Parser().parse(text) if s.tag != "UNA"]
+    # the UNA's third character; without a UNA, ISO 9735's default service string advice says '.'
+    decimal_mark = text[5] if text.startswith("UNA") else "."
     messages: list[Message] = []
     current: list[Segment] | None = None
     first = 0
@@ -353,3 +359,241 @@ def test_golden(kind: str, directory: str) -> None:
     # document -> .edi (the golden file has a line break after each segment for reading)
     out = document_to_message(expected, reference=_golden_reference(expected), directory=directory)
     assert write_messages([out]) == edi_path.read_bytes().replace(b"\n", b"")
+
+
+# --------------------------------------------------------------------------- the shared corpus
+
+
+def corpus_document(name: str):
+    messages, mark = read_messages((CORPUS / name).read_bytes())
+    assert len(messages) == 1
+    document, issues = message_to_document(messages[0], decimal_mark=mark, header=HEADER)
+    assert [str(i) for i in issues if i.is_error] == []
+    assert document is not None
+    return document, issues
+
+
+def test_corpus_orders_d96a_ean008_decimal_comma_without_unz() -> None:
+    order, issues = corpus_document("pydifact_ORDERS_D96A_EAN008_noUNZ.edi")
+    assert issues == []
+    assert order.number == "801715918011"
+    assert (order.document_code, order.function) == ("220", "9")
+    assert order.issue_date == dt.date(2015, 8, 3)  # DTM format 203
+    assert order.requested_delivery == dt.date(2015, 8, 6)
+    assert [(p.role, p.id, p.id_agency) for p in order.parties] == [
+        ("SU", "5020436000004", "9"),
+        ("BY", "8711576000012", "9"),
+        ("DP", "8711576100019", "9"),
+    ]
+    assert [(l.line_no, l.gtin, l.quantity) for l in order.lines] == [
+        ("1", "5020436373085", Decimal("8")),
+        ("2", "5020436373108", Decimal("8")),
+    ]
+
+
+def test_corpus_orders_d96a_plain_un() -> None:
+    order, issues = corpus_document("pydifact_ORDERS_D96A_UN_noUNZ.edi")
+    assert issues == []
+    assert order.number == "PO123456"
+    assert order.issue_date == dt.date(2025, 3, 22)
+    assert order.party("BY").id == "123456789"
+    assert order.party("SU").id == "987654321"
+    (line,) = order.lines
+    assert (line.buyer_sku, line.gtin) == ("ABC123", None)  # 7143 IN = buyer's item number
+    assert line.quantity == Decimal("10")
+    assert line.net_price == Decimal("25.00")
+
+
+def test_corpus_orders_d96b_in_a_functional_group() -> None:
+    order, issues = corpus_document("staedi_ORDERS_D96B_EAN008_UNG.edi")
+    assert issues == []
+    assert order.number == "C1441747"
+    assert order.function == "9"  # BGM without 1225: an original
+    assert order.issue_date == dt.date(2001, 5, 2)
+    assert order.notes == ["THIS IS AN EXAMPLE OF EDIFACT FILE."]
+    assert order.party("SU").name == "COMPANY ABC"
+    (line,) = order.lines
+    assert line.gtin == "5400111864181"
+    assert line.buyer_sku == "8641800"
+    assert line.description == "0.7066 EURO"  # the free-form IMD, not the coded one
+    assert line.quantity == Decimal("288")
+    assert line.net_price == Decimal("12.80")
+
+
+def test_corpus_orders_d03b_discrete_quantities_with_warnings() -> None:
+    order, issues = corpus_document("smooks_ORDERS_D03B_EAN008_UNOA4.edi")
+    assert order.number == "BKOD99"
+    assert order.issue_date == dt.date(2005, 11, 7)
+    assert [(l.supplier_sku, l.description, l.quantity) for l in order.lines] == [
+        ("0764569104", "Lord of the Rings", Decimal("25")),
+        ("0764569090", "The Hobbit", Decimal("25")),
+        ("1861004656", "The Silmarillion", Decimal("16")),
+        ("0596006756", "The Children of Hurin", Decimal("10")),
+    ]
+    # QTY+1 (discrete quantity) stands in for QTY+21, each with a warning at the QTY
+    assert [(i.segment, i.tag, i.severity) for i in issues] == [(s, "QTY", "warning") for s in (10, 13, 16, 19)]
+
+
+def test_corpus_invoic_d97a_automotive() -> None:
+    invoice, issues = corpus_document("pydifact_INVOIC_D97A_automotive.edi")
+    assert (invoice.number, invoice.document_code) == ("1060113800026", "381")
+    assert invoice.issue_date == dt.date(1999, 10, 6)  # '199910060000' with format 102: date part, warned
+    assert invoice.currency == "EUR"
+    assert invoice.payment_terms is not None and invoice.payment_terms.due_date == dt.date(1999, 10, 31)
+    assert invoice.party("SU").vat_number == "123844750"
+    assert invoice.party("BT").vat_number == "382324067"
+    (line,) = invoice.lines
+    assert line.buyer_sku == "090346642"
+    assert (line.quantity, line.unit) == (Decimal("54"), "PCE")
+    assert (line.net_price, line.price_basis) == (Decimal("3630.1724"), Decimal("100"))
+    assert line.line_amount == Decimal("1960.29")
+    assert line.tax_rate == Decimal("0")
+    assert line.order_number == "X18V00003"
+    assert invoice.total == Decimal("1960.29")
+    assert invoice.arithmetic_errors() == []
+    assert any("format 102" in i.message and i.segment == 4 for i in issues)
+
+
+def test_corpus_invoic_d93a_decimal_comma() -> None:
+    invoice, issues = corpus_document("staedi_INVOIC_D93A_decimal_comma.edi")
+    assert invoice.number == "9908001"
+    assert invoice.issue_date == dt.date(1999, 8, 2)  # DTM+3
+    assert invoice.order_number == "O0010001"
+    assert invoice.party("SE").name == "Fahrradhandel Pedal"
+    assert invoice.party("BY").city == "München"
+    assert [(l.supplier_sku, l.description, l.net_price, l.line_amount) for l in invoice.lines] == [
+        ("4711.001", "Fahrrad, Damen", Decimal("750"), Decimal("750")),
+        ("4711.002", "Luftpumpe, Stand-", Decimal("19.9"), Decimal("19.9")),
+        ("4711.003", "Ersatzventil", Decimal("2.5"), Decimal("7.5")),
+    ]
+    assert (invoice.line_total, invoice.tax_total, invoice.total) == (
+        Decimal("777.4"),
+        Decimal("124.38"),
+        Decimal("901.78"),
+    )
+    assert invoice.currency == ""
+    assert any(i.tag == "CUX" and not i.is_error for i in issues)
+
+
+def test_corpus_invoic_d03b_release_character() -> None:
+    invoice, issues = corpus_document("smooks_INVOIC_D03B_UNOC4_release_char.edi")
+    assert invoice.number == "539602"
+    assert invoice.currency == "GBP"  # no CUX: taken from the MOA, with a warning
+    assert invoice.party("BY").vat_number == "UK37499919"
+    assert invoice.party("SU").name == "IBM UK"
+    dp = invoice.party("DP")
+    assert (dp.name, dp.street, dp.city, dp.postcode, dp.country) == ("MyCompany", "MyStreet", "MyTown", "1234", "UK")
+    first, second = invoice.lines
+    assert first.description == "Collectors edition of The Hobbit with Tolkien's original colours on sleeve"
+    assert (first.quantity, first.net_price, first.price_basis, first.line_amount) == (
+        Decimal("5"), Decimal("9.83"), Decimal("1"), Decimal("49.15"))
+    assert second.description == "Packaging"
+    assert second.line_amount == Decimal("50.00")  # computed, warned
+    assert invoice.total == Decimal("362")  # MOA+86, warned
+    assert any(i.segment == 20 and "only a description" in i.message for i in issues)
+
+
+# --------------------------------------------------------------------------- located issues
+
+
+def message_from_text(body: str, *, decimal_mark: str = ".") -> Message:
+    """A Message from segment text (UNH .. UNT), placed after a UNB (so UNH is segment 2)."""
+    text = "UNB+UNOC:3+A+B+260302:0930+1'" + body + "UNZ+1+1'"
+    if decimal_mark != ".":
+        text = f"UNA:+{decimal_mark}? '" + text
+    (message,), _ = read_messages(text)
+    return message
+
+
+ORDER_TEXT = (
+    "UNH+7+ORDERS:D:96A:UN:EAN008'BGM+220+PO1+9'DTM+137:20260301:102'"
+    "NAD+BY+5412345000013::9'LIN+1++4000862141404:EN'QTY+21:{qty}:PCE'UNS+S'UNT+8+7'"
+)
+
+
+def test_quantity_that_is_not_a_number_is_located() -> None:
+    message = message_from_text(ORDER_TEXT.format(qty="4x"))
+    document, issues = message_to_document(message)
+    assert document is None
+    (issue,) = issues
+    assert (issue.segment, issue.message_segment, issue.tag, issue.element, issue.component) == (7, 6, "QTY", 1, 2)
+    assert issue.message_ref == "7"
+    assert issue.code == "37"
+    assert issue.is_error
+
+
+def test_decimal_comma_is_read_with_the_interchange_mark() -> None:
+    message = message_from_text(ORDER_TEXT.format(qty="2,5"), decimal_mark=",")
+    document, issues = message_to_document(message, decimal_mark=",")
+    assert issues == []
+    assert document.lines[0].quantity == Decimal("2.5")
+    rendered = write_messages([document_to_message(document, reference="1")])
+    assert b"QTY+21:2.5:PCE'" in rendered  # always rendered with '.'
+    wrong, issues = message_to_document(message, decimal_mark=".")
+    assert wrong is None and issues[0].code == "19"
+
+
+def test_missing_document_number() -> None:
+    message = message_from_text("UNH+7+ORDERS:D:96A:UN'BGM+220'DTM+137:20260301:102'UNT+4+7'")
+    document, issues = message_to_document(message)
+    assert document is None
+    (issue,) = issues
+    assert (issue.tag, issue.message_segment, issue.element, issue.code) == ("BGM", 2, 2, "13")
+
+
+def test_line_without_item_identification() -> None:
+    message = message_from_text(
+        "UNH+7+ORDERS:D:96A:UN'BGM+220+PO1+9'DTM+137:20260301:102'LIN+1'QTY+21:3'UNT+6+7'"
+    )
+    document, issues = message_to_document(message)
+    assert document is None
+    (issue,) = issues
+    assert (issue.tag, issue.segment, issue.message_segment, issue.code) == ("LIN", 5, 4, "13")
+
+
+def test_unknown_message_type() -> None:
+    message = message_from_text("UNH+7+PRICAT:D:96A:UN'BGM+9+X'UNT+3+7'")
+    document, issues = message_to_document(message)
+    assert document is None
+    (issue,) = issues
+    assert issue.code == "15" and "PRICAT" in issue.message and issue.tag == "UNH"
+
+
+def test_invalid_date_is_located() -> None:
+    message = message_from_text("UNH+7+ORDERS:D:96A:UN'BGM+220+PO1+9'DTM+137:20261301:102'UNT+4+7'")
+    document, issues = message_to_document(message)
+    assert document is None
+    assert (issues[0].tag, issues[0].element, issues[0].component, issues[0].message_segment) == ("DTM", 1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "expected"),
+    [
+        ("20260301", "102", dt.date(2026, 3, 1)),
+        ("202603011230", "203", dt.date(2026, 3, 1)),
+        ("20260301123059", "204", dt.date(2026, 3, 1)),
+        ("260301", "101", dt.date(2026, 3, 1)),
+        ("2603011230", "201", dt.date(2026, 3, 1)),
+        ("20260301-20260307", "718", dt.date(2026, 3, 1)),
+        ("202603010800-202603011600", "719", dt.date(2026, 3, 1)),
+        ("20260301", None, dt.date(2026, 3, 1)),
+    ],
+)
+def test_date_formats(value: str, fmt: str | None, expected: dt.date) -> None:
+    assert parse_date(value, fmt)[0] == expected
+
+
+@pytest.mark.parametrize("value", ["2026031", "20261301", "abcdefgh"])
+def test_bad_dates(value: str) -> None:
+    with pytest.raises(ValueError):
+        parse_date(value, "102")
+
+
+def test_decimals() -> None:
+    assert parse_decimal("12,50", ",") == Decimal("12.50")
+    assert parse_decimal("-3", ".") == Decimal("-3")
+    for bad in ("1e5", "1 000", ",5", "", "1,000.5"):
+        with pytest.raises(ValueError):
+            parse_decimal(bad, ",")
+    assert format_decimal(Decimal("1E+2")) == "100"
+    assert format_decimal(Decimal("0.10")) == "0.10"
