@@ -213,6 +213,51 @@ def validate_segments(
                 report(index, tag, SyntaxCode.MISSING,
                        f"mandatory {group.labels[child]} is missing before this segment")
 
+    def check_element(index: int, tag: str, number: int, spec: _Elem, value: Any) -> None:
+        code, label, mandatory, composite, comps = spec
+        if composite:
+            parts = value if isinstance(value, list) else [value]
+            if not any(parts):
+                if mandatory:
+                    report(index, tag, SyntaxCode.MISSING, f"element {number} ({label}) is mandatory and missing",
+                           element=number)
+                return
+            if len(parts) > len(comps):
+                report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
+                       f"element {number} ({label}) has {len(parts)} components, at most {len(comps)} allowed",
+                       element=number, component=len(comps) + 1)
+            for k, comp in enumerate(comps):
+                part = parts[k] if k < len(parts) else ""
+                if not part:
+                    if comp[2]:
+                        report(index, tag, SyntaxCode.MISSING,
+                               f"element {number} ({label}), component {k + 1} ({comp[1]}) is mandatory and missing",
+                               element=number, component=k + 1)
+                    continue
+                problem = _check(part, comp, decimal_mark)
+                if problem is not None:
+                    pcode, ptext, closed = problem
+                    warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
+                    report(index, tag, pcode, f"element {number} ({label}), component {k + 1} ({comp[1]}): {ptext}",
+                           element=number, component=k + 1, warning=warn)
+            return
+        if isinstance(value, list):
+            if len(value) > 1 and any(value[1:]):
+                report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
+                       f"element {number} ({label}) is a simple element but has components",
+                       element=number, component=2)
+            value = value[0] if value else ""
+        if not value:
+            if mandatory:
+                report(index, tag, SyntaxCode.MISSING, f"element {number} ({label}) is mandatory and missing",
+                       element=number)
+            return
+        problem = _check(value, comps[0], decimal_mark)
+        if problem is not None:
+            pcode, ptext, closed = problem
+            warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
+            report(index, tag, pcode, f"element {number} ({label}): {ptext}", element=number, warning=warn)
+
     # A frame: [group, position of the current child, its occurrences, position already reported as exceeded]
     stack: list[list[Any]] = [[compiled.root, 0, 0, -1]]
     unexpected_run = False
@@ -228,7 +273,7 @@ def validate_segments(
             group, pos, count = frame[0], frame[1], frame[2]
             target = group.ahead[pos].get(tag)
             if target == pos and count >= group.maxes[pos]:
-                if exceeded is None:
+                if exceeded is None and (pos or not level):  # a group's trigger again: the group repeats
                     exceeded = frame
                 target = group.ahead[pos + 1].get(tag)
             if target is None:
@@ -280,52 +325,12 @@ def validate_segments(
             report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
                    f"{len(elements)} elements where {tag} has at most {len(layout)}", element=len(layout) + 1)
         for position, spec in enumerate(layout):
-            number = position + 1
             value = elements[position] if position < len(elements) else ""
-            code, label, mandatory, composite, comps = spec
-            if composite:
-                parts = value if isinstance(value, list) else [value]
-                if not any(parts):
-                    if mandatory:
-                        report(index, tag, SyntaxCode.MISSING, f"element {number} ({label}) is mandatory and missing",
-                               element=number)
-                    continue
-                if len(parts) > len(comps):
-                    report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
-                           f"element {number} ({label}) has {len(parts)} components, at most {len(comps)} allowed",
-                           element=number, component=len(comps) + 1)
-                for k, comp in enumerate(comps):
-                    part = parts[k] if k < len(parts) else ""
-                    if not part:
-                        if comp[2]:
-                            report(index, tag, SyntaxCode.MISSING,
-                                   f"element {number} ({label}), component {k + 1} ({comp[1]}) is mandatory and missing",
-                                   element=number, component=k + 1)
-                        continue
-                    problem = _check(part, comp, decimal_mark)
-                    if problem is not None:
-                        pcode, ptext, closed = problem
-                        warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
-                        report(index, tag, pcode,
-                               f"element {number} ({label}), component {k + 1} ({comp[1]}): {ptext}",
-                               element=number, component=k + 1, warning=warn)
+            if isinstance(value, tuple):  # a syntax 4 repetition: each occurrence checked alike
+                for occurrence in value:
+                    check_element(index, tag, position + 1, spec, occurrence)
             else:
-                if isinstance(value, list):
-                    if len(value) > 1 and any(value[1:]):
-                        report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
-                               f"element {number} ({label}) is a simple element but has components",
-                               element=number, component=2)
-                    value = value[0] if value else ""
-                if not value:
-                    if mandatory:
-                        report(index, tag, SyntaxCode.MISSING, f"element {number} ({label}) is mandatory and missing",
-                               element=number)
-                    continue
-                problem = _check(value, comps[0], decimal_mark)
-                if problem is not None:
-                    pcode, ptext, closed = problem
-                    warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
-                    report(index, tag, pcode, f"element {number} ({label}): {ptext}", element=number, warning=warn)
+                check_element(index, tag, position + 1, spec, value)
     # ---- end of message: whatever is still open lacks its mandatory rest
     if segments:
         end_tag = segments[last].tag

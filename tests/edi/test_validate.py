@@ -1,0 +1,276 @@
+"""Structure and element validation: each error class at its place, no cascades, leniencies."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from pydifact.parser import Parser
+
+from edi.directory import load_spec
+from edi.envelope import Message
+from edi.errors import Issue
+from edi.options import STRICT, Strictness
+from edi.validate import validate_message
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "edifact"
+if not CORPUS.is_dir():  # the work tree may sit elsewhere than beside shared/
+    CORPUS = Path("/work/shared/corpus/edifact")
+
+
+def message(text: str, first_position: int = 2) -> Message:
+    """A Message from segment text (UNH first), positioned as if UNB came before it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        segments = list(Parser().parse(text.replace("\n", "")))
+    unh = segments[0]
+    s009 = unh.elements[1]
+    return Message(
+        reference=unh.elements[0],
+        type=s009[0],
+        version=s009[1],
+        release=s009[2],
+        agency=s009[3],
+        association=s009[4] if len(s009) > 4 else None,
+        segments=segments,
+        first_position=first_position,
+    )
+
+
+def errors(issues: list[Issue]) -> list[tuple[str, int | None, str | None, int | None, int | None]]:
+    return [(i.code, i.segment, i.tag, i.element, i.component) for i in issues if i.is_error]
+
+
+ORDERS = """UNH+1+ORDERS:D:96A:UN:EAN008'
+BGM+220+PO123+9'
+DTM+137:20250322:102'
+DTM+2:20250401:102'
+RFF+CT:C-77'
+NAD+BY+5412345000013::9'
+NAD+SU+4012345000094::9'
+CUX+2:EUR:9'
+LIN+1++4000862141404:EN'
+PIA+1+ABC-1:SA'
+IMD+F++:::Widget'
+QTY+21:10:PCE'
+PRI+AAA:12.50'
+LIN+2++4000862141411:EN'
+QTY+21:-2.5'
+UNS+S'
+CNT+2:2'
+UNT+18+1'"""
+
+
+def test_valid_orders_passes() -> None:
+    assert validate_message(message(ORDERS)) == []
+
+
+@pytest.mark.parametrize("release", ["96A", "01B"])
+def test_valid_minimal_messages_pass_in_both_directories(release: str) -> None:
+    texts = {
+        "ORDERS": "BGM+220+1+9'DTM+137:20250101:102'LIN+1++1:EN'QTY+21:1'UNS+S'",
+        "ORDRSP": "BGM+231+1+29'DTM+137:20250101:102'RFF+ON:1'LIN+1+5+1:EN'QTY+21:1'UNS+S'",
+        "DESADV": "BGM+351+1+9'DTM+137:20250101:102'CPS+1'LIN+1++1:EN'QTY+12:1'",
+        "INVOIC": "BGM+380+1+9'DTM+137:20250101:102'NAD+BY+1::9'CUX+2:EUR:4'LIN+1++1:EN'QTY+47:1'"
+                  "UNS+S'MOA+77:1'",
+        "APERAK": "BGM+231+1+9'DTM+137:20250101:102'",
+    }
+    for mtype, body in texts.items():
+        msg = message(f"UNH+1+{mtype}:D:{release}:UN'{body}UNT+9+1'")
+        assert errors(validate_message(msg)) == [], mtype
+
+
+def test_contrl_validates() -> None:
+    msg = message("UNH+1+CONTRL:D:3:UN'UCI+77+SENDER:14+RECIP:14+4'UCM+5+ORDERS:D:96A:UN+4+28'"
+                  "UCS+3+13'UCD+12+1:1'UNT+6+1'")
+    assert validate_message(msg) == []
+    bad = message("UNH+1+CONTRL:D:3:UN'UCM+5+ORDERS:D:96A:UN+4'UNT+3+1'")
+    assert errors(validate_message(bad)) == [("13", 3, "UCM", None, None)]
+
+
+def test_unexpected_segment_is_15_once_and_the_walk_goes_on() -> None:
+    text = ORDERS.replace("DTM+2:20250401:102'", "DTM+2:20250401:102'\nXYZ+1'\nABC+2'")
+    issues = validate_message(message(text))
+    assert errors(issues) == [("15", 6, "XYZ", None, None)]
+    assert issues[0].message_segment == 5 and issues[0].message_ref == "1"
+    # a misplaced known segment: QTY before any LIN
+    text = ORDERS.replace("CUX+2:EUR:9'", "CUX+2:EUR:9'\nQTY+21:1'")
+    assert errors(validate_message(message(text))) == [("15", 10, "QTY", None, None)]
+
+
+def test_missing_mandatory_segment_is_13_at_the_next_segment() -> None:
+    text = ORDERS.replace("BGM+220+PO123+9'", "")
+    issues = validate_message(message(text))
+    assert errors(issues) == [("13", 3, "DTM", None, None)]
+    assert "BGM" in issues[0].message
+    text = ORDERS.replace("UNS+S'", "")
+    issues = validate_message(message(text))
+    assert errors(issues) == [("13", 17, "CNT", None, None)]
+
+
+def test_missing_mandatory_segment_at_the_end() -> None:
+    text = ORDERS.replace("UNS+S'\nCNT+2:2'\nUNT+18+1'", "")
+    issues = validate_message(message(text))
+    assert errors(issues) == [("13", 16, "QTY", None, None)]
+    assert "UNS" in issues[0].message
+
+
+def test_too_many_repetitions_is_35_once() -> None:
+    dtm = "DTM+137:20250322:102'"
+    text = ORDERS.replace(dtm, dtm * 37)
+    issues = validate_message(message(text))
+    # UNH at 2, BGM 3, DTMs 4..40 (+ DTM+2 at 41): the 36th DTM (segment 39) is the first too many
+    assert errors(issues) == [("35", 39, "DTM", None, None)]
+
+
+def test_too_many_group_repetitions_is_36() -> None:
+    rff = "RFF+CT:C-77'"
+    text = ORDERS.replace(rff, rff * 11)  # SG1 RFF-DTM: at most 10
+    assert errors(validate_message(message(text))) == [("36", 16, "RFF", None, None)]
+
+
+def test_element_errors_at_their_place() -> None:
+    text = ORDERS.replace("BGM+220+PO123+9'", "BGM+XYZ+PO123+9+AB+X'")
+    issues = validate_message(message(text))
+    assert errors(issues) == [("16", 3, "BGM", 5, None)]
+    warned = [i for i in issues if not i.is_error]
+    assert [(i.code, i.element, i.component) for i in warned] == [("12", 1, 1)]
+    assert warned[0].message.startswith("element 1 (C002 document/message name), component 1 (1001")
+    assert "'XYZ'" in warned[0].message
+
+
+def test_code_list_closed_in_eancom_subset() -> None:
+    text = ORDERS.replace("LIN+1++4000862141404:EN'", "LIN+1+8+4000862141404:EN'")
+    issues = validate_message(message(text))
+    assert errors(issues) == [("12", 10, "LIN", 2, None)]
+    assert "'8' is not a valid action request/notification description code" in issues[0].message
+    lenient = validate_message(message(text), strictness=Strictness.from_names(["unknown-codes"]))
+    assert errors(lenient) == [] and [i.code for i in lenient] == ["12"]
+    # the plain UN message knows 1229 code 8 (schedule only)
+    un = text.replace(":UN:EAN008'", ":UN'")
+    assert errors(validate_message(message(un))) == []
+
+
+def test_formats() -> None:
+    cases = {
+        "QTY+21:10A'": ("37", 1, 2),
+        "QTY+21:1234567890123456'": ("39", 1, 2),
+        "QTY+21:-123456789012345'": None,  # the sign is not counted
+        "QTY+21:12345678901234.5'": None,  # nor the decimal mark
+        "QTY+21:.5'": ("38", 1, 2),
+        "QTY+21:5.'": ("19", 1, 2),
+        "QTY+21:1.2.3'": ("37", 1, 2),
+        "QTY+21:10:PCEX'": ("39", 1, 3),
+        "QTY+:10'": ("13", 1, 1),
+        "QTY'": ("13", 1, None),
+        "QTY+21:10:PCE:X'": ("16", 1, 4),
+        "QTY+21:10+X'": ("16", 2, None),
+    }
+    for qty, expected in cases.items():
+        text = ORDERS.replace("QTY+21:10:PCE'", qty)
+        got = errors(validate_message(message(text)))
+        if expected is None:
+            assert got == [], qty
+        else:
+            assert got == [(expected[0], 13, "QTY", expected[1], expected[2])], qty
+
+
+def test_alphabetic_and_fixed_length() -> None:
+    text = ORDERS.replace("UNS+S'", "UNS+1'")  # 0081 is a1
+    assert errors(validate_message(message(text))) == [("37", 17, "UNS", 1, None)]
+    text = ORDERS.replace("UNS+S'", "UNS+SS'")
+    assert errors(validate_message(message(text))) == [("39", 17, "UNS", 1, None)]
+
+
+def test_decimal_comma() -> None:
+    text = ORDERS.replace("PRI+AAA:12.50'", "PRI+AAA:12,50'")
+    assert errors(validate_message(message(text), decimal_mark=",")) == []
+    assert errors(validate_message(message(text))) == [("37", 14, "PRI", 1, 2)]
+
+
+def test_element_formats_leniency() -> None:
+    text = ORDERS.replace("QTY+21:10:PCE'", "QTY+21:10A:PCE'")
+    lenient = validate_message(message(text), strictness=Strictness.from_names(["element-formats"]))
+    assert errors(lenient) == [] and [(i.code, i.severity) for i in lenient] == [("37", "warning")]
+
+
+def test_unknown_segments_leniency() -> None:
+    text = ORDERS.replace("CUX+2:EUR:9'", "CUX+2:EUR:9'\nXYZ+1'")
+    lenient = validate_message(message(text), strictness=Strictness.from_names(["unknown-segments"]))
+    assert errors(lenient) == [] and [i.code for i in lenient] == ["15"]
+    assert errors(validate_message(message(text), strictness=STRICT)) == [("15", 10, "XYZ", None, None)]
+
+
+def test_unh_is_validated() -> None:
+    text = ORDERS.replace("UNH+1+ORDERS:D:96A:UN:EAN008'", "UNH+123456789012345+ORDERS:D:96A:UN:EAN0081'")
+    issues = validate_message(message(text))
+    assert errors(issues) == [("39", 2, "UNH", 1, None), ("39", 2, "UNH", 2, 5)]
+
+
+def test_unknown_directory_yields_one_issue() -> None:
+    issues = validate_message(message("UNH+1+ORDERS:D:88A:UN'BGM+220'UNT+3+1'"))
+    assert errors(issues) == [("12", 2, "UNH", 2, None)]
+
+
+def test_explicit_spec() -> None:
+    spec = load_spec("ORDERS", "D", "01B")
+    msg = message(ORDERS)
+    assert validate_message(msg, spec=spec) == []
+
+
+def _corpus(name: str) -> tuple[list[Message], str]:
+    from edi.syntax import parse
+
+    interchange = parse(CORPUS / name)
+    return interchange.messages, interchange.header.separators.decimal
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
+def test_corpus_orders_d03b_bad_repeats_dtm() -> None:
+    messages, decimal = _corpus("smooks_ORDERS_D03B_BAD.edi")
+    assert errors(validate_message(messages[0], decimal_mark=decimal)) == [("35", 39, "DTM", None, None)]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
+def test_corpus_invoic_d97b_bad() -> None:
+    messages, decimal = _corpus("staedi_INVOIC_D97B_bad.edi")
+    assert errors(validate_message(messages[0], decimal_mark=decimal)) == [
+        ("39", 6, "NAD", 1, None),  # BYZZ: 3035 is an..3
+        ("37", 11, "QTY", 1, 2),  # 1020A
+        ("37", 14, "PRI", 1, 2),  # $1.179
+        ("35", 22, "UNS", None, None),  # the second UNS
+    ]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
+@pytest.mark.parametrize("name", [
+    "pydifact_APERAK_D96A_accepted.edi",
+    "pydifact_INVOIC_D97A_automotive.edi",
+    "pydifact_ORDERS_D96A_EAN008_noUNZ.edi",
+    "pydifact_ORDERS_D96A_UN_noUNZ.edi",
+    "smooks_INVOIC_D03B_UNOC4_release_char.edi",
+    "smooks_ORDERS_D03B_EAN008_UNOA4.edi",
+    "staedi_INVOIC_D93A_decimal_comma.edi",
+    "staedi_INVOIC_D97B_UNOA_with_Umlaut.edi",
+])
+def test_corpus_good_files_have_no_structure_or_format_errors(name: str) -> None:
+    messages, decimal = _corpus(name)
+    assert messages
+    for msg in messages:
+        assert errors(validate_message(msg, decimal_mark=decimal)) == []
+
+
+def test_validation_cost_per_segment() -> None:
+    body = "".join(
+        f"LIN+{n}++4000862141404:EN'PIA+1+ABC-{n}:SA'IMD+F++:::Widget {n}'QTY+21:{n}:PCE'PRI+AAA:12.50'"
+        for n in range(1, 2001)
+    )
+    text = ORDERS.split("LIN+1")[0] + body + "UNS+S'CNT+2:2000'UNT+1+1'"
+    msg = message(text)
+    validate_message(msg)
+    start = time.perf_counter()
+    assert errors(validate_message(msg)) == []
+    per_segment = (time.perf_counter() - start) / len(msg.segments)
+    assert per_segment < 50e-6, per_segment  # generous bound for a shared CI machine
