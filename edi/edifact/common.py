@@ -46,7 +46,7 @@ __all__ = [
     "imd",
     "tax",
     "nad_group",
-    "PartyBuilder",
+    "party_from_nad",
     "ItemIds",
     "item_ids_from",
     "gtin_agency",
@@ -311,28 +311,24 @@ def item_ids_from(ids: ItemIds, number: str | None, kind: str | None) -> bool:
     return True
 
 
-class PartyBuilder:
-    """Reads NAD (and the RFF+VA / CTA that follow it) into :class:`Party`."""
-
-    @staticmethod
-    def from_nad(segment: Segment) -> Party:
-        role = component(segment, 1) or ""
-        party_id = component(segment, 2, 1)
-        agency = component(segment, 2, 3)
-        name_parts = _components(segment, 4) or _components(segment, 3)
-        street_parts = _components(segment, 5)
-        party = Party(
-            role=role,
-            id=party_id,
-            name="".join(name_parts) if name_parts else None,
-            street="".join(street_parts) if street_parts else None,
-            city=component(segment, 6),
-            postcode=component(segment, 8),
-            country=component(segment, 9),
-        )
-        if party_id:
-            party.id_agency = agency
-        return party
+def party_from_nad(segment: Segment) -> Party:
+    """A Party from NAD: 3035 role, C082 id and 3055 agency, C080 name (else C058), C059 street,
+    3164 city, 3251 postcode, 3207 country. Without an id the agency keeps Party's default."""
+    party_id = component(segment, 2, 1)
+    name_parts = _components(segment, 4) or _components(segment, 3)
+    street_parts = _components(segment, 5)
+    party = Party(
+        role=component(segment, 1) or "",
+        id=party_id,
+        name="".join(name_parts) if name_parts else None,
+        street="".join(street_parts) if street_parts else None,
+        city=component(segment, 6),
+        postcode=component(segment, 8),
+        country=component(segment, 9),
+    )
+    if party_id:
+        party.id_agency = component(segment, 2, 3)
+    return party
 
 
 def _components(segment: Segment, index: int) -> list[str]:
@@ -449,7 +445,7 @@ class MessageReader:
         return self.text(segment, 4)
 
     def party(self, segment: Segment) -> Party:
-        return PartyBuilder.from_nad(segment)
+        return party_from_nad(segment)
 
     def item_ids_lin(self, index: int, segment: Segment, ids: ItemIds) -> None:
         number, kind = component(segment, 3, 1), component(segment, 3, 2)
@@ -457,12 +453,6 @@ class MessageReader:
             ids.supplier_sku = ids.supplier_sku or number
             said = f"type {kind!r} is not known" if kind else "has no type (7143)"
             self.warn(index, f"item number {number!r} {said}; kept as the supplier's article number", element=3, component=2)
-
-    def item_ids_pia(self, index: int, segment: Segment, ids: ItemIds) -> None:
-        for el in range(2, len(segment.elements) + 1):
-            number, kind = component(segment, el, 1), component(segment, el, 2)
-            if not item_ids_from(ids, number, kind):
-                self.warn(index, f"PIA item number type {kind!r} is not mapped", element=el, component=2)
 
     def tax_details(self, index: int, segment: Segment) -> tuple[Decimal | None, str | None]:
         rate = self.decimal(index, segment, 5, 4, what="tax rate")
@@ -554,7 +544,6 @@ class Collected:
     tax_groups: list[TaxGroup] = field(default_factory=list)
     line_count: tuple[int, int] | None = None  # (CNT+2 value, index)
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # APERAK ERC (index, code, text)
-    unmapped: list[int] = field(default_factory=list)
 
 
 #: IMD 7077 item description types that are free text (F free-form, A long, E short).
@@ -587,8 +576,8 @@ def collect(r: MessageReader) -> Collected:
         tag = s.tag
         if tag not in _PARTY_FOLLOWERS:
             party = None
-        if tag != "DTM":
-            last_rff = None if tag != "RFF" else last_rff
+        if tag not in ("DTM", "RFF"):
+            last_rff = None
         if tag not in ("DTM", "PCD", "MOA", "PAT"):
             in_pat = False
         if tag == "BGM":
@@ -612,6 +601,7 @@ def collect(r: MessageReader) -> Collected:
         elif tag == "RFF":
             qual = component(s, 1, 1) or ""
             value = component(s, 1, 2)
+            last_rff = None
             if party is not None and qual == "VA":
                 party.vat_number = value
             elif line is not None and not summary:
@@ -726,8 +716,6 @@ def collect(r: MessageReader) -> Collected:
             elif line is not None:
                 if not line.in_tax or qual in ("203", "66"):
                     line.amounts.setdefault(qual, value)
-            else:
-                c.summary.setdefault("header:" + qual, value)
         elif tag == "TAX":
             rate, category = r.tax_details(i, s)
             if summary:
@@ -746,8 +734,6 @@ def collect(r: MessageReader) -> Collected:
                 value = r.decimal(i, s, 1, 2, what="line count")
                 if value is not None and raw is not None:
                     c.line_count = (int(value), i)
-        else:
-            c.unmapped.append(i)
     if pending_erc is not None:
         c.errors.append((pending_erc[0], pending_erc[1], ""))
     if c.line_count is not None and c.line_count[0] != len(c.lines):

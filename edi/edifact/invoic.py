@@ -124,7 +124,6 @@ def _line(r: MessageReader, position: int, line: LineData) -> InvoiceLine | None
         amount = (quantity.value * net_price / (basis or Decimal(1))).quantize(_CENT)
         r.warn(line.index, f"line {line_no} has no line amount (MOA+203); computed {amount}", code=SyntaxCode.MISSING)
     order = line.refs.get("ON")
-    extra = {"tax_category": line.tax_category} if line.tax_category else {}
     return InvoiceLine(
         line_no=line_no,
         gtin=line.ids.gtin,
@@ -136,10 +135,10 @@ def _line(r: MessageReader, position: int, line: LineData) -> InvoiceLine | None
         net_price=net_price,
         price_basis=basis,
         line_amount=amount,
+        tax_category=line.tax_category or "S",  # Invoice line default: standard rate
         tax_rate=line.tax_rate,
         order_number=order[0] if order else None,
         order_line_no=order[1] if order else None,
-        **extra,  # type: ignore[arg-type]
     )
 
 

@@ -597,3 +597,38 @@ def test_decimals() -> None:
             parse_decimal(bad, ",")
     assert format_decimal(Decimal("1E+2")) == "100"
     assert format_decimal(Decimal("0.10")) == "0.10"
+
+
+# --------------------------------------------------------------------------- robustness
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TEXT = st.text(alphabet="0123456789.,-ABCXYZ:", max_size=14)
+_ELEMENT = st.one_of(_TEXT, st.lists(_TEXT, min_size=1, max_size=6))
+_SEGMENT = st.builds(
+    lambda tag, elements: Segment(tag, *elements),
+    st.sampled_from(
+        ["BGM", "DTM", "RFF", "NAD", "CTA", "FTX", "CUX", "PAT", "PCD", "TDT", "CPS", "PAC", "PCI", "GIN",
+         "LIN", "PIA", "IMD", "QTY", "PRI", "MOA", "TAX", "UNS", "CNT", "UCI", "UCM", "UCS", "UCD", "ERC"]
+    ),
+    st.lists(_ELEMENT, max_size=9),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["ORDERS", "ORDRSP", "DESADV", "INVOIC", "CONTRL", "APERAK"]),
+    st.lists(_SEGMENT, max_size=25),
+    st.sampled_from([".", ","]),
+)
+def test_any_segments_give_issues_not_exceptions(message_type: str, body: list[Segment], mark: str) -> None:
+    segments = [Segment("UNH", "1", [message_type, "D", "96A", "UN"]), *body, Segment("UNT", str(len(body) + 2), "1")]
+    message = Message(reference="1", type=message_type, version="D", release="96A", agency="UN", association=None,
+                      segments=segments, first_position=2)
+    document, issues = message_to_document(message, decimal_mark=mark, header=HEADER)
+    if document is None:
+        assert any(i.is_error for i in issues)
+    for issue in issues:
+        if issue.message_segment is not None:
+            assert issue.segment == issue.message_segment + 1
