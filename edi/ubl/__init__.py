@@ -1,0 +1,178 @@
+"""UBL 2.1 (Peppol BIS) as a second syntax for the canonical documents.
+
+Public API::
+
+    parse_ubl(data, *, validate_schema=True, max_bytes=50_000_000) -> (document | None, issues)
+    render_ubl(document, *, customization=None) -> bytes
+    validate_ubl(data, *, max_bytes=50_000_000) -> issues
+    rejection_for(issues, *, document_ref, number, issue_date) -> Acknowledgement  (APERAK, action 4)
+
+Document types: ``Order`` (Peppol BIS Ordering 3, T01), ``OrderResponse``
+(T76), ``DespatchAdvice`` (Peppol BIS Despatch Advice 3, T16), ``Invoice``
+and ``CreditNote`` (Peppol BIS Billing 3.0 / EN 16931). A canonical
+:class:`~edi.documents.Invoice` with ``document_code`` 381 is a UBL
+``CreditNote``; every other code is a UBL ``Invoice`` with that
+``InvoiceTypeCode``.
+
+Schemas: the unchanged OASIS UBL 2.1 OS XSDs shipped in ``schemas/`` (see
+``schemas/SOURCES.md``), compiled once per process and cached; imports
+resolve inside that folder only, never over the network.
+
+Safety: partner bytes go through :func:`edi.ubl.safe.parse_xml` (size limit,
+no DTD, no entities, no network); refusals come back as issues.
+
+Mapping (UBL <-> canonical). Values are kept as written in both directions:
+unit codes are *not* converted (EDIFACT ``PCE`` stays ``PCE``, UBL ``C62``
+stays ``C62``), so round trips hold; EN 16931 BR-CL-23 reports units outside
+UN/ECE Rec. 20/21 on invoices. Party identifiers: 3055 agency ``9`` (GS1)
+<-> ISO 6523 ``schemeID`` ``0088``, ``16`` (DUNS) <-> ``0060``, no agency
+<-> no ``schemeID``; other values pass through.
+
+==================  ==========================================================
+canonical           UBL 2.1
+==================  ==========================================================
+number, issue_date  cbc:ID, cbc:IssueDate
+notes               cbc:Note (each)
+currency            cbc:DocumentCurrencyCode (and every ``currencyID``)
+Order.document_code cbc:OrderTypeCode
+Order.function      only ``9``: UBL has OrderChange/OrderCancellation for the rest
+Order.contract_ref  cac:Contract/cbc:ID
+requested_delivery  cac:Delivery/cac:RequestedDeliveryPeriod/cbc:StartDate
+party BY            cac:BuyerCustomerParty (Invoice: AccountingCustomerParty,
+                    or BuyerCustomerParty when an IV party is present too)
+party SU            cac:SellerSupplierParty / DespatchSupplierParty /
+                    AccountingSupplierParty
+party IV            cac:AccountingCustomerParty
+party DP            cac:Delivery (DeliveryLocation + DeliveryParty);
+                    DespatchAdvice: cac:DeliveryCustomerParty
+party SE            DespatchAdvice/Invoice: cac:SellerSupplierParty
+party PE            Invoice: cac:PayeeParty
+party SF            DespatchAdvice: Shipment/Delivery/Despatch/DespatchParty
+line ids            Item/StandardItemIdentification (GTIN, schemeID 0160),
+                    SellersItemIdentification, BuyersItemIdentification
+description         Item/cbc:Name
+quantity, unit      cbc:Quantity / DeliveredQuantity / InvoicedQuantity /
+                    CreditedQuantity with ``unitCode``
+net_price, basis    cac:Price/cbc:PriceAmount, cbc:BaseQuantity
+response_code       cbc:OrderResponseCode: 29 <-> AP, 4 <-> CA, 27 <-> RE
+line action         cbc:LineStatusCode (UNCL 1229 as is)
+order_number        cac:OrderReference/cbc:ID (lines: OrderLineReference)
+despatch_number     cac:DespatchDocumentReference/cbc:ID
+delivery_date       Invoice: cac:Delivery/cbc:ActualDeliveryDate
+packages            Shipment/TransportHandlingUnit: ID = level, type code,
+                    TraceID = SSCC, cac:Package/cbc:ID = contained levels;
+                    each DespatchLine/Shipment: ID = its package level, and
+                    TransportHandlingUnit ID (schemeID SSCC) as Peppol reads it
+batch, best_before  Item/ItemInstance/LotIdentification/LotNumberID, BestBeforeDate
+carrier, tracking   Shipment/Consignment/CarrierParty name, Shipment/Delivery/TrackingID
+payment terms       cbc:DueDate (CreditNote: PaymentTerms/PaymentDueDate),
+                    PaymentTerms Note, SettlementDiscountPercent,
+                    SettlementPeriod/DurationMeasure (days)
+totals              LegalMonetaryTotal: LineExtension, TaxExclusive,
+                    TaxInclusive (= total), Payable (= total); TaxTotal/TaxAmount
+VAT breakdown       TaxTotal/TaxSubtotal with TaxCategory ID/Percent
+==================  ==========================================================
+
+Not carried by UBL (lost on the way through it): ``OrderResponseLine.ordered_quantity``
+(Peppol has no element for it), parties with roles other than the ones above,
+an IV party without a BY party on an invoice (comes back as BY), an SE party
+without an SU party (comes back as SU).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from edi.documents import AckError, Acknowledgement, Document
+from edi.errors import EdiError, Issue, SyntaxCode
+from edi.ubl.parse import root_name, schema_issues, to_document
+from edi.ubl.render import PEPPOL_IDS, render_document
+from edi.ubl.rules import en16931_issues
+from edi.ubl.safe import DEFAULT_MAX_BYTES, DTD_REFUSED, parse_xml
+
+__all__ = [
+    "DTD_REFUSED",
+    "PEPPOL_IDS",
+    "parse_ubl",
+    "rejection_for",
+    "render_ubl",
+    "validate_ubl",
+]
+
+
+def _checked(data: bytes, validate_schema: bool, max_bytes: int):  # type: ignore[no-untyped-def]
+    try:
+        tree = parse_xml(data, max_bytes=max_bytes)
+    except EdiError as exc:
+        return None, exc.issues or [Issue(str(exc), path="/")]
+    issues: list[Issue] = []
+    name = root_name(tree)
+    if validate_schema:
+        try:
+            issues.extend(schema_issues(tree))
+        except EdiError as exc:
+            issues.append(Issue(str(exc), code=SyntaxCode.NO_AGREEMENT, path="/" + name))
+    return tree, issues
+
+
+def parse_ubl(
+    data: bytes, *, validate_schema: bool = True, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[Document | None, list[Issue]]:
+    """Read a UBL 2.1 Order, OrderResponse, DespatchAdvice, Invoice or CreditNote.
+
+    Returns the canonical document and every issue found: refusals by the safe
+    parser, XSD errors (path and line), mapping errors, and for invoices the
+    EN 16931 rules (``Issue.rule`` is the rule id). The document is None when
+    the bytes are refused, fail the XSD, or lack a value the canonical document
+    cannot do without; EN 16931 violations leave the document in place (the
+    caller rejects on any error issue). Raises nothing but :class:`EdiError`.
+    """
+    tree, issues = _checked(data, validate_schema, max_bytes)
+    if tree is None:
+        return None, issues
+    document, mapping_issues = to_document(tree)
+    issues.extend(mapping_issues)
+    issues.extend(en16931_issues(tree))
+    if any(issue.is_error and issue.rule == "UBL-XSD" for issue in issues):
+        document = None
+    return document, issues
+
+
+def validate_ubl(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Issue]:
+    """Every issue :func:`parse_ubl` would report, without keeping the document."""
+    return parse_ubl(data, validate_schema=True, max_bytes=max_bytes)[1]
+
+
+def render_ubl(document: Document, *, customization: str | None = None) -> bytes:
+    """UBL 2.1 XML for a canonical document (UTF-8 bytes, valid against the shipped XSD).
+
+    ``customization`` overrides the Peppol BIS CustomizationID (``PEPPOL_IDS``
+    gives the defaults); the ProfileID stays the Peppol one. Raises
+    :class:`EdiError` when the document cannot be expressed in UBL (an order
+    replacement/cancellation, amounts without a currency, no lines, an
+    Acknowledgement).
+    """
+    return render_document(document, customization)
+
+
+def rejection_for(
+    issues: list[Issue], *, document_ref: str | None, number: str, issue_date: _dt.date
+) -> Acknowledgement:
+    """The APERAK-equivalent rejection for a UBL document: action 4, one error per error issue.
+
+    Each error keeps the issue's code and reads ``PATH: [RULE] message``, so
+    the partner sees where and why. Warnings are left out; when there is no
+    error at all the acknowledgement still says rejected, with one
+    unspecified error, because the caller asked for a rejection.
+    """
+    errors = [AckError(code=issue.code, text=issue.format()) for issue in issues if issue.is_error]
+    if not errors:
+        errors = [AckError(code=SyntaxCode.UNSPECIFIED, text="document rejected")]
+    return Acknowledgement(
+        kind="APERAK",
+        number=number,
+        issue_date=issue_date,
+        action="4",
+        document_ref=document_ref,
+        errors=errors,
+    )

