@@ -109,7 +109,8 @@ def message_to_document(
     interchange, ``message_segment`` with UNH = 1, ``message_ref``), element
     and component. ``decimal_mark`` is the interchange's (UNA). ``header``,
     when given, dates a CONTRL (which has no date of its own) with the
-    interchange's preparation date. Raises nothing but :class:`EdiError`.
+    interchange's preparation date (without it, today's date). Raises
+    nothing but :class:`EdiError`.
     """
     reader = MessageReader(message, decimal_mark)
     readers: dict[str, Callable[[MessageReader], Document | None]] = {
@@ -121,11 +122,11 @@ def message_to_document(
     }
     try:
         if message.type == "CONTRL":
+            # CONTRL has no date of its own: the interchange's, else the day it is read
             if header is not None and header.prepared is not None:
                 issue_date = header.prepared.date()
             else:
                 issue_date = _dt.date.today()
-                reader.warn(None, "no interchange date given for the CONTRL; dated today", tag="UNB")
             return read_contrl(reader, issue_date), reader.issues
         read = readers.get(message.type)
         if read is None:

@@ -123,11 +123,11 @@ def test_partner_contrl_is_read() -> None:
     ]
 
 
-def test_contrl_without_a_date_is_dated_today_with_a_warning() -> None:
+def test_contrl_without_an_interchange_date_is_dated_today() -> None:
     message = message_from_text("UNH+ME1+CONTRL:D:3:UN'UCI+1001+A+B+7'UNT+3+ME1'")
     ack, issues = message_to_document(message)
+    assert issues == []
     assert ack.issue_date == dt.date.today()
-    assert [i.severity for i in issues] == ["warning"]
 
 
 def test_aperak_for_business_errors() -> None:
