@@ -31,8 +31,8 @@ from dataclasses import replace
 from typing import Protocol
 
 from edi.documents import AckError, Acknowledgement, Invoice, MessageAck
-from edi.edifact.common import MessageReader, collect, dtm, header_checks, seg, split_text
-from edi.envelope import Message, Segment, component
+from edi.edifact.common import MessageReader, collect, component, dtm, header_checks, seg, split_text
+from edi.envelope import Message, Segment
 from edi.errors import Issue, SyntaxCode
 
 __all__ = [

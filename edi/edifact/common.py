@@ -22,11 +22,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Iterator
 
 from edi.documents import Party
-from edi.envelope import Message, Segment, component, element
+from edi.envelope import Message, Segment
+from edi.envelope import element as _element
 from edi.errors import EdiError, Issue, Severity, SyntaxCode
 
 __all__ = [
     "SUPPORTED_DIRECTORIES",
+    "value_at",
+    "component",
     "MessageReader",
     "parse_decimal",
     "format_decimal",
@@ -71,6 +74,29 @@ def check_directory(directory: str) -> tuple[str, str]:
     if directory not in SUPPORTED_DIRECTORIES:
         raise EdiError(f"directory {directory!r} is not supported; use one of {', '.join(SUPPORTED_DIRECTORIES)}")
     return directory[0], directory[1:]
+
+
+# --------------------------------------------------------------------------- element access
+
+
+def value_at(segment: Segment, index: int) -> str | list[str] | None:
+    """Element ``index`` (1-based); of a repeated element (syntax 4 repetition, a tuple) the first occurrence."""
+    value: object = _element(segment, index)
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    if value is None or isinstance(value, (str, list)):
+        return value  # type: ignore[return-value]
+    return str(value)
+
+
+def component(segment: Segment, index: int, sub: int = 1) -> str | None:
+    """Component ``sub`` of element ``index`` (a simple element is its own first component); '' is None."""
+    value = value_at(segment, index)
+    if isinstance(value, list):
+        value = value[sub - 1] if 0 < sub <= len(value) else None
+    elif sub != 1:
+        value = None
+    return value or None
 
 
 # --------------------------------------------------------------------------- numbers
@@ -332,7 +358,7 @@ def party_from_nad(segment: Segment) -> Party:
 
 
 def _components(segment: Segment, index: int) -> list[str]:
-    value = element(segment, index)
+    value = value_at(segment, index)
     if value is None:
         return []
     if isinstance(value, str):
@@ -436,7 +462,7 @@ class MessageReader:
 
     def imd_text(self, segment: Segment) -> str | None:
         """Free-form description of an IMD (C273 7008 components 4 and 5)."""
-        value = element(segment, 3)
+        value = value_at(segment, 3)
         if isinstance(value, list):
             return "".join(v for v in value[3:5] if v) or None
         return None

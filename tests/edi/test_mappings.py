@@ -605,7 +605,9 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _TEXT = st.text(alphabet="0123456789.,-ABCXYZ:", max_size=14)
-_ELEMENT = st.one_of(_TEXT, st.lists(_TEXT, min_size=1, max_size=6))
+_SIMPLE_OR_COMPOSITE = st.one_of(_TEXT, st.lists(_TEXT, min_size=1, max_size=6))
+# a tuple stands for a repeated element (syntax version 4), as edi.syntax reads it
+_ELEMENT = st.one_of(_SIMPLE_OR_COMPOSITE, st.lists(_SIMPLE_OR_COMPOSITE, min_size=1, max_size=3).map(tuple))
 _SEGMENT = st.builds(
     lambda tag, elements: Segment(tag, *elements),
     st.sampled_from(
