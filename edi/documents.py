@@ -309,6 +309,8 @@ class Acknowledgement:
     interchange_ref: str | None = None  # UNB 0020 of what is acknowledged
     interchange_sender: str | None = None
     interchange_recipient: str | None = None
+    interchange_sender_qualifier: str | None = None  # UNB S002 0007, e.g. 14 (GLN)
+    interchange_recipient_qualifier: str | None = None  # UNB S003 0007
     action: str = "7"  # 0083: 7 acknowledged, 4 rejected, 8 received
     document_ref: str | None = None  # APERAK: the business reference (e.g. order number)
     document_ref_qualifier: str | None = None  # APERAK: its RFF 1153 qualifier (ON order, IV invoice, DQ delivery note)
