@@ -94,6 +94,8 @@ class InterchangeInfo(Protocol):
     control_ref: str
     sender: str
     recipient: str
+    sender_qualifier: str | None
+    recipient_qualifier: str | None
 
 
 # --------------------------------------------------------------------------- building from issues
@@ -151,6 +153,8 @@ def contrl_from_issues(
         interchange_ref=interchange.control_ref,
         interchange_sender=interchange.sender,
         interchange_recipient=interchange.recipient,
+        interchange_sender_qualifier=interchange.sender_qualifier,
+        interchange_recipient_qualifier=interchange.recipient_qualifier,
         action=REJECTED if rejected else ACCEPTED,
         errors=top,
         messages=acks,
@@ -235,8 +239,8 @@ def write_contrl(ack: Acknowledgement) -> list[Segment]:
         seg(
             "UCI",
             ack.interchange_ref or "",
-            ack.interchange_sender,
-            ack.interchange_recipient,
+            [ack.interchange_sender, ack.interchange_sender_qualifier] if ack.interchange_sender else None,
+            [ack.interchange_recipient, ack.interchange_recipient_qualifier] if ack.interchange_recipient else None,
             ack.action,
             first.code if first else None,
             first.tag if first and first.tag and first.tag.startswith("UN") else None,
@@ -295,6 +299,8 @@ def read_contrl(r: MessageReader, issue_date: _dt.date) -> Acknowledgement | Non
                 interchange_ref=component(s, 1),
                 interchange_sender=component(s, 2, 1),
                 interchange_recipient=component(s, 3, 1),
+                interchange_sender_qualifier=component(s, 2, 2),
+                interchange_recipient_qualifier=component(s, 3, 2),
                 action=component(s, 4) or ACCEPTED,
             )
             code = component(s, 5)

@@ -52,7 +52,7 @@ def test_contrl_accepts_an_interchange_without_errors() -> None:
     assert [(m.reference, m.action, m.errors) for m in ack.messages] == [("7", "7", [])]
     assert rendered(ack) == [
         "UNH+C1+CONTRL:2:2:UN:EAN002",
-        "UCI+42+5412345000013+4012345500004+7",
+        "UCI+42+5412345000013:14+4012345500004:14+7",
         "UCM+7+ORDERS:D:96A:UN:EAN008+7",
         "UNT+4+C1",
     ]
@@ -67,7 +67,7 @@ def test_contrl_rejects_a_message_with_a_located_error() -> None:
     assert (error.code, error.segment, error.tag, error.element, error.component) == ("37", 6, "QTY", 1, 2)
     assert rendered(ack, "D01B") == [
         "UNH+C1+CONTRL:D:3:UN:EAN004",
-        "UCI+42+5412345000013+4012345500004+7",
+        "UCI+42+5412345000013:14+4012345500004:14+7",
         "UCM+7+ORDERS:D:96A:UN:EAN008+7",
         "UCM+8+ORDERS:D:96A:UN:EAN008+4",
         "UCS+6",
@@ -86,7 +86,7 @@ def test_contrl_rejects_the_interchange_when_every_message_fails_or_the_envelope
     )
     assert ack.action == "4"
     assert [(e.code, e.tag, e.element, e.segment) for e in ack.errors] == [("29", "UNZ", 1, None)]
-    assert rendered(ack)[1] == "UCI+42+5412345000013+4012345500004+4+29+UNZ+2"
+    assert rendered(ack)[1] == "UCI+42+5412345000013:14+4012345500004:14+4+29+UNZ+2"
 
 
 def test_contrl_read_back() -> None:
@@ -113,7 +113,7 @@ def test_partner_contrl_is_read() -> None:
     assert issues == []
     assert (ack.kind, ack.number, ack.issue_date, ack.interchange_ref, ack.action) == (
         "CONTRL", "ME1", dt.date(2026, 3, 2), "1001", "4")
-    assert ack.interchange_sender == "4012345500004"
+    assert (ack.interchange_sender, ack.interchange_sender_qualifier) == ("4012345500004", "14")
     first, second = ack.messages
     assert (first.reference, first.message_type, first.release, first.association) == ("17", "INVOIC", "96A", "EAN008")
     assert [(e.code, e.tag, e.element) for e in first.errors] == [("29", "UNT", 1)]

@@ -254,6 +254,8 @@ def sample_contrl() -> Acknowledgement:
         interchange_ref="1001",
         interchange_sender="5412345000013",
         interchange_recipient="4012345500004",
+        interchange_sender_qualifier="14",
+        interchange_recipient_qualifier="14",
         action="7",
         messages=[
             MessageAck(reference="1", message_type="ORDERS", action="7", version="D", release="96A", agency="UN",
