@@ -87,10 +87,19 @@ def detect_syntax(data: bytes) -> str:
 
 
 def _dedupe(issues: Sequence[Issue]) -> list[Issue]:
+    """One error per cause: the first error found at a place (segment, element,
+    component) stands for it; later errors there (the mapping tripping over a
+    value validation already refused) are dropped. Warnings are kept unless repeated."""
     seen = set()
+    error_places = set()
     result = []
     for issue in issues:
-        key = (issue.segment, issue.element, issue.component, issue.code, issue.message)
+        place = (issue.segment, issue.element, issue.component, issue.path)
+        if issue.is_error and issue.segment is not None:
+            if place in error_places:
+                continue
+            error_places.add(place)
+        key = (place, issue.code, issue.message)
         if key not in seen:
             seen.add(key)
             result.append(issue)
@@ -162,7 +171,7 @@ def render_edifact(
     recipient_qualifier: str | None,
     control_ref: str,
     directory: str = "D96A",
-    association: str | None = "EAN008",
+    subset: str = "EANCOM",
     charset: str = "UNOC",
     syntax_version: str = "3",
     separators: Separators = DEFAULT_SEPARATORS,
@@ -170,12 +179,19 @@ def render_edifact(
     test: bool = False,
     ack_requested: bool = False,
 ) -> bytes:
-    """An interchange holding ``documents`` (message references 1..n)."""
+    """An interchange holding ``documents`` (message references 1..n).
+
+    ``subset`` EANCOM marks each message with the GS1 association code for its
+    type and directory (EAN008 for ORDERS D96A...); UN marks none.
+    """
     from edi import syntax
     from edi.edifact import document_to_message
 
+    if subset not in ("EANCOM", "UN"):
+        raise EdiError(f"unknown subset {subset!r}; use EANCOM or UN")
+    extra = {} if subset == "EANCOM" else {"association": None}
     messages = [
-        document_to_message(document, reference=str(number), directory=directory, association=association)
+        document_to_message(document, reference=str(number), directory=directory, **extra)
         for number, document in enumerate(documents, start=1)
     ]
     return syntax.write_interchange(
@@ -221,3 +237,64 @@ def contrl_for(translation: Translation, *, number: str, issue_date: _dt.date) -
 
 def has_errors(issues: Sequence[Issue]) -> bool:
     return any(i.severity == Severity.ERROR for i in issues)
+
+
+class _CountingReader:
+    """A binary file wrapper that reports how many bytes were read (for progress bars)."""
+
+    def __init__(self, handle, on_progress):
+        self._handle = handle
+        self._on_progress = on_progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        if data:
+            self._on_progress(len(data))
+        return data
+
+
+def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) -> tuple[list[Issue], int]:
+    """Every issue in the file at ``path`` and the number of messages it holds.
+
+    EDIFACT is streamed (a message at a time: a 100 MB file is never held in
+    memory); UBL is read whole, within the XML size limit.
+    ``on_progress(n)`` is called with the number of bytes read so far each time.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if detect_syntax(head) == "ubl":
+        data = path.read_bytes()
+        if on_progress:
+            on_progress(len(data))
+        translation = translate(data, strictness=strictness)
+        return translation.all_issues(), len(translation.messages)
+
+    from edi import syntax
+    from edi.edifact import message_to_document
+    from edi.envelope import InterchangeHeader as _Header
+    from edi.envelope import GroupTrailer, InterchangeTrailer
+    from edi.validate import validate_message
+
+    issues: list[Issue] = []
+    count = 0
+    decimal = "."
+    with open(path, "rb") as handle:
+        source = _CountingReader(handle, on_progress) if on_progress else handle
+        try:
+            for item in syntax.read(source, strictness=strictness):
+                if isinstance(item, _Header):
+                    decimal = item.separators.decimal
+                elif isinstance(item, Message):
+                    count += 1
+                    found = list(item.issues)
+                    found.extend(validate_message(item, strictness=strictness, decimal_mark=decimal))
+                    found.extend(message_to_document(item, decimal_mark=decimal)[1])
+                    issues.extend(_dedupe(found))
+                elif isinstance(item, (GroupTrailer, InterchangeTrailer)):
+                    issues.extend(item.issues)
+        except EdiError as exc:
+            issues.extend(exc.issues or [Issue(str(exc))])
+    return issues, count

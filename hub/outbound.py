@@ -96,9 +96,6 @@ def queue_document(
         data = translate.render(document, format="ubl")
     else:
         recipient, recipient_qualifier = partner_identity(partner)
-        association = prefs.association
-        if isinstance(document, Acknowledgement):
-            association = None
         data = translate.render_edifact(
             [document],
             sender=settings.hub_id,
@@ -107,7 +104,7 @@ def queue_document(
             recipient_qualifier=recipient_qualifier,
             control_ref=control_ref,
             directory=prefs.directory,
-            association=association,
+            subset=prefs.subset,
             charset=prefs.charset,
             syntax_version=prefs.syntax_version,
             prepared=dt.datetime.now(),

@@ -44,6 +44,7 @@ IDENTIFIER_SCHEMES = {"GLN": "14", "DUNS": "1", "ZZZ": "ZZZ", "ZZ": "ZZ", "AS2":
 CHANNEL_KINDS = ("folder", "sftp", "sftp_mailbox", "as2")
 SYNTAXES = ("edifact", "ubl")
 DIRECTORIES = ("D96A", "D01B")
+SUBSETS = ("EANCOM", "UN")
 CHARSETS = ("UNOA", "UNOB", "UNOC", "UNOD", "UNOE", "UNOF", "UNOW", "UNOY")
 ACKNOWLEDGEMENTS = ("CONTRL", "APERAK")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,39}$")
@@ -63,7 +64,7 @@ class Identifier:
 class DocumentPreferences:
     syntax: str = "edifact"
     directory: str = "D96A"
-    association: str | None = "EAN008"
+    subset: str = "EANCOM"  # EANCOM: the GS1 subset's association code per message type; UN: none
     charset: str = "UNOC"
     syntax_version: str = "3"
     acknowledgements: tuple[str, ...] = ("CONTRL",)
@@ -142,11 +143,10 @@ def _documents(data: Any, source: str) -> DocumentPreferences:
             if data[key] not in allowed:
                 raise _fail(source, f"documents.{key}", f"{data[key]!r} is not one of {', '.join(allowed)}")
             values[key] = data[key]
-    if "association" in data:
-        value = data["association"]
-        if not isinstance(value, str):
-            raise _fail(source, "documents.association", "must be text (\"\" for plain UN messages)")
-        values["association"] = value or None
+    if "subset" in data:
+        if data["subset"] not in SUBSETS:
+            raise _fail(source, "documents.subset", f"{data['subset']!r} is not one of {', '.join(SUBSETS)}")
+        values["subset"] = data["subset"]
     if "syntax_version" in data:
         value = str(data["syntax_version"])
         if value not in ("1", "2", "3", "4"):

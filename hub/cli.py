@@ -1,0 +1,431 @@
+"""The ``kontor`` command line.
+
+Thin by design: each command loads the settings, calls a service and reports.
+Exit codes: 0 success, 1 the work found problems (e.g. invalid EDI files),
+2 wrong usage or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from hub.settings import Settings, SettingsError, load_settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("kontor")
+
+
+class _State:
+    def __init__(self, config: str | None):
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config)
+            except SettingsError as exc:
+                raise click.UsageError(f"configuration: {exc}") from None
+        return self._settings
+
+
+pass_state = click.make_pass_decorator(_State)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(dir_okay=False), envvar="KONTOR_CONFIG",
+              help="Settings file (default: config/kontor.toml).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="kontor", prog_name="kontor")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, verbose: int) -> None:
+    """Kontor: B2B extranet and EDI integration hub.
+
+    Distributors order in the portal or send EDIFACT/UBL; the hub
+    translates, records and answers every document. Settings come from
+    config/kontor.toml and KONTOR_* environment variables.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = _State(config)
+
+
+def _session_factory(settings: Settings):
+    from hub.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(settings.database))
+
+
+# -- database ------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@pass_state
+def db_upgrade(state: _State, revision: str) -> None:
+    """Create or migrate the database to the latest schema."""
+    from hub.db import upgrade
+
+    upgrade(state.settings.database, revision)
+    click.echo(f"database at {revision}: {_safe_url(state.settings.database)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# -- partners ------------------------------------------------------------------------
+
+
+@main.group()
+def partners() -> None:
+    """Partner profiles (config/partners/*.toml)."""
+
+
+def _load_partners(settings: Settings, directory: Path | None = None) -> list[str]:
+    from hub.partners import load_profiles, sync_partners
+
+    folder = directory or settings.partners_path
+    if not folder.is_dir():
+        raise click.UsageError(f"partner folder {folder} does not exist")
+    profiles = load_profiles(folder)
+    with _session_factory(settings)() as session:
+        changes = sync_partners(session, profiles)
+        session.commit()
+    return changes
+
+
+@partners.command("load")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of partner files (default: config/partners).")
+@pass_state
+def partners_load(state: _State, directory: Path | None) -> None:
+    """Check the partner files and write them into the database."""
+    from hub.errors import ProfileError
+
+    try:
+        for line in _load_partners(state.settings, directory):
+            click.echo(line)
+    except ProfileError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@partners.command("check")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_state
+def partners_check(state: _State, directory: Path | None) -> None:
+    """Check the partner files without touching the database."""
+    from hub.errors import ProfileError
+    from hub.partners import load_profiles
+
+    try:
+        profiles = load_profiles(directory or state.settings.partners_path)
+    except ProfileError as exc:
+        raise click.UsageError(str(exc)) from None
+    for profile in profiles:
+        click.echo(f"{profile.code}: {profile.name} ({len(profile.channels)} channel(s)) ok")
+
+
+# -- running -------------------------------------------------------------------------
+
+
+def _serve(app, host: str, port: int, threads: int = 8):
+    from waitress.server import create_server
+
+    return create_server(app, host=host, port=port, threads=threads, ident="kontor")
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load demo partners, catalog, prices and users first.")
+@click.option("--host", help="Listen address (default from settings).")
+@click.option("--port", type=int, help="Port of the portal, ops console, API and AS2 endpoint.")
+@pass_state
+def run(state: _State, demo: bool, host: str | None, port: int | None) -> None:
+    """The whole hub in one process: portal, ops, API, AS2, SFTP mailboxes and a worker."""
+    from hub.db import upgrade
+
+    settings = state.settings
+    upgrade(settings.database)
+    for line in _load_partners(settings):
+        log.info("partners: %s", line)
+    session_factory = _session_factory(settings)
+    if demo:
+        from hub.demo import load_demo
+
+        with session_factory() as session:
+            load_demo(session, settings)
+            session.commit()
+        _prepare_demo_folders(settings, session_factory)
+
+    from extranet import create_app
+    from hub.worker import Worker
+
+    app = create_app(settings, session_factory=session_factory)
+    worker = Worker(settings, session_factory, name="embedded")
+    worker_thread = threading.Thread(target=worker.run, name="worker", daemon=True)
+    worker_thread.start()
+    mailbox = _start_mailboxes(settings, session_factory)
+    server = _serve(app, host or settings.web_host, port if port is not None else settings.web_port)
+    base = f"http://{server.effective_host}:{server.effective_port}"
+    _banner(settings, base, demo, mailbox)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop_event.set()
+        if mailbox is not None:
+            mailbox.stop()
+        worker_thread.join(timeout=10)
+
+
+def _prepare_demo_folders(settings: Settings, session_factory) -> None:
+    from sqlalchemy import select
+
+    from hub.models import Channel
+    from hub.settings import BASE_DIR
+
+    with session_factory() as session:
+        for channel in session.scalars(select(Channel).where(Channel.kind == "folder")):
+            for key in ("inbound", "outbound"):
+                value = (channel.settings or {}).get(key)
+                if value:
+                    path = Path(value)
+                    (path if path.is_absolute() else BASE_DIR / path).mkdir(parents=True, exist_ok=True)
+
+
+def _start_mailboxes(settings: Settings, session_factory):
+    """The hosted SFTP mailbox server, when enabled and available in this build."""
+    if not settings.sftp_enabled:
+        return None
+    try:
+        from hub.mailboxes import start_mailbox_server
+    except ImportError:
+        log.warning("hosted SFTP mailboxes are not available in this build")
+        return None
+    return start_mailbox_server(settings, session_factory)
+
+
+def _banner(settings: Settings, base: str, demo: bool, mailbox) -> None:
+    click.echo("")
+    click.echo("Kontor is running.")
+    click.echo(f"  portal       {base}/")
+    click.echo(f"  ops console  {base}/ops")
+    click.echo(f"  partner API  {base}/api/v1")
+    click.echo(f"  AS2          {base}/as2")
+    click.echo(f"  health       {base}/healthz")
+    if mailbox is not None:
+        click.echo(f"  SFTP         sftp://{settings.sftp_host}:{mailbox.port}  (hosted mailboxes)")
+    click.echo(f"  database     {_safe_url(settings.database)}")
+    if demo:
+        from hub.demo import DEMO_PASSWORD, DEMO_USERS
+
+        click.echo("")
+        click.echo(f"Demo sign-ins (password {DEMO_PASSWORD}):")
+        for email, name, code, role in DEMO_USERS:
+            click.echo(f"  {email:28} {role:12} {code or 'operations'}")
+        click.echo("")
+        click.echo("Try the EDI road: copy an ORDERS file into var/partners/ACME/in/;")
+        click.echo("the ORDRSP appears in var/partners/ACME/out/ and the order in the portal.")
+    click.echo("Stop with Ctrl+C.")
+    sys.stdout.flush()
+
+
+@main.command()
+@click.option("--host", help="Listen address (default from settings).")
+@click.option("--port", type=int, help="Port (default from settings).")
+@click.option("--threads", type=int, default=8, show_default=True)
+@pass_state
+def web(state: _State, host: str | None, port: int | None, threads: int) -> None:
+    """Serve the portal, ops console, API and AS2 endpoint (no worker)."""
+    from extranet import create_app
+
+    settings = state.settings
+    app = create_app(settings)
+    server = _serve(app, host or settings.web_host, port if port is not None else settings.web_port, threads)
+    click.echo(f"serving on http://{server.effective_host}:{server.effective_port}")
+    server.run()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Work until nothing is due, then exit.")
+@click.option("--no-poll", is_flag=True, help="Do not poll inbound channels.")
+@click.option("--name", help="Worker name in message traces (default host:pid:random).")
+@pass_state
+def worker(state: _State, once: bool, no_poll: bool, name: str | None) -> None:
+    """Claim and process messages; any number may run against PostgreSQL."""
+    import signal
+
+    from hub.worker import Worker
+
+    settings = state.settings
+    w = Worker(settings, _session_factory(settings), name=name)
+    if once:
+        if not no_poll:
+            w.tick()
+        click.echo(f"{w.drain()} message(s) done")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: w.stop_event.set())
+    try:
+        w.run(poll=not no_poll)
+    except KeyboardInterrupt:
+        w.stop_event.set()
+
+
+@main.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+@pass_state
+def demo_load(state: _State) -> None:
+    """Load the demo catalog, prices and users (after `kontor partners load`)."""
+    from hub.demo import load_demo
+
+    settings = state.settings
+    with _session_factory(settings)() as session:
+        for line in load_demo(session, settings):
+            click.echo(line)
+        session.commit()
+
+
+# -- edi -------------------------------------------------------------------------------
+
+
+@main.group()
+def edi() -> None:
+    """The translator: validate, translate and render EDI files (no database needed)."""
+
+
+def _strictness(leniencies: tuple[str, ...]):
+    from edi.options import Strictness
+
+    try:
+        return Strictness.from_names(leniencies)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lenient") from None
+
+
+@edi.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--lenient", "leniencies", multiple=True, metavar="NAME",
+              help="Allow a named leniency (repeatable), e.g. missing-unz, utf8-as-unoc.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal for large files).")
+def edi_validate(files: tuple[str, ...], leniencies: tuple[str, ...], progress: bool | None) -> None:
+    """Check EDIFACT or UBL files; exit 0 when every file is valid, 1 otherwise.
+
+    Each problem is printed on its own line as
+    FILE: segment N (TAG) element E[.C]: message
+    """
+    from edi.translate import validate_file
+
+    strictness = _strictness(leniencies)
+    bad = 0
+    for name in files:
+        size = Path(name).stat().st_size
+        show = progress if progress is not None else (sys.stderr.isatty() and size > 5_000_000)
+        if show:
+            from tqdm import tqdm
+
+            with tqdm(total=size, unit="B", unit_scale=True, desc=Path(name).name, file=sys.stderr) as bar:
+                issues, messages = validate_file(Path(name), strictness=strictness, on_progress=bar.update)
+        else:
+            issues, messages = validate_file(Path(name), strictness=strictness)
+        errors = [i for i in issues if i.is_error]
+        for issue in issues:
+            click.echo(issue.format(name))
+        if errors:
+            bad += 1
+        elif messages == 0:
+            click.echo(f"{name}: interchange: no message found")
+            bad += 1
+    sys.exit(1 if bad else 0)
+
+
+@edi.command("translate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["json", "ubl"]), default="json", show_default=True)
+@click.option("--lenient", "leniencies", multiple=True, metavar="NAME")
+def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...]) -> None:
+    """Print the canonical documents of an EDIFACT or UBL file (JSON, or UBL XML)."""
+    from edi.documents import to_dict
+    from edi.translate import render, translate
+
+    translation = translate(Path(file).read_bytes(), strictness=_strictness(leniencies))
+    problems = False
+    for issue in translation.all_issues():
+        click.echo(issue.format(file), err=True)
+        problems = problems or issue.is_error
+    documents = [m.document for m in translation.messages if m.document is not None]
+    if fmt == "json":
+        data = [to_dict(d) for d in documents]
+        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
+    else:
+        for document in documents:
+            sys.stdout.buffer.write(render(document, format="ubl"))
+            sys.stdout.buffer.write(b"\n")
+    sys.exit(1 if problems or not documents else 0)
+
+
+@edi.command("render")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["edifact", "ubl"]), default="edifact", show_default=True)
+@click.option("--sender", default="4000001000005", show_default=True, help="UNB sender id.")
+@click.option("--sender-qualifier", default="14", show_default=True)
+@click.option("--recipient", default="RECIPIENT", show_default=True, help="UNB recipient id.")
+@click.option("--recipient-qualifier", default="14", show_default=True)
+@click.option("--reference", default="1", show_default=True, help="Interchange control reference.")
+@click.option("--directory", type=click.Choice(["D96A", "D01B"]), default="D96A", show_default=True)
+@click.option("--subset", type=click.Choice(["EANCOM", "UN"]), default="EANCOM", show_default=True)
+@click.option("--charset", default="UNOC", show_default=True)
+def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipient: str,
+               recipient_qualifier: str, reference: str, directory: str, subset: str, charset: str) -> None:
+    """Render a canonical JSON document (or a list of them) as EDIFACT or UBL."""
+    from edi.documents import DocumentFormatError, from_dict
+    from edi.errors import EdiError
+    from edi.translate import render, render_edifact
+
+    try:
+        data = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"{file}: not JSON: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    try:
+        documents = [from_dict(item) for item in items]
+        if fmt == "ubl":
+            out = b"\n".join(render(d, format="ubl") for d in documents)
+        else:
+            out = render_edifact(documents, sender=sender, sender_qualifier=sender_qualifier,
+                                 recipient=recipient, recipient_qualifier=recipient_qualifier,
+                                 control_ref=reference, directory=directory, subset=subset, charset=charset)
+    except DocumentFormatError as exc:
+        click.echo(f"{file}: {exc}", err=True)
+        sys.exit(1)
+    except EdiError as exc:
+        for issue in exc.issues or []:
+            click.echo(issue.format(file), err=True)
+        click.echo(f"{file}: {exc}", err=True)
+        sys.exit(1)
+    sys.stdout.buffer.write(out)
+    if not out.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
