@@ -216,6 +216,39 @@ _UNCL = "UNTDID UNCL (service.unece.org/trade/untdid d96a..d15b tred pages, as s
 _EAN97 = "EANCOM 1997 Part III data element & code sets directory (ref.gs1.org/standards/eancom/1997)"
 
 
+_VOCAB = "UN/CEFACT vocabulary code list (github uncefact/vocabulary-outputs _data/"
+
+
+def _numbers(*spans: tuple[int, int]) -> str:
+    return " ".join(str(n) for low, high in spans for n in range(low, high + 1))
+
+
+def _letters(prefix: str, first: str, last: str) -> str:
+    return " ".join(prefix + chr(c) for c in range(ord(first), ord(last) + 1))
+
+
+#: UNCL 1001 as the UN/CEFACT vocabulary lists it (read through the search tool's file index).
+_DOC_CODES = _numbers(
+    (1, 470), (481, 491), (493, 499), (520, 539), (550, 554), (575, 589), (610, 610), (621, 659), (700, 799),
+    (810, 879), (890, 905), (910, 911), (913, 917), (925, 927), (929, 938), (940, 941), (950, 955), (960, 966),
+    (970, 972), (974, 979), (990, 991), (995, 996), (998, 998),
+)
+
+#: UNCL 3035 as the UN/CEFACT vocabulary lists it.
+_PARTY_CODES = " ".join([
+    "AA AB", _letters("A", "E", "Z"), "B1 B2", _letters("B", "A", "Q"), _letters("B", "S", "Z"), "C1 C2",
+    _letters("C", "A", "Z"), "CNX CNY CNZ", _letters("CO", "A", "Z"), _letters("CP", "A", "O"),
+    _letters("D", "A", "Z"), _letters("DC", "P", "Z"), _letters("DD", "A", "Z"), _letters("DE", "A", "Z"),
+    _letters("DF", "A", "Z"), _letters("DG", "A", "W"), _letters("E", "A", "Z"), _letters("F", "A", "Z"),
+    _letters("G", "A", "F"), _letters("G", "H", "Z"), _letters("H", "A", "Z"), "I1 I2", _letters("I", "B", "J"),
+    _letters("I", "L", "Z"), _letters("J", "A", "H"), _letters("L", "A", "V"), "MA MAD MDR MF MG MI MOP MP MR MS MT",
+    "N2 NI", _letters("O", "A", "Z"), "P1 P2 P3 P4", _letters("P", "A", "K"), "PAD PM PN PO POA PQ PR PS PT",
+    _letters("P", "W", "Z"), "RA RB RCA RCR RE RF RH RI RL RM RP RS RV RW", "SB SE SF SG SI SN SO SPC SR SS ST SU",
+    "SX SY SZ", _letters("T", "A", "Z"), "TCP TCR", _letters("U", "A", "Z"), "UHP", _letters("V", "A", "C"),
+    _letters("V", "E", "Z"), _letters("W", "A", "Z"), "WPA ZZZ",
+])
+
+
 def _codes(name: str, values: str, source: str, closed: bool = False) -> dict[str, Any]:
     return {"name": name, "values": sorted(set(values.split())), "closed": closed, "source": source}
 
@@ -223,13 +256,16 @@ def _codes(name: str, values: str, source: str, closed: bool = False) -> dict[st
 CODE_LISTS: dict[str, dict[str, Any]] = {
     # Open lists: the values Kontor's mappings and its partners use, each a
     # value of the UN/EDIFACT code list; a value outside is a warning only.
-    "1001": _codes("document name code",
-                   "82 83 84 105 130 220 221 224 225 226 227 228 229 230 231 232 233 325 351 380 381 383 384"
-                   " 385 386 389 390 393 395", _UNCL),
-    "1225": _codes("message function code",
-                   "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33"
-                   " 34 35 36 37 38 39 40 41 42", _UNCL + "; " + _EAN97),
-    "4343": _codes("response type code", "AA AB AC AD AE AF AG AH AI AJ AP CA NA RE", _UNCL + "; " + _EAN97),
+    # Closed lists: the complete current UN/CEFACT code list (a superset of
+    # the D96A/D01B lists, codes are rarely withdrawn), so a value outside is
+    # a value no directory ever had.
+    "1001": _codes("document name code", _DOC_CODES, _VOCAB + " documentcodelist.json (UNCL 1001)", closed=True),
+    "1225": _codes("message function code", " ".join(str(n) for n in range(1, 70)),
+                   _VOCAB + " messagefunctioncodelist.json (UNCL 1225)", closed=True),
+    "4343": _codes("response type code", "AA AB AC AD AE AF AG AH AI AJ AK AL AM AN AP AQ AR AS CA CO NA RE UR US UT"
+                   " UU UV", _VOCAB + " responsetypecodelist.json (UNCL 4343)", closed=True),
+    "3035": _codes("party function code qualifier", _PARTY_CODES,
+                   _VOCAB + " partyrolecodelist.json (UNCL 3035)", closed=True),
     "1229": _codes("action request/notification description code",
                    "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 38", _UNCL + "; " + _EAN97),
     "2005": _codes("date or time or period function code qualifier",
@@ -238,8 +274,6 @@ CODE_LISTS: dict[str, dict[str, Any]] = {
     "2379": _codes("date or time or period format code", "101 102 103 105 106 107 108 109 110 201 202 203 204 205"
                    " 401 402 600 601 602 603 604 609 610 615 616 701 702 704 705 706 707 708 709 710 711 712 713"
                    " 714 715 716 717 718 719 720 801 802 803 804 805 806 807 808 810", _UNCL),
-    "3035": _codes("party function code qualifier",
-                   "BY CA CN CZ DP FW II IV LC MF MR MS OB PE PR SE SF SN ST SU UC UD", _UNCL),
     "3055": _codes("code list responsible agency code", "3 5 6 9 10 16 17 28 86 87 89 90 91 92 ZZZ", _UNCL + "; " + _EAN97),
     "1153": _codes("reference code qualifier",
                    "AAB AAJ AAK AAN ABO ACD ACE ADE BO CO CR CT DL DQ FC GN IA IP IT IV LI ON PD PK PL PP"

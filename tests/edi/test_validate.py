@@ -132,13 +132,30 @@ def test_too_many_group_repetitions_is_36() -> None:
 
 
 def test_element_errors_at_their_place() -> None:
-    text = ORDERS.replace("BGM+220+PO123+9'", "BGM+XYZ+PO123+9+AB+X'")
+    text = ORDERS.replace("BGM+220+PO123+9'", "BGM+999+PO123+9+AB+X'")
     issues = validate_message(message(text))
-    assert errors(issues) == [("16", 3, "BGM", 5, None)]
-    warned = [i for i in issues if not i.is_error]
-    assert [(i.code, i.element, i.component) for i in warned] == [("12", 1, 1)]
-    assert warned[0].message.startswith("element 1 (C002 document/message name), component 1 (1001")
-    assert "'XYZ'" in warned[0].message
+    assert errors(issues) == [("16", 3, "BGM", 5, None), ("12", 3, "BGM", 1, 1)]
+    assert issues[1].message == (
+        "element 1 (C002 document/message name), component 1 (1001 document name code):"
+        " '999' is not a valid document name code"
+    )
+    assert issues[1].message_segment == 2 and issues[1].message_ref == "1"
+
+
+def test_open_code_lists_only_warn() -> None:
+    text = ORDERS.replace("DTM+2:20250401:102'", "DTM+999:20250401:102'")
+    issues = validate_message(message(text))
+    assert errors(issues) == []
+    assert [(i.code, i.severity, i.segment, i.element, i.component) for i in issues] == [
+        ("12", "warning", 5, 1, 1)
+    ]
+
+
+def test_party_qualifier_closed_list() -> None:
+    text = ORDERS.replace("NAD+SU+", "NAD+QQ+")
+    assert errors(validate_message(message(text))) == [("12", 8, "NAD", 1, None)]
+    lenient = validate_message(message(text), strictness=Strictness.from_names(["unknown-codes"]))
+    assert errors(lenient) == [] and [i.severity for i in lenient] == ["warning"]
 
 
 def test_code_list_closed_in_eancom_subset() -> None:
