@@ -16,7 +16,7 @@ ORDRSP     EAN005 (c)              EAN007 (d)
 DESADV     EAN005 (d)              EAN007 (e)
 INVOIC     EAN008 (f)              EAN010 (d)
 APERAK     EAN000 (g)              EAN003 (h)
-CONTRL     2:2 EAN002 (i)          D:3 EAN004 (j)
+CONTRL     EAN002 (i)              EAN004 (j)
 =========  ======================  ==========================
 
 (a) gs1.se EANCOM 2000 orders/gd1.htm; (b) GS1 Germany eOrders example
@@ -26,7 +26,8 @@ commonly published, not re-checked here; (e) GS1 Germany eDESADV segment
 layout (DESADV:D:01B:UN:EAN007); (f) gs1.se EANCOM 2000 invoic/gd1.htm;
 (g) gs1.se EANCOM 2000 Aperak/gd1.htm (APERAK:D:96A:UN:EAN000);
 (h) eancom.com ean02s3 APERAK examples (APERAK:D:01B:UN:EAN003);
-(i) EANCOM 1997 CONTRL example (CONTRL:2:2:UN:EAN002);
+(i) EANCOM 1997 CONTRL example (CONTRL:2:2:UN:EAN002; rendered as D:3, see
+``_CONTRL_VERSION``);
 (j) eancom.com ean02s3 CONTRL, edition 2016 (CONTRL:D:3:UN:EAN004).
 Pass ``association=None`` for plain UN/EDIFACT, or a partner's own code.
 """
@@ -90,8 +91,10 @@ DEFAULT_ASSOCIATIONS: dict[tuple[str, str], str] = {
     ("CONTRL", "D01B"): "EAN004",
 }
 
-#: CONTRL's own S009 version and release per directory family (EANCOM 1997: 2:2; 2002: D:3).
-_CONTRL_VERSION = {"D96A": ("2", "2"), "D01B": ("D", "3")}
+#: CONTRL's own S009 version and release: D:3, the UN CONTRL for syntax version 3
+#: (gefeg.com/jswg/v3/data/v3-contrl.htm; EANCOM 2002 uses it). EANCOM 1997 still
+#: showed 2:2, which edi.validate does not know; D:3 is rendered for both directories.
+_CONTRL_VERSION = ("D", "3")
 
 _DEFAULT = object()
 
@@ -171,7 +174,7 @@ def document_to_message(
     if isinstance(document, Acknowledgement):
         if document.kind == "CONTRL":
             message_type = "CONTRL"
-            version, release = _CONTRL_VERSION[directory]
+            version, release = _CONTRL_VERSION
             body = write_contrl(document)
         elif document.kind == "APERAK":
             message_type = "APERAK"

@@ -653,6 +653,8 @@ def collect(r: MessageReader) -> Collected:
                 pending_erc = None
             elif line is not None and not summary:
                 line.ftx.append(text)
+            elif component(s, 1) == "AAB" and not summary:
+                c.pat_description = text  # FTX+AAB: terms of payment
             elif c.errors:
                 idx, code, prev = c.errors[-1]
                 c.errors[-1] = (idx, code, prev + " " + text)
@@ -667,7 +669,7 @@ def collect(r: MessageReader) -> Collected:
         elif tag == "PAT":
             in_pat = True
             c.has_pat = True
-            c.pat_description = component(s, 2, 4) or c.pat_description
+            c.pat_description = c.pat_description or component(s, 2, 4)
             days = component(s, 3, 4)
             if days is not None:
                 if days.isdigit():

@@ -1,10 +1,12 @@
 """INVOIC (invoice, credit note) <-> :class:`~edi.documents.Invoice`.
 
 Layout rendered (D96A INVOIC; EANCOM 1997 EAN008, EANCOM 2002 EAN010):
-UNH, BGM+380|381|384+number+9, DTM+137, DTM+35, FTX+AAI, SG1 RFF+ON, RFF+DQ,
-SG2 NAD (SG3 RFF+VA, SG5 CTA), SG7 CUX+2:EUR:4, SG8 PAT+1+:::text+5:3:D:days
+UNH, BGM+380|381|384+number+9, DTM+137, DTM+35, FTX+AAI, FTX+AAB, SG1 RFF+ON, RFF+DQ,
+SG2 NAD (SG3 RFF+VA, SG5 CTA), SG7 CUX+2:EUR:4, SG8 PAT+1++5:3:D:days
 (C112 2475 5 = date of invoice, 2009 3 = after reference, 2151 D = day,
-2152 number), DTM+13, PCD+12; SG25 LIN, PIA, IMD, QTY+47, SG26 MOA+203,
+2152 number), DTM+13, PCD+12; the terms' text goes in a header FTX+AAB
+(4451 terms of payments: PAT's C110 would need a coded 4277 and holds
+only 35 characters); SG25 LIN, PIA, IMD, QTY+47, SG26 MOA+203,
 SG28 PRI+AAA:price:::basis:unit, SG29 RFF+ON:order:line, SG33
 TAX+7+VAT+++:::rate+category; UNS+S, CNT+2, SG48 MOA+79/125/124/77,
 SG50 TAX+7+VAT+++:::rate+category with MOA+125 and MOA+124; UNT.
@@ -77,7 +79,7 @@ def read_invoic(r: MessageReader) -> Invoice | None:
     if r.has_errors or number is None or issue_date is None:
         return None
     terms = None
-    if c.has_pat:
+    if c.has_pat or c.pat_description:
         terms = PaymentTerms(
             due_date=c.pat_due, days=c.pat_days, description=c.pat_description, discount_percent=c.pat_discount
         )
@@ -178,6 +180,9 @@ def write_invoic(invoice: Invoice, directory: str) -> list[Segment]:
     if invoice.delivery_date:
         body.append(dtm("35", invoice.delivery_date))
     body += [ftx("AAI", note) for note in invoice.notes]
+    terms = invoice.payment_terms
+    if terms is not None and terms.description:
+        body.append(ftx("AAB", terms.description))
     if invoice.order_number:
         body.append(rff("ON", invoice.order_number))
     if invoice.despatch_number:
@@ -185,16 +190,8 @@ def write_invoic(invoice: Invoice, directory: str) -> list[Segment]:
     for party in invoice.parties:
         body += nad_group(party)
     body.append(cux(invoice.currency, "4"))
-    terms = invoice.payment_terms
     if terms is not None:
-        body.append(
-            seg(
-                "PAT",
-                "1",
-                [None, None, None, terms.description] if terms.description else None,
-                ["5", "3", "D", str(terms.days)] if terms.days is not None else None,
-            )
-        )
+        body.append(seg("PAT", "1", None, ["5", "3", "D", str(terms.days)] if terms.days is not None else None))
         if terms.due_date:
             body.append(dtm("13", terms.due_date))
         if terms.discount_percent is not None:

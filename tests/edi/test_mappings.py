@@ -325,7 +325,7 @@ def test_unh_carries_the_eancom_association(directory: str) -> None:
 def test_contrl_version_per_directory() -> None:
     d96a = document_to_message(sample_contrl(), reference="C1", directory="D96A")
     d01b = document_to_message(sample_contrl(), reference="C1", directory="D01B")
-    assert (d96a.version, d96a.release) == ("2", "2")
+    assert (d96a.version, d96a.release) == ("D", "3")
     assert (d01b.version, d01b.release) == ("D", "3")
 
 
@@ -636,3 +636,15 @@ def test_any_segments_give_issues_not_exceptions(message_type: str, body: list[S
     for issue in issues:
         if issue.message_segment is not None:
             assert issue.segment == issue.message_segment + 1
+
+
+@pytest.mark.parametrize("directory", DIRECTORIES)
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_rendered_messages_fit_the_directory(kind: str, directory: str) -> None:
+    """Segment groups, positions and formats checked by edi.validate against the directory data."""
+    from edi.validate import validate_message
+
+    document = SAMPLES[kind]()
+    out = document_to_message(document, reference=_golden_reference(document), directory=directory)
+    (message,), mark = read_messages(write_messages([out]))
+    assert [str(i) for i in validate_message(message, decimal_mark=mark) if i.is_error] == []
