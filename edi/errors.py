@@ -46,6 +46,7 @@ class SyntaxCode:
     TOO_LONG = "39"
     TOO_SHORT = "40"
     UNSUPPORTED_SYNTAX = "2"  # syntax version or level not supported
+    INVALID_OCCURRENCE_OUTSIDE_MESSAGE = "33"  # invalid occurrence outside message, package or group
 
 
 @dataclass(frozen=True)

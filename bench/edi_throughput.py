@@ -1,0 +1,162 @@
+"""EDIFACT syntax throughput: Kontor's streaming reader against pydifact's parser, same input, same run.
+
+Run by hand (never by the test suite)::
+
+    .venv/bin/python bench/edi_throughput.py            # 1 MB and 100 MB
+    .venv/bin/python bench/edi_throughput.py --quick    # 1 MB and 20 MB
+
+Inputs are generated ORDERS D96A interchanges (EANCOM-like, 10 lines a
+message), once without and once with release characters in free text.
+pydifact runs on the 1 MB inputs only (it is far too slow for 100 MB); the
+ratio compares MB/s on the same 1 MB bytes. Peak memory of our streaming
+read over the large file is the peak RSS (``resource.getrusage`` maxrss)
+of a fresh subprocess that only reads the file, so the figure is not
+polluted by this process's buffers.
+
+Hook for the full path: :data:`PIPELINES` maps a name to a function that
+takes the interchange bytes and does the work; add e.g. "parse + validate +
+map" there and it is timed beside the syntax-only figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edi import syntax  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def make_interchange(size: int, *, released: bool) -> bytes:
+    """ORDERS D96A messages in one UNOC interchange, about ``size`` bytes, segments on one line each."""
+    out: list[str] = []
+    head = "UNA:+.? '\nUNB+UNOC:3+5412345000013:14+4012345000009:14+251125:1200+IC000001++ORDERS'\n"
+    out.append(head)
+    total = len(head)
+    n = 0
+    while total < size:
+        n += 1
+        ref = f"M{n:08d}"
+        name = "Müller & Söhne GmbH" if not released else "Müller ?+ Söhne?: Lager ?'Nord?' ??1"
+        segs = [
+            f"UNH+{ref}+ORDERS:D:96A:UN:EAN008",
+            f"BGM+220+PO{n:010d}+9",
+            "DTM+137:20251125:102",
+            "DTM+2:20251201:102",
+            "RFF+CT:CONTRACT-2025-17",
+            "NAD+BY+5412345000013::9",
+            f"NAD+DP+5412345000020::9++{name}+Hafenstrasse 12+Hamburg++20457+DE",
+            "NAD+SU+4012345000009::9",
+            "CUX+2:EUR:9",
+        ]
+        for line in range(1, 11):
+            text = f"Artikel {line} blau" if not released else f"Artikel {line} 10?+2 Stück?: blau"
+            segs += [
+                f"LIN+{line}++40123450000{line:02d}:SRV",
+                f"PIA+1+ART-{line:05d}:SA",
+                f"IMD+F++:::{text}",
+                f"QTY+21:{line * 3}:PCE",
+                f"PRI+AAA:{line}.95",
+                f"MOA+203:{line * 3 * (line + 0.95):.2f}",
+            ]
+        segs += ["UNS+S", "CNT+2:10"]
+        segs.append(f"UNT+{len(segs) + 1}+{ref}")
+        text = "'\n".join(segs) + "'\n"
+        out.append(text)
+        total += len(text.encode("latin-1"))
+    tail = f"UNZ+{n}+IC000001'\n"
+    out.append(tail)
+    return "".join(out).encode("latin-1")
+
+
+def kontor_read(data: bytes) -> int:
+    """Syntax only: stream every event out of the bytes; returns the number of segments."""
+    count = 0
+    for event in syntax.read(data):
+        if isinstance(event, syntax.Message):  # type: ignore[attr-defined]
+            count += len(event.segments)
+    return count
+
+
+def pydifact_parse(data: bytes) -> int:
+    from pydifact.parser import Parser
+
+    return sum(1 for _ in Parser().parse(data.decode("latin-1")))
+
+
+#: name -> function(bytes) timed on every input; extend with the full pipeline later.
+PIPELINES: dict[str, Callable[[bytes], object]] = {"kontor read (syntax)": kontor_read}
+
+
+def timed(fn: Callable[[bytes], object], data: bytes, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn(data)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_rss_of_streaming_read(path: Path) -> float:
+    """Peak RSS in MB of a fresh interpreter that streams ``path`` through syntax.read."""
+    code = (
+        "import resource, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from edi import syntax\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "n = 0\n"
+        "for ev in syntax.read(sys.argv[1]):\n"
+        "    n += 1\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(base / 1024, peak / 1024, n)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True).stdout.split()
+    return float(out[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 MB and 20 MB instead of 1 MB and 100 MB")
+    args = parser.parse_args(argv)
+    big = 20 * MB if args.quick else 100 * MB
+
+    print(f"python {sys.version.split()[0]}, chunk {syntax.CHUNK_SIZE // 1024} KiB")
+    for released in (False, True):
+        label = "with release chars" if released else "no release chars"
+        small = make_interchange(1 * MB, released=released)
+        mb = len(small) / MB
+        t_py = timed(pydifact_parse, small)
+        print(f"\n[{label}] {mb:.2f} MB input")
+        print(f"  pydifact Parser        {mb / t_py:8.2f} MB/s")
+        for name, fn in PIPELINES.items():
+            t = timed(fn, small, repeat=3)
+            print(f"  {name:<22} {mb / t:8.2f} MB/s   ratio {t_py / t:6.1f}x pydifact")
+
+        data = make_interchange(big, released=released)
+        mb = len(data) / MB
+        for name, fn in PIPELINES.items():
+            t = timed(fn, data)
+            print(f"  {name:<22} {mb / t:8.2f} MB/s on {mb:.0f} MB")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "big.edi"
+            path.write_bytes(data)
+            del data
+            gc.collect()
+            peak = peak_rss_of_streaming_read(path)
+            print(f"  peak RSS of streaming read over {os.path.getsize(path) / MB:.0f} MB file: {peak:.1f} MB (ru_maxrss, fresh subprocess)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1139 @@
+"""EDIFACT syntax: a streaming reader and a writer on pydifact's Segment model.
+
+Reading
+-------
+:func:`read` streams a source (bytes, a path, or a binary file object) in
+chunks of :data:`CHUNK_SIZE` bytes and yields, in order::
+
+    InterchangeHeader  (UNB, with the separators in force)
+      GroupHeader      (UNG)            -- only when groups are used
+        Message        (UNH .. UNT, yielded as soon as its UNT is read)
+      GroupTrailer     (UNE)
+    InterchangeTrailer (UNZ, or a synthesised one when UNZ is missing)
+
+and again for every further interchange in the file. Only the message being
+read is held in memory. :func:`parse` collects one interchange,
+:func:`parse_all` every interchange of a file.
+
+Problems are collected, never raised: message-level ones (UNT count and
+reference, invalid characters, malformed tags, a missing UNT) in
+``Message.issues``; group-level ones (UNE count and reference, missing UNE)
+in ``GroupTrailer.issues``; interchange-level ones (UNB content, syntax
+identifier, UNZ count and reference, missing UNZ, mixed groups and messages,
+segments outside any message) in ``InterchangeTrailer.issues``. Each cause
+gives one issue: a missing UNT is reported once, not as a wrong count plus
+a stray segment for everything after it; a run of segments outside any
+message (e.g. after a lost UNH) is one issue and its closing UNT still counts
+as a message for UNZ. Only bytes that are no interchange at all (nothing
+starting with UNA or UNB after an optional UTF-8 BOM and whitespace, or an
+unusable UNA) raise :class:`~edi.errors.EdiSyntaxError`; nothing but
+:class:`~edi.errors.EdiError` ever escapes.
+
+Positions: ``Issue.segment`` counts from UNB = 1 in each interchange (UNA is
+not counted), ``Issue.message_segment`` from UNH = 1, ``element`` is the
+1-based position of the data element after the tag and ``component`` the
+1-based position inside a composite.
+
+Syntax details honoured:
+
+* UNA with any six service characters (ASCII), decimal comma included. A
+  space as release character (UNA4) or repetition separator (UNA5) means
+  "not used". Without UNA the defaults ``:+.? '`` apply, plus ``*`` as
+  repetition separator in syntax version 4 (ISO 9735-1:2002, clause 7.1).
+  The ISO 9735 level B information-separator defaults (IS4/IS3/IS1) are not
+  recognised: such interchanges must carry a UNA.
+* Whitespace (CR, LF, tab, space) between segments is skipped; inside a
+  segment it is data, so a line break inside one is an invalid character.
+* A UTF-8 byte order mark before the first interchange is skipped.
+* Decoding follows UNB 0001 (see :mod:`edi.charsets`). Characters outside
+  the declared repertoire give code 21 at their element and component
+  (a warning with leniency ``charset``). UNOA/UNOB text with 8-bit bytes is
+  decoded as UTF-8 when it is valid UTF-8, else as ISO 8859-1, so the text
+  stays readable while the issue is reported. With leniency
+  ``utf8-as-unoc`` a UNOC interchange is decoded as UTF-8 where that is
+  valid and as ISO 8859-1 elsewhere. UNOX (ISO 2022) and unknown
+  identifiers are refused with code 2 and read as ISO 8859-1 unchecked.
+
+Repeated data elements (syntax version 4)
+-----------------------------------------
+pydifact's model has no place for repetitions, so a data element that
+occurs more than once is a :class:`Repetition`: a ``tuple`` subclass whose
+items are the occurrences, each a ``str`` or a ``list[str]`` (composite)
+exactly as an unrepeated element would be. Being a tuple, it can never be
+mistaken for a composite (``list``) or a simple value (``str``). A single
+occurrence stays a plain element, so files without repetitions look exactly
+as under syntax version 3; trailing empty occurrences are dropped like
+trailing empty elements. Use :func:`occurrences` to read any element as a
+list of occurrences. The writer accepts :class:`Repetition` values and
+writes them with the repetition separator (syntax version 4 only).
+
+Writing
+-------
+:func:`write_interchange` (alias :func:`write`) builds UNB [UNG] UNH..UNT
+[UNE] UNZ around :class:`~edi.envelope.OutMessage` bodies, computes the
+counts, escapes every service character with the release character, writes
+UNA only when the separators differ from the defaults (or when asked), and
+encodes in the declared charset. A character the charset cannot carry
+raises :class:`~edi.errors.EdiError` naming segment and element.
+:func:`format_segment` and :func:`segments_to_text` render segments as text
+(e.g. one segment a line in the ops console).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Union, cast
+
+from pydifact.segments import Segment
+
+from edi.charsets import CHARSETS, UTF8_INVALID, Charset, charset_for
+from edi.envelope import (
+    DEFAULT_SEPARATORS,
+    GroupHeader,
+    GroupTrailer,
+    Interchange,
+    InterchangeHeader,
+    InterchangeTrailer,
+    Message,
+    OutMessage,
+    Separators,
+)
+from edi.errors import EdiError, EdiSyntaxError, Issue, Severity, SyntaxCode
+from edi.options import STRICT, Strictness
+
+__all__ = [
+    "CHUNK_SIZE",
+    "Event",
+    "Repetition",
+    "Source",
+    "escape",
+    "format_segment",
+    "make_segment",
+    "occurrences",
+    "parse",
+    "parse_all",
+    "read",
+    "segments_to_text",
+    "write",
+    "write_interchange",
+]
+
+#: Bytes read from the source at a time.
+CHUNK_SIZE = 64 * 1024
+
+#: What :func:`read` yields.
+Event = Union[InterchangeHeader, GroupHeader, Message, GroupTrailer, InterchangeTrailer]
+
+#: What :func:`read` accepts: bytes, a path (``str`` is always a path, never EDI text) or a binary file.
+Source = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", IO[bytes]]
+
+Occurrence = Union[str, list[str]]
+
+
+class Repetition(tuple[Occurrence, ...]):
+    """The occurrences of a repeated data element (syntax version 4), each a str or a composite list."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Repetition({list(self)!r})"
+
+
+def occurrences(segment: Segment, index: int) -> list[Occurrence]:
+    """Element ``index`` (1-based) as a list of occurrences: [] when absent, one item when not repeated."""
+    elements = segment.elements
+    if not 0 < index <= len(elements):
+        return []
+    value = cast(object, elements[index - 1])
+    if isinstance(value, Repetition):
+        return list(value)
+    return [cast(Occurrence, value)]
+
+
+def make_segment(tag: str, *elements: object) -> Segment:
+    """A pydifact Segment built without pydifact's constructor checks (and its warnings).
+
+    Elements are ``str``, ``list[str]`` or :class:`Repetition`.
+    """
+    segment = _new_segment(Segment)
+    segment.tag = tag
+    segment.elements = list(elements)  # type: ignore[arg-type]
+    return segment
+
+
+_new_segment = object.__new__
+_WS = " \t\r\n\x0b\x0c"
+_WSB = b" \t\r\n\x0b\x0c"
+_BOM = b"\xef\xbb\xbf"
+_SERVICE_TAGS = frozenset({"UNB", "UNG", "UNH", "UNT", "UNE", "UNZ"})
+_TAG_RE = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
+_V4_DEFAULTS = Separators(repetition="*")
+_NEVER = re.compile("(?!)")
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class _MemoryStream:
+    """Chunks of an in-memory buffer without copying the whole of it."""
+
+    def __init__(self, data: bytes | bytearray | memoryview):
+        self._view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+        self._pos = 0
+
+    def read(self, size: int) -> bytes:
+        chunk = self._view[self._pos : self._pos + size].tobytes()
+        self._pos += len(chunk)
+        return chunk
+
+
+def _open(source: Source) -> tuple[object, bool]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _MemoryStream(source), False
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return open(source, "rb"), True
+        except OSError as exc:
+            raise EdiError(f"cannot open {os.fspath(source)!s}: {exc.strerror or exc}") from exc
+    if hasattr(source, "read"):
+        return source, False
+    raise EdiError(f"cannot read EDIFACT from a {type(source).__name__}")
+
+
+# --------------------------------------------------------------------------- reader
+
+
+def read(source: Source, *, strictness: Strictness = STRICT) -> Iterator[Event]:
+    """Stream the interchanges of ``source``; see the module docstring for what is yielded.
+
+    Raises :class:`EdiSyntaxError` (with an Issue) when the bytes do not start
+    an interchange, :class:`EdiError` when the source cannot be read.
+    """
+    stream, close = _open(source)
+    try:
+        yield from _Reader(stream, strictness).events()
+    finally:
+        if close:
+            cast(IO[bytes], stream).close()
+
+
+def parse_all(source: Source, *, strictness: Strictness = STRICT) -> list[Interchange]:
+    """Every interchange of ``source``, collected in memory."""
+    result: list[Interchange] = []
+    current: Interchange | None = None
+    for event in read(source, strictness=strictness):
+        if isinstance(event, InterchangeHeader):
+            current = Interchange(header=event)
+            result.append(current)
+        elif current is None:  # pragma: no cover - the reader always starts with a header
+            continue
+        elif isinstance(event, Message):
+            current.messages.append(event)
+        elif isinstance(event, GroupHeader):
+            current.groups.append(event)
+        elif isinstance(event, GroupTrailer):
+            current.issues.extend(event.issues)
+        else:
+            current.trailer = event
+            current.issues.extend(event.issues)
+    return result
+
+
+def parse(source: Source, *, strictness: Strictness = STRICT) -> Interchange:
+    """The interchange in ``source``, collected in memory.
+
+    ``Interchange.issues`` holds the interchange- and group-level issues
+    (those of the trailers); ``all_issues()`` adds the messages' ones. A file
+    that holds more than one interchange gives the first one, with an error
+    issue saying so; use :func:`parse_all` for such files.
+    """
+    current: Interchange | None = None
+    for event in read(source, strictness=strictness):
+        if isinstance(event, InterchangeHeader):
+            if current is not None:
+                current.issues.append(
+                    Issue(
+                        "the file holds more than one interchange; only the first was read"
+                        " (read it with parse_all)",
+                        SyntaxCode.UNSPECIFIED,
+                        segment=1,
+                        tag="UNB",
+                    )
+                )
+                break
+            current = Interchange(header=event)
+        elif current is None:  # pragma: no cover
+            continue
+        elif isinstance(event, Message):
+            current.messages.append(event)
+        elif isinstance(event, GroupHeader):
+            current.groups.append(event)
+        elif isinstance(event, GroupTrailer):
+            current.issues.extend(event.issues)
+        else:
+            current.trailer = event
+            current.issues.extend(event.issues)
+    assert current is not None  # the reader raises before yielding nothing
+    return current
+
+
+def _component(segment: Segment, index: int, sub: int = 1) -> str:
+    """Component text ('' when absent), first occurrence of a repetition."""
+    elements = segment.elements
+    if not 0 < index <= len(elements):
+        return ""
+    value = cast(object, elements[index - 1])
+    if isinstance(value, Repetition):
+        value = value[0] if value else ""
+    if isinstance(value, list):
+        return value[sub - 1] if 0 < sub <= len(value) else ""
+    return cast(str, value) if sub == 1 else ""
+
+
+class _Restart(Exception):
+    """Internal: the rest of the buffer must be split again with new separators."""
+
+
+class _Reader:
+    """The state of one streaming read. Not thread-safe; one per :func:`read` call."""
+
+    def __init__(self, stream: object, strictness: Strictness):
+        self.stream = stream
+        self.strictness = strictness
+        self.data = b""
+        self.eof = False
+        self.first = True
+        self.lenient = {name: strictness.allows(name) for name in ("charset", "control-counts", "control-references", "missing-unz", "utf8-as-unoc")}
+        # separators for splitting (str, single characters; release/repetition may be None)
+        self.una: Separators | None = None
+        self.expect_unb = True
+        self._reset_interchange()
+        self._set_split_separators(DEFAULT_SEPARATORS, repetition=None)
+        self.pending: InterchangeTrailer | None = None
+        self.junk_reported = False
+
+    # ----------------------------------------------------------------- io
+
+    def _read(self) -> bytes:
+        try:
+            chunk = self.stream.read(CHUNK_SIZE)  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise EdiError(f"cannot read the interchange: {exc}") from exc
+        if isinstance(chunk, str):
+            raise EdiError("the source is a text stream; open it in binary mode")
+        return bytes(chunk) if chunk else b""
+
+    def _fill(self, at_least: int) -> None:
+        while len(self.data) < at_least and not self.eof:
+            chunk = self._read()
+            if chunk:
+                self.data += chunk
+            else:
+                self.eof = True
+
+    # ----------------------------------------------------------------- state
+
+    def _reset_interchange(self) -> None:
+        self.open = False
+        self.header: InterchangeHeader | None = None
+        self.pos = 0
+        self.msg: Message | None = None
+        self.msg_issues_flag = False
+        self.group: GroupHeader | None = None
+        self.group_msgs = 0
+        self.group_count = 0
+        self.bare_count = 0
+        self.grouped_count = 0
+        self.mixed_reported = False
+        self.stray = False
+        self.ic_issues: list[Issue] = []
+        self.charset: Charset | None = None
+        self.codec = "latin-1"
+        self.fallback = "latin-1"
+        self.invalid: re.Pattern[str] | None = None
+        self.bad_bytes: re.Pattern[bytes] | None = None
+
+    def _set_split_separators(self, seps: Separators, repetition: str | None) -> None:
+        self.csep = seps.component
+        self.esep = seps.element
+        self.term = seps.terminator
+        self.rel: str | None = None if seps.release == " " else seps.release
+        self.rep: str | None = repetition
+        self.tb = self.term.encode("latin-1")
+        self.rb: bytes | None = self.rel.encode("latin-1") if self.rel else None
+        # a release character and the character it releases (a dangling one at the end stays)
+        self.unescape_re = re.compile("(?s)" + re.escape(self.rel) + "(.)") if self.rel else _NEVER
+        service = (self.esep + self.csep + (self.rel or "") + (repetition or "") + self.term).encode("latin-1")
+        self.service_bytes = service
+        self._arm_checks()
+
+    def _arm_checks(self) -> None:
+        cs = self.charset
+        if cs is None or not cs.supported:
+            self.bad_bytes = None
+            self.invalid = None
+            return
+        if cs.syntax_id == "UNOC" and self.lenient["utf8-as-unoc"]:
+            self.invalid = UTF8_INVALID
+            self.bad_bytes = CHARSETS["UNOW"].bad_bytes(self.service_bytes)
+        else:
+            self.invalid = cs.invalid
+            self.bad_bytes = cs.bad_bytes(self.service_bytes)
+
+    def _severity(self, leniency: str | None) -> str:
+        return Severity.WARNING if leniency and self.lenient.get(leniency) else Severity.ERROR
+
+    def _msg_issue(self, msg: Message, text: str, code: str, pos: int, tag: str | None, element: int | None = None, component: int | None = None, leniency: str | None = None) -> None:
+        msg.issues.append(
+            Issue(
+                text,
+                code,
+                segment=pos,
+                tag=tag,
+                element=element,
+                component=component,
+                message_segment=pos - msg.first_position + 1,
+                message_ref=msg.reference or None,
+                severity=self._severity(leniency),
+            )
+        )
+
+    def _ic_issue(self, text: str, code: str, pos: int | None, tag: str | None, element: int | None = None, component: int | None = None, leniency: str | None = None) -> None:
+        self.ic_issues.append(Issue(text, code, segment=pos, tag=tag, element=element, component=component, severity=self._severity(leniency)))
+
+    # ----------------------------------------------------------------- driver
+
+    def events(self) -> Iterator[Event]:
+        while True:
+            if not self._begin():
+                break
+            try:
+                yield from self._body()
+                break
+            except _Restart:
+                continue
+        yield from self._finish()
+
+    def _not_interchange(self, text: str) -> None:
+        """The bytes at an interchange start are not one: fatal for the first, an issue after that."""
+        if self.first:
+            raise EdiSyntaxError(text, [Issue(text, SyntaxCode.MISSING, segment=1, tag="UNB")])
+        if self.pending is not None and not self.junk_reported:
+            self.pending.issues.append(Issue(f"after the interchange: {text}", SyntaxCode.INVALID_OCCURRENCE_OUTSIDE_MESSAGE, tag=None))
+        self.junk_reported = True
+
+    def _begin(self) -> bool:
+        """Position at an interchange start (UNA/UNB); read UNA. False when there is nothing (more) to read."""
+        self._fill(12)
+        if self.first and self.data.startswith(_BOM):
+            self.data = self.data[3:]
+        while True:
+            stripped = self.data.lstrip(_WSB)
+            if stripped or self.eof:
+                self.data = stripped
+                break
+            self.data = b""
+            self._fill(12)
+        self._fill(12)
+        data = self.data
+        if not data:
+            if self.first:
+                self._not_interchange("no interchange: the data is empty")
+            return False
+        if data.startswith(b"UNA"):
+            if len(data) < 9:
+                self._not_interchange("the UNA segment is cut short")
+                return False
+            chars = data[3:9].decode("latin-1")
+            problem = _una_problem(chars)
+            if problem:
+                if self.first:
+                    raise EdiSyntaxError(f"unusable UNA: {problem}", [Issue(f"unusable UNA: {problem}", SyntaxCode.INVALID_SERVICE_CHARACTER, tag="UNA")])
+                self._not_interchange(f"unusable UNA: {problem}")
+                return False
+            self.una = Separators(*chars)
+            self.data = data[9:]
+            self._set_split_separators(self.una, repetition=None)
+        elif data.startswith(b"UNB"):
+            self.una = None
+            self._set_split_separators(DEFAULT_SEPARATORS, repetition=None)
+        else:
+            shown = data[:20].decode("latin-1")
+            self._not_interchange(f"not an EDIFACT interchange: it starts with {shown!r}, not UNA or UNB")
+            return False
+        self.expect_unb = True
+        return True
+
+    # ----------------------------------------------------------------- body
+
+    def _body(self) -> Iterator[Event]:
+        """Split, decode and dispatch segments until the end of the source."""
+        while True:
+            if not self.eof:
+                chunk = self._read()
+                if chunk:
+                    self.data += chunk
+                else:
+                    self.eof = True
+            data = self.data
+            tb = self.tb
+            # When every terminator in the buffer is followed by the same line
+            # break, split at both at once and spare a strip a segment.
+            n_term = data.count(tb)
+            n_lf = data.count(b"\n")
+            n_term_lf = data.count(tb + b"\n") if n_lf else 0
+            sep = tb
+            if n_term and n_term_lf == n_term:
+                sep = tb + b"\n"
+            elif n_term and n_lf and data.count(tb + b"\r\n") == n_term:
+                sep = tb + b"\r\n"
+            parts = data.split(sep)
+            rest = parts.pop()
+            rb = self.rb
+            if rb is not None and rb in data:
+                parts, rest = _merge_released(parts, rest, sep, rb)
+            last: bytes | None = None
+            if self.eof:
+                if rest.strip(_WSB):
+                    last = rest
+                rest = b""
+            if parts or last is not None:
+                suspicious = False
+                bad = self.bad_bytes
+                if bad is not None:
+                    end = len(data) - len(rest)
+                    suspicious = (
+                        bad.search(data, 0, end) is not None
+                        or n_lf != n_term_lf
+                        or data.count(b"\r") != data.count(tb + b"\r")
+                    )
+                if parts:
+                    yield from self._segments(data, parts, suspicious, len(sep), 0)
+                if last is not None:
+                    base = len(data) - len(last)
+                    yield from self._segments(data, [last], suspicious, len(sep), base, unterminated=True)
+            # whitespace after a terminator is between segments: drop it so the
+            # next buffer's line-break count starts clean
+            self.data = rest.lstrip(_WSB) if rest[:1] in (b"\n", b"\r") else rest
+            if self.eof:
+                return
+
+    def _segments(
+        self, data: bytes, parts: list[bytes], suspicious: bool, seplen: int, base: int, unterminated: bool = False
+    ) -> Iterator[Event]:
+        codec = self.codec
+        esep, csep, rep, rel = self.esep, self.csep, self.rep, self.rel
+        append = self.msg.segments.append if self.msg is not None else None
+        known = _KNOWN_TAGS
+        service = _SERVICE_TAGS
+        new = _new_segment
+        ws = _WS
+        tag = ""
+        for i, raw in enumerate(parts):
+            check = suspicious
+            try:
+                text = raw.decode(codec)
+            except UnicodeDecodeError:
+                text = self._decode_fallback(raw)
+                check = True
+            if not text or text[0] in ws:
+                text = text.lstrip(ws)
+                if not text:
+                    if self.open:
+                        self._empty_segment()
+                    continue
+            # ---- split into tag and elements
+            dangling = False
+            if rel is None or rel not in text:
+                fields = text.split(esep)
+                tag = fields[0]
+                if rep is not None and rep in text:
+                    elements: list[object] = [
+                        _repetition(f.split(rep), csep) if rep in f else _element(f, csep) for f in fields[1:]
+                    ]
+                else:
+                    elements = [
+                        (f.split(csep) if f[-1] != csep else _occurrence(f.split(csep))) if csep in f else f
+                        for f in fields[1:]
+                    ]
+                if elements and not elements[-1]:
+                    while elements and not elements[-1]:
+                        elements.pop()
+            else:
+                tag, elements, dangling = self._split_released(text)
+                if dangling:
+                    check = True
+            if tag not in known and tag[:3] == "UNA":
+                self._una_inline(data, parts, i, raw, base, seplen)
+                continue
+            if tag in service:
+                if tag == "UNB" and self._unb_needs_restart():
+                    self.data = data[base + sum(len(p) + seplen for p in parts[:i]) :]
+                    raise _Restart
+                self.pos += 1
+                seg = new(Segment)
+                seg.tag = tag
+                seg.elements = elements
+                yield from self._service(tag, seg, check, dangling)
+                # separators, charset or the open message may have changed
+                codec = self.codec
+                esep, csep, rep, rel = self.esep, self.csep, self.rep, self.rel
+                append = self.msg.segments.append if self.msg is not None else None
+                if tag == "UNB":
+                    suspicious = self.bad_bytes is not None  # check the rest of this chunk segment by segment
+                continue
+            self.pos += 1
+            seg = new(Segment)
+            seg.tag = tag
+            seg.elements = elements
+            if append is not None:
+                append(seg)
+                if check or tag not in known:
+                    self._segment_checks(seg, check, dangling)
+            else:
+                self._stray(seg)
+        if unterminated:
+            text = "the last segment has no segment terminator (truncated file?)"
+            if self.msg is not None:
+                self._msg_issue(self.msg, text, SyntaxCode.MISSING, self.pos, tag[:3] or None)
+            else:
+                self._ic_issue(text, SyntaxCode.MISSING, self.pos, tag[:3] or None)
+
+    def _segment_checks(self, seg: Segment, check: bool, dangling: bool) -> None:
+        """Tag, repertoire and release checks of a message segment (off the fast path)."""
+        msg = self.msg
+        assert msg is not None
+        tag = seg.tag
+        if tag not in _KNOWN_TAGS:
+            if _TAG_RE.match(tag):
+                _KNOWN_TAGS.add(tag)
+            else:
+                self._msg_issue(
+                    msg,
+                    f"invalid segment tag {tag[:20]!r}: a tag is three upper-case letters or digits",
+                    SyntaxCode.INVALID_VALUE,
+                    self.pos,
+                    None,
+                )
+        if check and self.invalid is not None:
+            self._check_chars(msg, seg)
+        if dangling:
+            self._msg_issue(
+                msg,
+                "release character at the end of the segment releases nothing",
+                SyntaxCode.INVALID_SERVICE_CHARACTER,
+                self.pos,
+                tag,
+            )
+
+    def _decode_fallback(self, raw: bytes) -> str:
+        if self.fallback == "utf-8-then-latin-1":
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return raw.decode("latin-1")
+        if self.fallback == "latin-1":
+            return raw.decode("latin-1")
+        return raw.decode(self.fallback, "surrogateescape")
+
+    def _split_released(self, text: str) -> tuple[str, list[object], bool]:
+        """Tag and elements of a segment that contains the release character.
+
+        Split at each separator, re-join where an odd run of release
+        characters escaped it, then drop the release characters.
+        """
+        rel = self.rel
+        assert rel is not None
+        csep, rep = self.csep, self.rep
+        unescape = self.unescape_re.sub
+        dangling = text.endswith(rel) and (len(text) - len(text.rstrip(rel))) % 2 == 1
+        fields = _split_escaped(text, self.esep, rel)
+        tag = fields[0]
+        if rel in tag:
+            tag = unescape(r"\1", tag)
+        elements: list[object] = []
+        for field in fields[1:]:
+            occs = _split_escaped(field, rep, rel) if rep is not None and rep in field else [field]
+            values: list[Occurrence] = []
+            for occ in occs:
+                comps = _split_escaped(occ, csep, rel) if csep in occ else [occ]
+                if rel in occ:
+                    comps = [unescape(r"\1", c) if rel in c else c for c in comps]
+                values.append(_occurrence(comps))
+            while len(values) > 1 and not values[-1]:
+                values.pop()
+            elements.append(values[0] if len(values) == 1 else Repetition(values))
+        while elements and not elements[-1]:
+            elements.pop()
+        return tag, elements, dangling
+
+    def _check_chars(self, msg: Message | None, seg: Segment) -> None:
+        """Code 21 for each element holding a character outside the repertoire (first component found)."""
+        invalid = self.invalid
+        if invalid is None:
+            return
+        found = invalid.search(seg.tag)
+        if found:
+            self._char_issue(msg, seg, found.group(), None, None)
+        for e, value in enumerate(cast(list[object], seg.elements), start=1):
+            occs = list(value) if isinstance(value, Repetition) else [value]
+            done = False
+            for occ in occs:
+                comps = occ if isinstance(occ, list) else [occ]
+                for c, comp in enumerate(comps, start=1):
+                    found = invalid.search(comp)
+                    if found:
+                        self._char_issue(msg, seg, found.group(), e, c if isinstance(occ, list) else None)
+                        done = True
+                        break
+                if done:
+                    break
+
+    def _char_issue(self, msg: Message | None, seg: Segment, char: str, element: int | None, component: int | None) -> None:
+        cs = self.charset
+        label = cs.syntax_id if cs else "?"
+        if "\udc80" <= char <= "\udcff":
+            shown = f"byte 0x{ord(char) - 0xDC00:02X}"
+            text = f"{shown} is not a character of {label}"
+        else:
+            shown = f"{char!r} (U+{ord(char):04X})"
+            text = f"character {shown} is outside the {label} repertoire"
+        if msg is not None:
+            self._msg_issue(msg, text, SyntaxCode.INVALID_CHARACTER, self.pos, seg.tag, element, component, leniency="charset")
+        else:
+            self._ic_issue(text, SyntaxCode.INVALID_CHARACTER, self.pos, seg.tag, element, component, leniency="charset")
+
+    def _empty_segment(self) -> None:
+        where = self.pos + 1
+        if self.msg is not None:
+            self._msg_issue(self.msg, "empty segment (two terminators in a row); not counted", SyntaxCode.MISSING, where, None)
+        else:
+            self._ic_issue("empty segment (two terminators in a row); not counted", SyntaxCode.MISSING, where, None)
+
+    def _stray(self, seg: Segment) -> None:
+        if not self.open:
+            self._after_interchange()
+            return
+        if not self.stray:
+            self.stray = True
+            self._ic_issue(
+                f"segment {seg.tag[:20]} is outside any message (UNH missing?); it and the segments up to the next UNH are not read",
+                SyntaxCode.INVALID_OCCURRENCE_OUTSIDE_MESSAGE,
+                self.pos,
+                seg.tag[:3] or None,
+            )
+
+    def _after_interchange(self) -> None:
+        """A segment after UNZ that starts no new interchange."""
+        if self.first:
+            text = "the interchange does not start with a UNB segment"
+            raise EdiSyntaxError(text, [Issue(text, SyntaxCode.MISSING, segment=1, tag="UNB")])
+        if not self.junk_reported:
+            target = self.pending
+            text = "data after the end of the interchange (UNZ) that starts no new interchange; ignored"
+            if target is not None:
+                target.issues.append(Issue(text, SyntaxCode.INVALID_OCCURRENCE_OUTSIDE_MESSAGE))
+            self.junk_reported = True
+
+    def _una_inline(self, data: bytes, parts: list[bytes], i: int, raw: bytes, base: int, seplen: int) -> None:
+        """UNA met while splitting: go on when it keeps the splitting characters, else re-split from it."""
+        una = raw.lstrip(_WSB)
+        if len(una) == 8:
+            chars = (una[3:8] + self.tb).decode("latin-1")
+            if _una_problem(chars) is None:
+                new = Separators(*chars)
+                if (new.component, new.element, new.terminator) == (self.csep, self.esep, self.term) and (
+                    None if new.release == " " else new.release
+                ) == self.rel:
+                    self.una = new
+                    self.expect_unb = True
+                    return
+        self.data = data[base + sum(len(p) + seplen for p in parts[:i]) :]
+        raise _Restart
+
+    def _unb_needs_restart(self) -> bool:
+        """A UNB met inline without a UNA before it uses the default separators: re-split if ours differ."""
+        if self.expect_unb:
+            return False
+        self.una = None
+        d = DEFAULT_SEPARATORS
+        return not (self.csep == d.component and self.esep == d.element and self.term == d.terminator and self.rel == d.release)
+
+    # ----------------------------------------------------------------- envelope
+
+    def _service(self, tag: str, seg: Segment, check: bool, dangling: bool) -> Iterator[Event]:
+        if tag == "UNB":
+            yield from self._close_interchange(at=self.pos)
+            if self.pending is not None:
+                yield self.pending
+                self.pending = None
+            self._reset_interchange()
+            self.pos = 1
+            yield self._on_unb(seg)
+            self._check_chars(None, seg)
+        elif not self.open:
+            self._after_interchange()
+            return
+        elif tag == "UNH":
+            yield from self._close_message()
+            self._on_unh(seg)
+            if check:
+                self._check_chars(self.msg, seg)
+        elif tag == "UNT":
+            msg = self.msg
+            if msg is None:
+                if self.stray:
+                    self._count_message()  # the message whose UNH was lost
+                    self.stray = False
+                else:
+                    self._ic_issue("UNT without a UNH before it", SyntaxCode.INVALID_OCCURRENCE_OUTSIDE_MESSAGE, self.pos, "UNT")
+                return
+            msg.segments.append(seg)
+            if check:
+                self._check_chars(msg, seg)
+            self._on_unt(msg, seg)
+            self.msg = None
+            yield msg
+        elif tag == "UNG":
+            yield from self._close_message()
+            yield from self._close_group()
+            yield self._on_ung(seg)
+            if check:
+                self._check_chars(None, seg)
+        elif tag == "UNE":
+            yield from self._close_message()
+            if self.group is None:
+                self._ic_issue("UNE without a UNG before it", SyntaxCode.INVALID_OCCURRENCE_OUTSIDE_MESSAGE, self.pos, "UNE")
+            else:
+                yield self._on_une(seg)
+            if check:
+                self._check_chars(None, seg)
+        elif tag == "UNZ":
+            yield from self._close_message()
+            yield from self._close_group()
+            if check:
+                self._check_chars(None, seg)
+            self._on_unz(seg)
+        if dangling:
+            self._ic_issue("release character at the end of the segment releases nothing", SyntaxCode.INVALID_SERVICE_CHARACTER, self.pos, tag)
+
+    def _count_message(self) -> None:
+        if self.group is not None:
+            self.group_msgs += 1
+            self.grouped_count += 1
+        else:
+            self.bare_count += 1
+
+    def _on_unb(self, seg: Segment) -> InterchangeHeader:
+        self.open = True
+        self.expect_unb = False
+        self.first = False
+        self.junk_reported = False
+        c = _component
+        syntax_id, version = c(seg, 1, 1), c(seg, 1, 2)
+        pos = 1
+        for e, comp, value, name in (
+            (1, 1, syntax_id, "syntax identifier (0001)"),
+            (1, 2, version, "syntax version number (0002)"),
+            (2, 1, c(seg, 2, 1), "interchange sender identification (0004)"),
+            (3, 1, c(seg, 3, 1), "interchange recipient identification (0010)"),
+            (4, 1, c(seg, 4, 1), "date of preparation (0017)"),
+            (4, 2, c(seg, 4, 2), "time of preparation (0019)"),
+            (5, 1, c(seg, 5, 1), "interchange control reference (0020)"),
+        ):
+            if not value:
+                self._ic_issue(f"UNB has no {name}", SyntaxCode.MISSING, pos, "UNB", e, comp)
+        charset = charset_for(syntax_id)
+        if syntax_id and (charset is None or not charset.supported):
+            what = f"{syntax_id} ({charset.description})" if charset else repr(syntax_id[:20])
+            self._ic_issue(f"syntax identifier {what} is not supported; the interchange is read as ISO 8859-1 without character checks", SyntaxCode.UNSUPPORTED_SYNTAX, pos, "UNB", 1, 1)
+        if version and version not in ("1", "2", "3", "4"):
+            self._ic_issue(f"syntax version {version[:20]!r} is not supported (1 to 4)", SyntaxCode.UNSUPPORTED_SYNTAX, pos, "UNB", 1, 2)
+        self.charset = charset
+        if charset is None or not charset.supported:
+            self.codec, self.fallback = "latin-1", "latin-1"
+        elif charset.seven_bit:
+            self.codec, self.fallback = "ascii", "utf-8-then-latin-1"
+        elif syntax_id == "UNOC" and self.lenient["utf8-as-unoc"]:
+            self.codec, self.fallback = "utf-8", "latin-1"
+        else:
+            self.codec, self.fallback = charset.codec, charset.codec
+        # separators in force for this interchange
+        una = self.una
+        if version == "4":
+            if una is None:
+                seps = _V4_DEFAULTS
+                rep: str | None = "*"
+            else:
+                seps = una
+                rep = None if una.repetition == " " else una.repetition
+        else:
+            seps = una if una is not None else DEFAULT_SEPARATORS
+            seps = Separators(seps.component, seps.element, seps.decimal, seps.release, " ", seps.terminator)
+            rep = None
+        self._set_split_separators(seps, rep)
+        self._arm_checks()
+        prepared = self._prepared(c(seg, 4, 1), c(seg, 4, 2))
+        header = InterchangeHeader(
+            syntax_id=syntax_id,
+            syntax_version=version,
+            sender=c(seg, 2, 1),
+            sender_qualifier=c(seg, 2, 2) or None,
+            recipient=c(seg, 3, 1),
+            recipient_qualifier=c(seg, 3, 2) or None,
+            prepared=prepared,
+            control_ref=c(seg, 5, 1),
+            application_ref=c(seg, 7, 1) or None,
+            ack_requested=c(seg, 9, 1) == "1",
+            agreement_id=c(seg, 10, 1) or None,
+            test=c(seg, 11, 1) == "1",
+            separators=seps,
+            segment=seg,
+            position=1,
+        )
+        self.header = header
+        return header
+
+    def _prepared(self, date: str, time: str) -> _dt.datetime | None:
+        if not date:
+            return None
+        try:
+            if len(date) == 8 and date.isdigit():
+                day = _dt.datetime.strptime(date, "%Y%m%d")
+            elif len(date) == 6 and date.isdigit():
+                day = _dt.datetime.strptime(date, "%y%m%d")
+            else:
+                raise ValueError(date)
+            if time:
+                if len(time) != 4 or not time.isdigit():
+                    raise ValueError(time)
+                day = day.replace(hour=int(time[:2]), minute=int(time[2:]))
+            return day
+        except ValueError:
+            self._ic_issue(f"UNB date/time {date[:20]!r}:{time[:20]!r} is not a valid YYMMDD or CCYYMMDD date and HHMM time", SyntaxCode.INVALID_VALUE, 1, "UNB", 4, 1)
+            return None
+
+    def _on_unh(self, seg: Segment) -> None:
+        c = _component
+        self.stray = False
+        ref = c(seg, 1, 1)
+        msg = Message(
+            reference=ref,
+            type=c(seg, 2, 1),
+            version=c(seg, 2, 2),
+            release=c(seg, 2, 3),
+            agency=c(seg, 2, 4),
+            association=c(seg, 2, 5) or None,
+            segments=[seg],
+            first_position=self.pos,
+            group_ref=self.group.control_ref if self.group is not None else None,
+        )
+        self.msg = msg
+        for e, comp, value, name in (
+            (1, None, ref, "message reference number (0062)"),
+            (2, 1, msg.type, "message type (0065)"),
+            (2, 2, msg.version, "message version number (0052)"),
+            (2, 3, msg.release, "message release number (0054)"),
+            (2, 4, msg.agency, "controlling agency (0051)"),
+        ):
+            if not value:
+                self._msg_issue(msg, f"UNH has no {name}", SyntaxCode.MISSING, self.pos, "UNH", e, comp)
+        if self.group is not None:
+            self.group_msgs += 1
+            self.grouped_count += 1
+        else:
+            self.bare_count += 1
+            if self.group_count and not self.mixed_reported:
+                self.mixed_reported = True
+                self._ic_issue("message outside a functional group in an interchange that uses groups", SyntaxCode.GROUPS_AND_MESSAGES_MIXED, self.pos, "UNH")
+
+    def _on_unt(self, msg: Message, seg: Segment) -> None:
+        c = _component
+        count, ref = c(seg, 1, 1), c(seg, 2, 1)
+        n = len(msg.segments)
+        if not count:
+            self._msg_issue(msg, "UNT has no number of segments (0074)", SyntaxCode.MISSING, self.pos, "UNT", 1)
+        elif not count.isdigit():
+            self._msg_issue(msg, f"UNT number of segments {count[:20]!r} is not a number", SyntaxCode.INVALID_VALUE, self.pos, "UNT", 1)
+        elif int(count) != n:
+            self._msg_issue(msg, f"UNT says {int(count)} segments but message {msg.reference!r} has {n} (UNH to UNT)", SyntaxCode.CONTROL_COUNT_MISMATCH, self.pos, "UNT", 1, leniency="control-counts")
+        if not ref:
+            self._msg_issue(msg, "UNT has no message reference number (0062)", SyntaxCode.MISSING, self.pos, "UNT", 2)
+        elif ref != msg.reference:
+            self._msg_issue(msg, f"UNT reference {ref[:35]!r} differs from UNH reference {msg.reference!r}", SyntaxCode.REFERENCES_DO_NOT_MATCH, self.pos, "UNT", 2, leniency="control-references")
+
+    def _close_message(self, at: int | None = None) -> Iterator[Event]:
+        msg = self.msg
+        at = self.pos if at is None else at
+        if msg is not None:
+            self._msg_issue(msg, f"message {msg.reference!r} has no UNT: it ends before segment {at}", SyntaxCode.MISSING, at, "UNT")
+            self.msg = None
+            yield msg
+        self.stray = False
+
+    def _on_ung(self, seg: Segment) -> GroupHeader:
+        c = _component
+        self.stray = False
+        if self.bare_count and not self.mixed_reported:
+            self.mixed_reported = True
+            self._ic_issue("functional group in an interchange that has messages outside groups", SyntaxCode.GROUPS_AND_MESSAGES_MIXED, self.pos, "UNG")
+        group = GroupHeader(message_group=c(seg, 1, 1), sender=c(seg, 2, 1), recipient=c(seg, 3, 1), control_ref=c(seg, 5, 1), segment=seg, position=self.pos)
+        if not group.control_ref:
+            self._ic_issue("UNG has no group reference number (0048)", SyntaxCode.MISSING, self.pos, "UNG", 5)
+        self.group = group
+        self.group_msgs = 0
+        self.group_count += 1
+        return group
+
+    def _on_une(self, seg: Segment) -> GroupTrailer:
+        c = _component
+        group = self.group
+        assert group is not None
+        count, ref = c(seg, 1, 1), c(seg, 2, 1)
+        trailer = GroupTrailer(message_count=int(count) if count.isdigit() else None, control_ref=ref or None, position=self.pos)
+        sev_c, sev_r = self._severity("control-counts"), self._severity("control-references")
+        if not count:
+            trailer.issues.append(Issue("UNE has no number of messages (0060)", SyntaxCode.MISSING, segment=self.pos, tag="UNE", element=1))
+        elif not count.isdigit():
+            trailer.issues.append(Issue(f"UNE number of messages {count[:20]!r} is not a number", SyntaxCode.INVALID_VALUE, segment=self.pos, tag="UNE", element=1))
+        elif int(count) != self.group_msgs:
+            trailer.issues.append(Issue(f"UNE says {int(count)} messages but group {group.control_ref!r} has {self.group_msgs}", SyntaxCode.CONTROL_COUNT_MISMATCH, segment=self.pos, tag="UNE", element=1, severity=sev_c))
+        if not ref:
+            trailer.issues.append(Issue("UNE has no group reference number (0048)", SyntaxCode.MISSING, segment=self.pos, tag="UNE", element=2))
+        elif ref != group.control_ref:
+            trailer.issues.append(Issue(f"UNE reference {ref[:35]!r} differs from UNG reference {group.control_ref!r}", SyntaxCode.REFERENCES_DO_NOT_MATCH, segment=self.pos, tag="UNE", element=2, severity=sev_r))
+        self.group = None
+        return trailer
+
+    def _close_group(self, at: int | None = None) -> Iterator[Event]:
+        group = self.group
+        at = self.pos if at is None else at
+        if group is not None:
+            trailer = GroupTrailer(message_count=None, control_ref=None, position=at)
+            trailer.issues.append(Issue(f"group {group.control_ref!r} has no UNE: it ends before segment {at}", SyntaxCode.MISSING, segment=at, tag="UNE"))
+            self.group = None
+            yield trailer
+
+    def _expected_count(self) -> tuple[int, str]:
+        if self.group_count:
+            return self.group_count, "groups"
+        return self.bare_count, "messages"
+
+    def _on_unz(self, seg: Segment) -> None:
+        c = _component
+        header = self.header
+        assert header is not None
+        count, ref = c(seg, 1, 1), c(seg, 2, 1)
+        expected, what = self._expected_count()
+        if not count:
+            self._ic_issue("UNZ has no interchange control count (0036)", SyntaxCode.MISSING, self.pos, "UNZ", 1)
+        elif not count.isdigit():
+            self._ic_issue(f"UNZ control count {count[:20]!r} is not a number", SyntaxCode.INVALID_VALUE, self.pos, "UNZ", 1)
+        elif int(count) != expected and not (self.group_count and self.bare_count):
+            self._ic_issue(f"UNZ says {int(count)} {what} but the interchange has {expected}", SyntaxCode.CONTROL_COUNT_MISMATCH, self.pos, "UNZ", 1, leniency="control-counts")
+        if not ref:
+            self._ic_issue("UNZ has no interchange control reference (0020)", SyntaxCode.MISSING, self.pos, "UNZ", 2)
+        elif ref != header.control_ref:
+            self._ic_issue(f"UNZ reference {ref[:35]!r} differs from UNB reference {header.control_ref!r}", SyntaxCode.REFERENCES_DO_NOT_MATCH, self.pos, "UNZ", 2, leniency="control-references")
+        self.pending = InterchangeTrailer(count=int(count) if count.isdigit() else None, control_ref=ref or None, position=self.pos, issues=self.ic_issues)
+        self.open = False
+        self.expect_unb = False
+
+    def _close_interchange(self, at: int) -> Iterator[Event]:
+        """Close an interchange that has no UNZ (next UNB or end of data); ``at`` is where UNZ was due."""
+        if not self.open:
+            return
+        yield from self._close_message(at)
+        yield from self._close_group(at)
+        ref = self.header.control_ref if self.header else ""
+        self._ic_issue(f"interchange {ref!r} has no UNZ", SyntaxCode.MISSING, at, "UNZ", leniency="missing-unz")
+        self.pending = InterchangeTrailer(count=None, control_ref=None, position=None, issues=self.ic_issues)
+        self.open = False
+
+    def _finish(self) -> Iterator[Event]:
+        if self.open:
+            yield from self._close_interchange(at=self.pos + 1)
+        if self.pending is not None:
+            yield self.pending
+            self.pending = None
+        if self.first:
+            raise EdiSyntaxError("no interchange: no UNB segment found", [Issue("no UNB segment found", SyntaxCode.MISSING, segment=1, tag="UNB")])
+
+
+_KNOWN_TAGS: set[str] = set()
+
+
+def _una_problem(chars: str) -> str | None:
+    comp, elem, dec, rel, rep, term = chars
+    if any(ord(ch) > 127 for ch in chars):
+        return "service characters must be ASCII"
+    if dec not in ".,":
+        return f"decimal mark {dec!r} is neither '.' nor ','"
+    used = [comp, elem, term] + [x for x in (rel, rep) if x != " "]
+    if len(set(used)) != len(used):
+        return f"service characters {chars!r} are not all different"
+    if any(ch.isalnum() or ch in " \r\n" for ch in (comp, elem, term)):
+        return f"separators {chars!r} must not be letters, digits, space or line breaks"
+    if rel != " " and rel.isalnum():
+        return f"release character {rel!r} must not be a letter or digit"
+    return None
+
+
+def _merge_released(parts: list[bytes], rest: bytes, sep: bytes, rb: bytes) -> tuple[list[bytes], bytes]:
+    """Re-join pieces split at a terminator that an odd run of release characters escapes."""
+    out: list[bytes] = []
+    acc: bytes | None = None
+    for p in parts:
+        if acc is not None:
+            p = acc + sep + p
+            acc = None
+        if p.endswith(rb) and (len(p) - len(p.rstrip(rb))) % 2 == 1:
+            acc = p
+        else:
+            out.append(p)
+    if acc is not None:
+        rest = acc + sep + rest
+    return out, rest
+
+
+def _occurrence(comps: list[str]) -> Occurrence:
+    while comps and not comps[-1]:
+        comps.pop()
+    n = len(comps)
+    return comps if n > 1 else (comps[0] if n else "")
+
+
+def _split_escaped(text: str, sep: str, rel: str) -> list[str]:
+    """``text.split(sep)``, re-joining pieces whose separator an odd run of ``rel`` escaped."""
+    pieces = text.split(sep)
+    if len(pieces) == 1:
+        return pieces
+    out: list[str] = []
+    acc: str | None = None
+    for p in pieces:
+        if acc is not None:
+            p = acc + sep + p
+            acc = None
+        if p.endswith(rel) and (len(p) - len(p.rstrip(rel))) % 2 == 1:
+            acc = p
+        else:
+            out.append(p)
+    if acc is not None:
+        out.append(acc)
+    return out
+
+
+def _element(text: str, csep: str) -> Occurrence:
+    return _occurrence(text.split(csep)) if csep in text else text
+
+
+def _repetition(occs: list[str], csep: str) -> object:
+    values = [_occurrence(o.split(csep)) if csep in o else o for o in occs]
+    while len(values) > 1 and not values[-1]:
+        values.pop()
+    return values[0] if len(values) == 1 else Repetition(values)
