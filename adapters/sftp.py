@@ -534,11 +534,15 @@ class SftpAdapter:
         target = final + s.upload_suffix if s.outbound_mode == "rename" else final
         try:
             sftp = self._client()
-            with sftp.open(target, "wb") as remote:
+            remote = sftp.open(target, "wb")
+            try:
                 remote.set_pipelined(True)
                 view = memoryview(data)
                 for off in range(0, len(view), 1 << 20):
                     remote.write(view[off : off + (1 << 20)])
+                _close_strictly(remote)
+            finally:
+                remote.close()
             written = sftp.stat(target).st_size
             if written != len(data):
                 raise OSError(f"upload incomplete: {written} of {len(data)} bytes on the server")
@@ -563,6 +567,21 @@ class SftpAdapter:
             if getattr(exc, "errno", None) != errno.ENOENT:
                 raise
         sftp.rename(src, dst)
+
+
+def _close_strictly(fh: paramiko.SFTPFile) -> None:
+    """Close an uploaded file and raise if the server refuses the CLOSE.
+
+    ``SFTPFile.close()`` ignores a failed CLOSE, but a server may only report
+    there that it rejected the upload (quota, disk full, a hosted mailbox whose
+    hub could not store it). This uses paramiko internals that have been stable
+    since paramiko 1.x (``_finish_responses``, ``_request``).
+    """
+    fh.flush()
+    if fh.pipelined:
+        fh.sftp._finish_responses(fh)
+    paramiko.file.BufferedFile.close(fh)  # marks it closed so close() sends nothing more
+    fh.sftp._request(paramiko.sftp.CMD_CLOSE, fh.handle)
 
 
 def _fingerprint(key: paramiko.PKey) -> str:
