@@ -1137,3 +1137,249 @@ def _repetition(occs: list[str], csep: str) -> object:
     while len(values) > 1 and not values[-1]:
         values.pop()
     return values[0] if len(values) == 1 else Repetition(values)
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def _service_re(seps: Separators, repetition: str | None) -> re.Pattern[str]:
+    chars = {seps.release, seps.component, seps.element, seps.terminator}
+    if repetition:
+        chars.add(repetition)
+    chars.discard(" ")
+    return _service_re_cached("".join(sorted(chars)))
+
+
+_SERVICE_RE_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _service_re_cached(chars: str) -> re.Pattern[str]:
+    pattern = _SERVICE_RE_CACHE.get(chars)
+    if pattern is None:
+        pattern = re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+        _SERVICE_RE_CACHE[chars] = pattern
+    return pattern
+
+
+def _repetition_of(seps: Separators) -> str | None:
+    return None if seps.repetition == " " else seps.repetition
+
+
+def escape(value: str, separators: Separators = DEFAULT_SEPARATORS) -> str:
+    """``value`` with every service character (and the release character itself) released.
+
+    The repetition separator counts as a service character when it is set
+    (not a space). Raises :class:`EdiError` when the value needs releasing
+    but the separators have no release character.
+    """
+    pattern = _service_re(separators, _repetition_of(separators))
+    if not pattern.search(value):
+        return value
+    if separators.release == " ":
+        raise EdiError(f"{value[:35]!r} holds a service character and the separators have no release character")
+    release = separators.release
+    return pattern.sub(lambda m: release + m.group(), value)
+
+
+def _values(value: object) -> list[str]:
+    if value is None:
+        return [""]
+    if isinstance(value, str):
+        return [value]
+    return ["" if v is None else str(v) for v in cast(Iterable[object], value)]
+
+
+def _trim(values: list[str]) -> list[str]:
+    while values and not values[-1]:
+        values.pop()
+    return values
+
+
+def format_segment(segment: Segment, separators: Separators = DEFAULT_SEPARATORS, *, terminator: bool = True) -> str:
+    """One segment as EDIFACT text with the given separators, service characters released.
+
+    Trailing empty elements, components and repetitions are left out.
+    :class:`Repetition` elements need a repetition separator (syntax
+    version 4); without one :class:`EdiError` is raised.
+    """
+    esc = escape
+    parts = [segment.tag]
+    rep = _repetition_of(separators)
+    for index, value in enumerate(cast(list[object], segment.elements), start=1):
+        if isinstance(value, Repetition):
+            if rep is None:
+                raise EdiError(f"{segment.tag} element {index} repeats, but repetitions need syntax version 4")
+            occs = [separators.component.join(esc(c, separators) for c in _trim(_values(o))) for o in value]
+            parts.append(rep.join(_trim(occs)))
+        elif isinstance(value, (list, tuple)):
+            parts.append(separators.component.join(esc(c, separators) for c in _trim(_values(value))))
+        else:
+            parts.append(esc(_values(value)[0], separators))
+    while len(parts) > 1 and not parts[-1]:
+        parts.pop()
+    text = separators.element.join(parts)
+    return text + separators.terminator if terminator else text
+
+
+def segments_to_text(segments: Iterable[Segment], separators: Separators = DEFAULT_SEPARATORS, newline: str = "\n") -> str:
+    """Segments as text, one a line by default (for people: logs, the ops console)."""
+    return "".join(format_segment(s, separators) + newline for s in segments)
+
+
+def _check_value(cs: Charset, value: str, where: str) -> None:
+    found = cs.invalid.search(value)
+    bad: str | None = found.group() if found else None
+    if bad is None:
+        try:
+            value.encode(cs.codec)
+        except UnicodeEncodeError as exc:
+            bad = value[exc.start]
+    if bad is not None:
+        raise EdiError(
+            f"{where}: character {bad!r} (U+{ord(bad):04X}) cannot be written in {cs.syntax_id} ({cs.description})",
+            [Issue(f"character {bad!r} cannot be written in {cs.syntax_id}", SyntaxCode.INVALID_CHARACTER)],
+        )
+
+
+def _check_segment(cs: Charset, segment: Segment, position: int) -> None:
+    """Every value of ``segment`` must be in the repertoire; EdiError names segment, element and component."""
+    if cs.invalid.search(segment.tag):
+        _check_value(cs, segment.tag, f"segment {position} ({segment.tag[:20]!r})")
+    for e, value in enumerate(cast(list[object], segment.elements), start=1):
+        occs = list(value) if isinstance(value, Repetition) else [value]
+        for occ in occs:
+            comps = _values(occ)
+            for c, comp in enumerate(comps, start=1):
+                if comp:
+                    where = f"segment {position} ({segment.tag}) element {e}" + (f".{c}" if isinstance(occ, (list, tuple)) else "")
+                    try:
+                        _check_value(cs, comp, where)
+                    except EdiError as exc:
+                        exc.issues = [
+                            i.located(segment=position, tag=segment.tag, element=e, component=c if isinstance(occ, (list, tuple)) else None)
+                            for i in exc.issues
+                        ]
+                        raise
+
+
+def write_interchange(
+    messages: Iterable[OutMessage],
+    *,
+    sender: str,
+    sender_qualifier: str | None = None,
+    recipient: str,
+    recipient_qualifier: str | None = None,
+    control_ref: str,
+    prepared: _dt.datetime | None = None,
+    syntax_id: str = "UNOC",
+    syntax_version: str = "3",
+    separators: Separators = DEFAULT_SEPARATORS,
+    application_ref: str | None = None,
+    ack_requested: bool = False,
+    agreement_id: str | None = None,
+    test: bool = False,
+    group: GroupHeader | None = None,
+    newline: bool | str = False,
+    una: bool | None = None,
+) -> bytes:
+    """One interchange around ``messages``, encoded in ``syntax_id``'s charset.
+
+    UNT, UNE and UNZ counts are computed (UNZ counts the group when
+    ``group`` is given, else the messages). ``prepared`` defaults to the
+    current UTC time; the UNB date is YYMMDD, CCYYMMDD for syntax version 4.
+    In syntax version 4 a repetition separator of ``" "`` becomes the
+    default ``*``; below 4 the repetition separator is not used. UNA is
+    written when the separators differ from the defaults of the syntax
+    version, or when ``una`` is True (never when it is False).
+    ``group`` (UNG/UNE) takes the message group, sender, recipient and
+    reference from a :class:`GroupHeader`; agency and version come from the
+    first message. ``newline`` puts a line break after each segment (True
+    means ``"\\n"``; pass ``"\\r\\n"`` for CRLF). Raises :class:`EdiError` for
+    an unsupported syntax identifier or version, unusable separators, or a
+    character the charset cannot carry (naming segment and element).
+    """
+    cs = charset_for(syntax_id)
+    if cs is None or not cs.supported:
+        raise EdiError(f"cannot write syntax identifier {syntax_id!r}: not supported")
+    if syntax_version not in ("1", "2", "3", "4"):
+        raise EdiError(f"cannot write syntax version {syntax_version!r}: 1 to 4 are supported")
+    v4 = syntax_version == "4"
+    seps = separators
+    if v4 and seps.repetition == " ":
+        seps = Separators(seps.component, seps.element, seps.decimal, seps.release, "*", seps.terminator)
+    elif not v4 and seps.repetition != " ":
+        seps = Separators(seps.component, seps.element, seps.decimal, seps.release, " ", seps.terminator)
+    problem = _una_problem(seps.una()[3:])
+    if problem:
+        raise EdiError(f"cannot write with these separators: {problem}")
+    defaults = _V4_DEFAULTS if v4 else DEFAULT_SEPARATORS
+    write_una = (seps != defaults) if una is None else una
+    nl = "\n" if newline is True else (newline or "")
+
+    when = prepared or _dt.datetime.now(_dt.timezone.utc)
+    date = when.strftime("%Y%m%d" if v4 else "%y%m%d")
+    time = when.strftime("%H%M")
+
+    def party(ident: str, qualifier: str | None) -> object:
+        return [ident, qualifier] if qualifier else ident
+
+    segments: list[Segment] = []
+    segments.append(
+        make_segment(
+            "UNB",
+            [syntax_id, syntax_version],
+            party(sender, sender_qualifier),
+            party(recipient, recipient_qualifier),
+            [date, time],
+            control_ref,
+            "",
+            application_ref or "",
+            "",
+            "1" if ack_requested else "",
+            agreement_id or "",
+            "1" if test else "",
+        )
+    )
+    message_list = list(messages)
+    if group is not None:
+        first = message_list[0] if message_list else None
+        version = [first.version, first.release] + ([first.association] if first and first.association else []) if first else ""
+        segments.append(
+            make_segment(
+                "UNG",
+                group.message_group or (first.type if first else ""),
+                group.sender,
+                group.recipient,
+                [date, time],
+                group.control_ref,
+                first.agency if first else "",
+                version,
+            )
+        )
+    for message in message_list:
+        s009 = [message.type, message.version, message.release, message.agency] + (
+            [message.association] if message.association else []
+        )
+        segments.append(make_segment("UNH", message.reference, s009))
+        segments.extend(message.body)
+        segments.append(make_segment("UNT", str(len(message.body) + 2), message.reference))
+    if group is not None:
+        segments.append(make_segment("UNE", str(len(message_list)), group.control_ref))
+        count = 1
+    else:
+        count = len(message_list)
+    segments.append(make_segment("UNZ", str(count), control_ref))
+
+    out: list[str] = [seps.una() + nl] if write_una else []
+    for position, segment in enumerate(segments, start=1):
+        _check_segment(cs, segment, position)
+        out.append(format_segment(segment, seps) + nl)
+    text = "".join(out)
+    try:
+        return text.encode(cs.codec)
+    except UnicodeEncodeError as exc:  # a separator the charset cannot carry
+        raise EdiError(f"the separators cannot be written in {syntax_id}: {exc.reason}") from exc
+
+
+#: Short name for :func:`write_interchange`.
+write = write_interchange
