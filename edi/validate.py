@@ -54,7 +54,7 @@ class _Group:
     tag to the first child index >= i that it starts (``ahead[n]`` is empty).
     """
 
-    __slots__ = ("name", "tags", "maxes", "mandatory", "subs", "ahead", "labels")
+    __slots__ = ("name", "tags", "maxes", "mandatory", "subs", "ahead", "labels", "last_required")
 
     def __init__(self, spec: GroupSpec, names: dict[str, str | None]):
         self.name = spec.name
@@ -63,6 +63,7 @@ class _Group:
         )
         self.maxes: tuple[int, ...] = tuple(c.max_repeat for c in spec.children)
         self.mandatory: tuple[bool, ...] = tuple(c.mandatory for c in spec.children)
+        self.last_required = max((i for i, m in enumerate(self.mandatory) if m), default=-1)
         self.subs: tuple[_Group | None, ...] = tuple(
             _Group(c, names) if isinstance(c, GroupSpec) else None for c in spec.children
         )
@@ -98,9 +99,11 @@ class CompiledSpec:
         self.spec = spec
         names = {tag: seg.name for tag, seg in spec.segments.items()}
         self.root = _Group(spec.structure, names)
-        self.segments: dict[str, tuple[_Elem, ...]] = {
-            tag: _compile_segment(seg) for tag, seg in spec.segments.items()
-        }
+        self.segments: dict[str, tuple[tuple[_Elem, ...], tuple[int, ...]]] = {}
+        for tag, seg in spec.segments.items():
+            layout = _compile_segment(seg)
+            required = tuple(i for i, element in enumerate(layout) if element[2])
+            self.segments[tag] = (layout, required)
 
 
 def _compile_segment(seg: SegmentSpec) -> tuple[_Elem, ...]:
@@ -134,6 +137,8 @@ def compile_spec(spec: MessageSpec) -> CompiledSpec:
     found = _compiled.get(id(spec))
     if found is None or found.spec is not spec:
         found = CompiledSpec(spec)
+        if len(_compiled) >= 512:  # specs built by hand, not by load_spec: keep the cache bounded
+            _compiled.clear()
         _compiled[id(spec)] = found
     return found
 
@@ -207,6 +212,8 @@ def validate_segments(
         ))
 
     def missing_between(group: _Group, start: int, stop: int, index: int, tag: str) -> None:
+        if start >= stop:
+            return
         mandatory = group.mandatory
         for child in range(start, stop):
             if mandatory[child] and group.tags[child] != "UNT":
@@ -233,6 +240,8 @@ def validate_segments(
                         report(index, tag, SyntaxCode.MISSING,
                                f"element {number} ({label}), component {k + 1} ({comp[1]}) is mandatory and missing",
                                element=number, component=k + 1)
+                    continue
+                if comp[3] == _AN and comp[6] is None and comp[4] <= len(part) <= comp[5]:
                     continue
                 problem = _check(part, comp, decimal_mark)
                 if problem is not None:
@@ -283,11 +292,14 @@ def validate_segments(
             while len(stack) - 1 > level:
                 inner = stack.pop()
                 start = inner[1] + 1 if inner[2] else inner[1]
-                missing_between(inner[0], start, len(inner[0].tags), index, tag)
+                if start <= inner[0].last_required:
+                    missing_between(inner[0], start, len(inner[0].tags), index, tag)
             if target == pos:
                 frame[2] = count + 1
             else:
-                missing_between(group, pos + 1 if count else pos, target, index, tag)
+                start = pos + 1 if count else pos
+                if start < target:
+                    missing_between(group, start, target, index, tag)
                 frame[1] = target
                 frame[2] = 1
             sub = group.subs[target]
@@ -317,20 +329,45 @@ def validate_segments(
                 continue
         unexpected_run = False
         # ---- elements -------------------------------------------------
-        layout = seg_specs.get(tag)
-        if layout is None:
+        compiled_segment = seg_specs.get(tag)
+        if compiled_segment is None:
             continue
+        layout, required = compiled_segment
         elements = segment.elements
-        if len(elements) > len(layout):
+        present = len(elements)
+        size = len(layout)
+        if present > size:
             report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
-                   f"{len(elements)} elements where {tag} has at most {len(layout)}", element=len(layout) + 1)
-        for position, spec in enumerate(layout):
-            value = elements[position] if position < len(elements) else ""
-            if isinstance(value, tuple):  # a syntax 4 repetition: each occurrence checked alike
+                   f"{present} elements where {tag} has at most {size}", element=size + 1)
+            present = size
+        for position in range(present):
+            value = elements[position]
+            spec = layout[position]
+            if value.__class__ is str and not spec[3]:  # the common case: a simple element, one value
+                if not value:
+                    if spec[2]:
+                        report(index, tag, SyntaxCode.MISSING,
+                               f"element {position + 1} ({spec[1]}) is mandatory and missing", element=position + 1)
+                    continue
+                comp = spec[4][0]
+                if comp[3] == _AN and comp[6] is None and comp[4] <= len(value) <= comp[5]:
+                    continue
+                problem = _check(value, comp, decimal_mark)
+                if problem is not None:
+                    pcode, ptext, closed = problem
+                    warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
+                    report(index, tag, pcode, f"element {position + 1} ({spec[1]}): {ptext}",
+                           element=position + 1, warning=warn)
+            elif isinstance(value, tuple):  # a syntax 4 repetition: each occurrence checked alike
                 for occurrence in value:
                     check_element(index, tag, position + 1, spec, occurrence)
             else:
                 check_element(index, tag, position + 1, spec, value)
+        for position in required:
+            if position >= present:
+                spec = layout[position]
+                report(index, tag, SyntaxCode.MISSING, f"element {position + 1} ({spec[1]}) is mandatory and missing",
+                       element=position + 1)
     # ---- end of message: whatever is still open lacks its mandatory rest
     if segments:
         end_tag = segments[last].tag
