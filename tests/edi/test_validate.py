@@ -291,3 +291,32 @@ def test_validation_cost_per_segment() -> None:
     assert errors(validate_message(msg)) == []
     per_segment = (time.perf_counter() - start) / len(msg.segments)
     assert per_segment < 50e-6, per_segment  # generous bound for a shared CI machine
+
+
+def test_missing_group_trigger_gives_one_error() -> None:
+    # CTA and COM belong in SG2 under a NAD; without the NAD they are one misplaced run
+    text = ORDERS.replace("CUX+2:EUR:9'", "CTA+IC'\nCOM+0123:TE'\nCUX+2:EUR:9'")
+    text = text.replace("NAD+BY+5412345000013::9'\nNAD+SU+4012345000094::9'\n", "")
+    assert errors(validate_message(message(text))) == [("15", 7, "CTA", None, None)]
+
+
+def test_group_and_nested_group_walk() -> None:
+    # SG2 NAD with nested SG5 CTA-COM, then SG1 RFF out of order: only the late RFF is wrong
+    text = ORDERS.replace("NAD+SU+4012345000094::9'", "NAD+SU+4012345000094::9'\nCTA+IC'\nCOM+0123:TE'\nCOM+x@y.z:EM'")
+    assert errors(validate_message(message(text))) == []
+    late = text.replace("CUX+2:EUR:9'", "RFF+ON:1'\nCUX+2:EUR:9'")
+    assert errors(validate_message(message(late))) == [("15", 12, "RFF", None, None)]
+
+
+def test_eancom_response_type_closed_list() -> None:
+    text = ORDERS.replace("BGM+220+PO123+9'", "BGM+220+PO123+9+AD'")
+    # AD is a UN code but not in the EANCOM 1997 code set for 4343
+    assert errors(validate_message(message(text))) == [("12", 3, "BGM", 4, None)]
+    assert errors(validate_message(message(text.replace(":UN:EAN008'", ":UN'")))) == []
+
+
+def test_aperak_d01b_and_d96a() -> None:
+    for release in ("96A", "01B"):
+        msg = message(f"UNH+1+APERAK:D:{release}:UN'BGM+305+A1+9'DTM+137:20250322:102'RFF+ON:PO1'"
+                      "NAD+MS+5412345000013::9'ERC+12'FTX+AAO+++Unknown item'UNT+8+1'")
+        assert errors(validate_message(msg)) == [], release
