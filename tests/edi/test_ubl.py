@@ -1,0 +1,696 @@
+"""UBL 2.1 / Peppol BIS: round trips, XSD validity, samples, safe parsing, EN 16931 rules,
+the APERAK-equivalent rejection and the cross-syntax proof (EDIFACT ORDERS -> UBL -> same document).
+
+Official example files (Peppol BIS, OASIS) are not shipped: their licences are
+not stated where they can be had here. Point ``KONTOR_UBL_EXAMPLES`` at a
+folder of them to run ``test_official_examples`` too.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from edi.documents import (
+    Acknowledgement,
+    DespatchAdvice,
+    DespatchLine,
+    Invoice,
+    InvoiceLine,
+    Order,
+    OrderLine,
+    OrderResponse,
+    OrderResponseLine,
+    Package,
+    Party,
+    PaymentTerms,
+    TaxSubtotal,
+)
+from edi.errors import EdiError, Issue, Severity, SyntaxCode
+from edi.ubl import DTD_REFUSED, PEPPOL_IDS, parse_ubl, rejection_for, render_ubl, validate_ubl
+from edi.ubl.parse import NS, path_of, schema_for
+from edi.ubl.safe import new_parser, parse_xml
+
+SAMPLES = Path(__file__).parent / "ubl_samples"
+
+
+# --------------------------------------------------------------------------- sample documents
+
+
+def supplier(**kw) -> Party:
+    values = dict(
+        role="SU", id="4012345500004", name="Kontor Supply Ltd", street="1 Dock Road", city="Hull",
+        postcode="HU1 1AA", country="GB", vat_number="GB987654321", contact="Sam Seller",
+    )
+    values.update(kw)
+    return Party(**values)
+
+
+def buyer(**kw) -> Party:
+    values = dict(
+        role="BY", id="5412345000013", name="Nordlicht Handel GmbH", street="Speicherstadt 4", city="Hamburg",
+        postcode="20457", country="DE", vat_number="DE811111111", contact="Jana Kaufmann",
+    )
+    values.update(kw)
+    return Party(**values)
+
+
+def delivery_point() -> Party:
+    return Party(role="DP", id="5412345000020", name="Nordlicht Lager Bremen", street="Lagerweg 9", city="Bremen",
+                 postcode="28195", country="DE")
+
+
+def sample_order() -> Order:
+    return Order(
+        number="PO-4711",
+        issue_date=dt.date(2026, 10, 5),
+        requested_delivery=dt.date(2026, 10, 12),
+        currency="EUR",
+        contract_ref="FA-2026-03",
+        parties=[buyer(), supplier(), delivery_point(), Party(role="IV", id="5412345000037", name="Accounts")],
+        notes=["Please deliver before noon", "Ramp 3"],
+        lines=[
+            OrderLine(line_no="1", gtin="04012345000017", supplier_sku="HB-M8-40", buyer_sku="NL-77",
+                      description="Hex bolt M8x40", quantity=D("120"), unit="PCE", net_price=D("1.50"),
+                      price_basis=D("1"), line_amount=D("180.00"), requested_delivery=dt.date(2026, 10, 12)),
+            OrderLine(line_no="2", supplier_sku="GR-LI-1", quantity=D("2.5"), unit="KGM", net_price=D("26.00")),
+        ],
+    )
+
+
+def sample_response() -> OrderResponse:
+    return OrderResponse(
+        number="OR-900",
+        order_number="PO-4711",
+        order_date=dt.date(2026, 10, 5),
+        issue_date=dt.date(2026, 10, 6),
+        response_code="4",
+        currency="EUR",
+        parties=[buyer(), supplier(), delivery_point()],
+        notes=["Line 2 only partly in stock"],
+        lines=[
+            OrderResponseLine(line_no="1", action="5", gtin="04012345000017", description="Hex bolt M8x40",
+                              quantity=D("120"), unit="PCE"),
+            OrderResponseLine(line_no="2", action="3", supplier_sku="GR-LI-1", quantity=D("1.5"), unit="KGM",
+                              net_price=D("26.00"), delivery_date=dt.date(2026, 10, 27)),
+            OrderResponseLine(line_no="3", action="7", buyer_sku="NL-99", quantity=D("0"), unit="C62"),
+        ],
+    )
+
+
+def sample_despatch() -> DespatchAdvice:
+    return DespatchAdvice(
+        number="DN-2026-0871",
+        issue_date=dt.date(2026, 10, 9),
+        despatch_date=dt.date(2026, 10, 9),
+        expected_delivery=dt.date(2026, 10, 12),
+        order_number="PO-4711",
+        carrier="Hanse Spedition",
+        tracking_number="HS123456789",
+        parties=[buyer(), supplier(), delivery_point(),
+                 Party(role="SF", id="4012345500011", name="Kontor Warehouse Hull", country="GB")],
+        packages=[
+            Package(level="1", package_type="201", sscc="340123450000000000"),
+            Package(level="2", parent="1", package_type="CT", sscc="340123450000000017", lines=[
+                DespatchLine(line_no="1", gtin="04012345000017", description="Hex bolt M8x40", quantity=D("120"),
+                             unit="PCE", batch="L2026-40", order_number="PO-4711", order_line_no="1"),
+            ]),
+            Package(level="3", parent="1", package_type="CT", lines=[
+                DespatchLine(line_no="2", supplier_sku="GR-LI-1", quantity=D("1.5"), unit="KGM",
+                             best_before=dt.date(2028, 6, 30)),
+                DespatchLine(line_no="3", buyer_sku="NL-99", quantity=D("3"), unit="C62", order_number="PO-4711"),
+            ]),
+        ],
+    )
+
+
+def sample_invoice(code: str = "380") -> Invoice:
+    return Invoice(
+        number="INV-2026-1042" if code != "381" else "CN-2026-0007",
+        document_code=code,
+        issue_date=dt.date(2026, 10, 10),
+        delivery_date=dt.date(2026, 10, 12),
+        order_number="PO-4711",
+        despatch_number="DN-2026-0871",
+        currency="EUR",
+        parties=[buyer(), supplier(), delivery_point()],
+        payment_terms=PaymentTerms(due_date=dt.date(2026, 11, 9), days=30, description="30 days net",
+                                   discount_percent=D("2")),
+        notes=["Thank you for your order"],
+        lines=[
+            InvoiceLine(line_no="1", gtin="04012345000017", supplier_sku="HB-M8-40", description="Hex bolt M8x40",
+                        quantity=D("100"), unit="C62", net_price=D("1.50"), price_basis=D("1"),
+                        line_amount=D("150.00"), tax_category="S", tax_rate=D("19"), order_number="PO-4711",
+                        order_line_no="1"),
+            InvoiceLine(line_no="2", description="Printed catalogue", buyer_sku="NL-12", quantity=D("4"), unit="H87",
+                        net_price=D("12.50"), line_amount=D("50.00"), tax_category="Z", tax_rate=D("0")),
+        ],
+        tax_subtotals=[
+            TaxSubtotal(category="S", rate=D("19"), taxable_amount=D("150.00"), tax_amount=D("28.50")),
+            TaxSubtotal(category="Z", rate=D("0"), taxable_amount=D("50.00"), tax_amount=D("0.00")),
+        ],
+        line_total=D("200.00"),
+        taxable_total=D("200.00"),
+        tax_total=D("28.50"),
+        total=D("228.50"),
+    )
+
+
+SAMPLES_BY_KIND = {
+    "Order": sample_order,
+    "OrderResponse": sample_response,
+    "DespatchAdvice": sample_despatch,
+    "Invoice": sample_invoice,
+    "CreditNote": lambda: sample_invoice("381"),
+}
+
+
+def errors(issues: list[Issue]) -> list[Issue]:
+    return [issue for issue in issues if issue.is_error]
+
+
+# --------------------------------------------------------------------------- round trips and the XSD
+
+
+@pytest.mark.parametrize("kind", list(SAMPLES_BY_KIND))
+def test_round_trip(kind: str) -> None:
+    document = SAMPLES_BY_KIND[kind]()
+    data = render_ubl(document)
+    parsed, issues = parse_ubl(data)
+    assert issues == []
+    assert parsed == document
+
+
+@pytest.mark.parametrize("kind", list(SAMPLES_BY_KIND))
+def test_rendered_xml_is_valid_against_the_official_xsd(kind: str) -> None:
+    data = render_ubl(SAMPLES_BY_KIND[kind]())
+    tree = etree.fromstring(data)
+    assert etree.QName(tree).localname == kind
+    schema = schema_for(kind)
+    assert schema.validate(tree), schema.error_log
+    customization, profile = PEPPOL_IDS[kind]
+    assert tree.findtext("cbc:CustomizationID", namespaces=NS) == customization
+    assert tree.findtext("cbc:ProfileID", namespaces=NS) == profile
+
+
+def test_peppol_identifiers() -> None:
+    assert PEPPOL_IDS["Invoice"] == (
+        "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0",
+        "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0",
+    )
+    assert PEPPOL_IDS["Order"][0] == "urn:fdc:peppol.eu:poacc:trns:order:3"
+    assert PEPPOL_IDS["DespatchAdvice"][1] == "urn:fdc:peppol.eu:poacc:bis:despatch_advice:3"
+
+
+def test_customization_can_be_overridden() -> None:
+    data = render_ubl(sample_order(), customization="urn:fdc:peppol.eu:poacc:trns:order:3:extended:urn:example:x")
+    tree = etree.fromstring(data)
+    assert tree.findtext("cbc:CustomizationID", namespaces=NS).endswith("urn:example:x")
+    assert parse_ubl(data)[0] == sample_order()
+
+
+def test_units_and_agencies_are_kept_as_written() -> None:
+    data = render_ubl(sample_order())
+    tree = etree.fromstring(data)
+    quantity = tree.find("cac:OrderLine/cac:LineItem/cbc:Quantity", NS)
+    assert quantity.get("unitCode") == "PCE"  # no conversion to C62/H87: round trips hold
+    ident = tree.find("cac:BuyerCustomerParty/cac:Party/cac:PartyIdentification/cbc:ID", NS)
+    assert ident.get("schemeID") == "0088"  # 3055 agency 9 (GS1) is ISO 6523 ICD 0088
+
+
+def test_credit_note_is_a_ubl_credit_note_and_other_codes_stay_invoices() -> None:
+    credit = etree.fromstring(render_ubl(sample_invoice("381")))
+    assert etree.QName(credit).localname == "CreditNote"
+    assert credit.find("cac:CreditNoteLine/cbc:CreditedQuantity", NS) is not None
+    corrected = etree.fromstring(render_ubl(sample_invoice("384")))
+    assert etree.QName(corrected).localname == "Invoice"
+    assert corrected.findtext("cbc:InvoiceTypeCode", namespaces=NS) == "384"
+    assert parse_ubl(render_ubl(sample_invoice("384")))[0] == sample_invoice("384")
+
+
+def test_invoicee_and_buyer_both_survive() -> None:
+    invoice = sample_invoice()
+    invoice.parties = [buyer(), supplier(), Party(role="IV", id="5412345000037", name="Accounts", country="DE")]
+    tree = etree.fromstring(render_ubl(invoice))
+    customer = tree.find("cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName", NS)
+    assert customer.text == "Accounts"
+    assert tree.find("cac:BuyerCustomerParty", NS) is not None
+    parsed, _ = parse_ubl(render_ubl(invoice))
+    assert parsed == invoice
+
+
+def test_render_refuses_what_ubl_cannot_say() -> None:
+    order = sample_order()
+    order.function = "1"
+    with pytest.raises(EdiError, match="OrderCancellation"):
+        render_ubl(order)
+    order = sample_order()
+    order.currency = None
+    with pytest.raises(EdiError, match="currency"):
+        render_ubl(order)
+    with pytest.raises(EdiError, match="no UBL rendering"):
+        render_ubl(Acknowledgement(kind="APERAK", number="1", issue_date=dt.date(2026, 1, 1)))
+    order = sample_order()
+    order.lines = []
+    with pytest.raises(EdiError, match="at least one line"):
+        render_ubl(order)
+
+
+# --------------------------------------------------------------------------- sample files
+
+
+def read_sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def test_sample_order() -> None:
+    order, issues = parse_ubl(read_sample("peppol_order.xml"))
+    assert issues == []
+    assert isinstance(order, Order)
+    assert (order.number, order.issue_date, order.currency, order.contract_ref) == (
+        "PO-4711", dt.date(2026, 10, 5), "EUR", "FA-2026-03")
+    assert order.requested_delivery == dt.date(2026, 10, 12)
+    assert order.notes == ["Please deliver before noon"]
+    by = order.party("BY")
+    assert (by.id, by.id_agency, by.name, by.city, by.vat_number, by.contact) == (
+        "5412345000013", "9", "Nordlicht Handel GmbH", "Hamburg", "DE811111111", "Jana Kaufmann")
+    dp = order.party("DP")
+    assert (dp.id, dp.name, dp.street, dp.postcode) == ("5412345000020", "Nordlicht Lager Bremen", "Lagerweg 9", "28195")
+    first, second = order.lines
+    assert (first.gtin, first.supplier_sku, first.buyer_sku, first.description) == (
+        "04012345000017", "HB-M8-40", "NL-77", "Hex bolt M8x40")
+    assert (first.quantity, first.unit, first.net_price, first.price_basis, first.line_amount) == (
+        D("120"), "C62", D("1.50"), D("1"), D("180.00"))
+    assert (second.quantity, second.unit, second.requested_delivery) == (D("2.5"), "KGM", dt.date(2026, 10, 20))
+
+
+def test_sample_order_response() -> None:
+    response, issues = parse_ubl(read_sample("peppol_order_response.xml"))
+    assert issues == []
+    assert isinstance(response, OrderResponse)
+    assert (response.number, response.order_number, response.response_code) == ("OR-900", "PO-4711", "4")
+    assert response.party("SU").name == "Kontor Supply Ltd"  # from PartyLegalEntity when there is no PartyName
+    assert [(line.line_no, line.action, line.quantity) for line in response.lines] == [
+        ("1", "5", D("120")), ("2", "3", D("1.5"))]
+    assert response.lines[1].delivery_date == dt.date(2026, 10, 27)
+
+
+def test_sample_despatch_advice_with_line_level_packages() -> None:
+    despatch, issues = parse_ubl(read_sample("peppol_despatch_advice.xml"))
+    assert issues == []
+    assert isinstance(despatch, DespatchAdvice)
+    assert (despatch.carrier, despatch.tracking_number) == ("Hanse Spedition", "HS123456789")
+    assert (despatch.despatch_date, despatch.expected_delivery) == (dt.date(2026, 10, 9), dt.date(2026, 10, 12))
+    assert [(p.sscc, p.package_type, [line.line_no for line in p.lines]) for p in despatch.packages] == [
+        ("340123450000000017", "CT", ["1"]), ("340123450000000024", "CT", ["2"])]
+    first, second = despatch.all_lines()
+    assert (first.batch, first.order_line_no, first.gtin) == ("L2026-40", "1", "04012345000017")
+    assert second.best_before == dt.date(2028, 6, 30)
+    assert despatch.party("DP").city == "Bremen"
+
+
+def test_sample_invoice_with_a_document_level_charge() -> None:
+    invoice, issues = parse_ubl(read_sample("peppol_invoice.xml"))
+    assert issues == []  # EN 16931 counts the freight charge in BR-CO-13 and BR-S-08
+    assert isinstance(invoice, Invoice)
+    assert (invoice.number, invoice.document_code, invoice.currency) == ("INV-2026-1042", "380", "EUR")
+    assert (invoice.order_number, invoice.despatch_number, invoice.delivery_date) == (
+        "PO-4711", "DN-2026-0871", dt.date(2026, 10, 12))
+    assert (invoice.line_total, invoice.taxable_total, invoice.tax_total, invoice.total) == (
+        D("200.00"), D("210.00"), D("30.40"), D("240.40"))
+    assert [(t.category, t.rate, t.taxable_amount, t.tax_amount) for t in invoice.tax_subtotals] == [
+        ("S", D("19"), D("160.00"), D("30.40")), ("Z", D("0"), D("50.00"), D("0.00"))]
+    assert invoice.payment_terms == PaymentTerms(due_date=dt.date(2026, 11, 9), description="30 days net")
+    assert invoice.party("BY").name == "Nordlicht Handel GmbH"
+    assert invoice.party("SU").name == "Kontor Supply"
+    assert [(line.tax_category, line.unit) for line in invoice.lines] == [("S", "C62"), ("Z", "KGM")]
+
+
+OFFICIAL = os.environ.get("KONTOR_UBL_EXAMPLES")
+OFFICIAL_EXPECTED = {
+    # Peppol BIS Billing 3.0, rules/examples/base-example.xml
+    "base-example.xml": {"number": "Snippet1", "total": D("1656.25"), "tax_total": D("331.25"), "lines": 2},
+}
+
+
+@pytest.mark.skipif(not OFFICIAL, reason="KONTOR_UBL_EXAMPLES (a folder of official example files) is not set")
+@pytest.mark.parametrize("path", sorted(Path(OFFICIAL).glob("*.xml")) if OFFICIAL else [], ids=lambda p: p.name)
+def test_official_examples(path: Path) -> None:
+    document, issues = parse_ubl(path.read_bytes())
+    assert errors(issues) == []
+    assert document is not None
+    expected = OFFICIAL_EXPECTED.get(path.name, {})
+    for field, value in expected.items():
+        if field == "lines":
+            assert len(document.lines) == value
+        else:
+            assert getattr(document, field) == value
+
+
+# --------------------------------------------------------------------------- safe parsing
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+ xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"><cbc:ID>&lol9;</cbc:ID></Invoice>
+"""
+
+XXE_FILE = b"""<?xml version="1.0"?>
+<!DOCTYPE Invoice [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+ xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"><cbc:ID>&xxe;</cbc:ID></Invoice>
+"""
+
+EXTERNAL_DTD = b"""<?xml version="1.0"?>
+<!DOCTYPE Invoice SYSTEM "http://127.0.0.1:9/evil.dtd">
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>
+"""
+
+PARAMETER_ENTITY = b"""<?xml version="1.0"?>
+<!-- a comment first -->
+<!DOCTYPE Invoice [ <!ENTITY % remote SYSTEM "file:///etc/passwd"> %remote; ]>
+<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>
+"""
+
+HOSTILE = {
+    "billion-laughs": BILLION_LAUGHS,
+    "external-entity": XXE_FILE,
+    "external-dtd": EXTERNAL_DTD,
+    "parameter-entity": PARAMETER_ENTITY,
+    "utf-16": XXE_FILE.decode().replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16"),
+}
+
+
+def passwd_marker() -> str:
+    try:
+        first = Path("/etc/passwd").read_text().splitlines()[0]
+    except (OSError, IndexError):  # pragma: no cover - every Linux has one
+        return "root:x:0:0"
+    return first.split(":")[0] + ":"
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_xml_is_refused(name: str) -> None:
+    data = HOSTILE[name]
+    with pytest.raises(EdiError) as raised:
+        parse_xml(data)
+    assert DTD_REFUSED in str(raised.value)
+    document, issues = parse_ubl(data)
+    assert document is None
+    assert len(issues) == 1 and DTD_REFUSED in issues[0].message
+    text = "\n".join(issue.format() for issue in issues) + str(raised.value)
+    assert passwd_marker() not in text
+    assert validate_ubl(data) == issues
+
+
+def test_the_parser_itself_resolves_no_entity() -> None:
+    """Even past the DOCTYPE check, lxml with our settings leaves &xxe; unexpanded."""
+    root = etree.fromstring(XXE_FILE, new_parser())
+    text = etree.tostring(root).decode()
+    assert passwd_marker() not in text
+    assert "&xxe;" in text
+
+
+def test_documents_above_the_size_limit_are_refused() -> None:
+    data = render_ubl(sample_order())
+    document, issues = parse_ubl(data, max_bytes=len(data) - 1)
+    assert document is None
+    assert "more than the limit" in issues[0].message
+    assert parse_ubl(data, max_bytes=len(data))[0] == sample_order()
+
+
+def test_not_well_formed_xml_is_an_issue_with_its_line() -> None:
+    document, issues = parse_ubl(b"<?xml version='1.0'?>\n<Order>\n<oops></Order>")
+    assert document is None
+    assert "not well-formed" in issues[0].message
+    assert issues[0].path == "line 3"
+
+
+def test_a_comment_mentioning_doctype_after_the_root_is_fine() -> None:
+    data = render_ubl(sample_order()).replace(b"<cbc:ID>PO-4711", b"<!-- <!DOCTYPE x> --><cbc:ID>PO-4711")
+    assert parse_ubl(data) == (sample_order(), [])
+
+
+def test_an_unsupported_root_is_an_issue() -> None:
+    data = b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"/>'
+    document, issues = parse_ubl(data)
+    assert document is None
+    assert any("not a supported UBL 2.1 document" in issue.message for issue in issues)
+
+
+# --------------------------------------------------------------------------- XSD errors
+
+
+def test_xsd_errors_have_path_and_line_and_drop_the_document() -> None:
+    tree = etree.fromstring(render_ubl(sample_invoice()))
+    second = tree.findall("cac:InvoiceLine", NS)[1]
+    amount = second.find("cbc:LineExtensionAmount", NS)
+    amount.text = "fifty"
+    document, issues = parse_ubl(etree.tostring(tree, xml_declaration=True, encoding="UTF-8"))
+    assert document is None
+    xsd = [issue for issue in issues if issue.rule == "UBL-XSD"]
+    assert xsd and xsd[0].path == "/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount"
+    assert "(line " in xsd[0].message
+    assert xsd[0].code == SyntaxCode.INVALID_VALUE
+
+
+def test_missing_mandatory_element_is_reported_by_the_xsd() -> None:
+    tree = etree.fromstring(render_ubl(sample_order()))
+    tree.remove(tree.find("cbc:ID", NS))
+    document, issues = parse_ubl(etree.tostring(tree))
+    assert document is None
+    assert any(issue.rule == "UBL-XSD" and issue.path.startswith("/Order") for issue in issues)
+
+
+def test_schema_validation_can_be_skipped_and_mapping_still_reports() -> None:
+    tree = etree.fromstring(render_ubl(sample_order()))
+    item = tree.find("cac:OrderLine/cac:LineItem", NS)
+    item.remove(item.find("cbc:Quantity", NS))
+    document, issues = parse_ubl(etree.tostring(tree), validate_schema=False)
+    assert document is None
+    assert [(i.code, i.path) for i in issues] == [
+        (SyntaxCode.MISSING, "/Order/cac:OrderLine[1]/cac:LineItem/cbc:Quantity")]
+
+
+# --------------------------------------------------------------------------- EN 16931
+
+
+def invoice_tree() -> etree._Element:
+    return etree.fromstring(render_ubl(sample_invoice()))
+
+
+def set_text(tree: etree._Element, path: str, value: str) -> None:
+    node = tree.find(path, NS)
+    assert node is not None, path
+    node.text = value
+
+
+def rule_issues(tree: etree._Element) -> list[tuple[str | None, str | None]]:
+    _, issues = parse_ubl(etree.tostring(tree, xml_declaration=True, encoding="UTF-8"))
+    return [(issue.rule, issue.path) for issue in issues]
+
+
+def _line_total(t):
+    set_text(t, "cac:LegalMonetaryTotal/cbc:LineExtensionAmount", "210.00")
+
+
+def _tax_inclusive(t):
+    set_text(t, "cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "230.00")
+    set_text(t, "cac:LegalMonetaryTotal/cbc:PayableAmount", "230.00")
+
+
+def _tax_total(t):
+    set_text(t, "cac:TaxTotal/cbc:TaxAmount", "27.00")
+
+
+def _vat_amount(t):
+    set_text(t, "cac:TaxTotal/cac:TaxSubtotal[1]/cbc:TaxAmount", "25.00")
+    set_text(t, "cac:TaxTotal/cbc:TaxAmount", "25.00")
+    set_text(t, "cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "225.00")
+    set_text(t, "cac:LegalMonetaryTotal/cbc:PayableAmount", "225.00")
+
+
+def _vat_base(t):
+    set_text(t, "cac:TaxTotal/cac:TaxSubtotal[1]/cbc:TaxableAmount", "140.00")
+    set_text(t, "cac:TaxTotal/cac:TaxSubtotal[1]/cbc:TaxAmount", "26.60")
+    set_text(t, "cac:TaxTotal/cbc:TaxAmount", "26.60")
+    set_text(t, "cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "226.60")
+    set_text(t, "cac:LegalMonetaryTotal/cbc:PayableAmount", "226.60")
+
+
+def _payable(t):
+    set_text(t, "cac:LegalMonetaryTotal/cbc:PayableAmount", "200.00")
+
+
+def _currency(t):
+    set_text(t, "cbc:DocumentCurrencyCode", "EUX")
+
+
+def _country(t):
+    set_text(t, "cac:AccountingSupplierParty/cac:Party/cac:PostalAddress/cac:Country/cbc:IdentificationCode", "XX")
+
+
+def _unit(t):
+    t.findall("cac:InvoiceLine", NS)[1].find("cbc:InvoicedQuantity", NS).set("unitCode", "PCE")
+
+
+def _category(t):
+    set_text(t, "cac:TaxTotal/cac:TaxSubtotal[2]/cac:TaxCategory/cbc:ID", "Q")
+
+
+def _seller_name(t):
+    party = t.find("cac:AccountingSupplierParty/cac:Party", NS)
+    party.remove(party.find("cac:PartyLegalEntity", NS))
+
+
+def _item_name(t):
+    item = t.findall("cac:InvoiceLine", NS)[1].find("cac:Item", NS)
+    item.remove(item.find("cbc:Name", NS))
+
+
+def _negative_price(t):
+    t.findall("cac:InvoiceLine", NS)[0].find("cac:Price/cbc:PriceAmount", NS).text = "-1.50"
+
+
+def _zero_rated_tax(t):
+    set_text(t, "cac:TaxTotal/cac:TaxSubtotal[2]/cbc:TaxAmount", "3.00")
+
+
+def _buyer_address(t):
+    party = t.find("cac:AccountingCustomerParty/cac:Party", NS)
+    party.remove(party.find("cac:PostalAddress", NS))
+
+
+def _standard_rate(t):
+    set_text(t, "cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent", "0")
+
+
+def _no_payment_terms(t):
+    t.remove(t.find("cbc:DueDate", NS))
+    terms = t.find("cac:PaymentTerms", NS)
+    terms.remove(terms.find("cbc:Note", NS))
+
+
+VIOLATIONS = {
+    "BR-CO-10": (_line_total, "/Invoice/cac:LegalMonetaryTotal/cbc:LineExtensionAmount"),
+    "BR-CO-15": (_tax_inclusive, "/Invoice/cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount"),
+    "BR-CO-14": (_tax_total, "/Invoice/cac:TaxTotal/cbc:TaxAmount"),
+    "BR-S-09": (_vat_amount, "/Invoice/cac:TaxTotal/cac:TaxSubtotal[1]/cbc:TaxAmount"),
+    "BR-S-08": (_vat_base, "/Invoice/cac:TaxTotal/cac:TaxSubtotal[1]/cbc:TaxableAmount"),
+    "BR-CO-16": (_payable, "/Invoice/cac:LegalMonetaryTotal/cbc:PayableAmount"),
+    "BR-CL-04": (_currency, "/Invoice/cbc:DocumentCurrencyCode"),
+    "BR-CL-14": (_country, "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PostalAddress/cac:Country/cbc:IdentificationCode"),
+    "BR-CL-23": (_unit, "/Invoice/cac:InvoiceLine[2]/cbc:InvoicedQuantity/@unitCode"),
+    "BR-CL-17": (_category, "/Invoice/cac:TaxTotal/cac:TaxSubtotal[2]/cac:TaxCategory/cbc:ID"),
+    "BR-06": (_seller_name, "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName"),
+    "BR-10": (_buyer_address, "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PostalAddress"),
+    "BR-25": (_item_name, "/Invoice/cac:InvoiceLine[2]/cac:Item/cbc:Name"),
+    "BR-27": (_negative_price, "/Invoice/cac:InvoiceLine[1]/cac:Price/cbc:PriceAmount"),
+    "BR-Z-09": (_zero_rated_tax, "/Invoice/cac:TaxTotal/cac:TaxSubtotal[2]/cbc:TaxAmount"),
+    "BR-S-05": (_standard_rate, "/Invoice/cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent"),
+    "BR-CO-25": (_no_payment_terms, "/Invoice/cbc:DueDate"),
+}
+
+
+@pytest.mark.parametrize("rule", list(VIOLATIONS))
+def test_en16931_violation_is_found_with_rule_and_path(rule: str) -> None:
+    change, path = VIOLATIONS[rule]
+    tree = invoice_tree()
+    change(tree)
+    found = rule_issues(tree)
+    assert (rule, path) in found, found
+
+
+def test_en16931_messages_name_the_rule_and_the_figures() -> None:
+    tree = invoice_tree()
+    _line_total(tree)
+    document, issues = parse_ubl(etree.tostring(tree))
+    assert document is not None  # business rule errors keep the document; the caller rejects
+    [issue] = [i for i in issues if i.rule == "BR-CO-10"]
+    assert issue.severity == Severity.ERROR and issue.code == SyntaxCode.INVALID_VALUE
+    assert "210.00 but the lines add up to 200.00" in issue.message
+    assert issue.format().startswith("/Invoice/cac:LegalMonetaryTotal/cbc:LineExtensionAmount: [BR-CO-10]")
+
+
+def test_en16931_rules_apply_to_credit_notes() -> None:
+    tree = etree.fromstring(render_ubl(sample_invoice("381")))
+    set_text(tree, "cac:LegalMonetaryTotal/cbc:LineExtensionAmount", "1.00")
+    assert ("BR-CO-10", "/CreditNote/cac:LegalMonetaryTotal/cbc:LineExtensionAmount") in rule_issues(tree)
+
+
+def test_en16931_rules_do_not_apply_to_orders() -> None:
+    order = sample_order()  # PCE would break BR-CL-23 on an invoice
+    assert parse_ubl(render_ubl(order))[1] == []
+
+
+# --------------------------------------------------------------------------- APERAK-equivalent rejection
+
+
+def test_rejection_for_issues() -> None:
+    tree = invoice_tree()
+    _line_total(tree)
+    _unit(tree)
+    _, issues = parse_ubl(etree.tostring(tree))
+    issues.append(Issue("just a remark", severity=Severity.WARNING, path="/Invoice"))
+    ack = rejection_for(issues, document_ref="INV-2026-1042", number="R-1", issue_date=dt.date(2026, 10, 11))
+    assert isinstance(ack, Acknowledgement)
+    assert (ack.kind, ack.action, ack.document_ref, ack.number) == ("APERAK", "4", "INV-2026-1042", "R-1")
+    texts = [error.text for error in ack.errors]
+    # BR-CO-10 and BR-CO-13 (both follow from the changed line total) and BR-CL-23; the warning is no reason to reject
+    assert len(ack.errors) == 3
+    assert any(t.startswith("/Invoice/cac:LegalMonetaryTotal/cbc:LineExtensionAmount: [BR-CO-10]") for t in texts)
+    assert any("/Invoice/cac:InvoiceLine[2]/cbc:InvoicedQuantity/@unitCode: [BR-CL-23]" in t for t in texts)
+    assert all(error.code == SyntaxCode.INVALID_VALUE for error in ack.errors)
+
+
+def test_rejection_for_a_refused_file() -> None:
+    _, issues = parse_ubl(XXE_FILE)
+    ack = rejection_for(issues, document_ref=None, number="R-2", issue_date=dt.date(2026, 10, 11))
+    assert ack.action == "4" and DTD_REFUSED in ack.errors[0].text
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def test_path_of_indexes_repeated_siblings_only() -> None:
+    tree = invoice_tree()
+    second = tree.findall("cac:InvoiceLine", NS)[1]
+    assert path_of(second.find("cac:Price/cbc:PriceAmount", NS)) == "/Invoice/cac:InvoiceLine[2]/cac:Price/cbc:PriceAmount"
+    assert path_of(tree.find("cbc:ID", NS)) == "/Invoice/cbc:ID"
+
+
+# --------------------------------------------------------------------------- cross syntax
+
+
+def test_edifact_orders_to_ubl_and_back_is_the_same_document() -> None:
+    """EDIFACT ORDERS -> document -> UBL Order -> document equals the first document."""
+    edifact = pytest.importorskip("edi.edifact")
+    syntax = pytest.importorskip("edi.syntax")
+    interchange = syntax.parse(read_sample("orders_cross.edi"))
+    assert interchange.all_issues() == []
+    [message] = interchange.messages
+    first, issues = edifact.message_to_document(message, decimal_mark=interchange.header.separators.decimal)
+    assert errors(issues) == []
+    assert isinstance(first, Order) and len(first.lines) == 2 and len(first.parties) == 4
+    xml = render_ubl(first)
+    assert schema_for("Order").validate(etree.fromstring(xml))
+    second, ubl_issues = parse_ubl(xml)
+    assert ubl_issues == []
+    assert second == first
+    assert copy.deepcopy(second).lines[0].unit == "PCE"
