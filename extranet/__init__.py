@@ -1,0 +1,83 @@
+"""The Flask extranet: the distributor portal (``/``), the operations console (``/ops``), sign-in.
+
+:func:`create_app` builds a new application each call; importing this
+package does nothing else. Views are thin: they call the services in
+``hub.portal``, ``hub.monitor``, ``hub.orders``, ``hub.messages`` and
+``hub.accounts``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.settings import Settings, load_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> Flask:
+    """A configured extranet application on ``settings`` (default: :func:`hub.settings.load_settings`).
+
+    ``session_factory`` defaults to one on a new engine for ``settings.database``.
+    The database must already be migrated (``kontor db upgrade``).
+    """
+    from extranet import auth, ops, portal
+    from extranet.extensions import csrf, db, login_manager
+    from extranet.filters import register_filters
+    from extranet.security import init_security
+
+    settings = settings or load_settings()
+    if session_factory is None:
+        from hub.db import make_engine, make_session_factory
+
+        session_factory = make_session_factory(make_engine(settings.database))
+
+    app = Flask(__name__)
+    secure = settings.web_base_url.startswith("https://")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        KONTOR_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SESSION_COOKIE_NAME="kontor_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+    )
+
+    db.init_app(app, session_factory)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "basic"
+    init_security(app)
+    register_filters(app)
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(ops.bp, url_prefix="/ops")
+
+    from extranet import errors
+
+    errors.register(app)
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            return jsonify(status="unavailable", database="unreachable", error=type(exc).__name__), 503
+        return jsonify(status="ok", database="reachable")
+
+    return app

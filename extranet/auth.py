@@ -1,0 +1,55 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from extranet.extensions import db
+from extranet.forms import ActionForm, LoginForm
+from extranet.security import Account, safe_next
+from hub.accounts import LOCKOUT, MAX_FAILED_LOGINS, audit, sign_in
+
+__all__ = ["bp"]
+
+bp = Blueprint("auth", __name__)
+
+FAILED = (
+    "Sign-in failed: the e-mail address or the password is wrong, or the account is locked. "
+    f"After {MAX_FAILED_LOGINS} failed attempts an account is locked for {int(LOCKOUT.total_seconds() // 60)} minutes."
+)
+
+
+def home_for(account: Account) -> str:
+    return url_for("ops.messages") if account.is_ops else url_for("portal.catalog")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        result = sign_in(db.session, form.email.data or "", form.password.data or "", address=request.remote_addr)
+        if result.ok and result.user is not None:
+            session.clear()  # a fresh session (and CSRF token) for the signed-in user
+            session.permanent = True
+            account = Account(result.user)
+            login_user(account)
+            return redirect(safe_next(form.next.data, home_for(account)))
+        flash(FAILED, "error")
+        return render_template("auth/login.html", form=form), 401 if result.reason != "throttled" else 429
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():  # type: ignore[no-untyped-def]
+    form = ActionForm()
+    if form.validate_on_submit():
+        audit(db.session, current_user.email, "logout", partner_id=current_user.partner_id)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

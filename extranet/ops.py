@@ -1,0 +1,126 @@
+"""The operations console: every message with its trace and payload, repair actions, partners.
+
+Operations users only (users without a partner); partner users get 403.
+Viewers read; operators and admins may reprocess, redeliver and resolve.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from extranet.extensions import db, login_manager
+from extranet.forms import MessageFilterForm, RepairForm
+from extranet.security import OPS_ACTION_ROLES, roles_required
+from hub import messages as message_store
+from hub import monitor
+from hub.accounts import audit
+from hub.messages import RepairError
+from hub.states import DESCRIPTIONS, Event, TransitionError
+
+__all__ = ["bp"]
+
+bp = Blueprint("ops", __name__)
+
+ACTIONS = {
+    "reprocess": (message_store.reprocess, Event.REPROCESS, "Reprocess", "run the pipeline again on the stored payload"),
+    "redeliver": (message_store.redeliver, Event.REDELIVER, "Redeliver", "send the same bytes again"),
+    "resolve": (message_store.resolve, Event.RESOLVE, "Resolve", "close the problem by hand"),
+}
+
+
+@bp.before_request
+def _operations_only():  # type: ignore[no-untyped-def]
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_ops:
+        abort(403)
+    return None
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    return redirect(url_for("ops.messages"))
+
+
+@bp.get("/messages")
+def messages():  # type: ignore[no-untyped-def]
+    session = db.session
+    form = MessageFilterForm(request.args)
+    form.partner.choices = [("", "Any partner")] + [(str(pid), label) for pid, label in monitor.partner_choices(session)]
+    form.document_type.choices = [("", "Any type")] + [(t, t) for t in monitor.DOCUMENT_TYPES]
+    form.state.choices = [("", "Any state"), ("problem", "Any problem")] + [(s, s) for s in DESCRIPTIONS]
+    form.validate()
+    filters = monitor.MessageFilter(
+        partner_id=int(form.partner.data) if (form.partner.data or "").isdigit() else None,
+        direction=form.direction.data or "",
+        document_type=form.document_type.data or "",
+        state=form.state.data or "",
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None,
+        reference=form.reference.data or "",
+        business_ref=form.business_ref.data or "",
+        text=form.text.data or "",
+    )
+    found = monitor.list_messages(session, filters, before=request.args.get("before", type=int))
+    return render_template(
+        "ops/messages.html", form=form, found=found, counts=monitor.state_counts(session)
+    )
+
+
+@bp.get("/messages/<int:message_id>")
+def message(message_id: int):  # type: ignore[no-untyped-def]
+    session = db.session
+    found = monitor.message_detail(session, message_id)
+    if found is None:
+        abort(404)
+    allowed = monitor.allowed_events(found.state)
+    actions = [
+        (name, label, why)
+        for name, (_fn, event, label, why) in ACTIONS.items()
+        if event in allowed
+        and not (name == "reprocess" and found.direction != "in")
+        and not (name == "redeliver" and found.direction != "out")
+    ]
+    return render_template(
+        "ops/message.html",
+        message=found,
+        view=monitor.message_payload_view(found),
+        related=monitor.related_messages(session, found),
+        actions=actions,
+        can_act=current_user.role in OPS_ACTION_ROLES,
+        form=RepairForm(),
+    )
+
+
+@bp.post("/messages/<int:message_id>/<action>")
+@roles_required(*OPS_ACTION_ROLES)
+def repair(message_id: int, action: str):  # type: ignore[no-untyped-def]
+    if action not in ACTIONS:
+        abort(404)
+    form = RepairForm()
+    if not form.validate_on_submit():
+        flash(f"{ACTIONS[action][2]}: a comment is required, saying why.", "error")
+        return redirect(url_for("ops.message", message_id=message_id, _anchor="actions"))
+    function = ACTIONS[action][0]
+    # The audit entry joins the action's own transaction: both are committed, or neither.
+    audit(db.session, current_user.email, f"message.{action}", target=f"message:{message_id}", detail=form.comment.data)
+    try:
+        function(db.session, message_id, actor=current_user.email, comment=form.comment.data)
+    except LookupError:
+        db.session.rollback()
+        abort(404)
+    except (RepairError, TransitionError) as exc:
+        db.session.rollback()
+        flash(f"{ACTIONS[action][2]} refused: {exc}.", "error")
+    else:
+        flash(f"{ACTIONS[action][2]}: done. The message's trace records your comment.", "success")
+    return redirect(url_for("ops.message", message_id=message_id))
+
+
+@bp.get("/partners")
+def partners():  # type: ignore[no-untyped-def]
+    session = db.session
+    return render_template(
+        "ops/partners.html", partners=monitor.list_partners(session), problems=monitor.problem_counts(session)
+    )

@@ -1,0 +1,122 @@
+"""Who may see what: the signed-in account, partner scoping, roles and response headers.
+
+Partner scoping happens here and only here: :func:`portal_scope` builds the
+:class:`hub.portal.PartnerScope` of the signed-in user's partner, and every
+portal view reads through it.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, request
+from flask_login import UserMixin, current_user
+
+from extranet.extensions import db, login_manager
+from hub.models import User
+from hub.portal import PartnerScope
+
+__all__ = [
+    "Account",
+    "current_partner_id",
+    "portal_scope",
+    "roles_required",
+    "safe_next",
+    "init_security",
+    "PARTNER_ORDER_ROLES",
+    "OPS_ACTION_ROLES",
+]
+
+PARTNER_ORDER_ROLES = ("admin", "buyer")
+OPS_ACTION_ROLES = ("ops_operator", "ops_admin")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class Account(UserMixin):
+    """The signed-in user as Flask-Login sees it: a thin wrapper around :class:`hub.models.User`."""
+
+    def __init__(self, user: User):
+        self.user = user
+        self.id = user.id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.user, name)
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return bool(self.user.active)
+
+    @property
+    def is_ops(self) -> bool:
+        return self.user.partner_id is None
+
+
+@login_manager.user_loader
+def _load_account(user_id: str) -> Account | None:
+    try:
+        user = db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+    if user is None or not user.active:
+        return None
+    return Account(user)
+
+
+def current_partner_id() -> int:
+    """The signed-in user's partner; 403 for operations users and anonymous requests."""
+    if not current_user.is_authenticated or current_user.partner_id is None:
+        abort(403)
+    return current_user.partner_id
+
+
+def portal_scope() -> PartnerScope:
+    """The one way a portal view reaches partner data."""
+    return PartnerScope(db.session, current_partner_id())
+
+
+def roles_required(*roles: str) -> Callable:
+    """403 unless the signed-in user has one of ``roles``."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated or current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """``target`` when it is a path on this site, else ``default`` (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def init_security(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):  # type: ignore[no-untyped-def]
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if not request.path.startswith("/static/"):
+            headers.setdefault("Cache-Control", "no-store")
+        return response

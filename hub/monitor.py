@@ -1,0 +1,336 @@
+"""Read-only views of the message flow for the operations console (and a partner's own flow).
+
+Nothing here writes. Message lists page by keyset (``id`` descending, the
+next page starts below the last id shown) so that page 500 of a large store
+costs what page 1 costs. :func:`payload_view` shows a raw payload the way an
+operator reads it: EDIFACT one segment a line with its number, XML indented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from hub.messages import RepairError, payload_bytes
+from hub.models import Message, Partner
+from hub.states import DESCRIPTIONS, PROBLEM, TRANSITIONS
+
+__all__ = [
+    "MessageFilter",
+    "MessageSlice",
+    "Segment",
+    "PayloadView",
+    "list_messages",
+    "message_detail",
+    "list_partners",
+    "partner_choices",
+    "problem_counts",
+    "related_messages",
+    "describe",
+    "state_counts",
+    "payload_view",
+    "message_payload_view",
+    "split_segments",
+    "allowed_events",
+    "DOCUMENT_TYPES",
+    "DIRECTIONS",
+]
+
+DOCUMENT_TYPES = ("ORDERS", "ORDRSP", "DESADV", "INVOIC", "CONTRL", "APERAK", "ORDCHG")
+DIRECTIONS = ("in", "out")
+
+
+@dataclass
+class MessageFilter:
+    """Filters of the message list; empty values do not filter."""
+
+    partner_id: int | None = None
+    direction: str = ""
+    document_type: str = ""
+    state: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None  # inclusive
+    reference: str = ""  # interchange or message reference
+    business_ref: str = ""
+    text: str = ""  # anywhere: references, file name, sender, recipient, error
+
+    def apply(self, stmt: Select) -> Select:
+        if self.partner_id is not None:
+            stmt = stmt.where(Message.partner_id == self.partner_id)
+        if self.direction:
+            stmt = stmt.where(Message.direction == self.direction)
+        if self.document_type:
+            stmt = stmt.where(Message.document_type == self.document_type)
+        if self.state == "problem":
+            stmt = stmt.where(Message.state.in_(PROBLEM))
+        elif self.state:
+            stmt = stmt.where(Message.state == self.state)
+        if self.date_from:
+            stmt = stmt.where(Message.created_at >= dt.datetime.combine(self.date_from, dt.time()))
+        if self.date_to:
+            stmt = stmt.where(Message.created_at < dt.datetime.combine(self.date_to + dt.timedelta(days=1), dt.time()))
+        if self.reference.strip():
+            ref = self.reference.strip()
+            stmt = stmt.where(or_(Message.interchange_ref == ref, Message.message_ref == ref))
+        if self.business_ref.strip():
+            stmt = stmt.where(Message.business_ref == self.business_ref.strip())
+        if self.text.strip():
+            like = "%" + _escape_like(self.text.strip().lower()) + "%"
+            stmt = stmt.where(
+                or_(
+                    *(
+                        func.lower(column).like(like, escape="\\")
+                        for column in (
+                            Message.interchange_ref,
+                            Message.message_ref,
+                            Message.business_ref,
+                            Message.filename,
+                            Message.sender_id,
+                            Message.recipient_id,
+                            Message.error,
+                        )
+                    )
+                )
+            )
+        return stmt
+
+
+@dataclass
+class MessageSlice:
+    items: list[Message]
+    next_before: int | None  # pass as ``before`` for the next (older) page; None on the last page
+    before: int | None
+
+
+def list_messages(
+    session: Session, filters: MessageFilter, *, before: int | None = None, limit: int = 50
+) -> MessageSlice:
+    """Messages newest first, ``limit`` at a time, keyset-paged on id."""
+    stmt = filters.apply(select(Message)).options(selectinload(Message.partner))
+    if before:
+        stmt = stmt.where(Message.id < before)
+    stmt = stmt.order_by(Message.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return MessageSlice(items=rows, next_before=rows[-1].id if more and rows else None, before=before)
+
+
+def state_counts(session: Session, partner_id: int | None = None) -> dict[str, int]:
+    """How many messages are in each state (for the console's summary)."""
+    stmt = select(Message.state, func.count(Message.id)).group_by(Message.state)
+    if partner_id is not None:
+        stmt = stmt.where(Message.partner_id == partner_id)
+    return {state: count for state, count in session.execute(stmt)}
+
+
+def message_detail(session: Session, message_id: int) -> Message | None:
+    """A message with its events, partner, channel and payload loaded; None when unknown."""
+    return session.scalar(
+        select(Message)
+        .where(Message.id == message_id)
+        .options(
+            selectinload(Message.events),
+            selectinload(Message.partner),
+            selectinload(Message.channel),
+            selectinload(Message.payload),
+        )
+    )
+
+
+def related_messages(session: Session, message: Message) -> list[Message]:
+    """Messages that belong with this one: the one it answers, its answers, the same order's."""
+    conditions = [Message.answers_id == message.id]
+    if message.answers_id:
+        conditions.append(Message.id == message.answers_id)
+    if message.order_id:
+        conditions.append(Message.order_id == message.order_id)
+    if message.duplicate_of_id:
+        conditions.append(Message.id == message.duplicate_of_id)
+    stmt = select(Message).where(or_(*conditions), Message.id != message.id).order_by(Message.id).limit(50)
+    return list(session.scalars(stmt))
+
+
+def allowed_events(state: str) -> set[str]:
+    """The events the state table allows from ``state`` (the console offers only those)."""
+    return set(TRANSITIONS.get(state, {}))
+
+
+def describe(state: str) -> str:
+    return DESCRIPTIONS.get(state, state)
+
+
+def list_partners(session: Session) -> list[Partner]:
+    """Every partner with its identifiers and channels, by name."""
+    stmt = (
+        select(Partner)
+        .options(selectinload(Partner.channels), selectinload(Partner.identifiers))
+        .order_by(Partner.name)
+    )
+    return list(session.scalars(stmt))
+
+
+def partner_choices(session: Session) -> list[tuple[int, str]]:
+    return [(p.id, f"{p.name} ({p.code})") for p in session.execute(select(Partner.id, Partner.name, Partner.code).order_by(Partner.name))]
+
+
+def problem_counts(session: Session) -> dict[int, int]:
+    """Messages in a problem state per partner id."""
+    stmt = (
+        select(Message.partner_id, func.count(Message.id))
+        .where(Message.state.in_(PROBLEM), Message.partner_id.is_not(None))
+        .group_by(Message.partner_id)
+    )
+    return {pid: count for pid, count in session.execute(stmt)}
+
+
+# --- payloads ------------------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    number: int | None  # position in the interchange, UNB = 1; None for the UNA service string advice
+    tag: str
+    text: str
+    issues: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class PayloadView:
+    kind: str  # edifact, xml, json, text, binary, purged
+    segments: list[Segment] = field(default_factory=list)
+    text: str = ""
+    unplaced: list[dict[str, Any]] = field(default_factory=list)  # issues not tied to a shown segment
+    size: int = 0
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for s in self.segments if s.issues)
+
+
+def message_payload_view(message: Message) -> PayloadView:
+    """:func:`payload_view` of a message's stored payload (``purged`` once retention removed it)."""
+    try:
+        data: bytes | None = payload_bytes(message)
+    except RepairError:
+        data = None
+    return payload_view(data, message.syntax, message.issues)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def split_segments(text: str) -> tuple[str | None, list[str]]:
+    """The UNA string (if any) and the segments, split on the terminator outside release sequences.
+
+    The separators come from the UNA when there is one, else the defaults
+    (``:+.? '``). Line breaks between segments are dropped.
+    """
+    stripped = text.lstrip("\ufeff \r\n\t")
+    una = None
+    release, terminator = "?", "'"
+    if stripped.startswith("UNA") and len(stripped) >= 9:
+        una = stripped[:9]
+        release, terminator = una[6], una[8]
+        stripped = stripped[9:]
+    segments, current, escaped = [], [], False
+    for char in stripped:
+        if escaped:
+            current.append(char)
+            escaped = False
+            continue
+        if char == release and release != " ":
+            current.append(char)
+            escaped = True
+            continue
+        if char == terminator:
+            segment = "".join(current).strip("\r\n")
+            if segment.strip():
+                segments.append(segment.lstrip("\r\n\t "))
+            current = []
+            continue
+        current.append(char)
+    rest = "".join(current).strip()
+    if rest:
+        segments.append(rest)
+    return una, segments
+
+
+def _segment_tag(segment: str, una: str | None) -> str:
+    separators = {"+", ":"} if una is None else {una[3], una[4]}
+    tag = []
+    for char in segment:
+        if char in separators:
+            break
+        tag.append(char)
+    return "".join(tag)[:3]
+
+
+def _looks_edifact(text: str) -> bool:
+    head = text.lstrip("\ufeff \r\n\t")[:3]
+    return head in ("UNA", "UNB", "UNH")
+
+
+def payload_view(data: bytes | None, syntax: str = "", issues: list[dict[str, Any]] | None = None) -> PayloadView:
+    """The payload as an operator reads it, with issues attached to the segments they name."""
+    issues = [i for i in (issues or []) if isinstance(i, dict)]
+    if data is None:
+        return PayloadView(kind="purged", unplaced=issues)
+    text = _decode(data)
+    if syntax == "edifact" or _looks_edifact(text):
+        una, parts = split_segments(text)
+        terminator = una[8] if una else "'"
+        segments = []
+        if una:
+            segments.append(Segment(number=None, tag="UNA", text=una))
+        for number, part in enumerate(parts, start=1):
+            segments.append(Segment(number=number, tag=_segment_tag(part, una), text=part + terminator))
+        by_number = {s.number: s for s in segments if s.number is not None}
+        unplaced = []
+        for issue in issues:
+            segment = by_number.get(issue.get("segment")) if isinstance(issue.get("segment"), int) else None
+            if segment is None and issue.get("segment") is None and issue.get("tag"):
+                matches = [s for s in segments if s.tag == issue["tag"]]
+                segment = matches[0] if len(matches) == 1 else None
+            if segment is not None:
+                segment.issues.append(issue)
+            else:
+                unplaced.append(issue)
+        return PayloadView(kind="edifact", segments=segments, unplaced=unplaced, size=len(data))
+    stripped = text.lstrip()
+    if syntax in ("ubl", "xml") or stripped.startswith("<"):
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, remove_blank_text=True, huge_tree=False, load_dtd=False
+        )
+        try:
+            root = etree.fromstring(data, parser)
+            pretty = etree.tostring(root, pretty_print=True, encoding="unicode")
+            return PayloadView(kind="xml", text=pretty, unplaced=issues, size=len(data))
+        except etree.XMLSyntaxError:
+            return PayloadView(kind="text", text=text, unplaced=issues, size=len(data))
+    if syntax == "json" or stripped.startswith(("{", "[")):
+        try:
+            return PayloadView(
+                kind="json", text=json.dumps(json.loads(text), indent=2, ensure_ascii=False),
+                unplaced=issues, size=len(data),
+            )
+        except ValueError:
+            pass
+    if "\x00" in text:
+        return PayloadView(kind="binary", unplaced=issues, size=len(data))
+    return PayloadView(kind="text", text=text, unplaced=issues, size=len(data))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+

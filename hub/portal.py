@@ -1,0 +1,595 @@
+"""The distributor portal's services: catalogue, cart, quick order, CSV upload, orders.
+
+Everything a partner's user may see goes through one :class:`PartnerScope`:
+its queries all carry ``partner_id = <the user's partner>``, so a view
+cannot forget the filter, and a record of another partner is simply not
+found (:class:`NotFound`, a 404 on the web). Products are shared by all
+partners; prices, orders, documents and messages are not.
+
+The cart lives in the web session as ``{product_id: {"quantity": str, "note": str}}``;
+the scope turns it into priced lines and, at checkout, into a canonical
+:class:`edi.documents.Order` handed to :func:`hub.orders.place_order`.
+Only :meth:`PartnerScope.checkout` writes, and it commits once.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import math
+import re
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Generic, Iterable, TypeVar
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from edi import documents as doc
+from hub.accounts import audit
+from hub.errors import OrderRejected
+from hub.models import (
+    DespatchAdvice,
+    Invoice,
+    Message,
+    MessageEvent,
+    Order,
+    OrderResponse,
+    Partner,
+    PartnerIdentifier,
+    Price,
+    Product,
+    User,
+)
+from hub.monitor import MessageFilter, MessageSlice, list_messages
+from hub.orders import place_order
+from hub.pricing import partner_prices, price_for
+from hub.settings import Settings
+
+__all__ = [
+    "NotFound",
+    "Page",
+    "CatalogItem",
+    "CartLine",
+    "Cart",
+    "Row",
+    "RowError",
+    "ParsedRows",
+    "OrderDetail",
+    "CheckoutResult",
+    "PartnerScope",
+    "parse_quick_order",
+    "parse_csv",
+    "stock_level",
+    "ORDER_STATUSES",
+    "MAX_ROWS",
+]
+
+T = TypeVar("T")
+
+MAX_ROWS = 1000
+MAX_QUANTITY = Decimal("1000000")
+LOW_STOCK = Decimal(10)
+ORDER_STATUSES = (
+    "received",
+    "pending_approval",
+    "confirmed",
+    "changed",
+    "rejected",
+    "shipped",
+    "invoiced",
+    "cancelled",
+)
+
+
+class NotFound(LookupError):
+    """The record does not exist, or belongs to another partner (the two look the same)."""
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def _paginate(session: Session, stmt: Select, page: int, per_page: int) -> Page[Any]:
+    page = max(1, page)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def stock_level(product: Product) -> str:
+    """``in stock``, ``low stock``, ``out of stock`` or ``on request`` (stock not tracked)."""
+    if product.stock is None:
+        return "on request"
+    if product.stock <= 0:
+        return "out of stock"
+    if product.stock < LOW_STOCK:
+        return "low stock"
+    return "in stock"
+
+
+@dataclass
+class CatalogItem:
+    product: Product
+    unit_price: Decimal  # for one unit: the contract price, else the list price
+    breaks: list[Price]  # contract quantity breaks, ascending
+    contract: bool  # True when the partner has a contract price
+
+    @property
+    def stock(self) -> str:
+        return stock_level(self.product)
+
+
+# --- rows: quick order and CSV upload share one validator ------------------------------
+
+
+@dataclass
+class Row:
+    """One line the user typed or uploaded, as given (so an error can be fixed in place)."""
+
+    number: int  # line or row number in the input, 1-based
+    sku: str
+    quantity: str
+    note: str = ""
+
+
+@dataclass
+class RowError:
+    row: Row
+    message: str
+
+
+@dataclass
+class ParsedRows:
+    """Valid rows resolved to products (quantities summed per product), and the rest with reasons."""
+
+    lines: list[tuple[Product, Decimal, str]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    fatal: str | None = None  # the whole input is unreadable
+
+
+_SPLIT = re.compile(r"[\s,;\t]+")
+
+
+def parse_quick_order(text: str) -> list[Row]:
+    """Lines of ``SKU quantity`` (space, tab, comma or semicolon between; quantity defaults to 1)."""
+    rows = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = _SPLIT.split(line, maxsplit=1)
+        sku = parts[0]
+        quantity = parts[1].strip() if len(parts) > 1 else "1"
+        rows.append(Row(number=number, sku=sku, quantity=quantity))
+    return rows
+
+
+def parse_csv(data: bytes) -> tuple[list[Row], str | None]:
+    """Rows of ``sku,quantity[,note]`` (``;`` works too; a header row is skipped).
+
+    Returns the rows and a sentence when the file cannot be read at all.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    if not text.strip():
+        return [], "The file is empty."
+    first = text.lstrip().splitlines()[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    rows: list[Row] = []
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        for record in reader:
+            number = reader.line_num
+            cells = [c.strip() for c in record]
+            if not any(cells):
+                continue
+            if not rows and number == 1 and cells[0].lower() in ("sku", "article", "artikel", "item"):
+                continue
+            if len(rows) >= MAX_ROWS:
+                return rows, f"The file has more than {MAX_ROWS} rows; split it into smaller files."
+            quantity = cells[1] if len(cells) > 1 else ""
+            if delimiter == ";":
+                quantity = quantity.replace(",", ".")
+            note = delimiter.join(cells[2:]) if len(cells) > 2 else ""
+            rows.append(Row(number=number, sku=cells[0], quantity=quantity, note=note))
+    except csv.Error as exc:
+        return rows, f"Row {reader.line_num}: the file is not valid CSV ({exc})."
+    if not rows:
+        return [], "The file has no rows with a SKU and a quantity."
+    return rows, None
+
+
+def _quantity(text: str) -> Decimal | str:
+    """The quantity, or a sentence saying what is wrong with it."""
+    if not text:
+        return "the quantity is missing"
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return f"the quantity {text!r} is not a number"
+    if not value.is_finite() or value <= 0:
+        return f"the quantity {text} must be greater than zero"
+    if value > MAX_QUANTITY:
+        return f"the quantity {text} is more than {MAX_QUANTITY:,} "
+    if -value.as_tuple().exponent > 3:  # type: ignore[operator]
+        return f"the quantity {text} has more than 3 decimals"
+    return value
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+# --- the cart and orders --------------------------------------------------------------
+
+
+@dataclass
+class CartLine:
+    product: Product
+    quantity: Decimal
+    unit_price: Decimal
+    note: str = ""
+
+    @property
+    def amount(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(Decimal("0.01"))
+
+
+@dataclass
+class Cart:
+    lines: list[CartLine]
+    currency: str
+    missing: list[str] = field(default_factory=list)  # products no longer orderable, by SKU or id
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    @property
+    def empty(self) -> bool:
+        return not self.lines
+
+
+@dataclass
+class OrderDetail:
+    order: Order
+    responses: list[OrderResponse]
+    despatches: list[DespatchAdvice]
+    invoices: list[Invoice]
+    messages: list[Message]
+
+
+@dataclass
+class CheckoutResult:
+    order: Order | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class PartnerScope:
+    """Every portal query for one partner. Construct it only from the signed-in user's partner."""
+
+    def __init__(self, session: Session, partner_id: int):
+        if partner_id is None:
+            raise ValueError("a portal scope needs a partner")
+        self.session = session
+        self.partner_id = partner_id
+
+    # the one filter ------------------------------------------------------------------
+    def owned(self, stmt: Select, model: Any) -> Select:
+        """``stmt`` restricted to rows of this partner."""
+        return stmt.where(model.partner_id == self.partner_id)
+
+    def _get(self, model: Any, record_id: int, *options: Any) -> Any:
+        stmt = self.owned(select(model).where(model.id == record_id), model)
+        if options:
+            stmt = stmt.options(*options)
+        found = self.session.scalar(stmt)
+        if found is None:
+            raise NotFound(f"{model.__name__} {record_id}")
+        return found
+
+    @property
+    def partner(self) -> Partner:
+        partner = self.session.get(Partner, self.partner_id)
+        if partner is None:
+            raise NotFound(f"partner {self.partner_id}")
+        return partner
+
+    # catalogue -----------------------------------------------------------------------
+    def categories(self) -> list[str]:
+        stmt = (
+            select(Product.category)
+            .where(Product.active.is_(True), Product.category.is_not(None))
+            .distinct()
+            .order_by(Product.category)
+        )
+        return [c for c in self.session.scalars(stmt) if c]
+
+    def catalog(
+        self, query: str = "", category: str = "", page: int = 1, per_page: int = 25
+    ) -> Page[CatalogItem]:
+        """Active products matching name, SKU or GTIN, with this partner's prices."""
+        stmt = select(Product).where(Product.active.is_(True))
+        query = query.strip()
+        if query:
+            like = f"%{_escape_like(query.lower())}%"
+            stmt = stmt.where(
+                or_(
+                    func.lower(Product.name).like(like, escape="\\"),
+                    func.lower(Product.sku).like(like, escape="\\"),
+                    Product.gtin == query,
+                )
+            )
+        if category:
+            stmt = stmt.where(Product.category == category)
+        stmt = stmt.order_by(Product.name, Product.id)
+        found = _paginate(self.session, stmt, page, per_page)
+        prices = partner_prices(self.session, self.partner)
+        items = []
+        for product in found.items:
+            breaks = prices.get(product.id, [])
+            unit = next((p.price for p in reversed(breaks) if p.min_quantity <= 1), None)
+            items.append(
+                CatalogItem(
+                    product=product,
+                    unit_price=unit if unit is not None else product.list_price,
+                    breaks=breaks,
+                    contract=bool(breaks),
+                )
+            )
+        return Page(items=items, page=found.page, per_page=per_page, total=found.total)
+
+    def find_product(self, code: str) -> Product | None:
+        """An active product by SKU (case-insensitive) or GTIN."""
+        code = code.strip()
+        if not code:
+            return None
+        return self.session.scalar(
+            select(Product).where(
+                Product.active.is_(True),
+                or_(func.lower(Product.sku) == code.lower(), Product.gtin == code),
+            )
+        )
+
+    def resolve_rows(self, rows: Iterable[Row]) -> ParsedRows:
+        """Check each row (product known and orderable, quantity sensible); sums repeats."""
+        result = ParsedRows()
+        index: dict[int, int] = {}
+        for row in rows:
+            if not row.sku:
+                result.errors.append(RowError(row, "the SKU is missing"))
+                continue
+            product = self.find_product(row.sku)
+            if product is None:
+                result.errors.append(RowError(row, f"no product with SKU or GTIN {row.sku!r} in the catalogue"))
+                continue
+            quantity = _quantity(row.quantity)
+            if isinstance(quantity, str):
+                result.errors.append(RowError(row, quantity))
+                continue
+            if product.id in index:
+                at = index[product.id]
+                old_product, old_quantity, old_note = result.lines[at]
+                note = "; ".join(n for n in (old_note, row.note) if n)
+                result.lines[at] = (old_product, old_quantity + quantity, note)
+            else:
+                index[product.id] = len(result.lines)
+                result.lines.append((product, quantity, row.note))
+        return result
+
+    def cart(self, items: dict[str, dict[str, str]]) -> Cart:
+        """Price the session cart for this partner (quantity breaks applied)."""
+        partner = self.partner
+        ids = []
+        for key in items:
+            try:
+                ids.append(int(key))
+            except ValueError:
+                continue
+        products = {
+            p.id: p for p in self.session.scalars(select(Product).where(Product.id.in_(ids), Product.active.is_(True)))
+        } if ids else {}
+        lines, missing = [], []
+        for key, item in items.items():
+            product = products.get(int(key)) if key.isdigit() else None
+            if product is None:
+                missing.append(key)
+                continue
+            quantity = Decimal(item.get("quantity", "1"))
+            unit = price_for(self.session, partner, product, quantity)
+            lines.append(CartLine(product=product, quantity=quantity, unit_price=unit, note=item.get("note", "")))
+        return Cart(lines=lines, currency=partner.currency, missing=missing)
+
+    # orders --------------------------------------------------------------------------
+    def orders(self, query: str = "", status: str = "", page: int = 1, per_page: int = 25) -> Page[Order]:
+        stmt = self.owned(select(Order), Order)
+        if query.strip():
+            stmt = stmt.where(func.lower(Order.number).like(f"%{_escape_like(query.strip().lower())}%", escape="\\"))
+        if status:
+            stmt = stmt.where(Order.status == status)
+        stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc())
+        return _paginate(self.session, stmt, page, per_page)
+
+    def order(self, order_id: int) -> Order:
+        return self._get(Order, order_id, selectinload(Order.lines))
+
+    def order_detail(self, order_id: int) -> OrderDetail:
+        order = self.order(order_id)
+        s = self.session
+        return OrderDetail(
+            order=order,
+            responses=list(s.scalars(self.owned(
+                select(OrderResponse).where(OrderResponse.order_id == order.id), OrderResponse
+            ).order_by(OrderResponse.id))),
+            despatches=list(s.scalars(self.owned(
+                select(DespatchAdvice).where(DespatchAdvice.order_id == order.id), DespatchAdvice
+            ).order_by(DespatchAdvice.id))),
+            invoices=list(s.scalars(self.owned(
+                select(Invoice).where(Invoice.order_id == order.id), Invoice
+            ).order_by(Invoice.id))),
+            messages=list(s.scalars(self.owned(
+                select(Message).where(Message.order_id == order.id), Message
+            ).order_by(Message.id))),
+        )
+
+    def reorder_items(self, order_id: int) -> tuple[dict[str, dict[str, str]], list[str]]:
+        """Cart items for the lines of an earlier order, and the lines that cannot be ordered again."""
+        order = self.order(order_id)
+        items: dict[str, dict[str, str]] = {}
+        skipped = []
+        for line in order.lines:
+            product = line.product if line.product_id else None
+            if product is None or not product.active:
+                skipped.append(f"line {line.line_no} ({line.sku or line.gtin or line.description or '?'})")
+                continue
+            key = str(product.id)
+            previous = Decimal(items[key]["quantity"]) if key in items else Decimal(0)
+            items[key] = {"quantity": _decimal_text(previous + line.quantity), "note": ""}
+        return items, skipped
+
+    def order_number_taken(self, number: str) -> bool:
+        return self.session.scalar(
+            self.owned(select(func.count(Order.id)).where(Order.number == number), Order)
+        ) > 0
+
+    def checkout(
+        self,
+        items: dict[str, dict[str, str]],
+        user: User,
+        settings: Settings,
+        *,
+        number: str = "",
+        requested_delivery: dt.date | None = None,
+        note: str = "",
+        today: dt.date | None = None,
+    ) -> CheckoutResult:
+        """Turn the cart into an order through :func:`hub.orders.place_order`; commits once.
+
+        Business problems come back as sentences (nothing is stored); the
+        caller empties the cart only when an order came back.
+        """
+        today = today or dt.date.today()
+        cart = self.cart(items)
+        problems = []
+        if cart.empty:
+            problems.append("The cart is empty.")
+        if cart.missing:
+            problems.append(f"{len(cart.missing)} product(s) in the cart can no longer be ordered; remove them.")
+        number = number.strip() or self._new_number(today)
+        if self.order_number_taken(number):
+            problems.append(f"You already have an order numbered {number}; choose another order number.")
+        if requested_delivery is not None and requested_delivery < today:
+            problems.append("The requested delivery date is in the past.")
+        if problems:
+            return CheckoutResult(problems=problems)
+
+        partner = self.partner
+        document = self.order_document(cart, number=number, requested_delivery=requested_delivery,
+                                       note=note, today=today, partner=partner, user=user)
+        try:
+            order = place_order(
+                self.session, settings, partner, document, source="portal", actor=user.email, user=user
+            )
+        except OrderRejected as exc:
+            self.session.rollback()
+            return CheckoutResult(problems=list(exc.problems) or [str(exc)])
+        audit(self.session, user.email, "order.placed", target=f"order:{number}", partner_id=partner.id,
+              detail=f"{len(document.lines)} line(s) from the portal")
+        self.session.commit()
+        return CheckoutResult(order=order)
+
+    def order_document(
+        self,
+        cart: Cart,
+        *,
+        number: str,
+        requested_delivery: dt.date | None,
+        note: str,
+        today: dt.date,
+        partner: Partner,
+        user: User,
+    ) -> doc.Order:
+        """The canonical order for a priced cart (prices left to place_order's contract lookup)."""
+        gln = self.session.scalar(
+            select(PartnerIdentifier.value).where(
+                PartnerIdentifier.partner_id == partner.id, PartnerIdentifier.scheme == "GLN"
+            )
+        )
+        buyer = doc.Party(
+            role=doc.PartyRole.BUYER,
+            id=gln,
+            id_agency="9" if gln else None,
+            name=partner.name,
+            country=partner.country,
+            vat_number=partner.vat_number,
+            contact=user.name,
+        )
+        notes = [note.strip()] if note.strip() else []
+        lines = []
+        for n, line in enumerate(cart.lines, start=1):
+            lines.append(
+                doc.OrderLine(
+                    line_no=str(n),
+                    gtin=line.product.gtin,
+                    supplier_sku=line.product.sku,
+                    description=line.product.name,
+                    quantity=line.quantity,
+                    unit=line.product.unit,
+                )
+            )
+            if line.note:
+                notes.append(f"Line {n} ({line.product.sku}): {line.note}")
+        return doc.Order(
+            number=number,
+            issue_date=today,
+            requested_delivery=requested_delivery,
+            currency=partner.currency,
+            parties=[buyer],
+            notes=notes,
+            lines=lines,
+        )
+
+    def _new_number(self, today: dt.date) -> str:
+        while True:
+            number = f"W{today:%y%m%d}-{secrets.token_hex(2).upper()}"
+            if not self.order_number_taken(number):
+                return number
+
+    # messages ------------------------------------------------------------------------
+    def messages(self, filters: MessageFilter, *, before: int | None = None, limit: int = 50) -> MessageSlice:
+        """This partner's messages, whatever partner the filter names."""
+        filters = dataclasses.replace(filters, partner_id=self.partner_id)
+        return list_messages(self.session, filters, before=before, limit=limit)
+
+    def message(self, message_id: int) -> Message:
+        return self._get(Message, message_id, selectinload(Message.events))
+
+    def message_events(self, message_id: int) -> list[MessageEvent]:
+        return list(self.message(message_id).events)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
