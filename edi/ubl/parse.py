@@ -13,10 +13,10 @@ XPath-like location such as ``/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmoun
 from __future__ import annotations
 
 import datetime as _dt
-import functools
+import threading
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from lxml import etree
 
@@ -133,11 +133,24 @@ class _LocalOnly(etree.Resolver):
         return self.resolve_filename(str(target), context)
 
 
-@functools.lru_cache(maxsize=None)
+_compiled = threading.local()
+
+
 def schema_for(root: str) -> etree.XMLSchema:
-    """The compiled (and cached) OASIS UBL 2.1 schema for a root element name."""
+    """The compiled OASIS UBL 2.1 schema for a root element name.
+
+    Compiled once per thread and kept: an lxml validator (and its error log)
+    must not be shared between threads, and compiling takes a while.
+    """
     if root not in ROOT_NAMESPACES:
         raise EdiError(f"no UBL schema for {root!r}")
+    cache: dict[str, etree.XMLSchema] = _compiled.__dict__.setdefault("schemas", {})
+    if root not in cache:
+        cache[root] = _compile(root)
+    return cache[root]
+
+
+def _compile(root: str) -> etree.XMLSchema:
     parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
     parser.resolvers.add(_LocalOnly())
     path = SCHEMA_DIR / "maindoc" / f"UBL-{root}-2.1.xsd"
@@ -267,8 +280,11 @@ def _party(r: _Reader, party: etree._Element | None, role: str) -> Party | None:
     ident = r.find(party, "cac:PartyIdentification/cbc:ID")
     if ident is None or not (ident.text or "").strip():
         ident = r.find(party, "cbc:EndpointID")
-    pid = ident.text.strip() if ident is not None and (ident.text or "").strip() else None
-    agency = _agency((ident.get("schemeID") or "").strip() or None) if pid else None
+    pid = None
+    agency = None
+    if ident is not None and (ident.text or "").strip():
+        pid = (ident.text or "").strip()
+        agency = _agency((ident.get("schemeID") or "").strip() or None)
     address = r.find(party, "cac:PostalAddress")
     vat = None
     for scheme in r.findall(party, "cac:PartyTaxScheme"):
@@ -319,7 +335,8 @@ def _parties(found: list[Party | None]) -> list[Party]:
     return [party for party in found if party is not None]
 
 
-def _item(r: _Reader, item: etree._Element | None) -> dict[str, str | None]:
+def _item(r: _Reader, item: etree._Element | None) -> dict[str, Any]:
+    """The item fields every line type shares: gtin, supplier_sku, buyer_sku, description."""
     return {
         "gtin": r.text(item, "cac:StandardItemIdentification/cbc:ID"),
         "supplier_sku": r.text(item, "cac:SellersItemIdentification/cbc:ID"),
@@ -469,20 +486,20 @@ def _despatch_advice(r: _Reader, root: etree._Element) -> DespatchAdvice | None:
     contained: dict[str, str] = {}
     for unit in r.findall(shipment, "cac:TransportHandlingUnit"):
         level = r.text(unit, "cbc:ID") or str(len(packages) + 1)
-        package = Package(
+        handling_unit = Package(
             level=level,
             package_type=r.text(unit, "cbc:TransportHandlingUnitTypeCode"),
             sscc=r.text(unit, "cbc:TraceID"),
         )
-        packages.append(package)
-        by_level[level] = package
-        if package.sscc:
-            by_sscc[package.sscc] = package
+        packages.append(handling_unit)
+        by_level[level] = handling_unit
+        if handling_unit.sscc:
+            by_sscc[handling_unit.sscc] = handling_unit
         for child in r.findall(unit, "cac:Package/cbc:ID"):
             if child.text and child.text.strip():
                 contained[child.text.strip()] = level
-    for package in packages:
-        package.parent = contained.get(package.level)
+    for handling_unit in packages:
+        handling_unit.parent = contained.get(handling_unit.level)
     loose: Package | None = None
     for el in r.findall(root, "cac:DespatchLine"):
         line = _despatch_line(r, el)
@@ -491,7 +508,7 @@ def _despatch_advice(r: _Reader, root: etree._Element) -> DespatchAdvice | None:
         key = r.text(el, "cac:Shipment/cbc:ID")
         unit = r.find(el, "cac:Shipment/cac:TransportHandlingUnit")
         sscc = r.text(unit, "cbc:ID")
-        package = by_level.get(key or "") if key is not None and by_level else None
+        package: Package | None = by_level.get(key) if key is not None else None
         if package is None and sscc:
             package = by_sscc.get(sscc)
             if package is None:

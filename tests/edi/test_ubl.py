@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import threading
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from edi.documents import (
 )
 from edi.errors import EdiError, Issue, Severity, SyntaxCode
 from edi.ubl import DTD_REFUSED, PEPPOL_IDS, parse_ubl, rejection_for, render_ubl, validate_ubl
-from edi.ubl.parse import NS, path_of, schema_for
+from edi.ubl.parse import NS, _LocalOnly, path_of, schema_for
 from edi.ubl.safe import new_parser, parse_xml
 
 SAMPLES = Path(__file__).parent / "ubl_samples"
@@ -455,6 +456,25 @@ def test_an_unsupported_root_is_an_issue() -> None:
 
 
 # --------------------------------------------------------------------------- XSD errors
+
+
+def test_schema_imports_resolve_inside_the_shipped_folder_only() -> None:
+    resolver = _LocalOnly()
+    with pytest.raises(EdiError, match="not local"):
+        resolver.resolve("http://docs.oasis-open.org/ubl/os-UBL-2.1/xsd/common/UBL-CommonBasicComponents-2.1.xsd", None, None)
+    with pytest.raises(EdiError, match="outside the shipped schemas"):
+        resolver.resolve("/etc/passwd", None, None)
+
+
+def test_compiled_schemas_are_kept_per_thread() -> None:
+    assert schema_for("Invoice") is schema_for("Invoice")
+    other: list[etree.XMLSchema] = []
+    thread = threading.Thread(target=lambda: other.append(schema_for("Invoice")))
+    thread.start()
+    thread.join()
+    assert other[0] is not schema_for("Invoice")
+    assert other[0].validate(etree.fromstring(render_ubl(sample_invoice())))
+
 
 
 def test_xsd_errors_have_path_and_line_and_drop_the_document() -> None:
