@@ -47,6 +47,7 @@ __all__ = [
     "Message",
     "MessageEvent",
     "ControlCounter",
+    "Sequence",
     "AuditEntry",
     "utcnow",
 ]
@@ -386,6 +387,15 @@ class ControlCounter(Base):
 
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Sequence(Base):
+    """Hub-wide gapless numbers (invoice numbers, SSCC serials), taken under a row lock."""
+
+    __tablename__ = "number_sequence"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

@@ -119,7 +119,7 @@ def test_syntax_error_is_rejected_with_a_located_contrl(hub_env, orders_bytes):
         assert inbound.state == State.REJECTED
         assert session.scalar(select(Order)) is None
         located = [i for i in inbound.issues if i.get("tag") == "UNT"]
-        assert located and located[0]["segment"] == 23 and located[0]["code"] == "29"
+        assert located and located[0]["segment"] == 22 and located[0]["code"] == "29"
     contrl_file = [p for p in hub_env.outbound_files() if p.name.startswith("CONTRL")][0]
     contrl = translate(contrl_file.read_bytes()).messages[0].document
     assert contrl.action == "4" or any(m.action == "4" for m in contrl.messages)
