@@ -249,6 +249,28 @@ _PARTY_CODES = " ".join([
 ])
 
 
+#: UNCL 1153 as the UN/CEFACT vocabulary lists it; kept open (see SOURCES.md): older
+#: directories had codes since withdrawn (e.g. CO), so an unknown value only warns.
+_REF_CODES = " ".join([
+    _letters("AA", "A", "Z"), _letters("AB", "A", "Z"), _letters("AC", "A", "L"), _letters("AC", "N", "R"),
+    _letters("AC", "T", "Z"), _letters("AD", "A", "G"), _letters("AD", "I", "Q"), _letters("AD", "T", "Z"),
+    _letters("AE", "A", "Z"), _letters("AF", "A", "Z"), _letters("AG", "A", "Z"), _letters("AH", "A", "V"),
+    _letters("AH", "X", "Z"), _letters("AI", "A", "Z"), _letters("AJ", "A", "Z"), _letters("AK", "A", "Z"),
+    _letters("AL", "A", "Z"), _letters("AM", "A", "Z"), _letters("AN", "A", "Y"), "AOA", _letters("AO", "D", "Z"),
+    _letters("AP", "A", "Z"), _letters("AQ", "A", "Z"), _letters("AR", "A", "Z"), _letters("AS", "A", "Z"),
+    _letters("AT", "A", "Z"), _letters("AU", "A", "Z"), _letters("AV", "A", "Z"), _letters("AW", "A", "Z"),
+    _letters("AX", "A", "S"), "AC AE AF AP AU AV",
+    "BA BC BD BE BH BM BN BO BR BT BTP BW",
+    "CAS CAT CAU CAV CAW CAX CAY CAZ CBA CBB CD CEC CED CFE CFF CFO CG CH CK CKN CM CMR CN CNO COF CP CR CRN",
+    "CS CST CT CU CV CW CZ DA DAN DB DI DL DM DQ DR EA EB ED EE EEP EI EN EQ ER ERN ET EX",
+    "FC FF FI FLW FN FO FS FT FV FX GA GC GD GDN GN HS HWB IA IB ICA ICE ICO II IL INB INN INO IP IS IT IV",
+    "JB JE LA LAN LAR LB LC LI LO LRC LS MA MB MF MG MH MR MRN MS MSS MWB NA NF OH OI ON OP OR",
+    "PB PC PD PE PF PI PK PL POR PP PQ PR PS PW PY RA RC RCN RE REN RF RR RT",
+    "SA SB SD SE SEA SF SH SI SM SN SP SQ SRN SS STA SW SZ TB TCR TE TF TI TIN TL TN TP",
+    "UAR UC UCN UN UO URI VA VC VGR VM VN VON VOR VP VR VS VT VV WE WM WN WR WS WY XA XC XP ZZZ",
+])
+
+
 def _codes(name: str, values: str, source: str, closed: bool = False) -> dict[str, Any]:
     return {"name": name, "values": sorted(set(values.split())), "closed": closed, "source": source}
 
@@ -275,9 +297,7 @@ CODE_LISTS: dict[str, dict[str, Any]] = {
                    " 401 402 600 601 602 603 604 609 610 615 616 701 702 704 705 706 707 708 709 710 711 712 713"
                    " 714 715 716 717 718 719 720 801 802 803 804 805 806 807 808 810", _UNCL),
     "3055": _codes("code list responsible agency code", "3 5 6 9 10 16 17 28 86 87 89 90 91 92 ZZZ", _UNCL + "; " + _EAN97),
-    "1153": _codes("reference code qualifier",
-                   "AAB AAJ AAK AAN ABO ACD ACE ADE BO CO CR CT DL DQ FC GN IA IP IT IV LI ON PD PK PL PP"
-                   " SI SS TN VA VN XA", _UNCL),
+    "1153": _codes("reference code qualifier", _REF_CODES, _VOCAB + " referencecodelist.json (UNCL 1153)"),
     "6063": _codes("quantity type code qualifier", "1 3 11 12 21 46 47 48 52 59 61 113 124 192", _UNCL),
     "5025": _codes("monetary amount type code qualifier",
                    "8 9 23 39 52 64 66 77 79 86 124 125 128 129 131 176 203 204 259 260 402",
@@ -285,11 +305,12 @@ CODE_LISTS: dict[str, dict[str, Any]] = {
     "6411": _codes("measurement unit code",
                    "C62 PCE EA KGM GRM TNE LTR MLT MTR CMT MMT MTK MTQ H87 SET PR PK CT DZN HUR DAY MIN SEC KWH"
                    " BX NAR NPR ZZ", "UN/ECE Recommendation 20 (a practical subset) and EANCOM 2002 code set 6411"),
-    "5305": _codes("duty or tax or fee category code", "A AA AB AC AD AE B C D E F G H I J K L M O S Z", _UNCL),
-    "5153": _codes("duty or tax or fee type name code",
-                   "ADD BOL CAP CAR COC CST CUD CVD ENV EXC EXP FET FRE GCN GST ILL IMP IND LAC"
-                   " LCN LDP LOC LST MCA MCD OTH PDB PDC PRF SCN SSS STT SUP SUR SWT TAC TOT TOX TTA VAD VAT",
-                   _UNCL),
+    "5305": _codes("duty or tax or fee category code", "A AA AB AC AD AE B C D E F G H I J K L M N O S Z",
+                   _VOCAB + " taxcategorycodelist.json (UNCL 5305)", closed=True),
+    "5153": _codes("duty or tax or fee type name code", " ".join([
+        _letters("AA", "A", "M"), "AAO AAP ADD BOL CAP CAR COC CST CUD CVD ENV EXC EXP FET FRE GCN GST ILL IMP IND LAC",
+        "LCN LDP LOC LST MCA MCD OTH PDB PDC PRF SCN SSS STT SUP SUR SWT TAC TOT TOX TTA VAD VAT",
+    ]), _VOCAB + " taxtypecodelist.json (UNCL 5153)", closed=True),
     "7143": _codes("item type identification code",
                    "AA AC ACU ADU AT BP CG DW EN GB GD GN HS IB IN MF NB PV SA SN SRV UP VN", _UNCL + "; " + _EAN97),
     "5125": _codes("price code qualifier", "AAA AAB AAE AAF CAL INF INV", _UNCL),
