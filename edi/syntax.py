@@ -568,9 +568,15 @@ class _Reader:
                 tag, elements, dangling = self._split_released(text)
                 if dangling:
                     check = True
-            if tag not in known and tag[:3] == "UNA":
-                self._una_inline(data, parts, i, raw, base, seplen)
-                continue
+            if tag not in known and tag[:3] in ("UNA", "UNB"):
+                if tag[:3] == "UNA":
+                    self._una_inline(data, parts, i, raw, base, seplen)
+                    continue
+                if tag != "UNB" and not self.open and not self._default_split():
+                    # a UNB written with the default separators after an interchange that used others
+                    self.una = None
+                    self.data = data[base + sum(len(p) + seplen for p in parts[:i]) :]
+                    raise _Restart
             if tag in service:
                 if tag == "UNB" and self._unb_needs_restart():
                     self.data = data[base + sum(len(p) + seplen for p in parts[:i]) :]
@@ -761,8 +767,11 @@ class _Reader:
         if self.expect_unb:
             return False
         self.una = None
+        return not self._default_split()
+
+    def _default_split(self) -> bool:
         d = DEFAULT_SEPARATORS
-        return not (self.csep == d.component and self.esep == d.element and self.term == d.terminator and self.rel == d.release)
+        return (self.csep, self.esep, self.term, self.rel) == (d.component, d.element, d.terminator, d.release)
 
     # ----------------------------------------------------------------- envelope
 
