@@ -538,8 +538,8 @@ def _despatch_advice(r: _Reader, root: etree._Element) -> DespatchAdvice | None:
         tracking_number=r.text(delivery, "cbc:TrackingID"),
         parties=_parties(
             [
-                _party(r, r.find(root, "cac:BuyerCustomerParty/cac:Party"), PartyRole.BUYER),
                 _party(r, r.find(root, "cac:DespatchSupplierParty/cac:Party"), PartyRole.SUPPLIER),
+                _party(r, r.find(root, "cac:BuyerCustomerParty/cac:Party"), PartyRole.BUYER),
                 _party(r, r.find(root, "cac:SellerSupplierParty/cac:Party"), PartyRole.SELLER),
                 _party(r, r.find(root, "cac:DeliveryCustomerParty/cac:Party"), PartyRole.DELIVERY),
                 _party(r, r.find(delivery, "cac:Despatch/cac:DespatchParty"), PartyRole.SHIP_FROM),
