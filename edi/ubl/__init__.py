@@ -73,6 +73,11 @@ totals              LegalMonetaryTotal: LineExtension, TaxExclusive,
 VAT breakdown       TaxTotal/TaxSubtotal with TaxCategory ID/Percent
 ==================  ==========================================================
 
+Parties come back in a fixed order per document type, the order the EDIFACT
+mappings produce (Order/OrderResponse: BY, SU, DP, IV; DespatchAdvice: SU,
+BY, SE, DP, SF; Invoice: BY, SU, SE, IV, DP, PE), so a document that went
+EDIFACT -> UBL -> canonical compares equal to the one read from EDIFACT.
+
 Not carried by UBL (lost on the way through it): ``OrderResponseLine.ordered_quantity``
 (Peppol has no element for it), parties with roles other than the ones above,
 an IV party without a BY party on an invoice (comes back as BY), an SE party

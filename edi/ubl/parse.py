@@ -418,6 +418,7 @@ def _order_response(r: _Reader, root: etree._Element) -> OrderResponse | None:
             continue
         line_no = r.text(item, "cbc:ID")
         quantity = r.decimal(item, "cbc:Quantity")
+        # Peppol lets an accepted line leave the quantity out; the canonical line needs it
         r.required(quantity, item, "cbc:Quantity", "confirmed quantity")
         if quantity is None or line_no is None:
             continue

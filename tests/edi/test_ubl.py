@@ -75,7 +75,7 @@ def sample_order() -> Order:
         currency="EUR",
         contract_ref="FA-2026-03",
         parties=[buyer(), supplier(), delivery_point(), Party(role="IV", id="5412345000037", name="Accounts")],
-        notes=["Please deliver before noon", "Ramp 3"],
+        notes=["Please deliver before noon", "R&D <ramp 3> \"north\" gate, Müller & Söhne"],
         lines=[
             OrderLine(line_no="1", gtin="04012345000017", supplier_sku="HB-M8-40", buyer_sku="NL-77",
                       description="Hex bolt M8x40", quantity=D("120"), unit="PCE", net_price=D("1.50"),
