@@ -30,10 +30,14 @@ def adapter_for(channel: Channel, settings: Settings) -> Adapter:
     if channel.kind == "folder":
         return FolderAdapter(FolderSettings.from_dict(channel.settings or {}, base=BASE_DIR, where=where))
     if channel.kind == "sftp_mailbox":
-        root = settings.var_path / "mailboxes" / channel.partner.code
-        return FolderAdapter(
-            FolderSettings(inbound=None, outbound=root / "out", settle_seconds=0),
-        )
+        from adapters.sftp_server import MailboxAdapter
+
+        return MailboxAdapter(settings.var_path / "mailboxes", channel.partner.code)
+    if channel.kind == "sftp":
+        from adapters.sftp import SftpAdapter, SftpSettings
+
+        data = {k: v for k, v in (channel.settings or {}).items() if k not in ("schedule_seconds",)}
+        return SftpAdapter(SftpSettings.from_dict(data, where=where))
     raise TransportError(f"{where}: channel kind {channel.kind!r} is not available in this build", retryable=False)
 
 
@@ -71,9 +75,22 @@ def poll_channel(session_factory: sessionmaker[Session], settings: Settings, cha
         return count
 
 
+#: seconds between polls when a channel names no ``schedule_seconds``
+DEFAULT_SCHEDULE = {"folder": 0.0, "sftp": 60.0}
+
+
+def _due(channel: Channel, now) -> bool:
+    every = (channel.settings or {}).get("schedule_seconds", DEFAULT_SCHEDULE.get(channel.kind, 60.0))
+    if channel.last_poll_at is None or not every:
+        return True
+    return (now - channel.last_poll_at).total_seconds() >= float(every)
+
+
 def poll_all(session_factory: sessionmaker[Session], settings: Settings, *, actor: str) -> int:
+    """Poll every inbound channel whose schedule is due."""
+    now = utcnow()
     with session_factory() as session:
-        ids = [c.id for c in inbound_channels(session)]
+        ids = [c.id for c in inbound_channels(session) if _due(c, now)]
     return sum(poll_channel(session_factory, settings, channel_id, actor=actor) for channel_id in ids)
 
 
