@@ -302,6 +302,17 @@ def test_sample_order_response() -> None:
     assert response.lines[1].delivery_date == dt.date(2026, 10, 27)
 
 
+def test_order_response_line_without_quantity_is_reported_not_guessed() -> None:
+    """Peppol lets an accepted line leave out the quantity; the canonical line needs one, so it is an issue."""
+    tree = etree.fromstring(read_sample("peppol_order_response.xml"))
+    item = tree.find("cac:OrderLine/cac:LineItem", NS)
+    item.remove(item.find("cbc:Quantity", NS))
+    document, issues = parse_ubl(etree.tostring(tree))
+    assert document is None
+    assert [(i.code, i.path) for i in issues] == [
+        (SyntaxCode.MISSING, "/OrderResponse/cac:OrderLine[1]/cac:LineItem/cbc:Quantity")]
+
+
 def test_sample_despatch_advice_with_line_level_packages() -> None:
     despatch, issues = parse_ubl(read_sample("peppol_despatch_advice.xml"))
     assert issues == []
