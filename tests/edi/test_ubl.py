@@ -200,6 +200,28 @@ def test_rendered_xml_is_valid_against_the_official_xsd(kind: str) -> None:
     assert tree.findtext("cbc:ProfileID", namespaces=NS) == profile
 
 
+MINIMAL = {
+    "Order": lambda: Order(number="1", issue_date=dt.date(2026, 1, 2),
+                           lines=[OrderLine(line_no="1", quantity=D("1"))]),
+    "OrderResponse": lambda: OrderResponse(number="2", order_number="1", issue_date=dt.date(2026, 1, 3)),
+    "DespatchAdvice": lambda: DespatchAdvice(number="3", issue_date=dt.date(2026, 1, 4), packages=[
+        Package(level="1", lines=[DespatchLine(line_no="1", quantity=D("1"))])]),
+    "Invoice": lambda: Invoice(number="4", issue_date=dt.date(2026, 1, 5), currency="EUR", lines=[
+        InvoiceLine(line_no="1", quantity=D("1"), net_price=D("1"), line_amount=D("1"))],
+        line_total=D("1"), taxable_total=D("1"), tax_total=D("0"), total=D("1")),
+}
+
+
+@pytest.mark.parametrize("kind", list(MINIMAL))
+def test_minimal_documents_render_valid_and_come_back(kind: str) -> None:
+    document = MINIMAL[kind]()
+    data = render_ubl(document)
+    assert schema_for(kind).validate(etree.fromstring(data)), schema_for(kind).error_log
+    parsed, issues = parse_ubl(data)
+    assert [i for i in issues if i.rule is None or i.rule == "UBL-XSD"] == []  # EN 16931 may still object
+    assert parsed == document
+
+
 def test_peppol_identifiers() -> None:
     assert PEPPOL_IDS["Invoice"] == (
         "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0",
