@@ -461,6 +461,12 @@ def test_the_parser_itself_resolves_no_entity() -> None:
     assert "&xxe;" in text
 
 
+def test_excessive_nesting_is_refused_not_crashed_on() -> None:
+    data = b'<Order xmlns="urn:oasis:names:specification:ubl:schema:xsd:Order-2">' + b"<a>" * 5000 + b"</a>" * 5000 + b"</Order>"
+    document, issues = parse_ubl(data)
+    assert document is None and "depth" in issues[0].message
+
+
 def test_documents_above_the_size_limit_are_refused() -> None:
     data = render_ubl(sample_order())
     document, issues = parse_ubl(data, max_bytes=len(data) - 1)
