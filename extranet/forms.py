@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -15,6 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 __all__ = [
@@ -28,7 +31,13 @@ __all__ = [
     "MessageFilterForm",
     "OrderSearchForm",
     "CatalogSearchForm",
+    "options",
 ]
+
+
+def options(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -100,7 +109,7 @@ class OrderSearchForm(_GetForm):
 class MessageFilterForm(_GetForm):
     partner = SelectField("Partner", choices=[], validate_choice=False)
     direction = SelectField(
-        "Direction", choices=[("", "Any"), ("in", "Inbound"), ("out", "Outbound")], validate_choice=False
+        "Direction", choices=options([("", "Any"), ("in", "Inbound"), ("out", "Outbound")]), validate_choice=False
     )
     document_type = SelectField("Document type", choices=[], validate_choice=False)
     state = SelectField("State", choices=[], validate_choice=False)

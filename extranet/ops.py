@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from extranet.extensions import db, login_manager
-from extranet.forms import MessageFilterForm, RepairForm
+from extranet.forms import MessageFilterForm, RepairForm, options
 from extranet.security import OPS_ACTION_ROLES, roles_required
 from hub import messages as message_store
 from hub import monitor
@@ -47,9 +47,9 @@ def index():  # type: ignore[no-untyped-def]
 def messages():  # type: ignore[no-untyped-def]
     session = db.session
     form = MessageFilterForm(request.args)
-    form.partner.choices = [("", "Any partner")] + [(str(pid), label) for pid, label in monitor.partner_choices(session)]
-    form.document_type.choices = [("", "Any type")] + [(t, t) for t in monitor.DOCUMENT_TYPES]
-    form.state.choices = [("", "Any state"), ("problem", "Any problem")] + [(s, s) for s in DESCRIPTIONS]
+    form.partner.choices = options([("", "Any partner")] + monitor.partner_choices(session))
+    form.document_type.choices = options([("", "Any type")] + [(t, t) for t in monitor.DOCUMENT_TYPES])
+    form.state.choices = options([("", "Any state"), ("problem", "Any problem")] + [(s, s) for s in DESCRIPTIONS])
     form.validate()
     filters = monitor.MessageFilter(
         partner_id=int(form.partner.data) if (form.partner.data or "").isdigit() else None,

@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from extranet.extensions import login_manager
-from extranet.forms import CatalogSearchForm, CheckoutForm, OrderSearchForm, QuickOrderForm, UploadForm
+from extranet.forms import CatalogSearchForm, CheckoutForm, OrderSearchForm, QuickOrderForm, UploadForm, options
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required, safe_next
 from hub.monitor import MessageFilter
 from hub.portal import ORDER_STATUSES, ParsedRows, Row, parse_csv, parse_quick_order
@@ -87,7 +87,7 @@ def _cart_size() -> dict[str, Any]:
 def catalog():  # type: ignore[no-untyped-def]
     scope = portal_scope()
     form = CatalogSearchForm(request.args)
-    form.category.choices = [("", "All categories")] + [(c, c) for c in scope.categories()]
+    form.category.choices = options([("", "All categories")] + [(c, c) for c in scope.categories()])
     page = scope.catalog(form.q.data or "", form.category.data or "", page=request.args.get("page", 1, type=int))
     return render_template("portal/catalog.html", form=form, page=page, partner=scope.partner)
 
@@ -251,7 +251,7 @@ def checkout():  # type: ignore[no-untyped-def]
 @login_required
 def orders():  # type: ignore[no-untyped-def]
     form = OrderSearchForm(request.args)
-    form.status.choices = [("", "Any status")] + [(s, s.replace("_", " ")) for s in ORDER_STATUSES]
+    form.status.choices = options([("", "Any status")] + [(s, s.replace("_", " ")) for s in ORDER_STATUSES])
     page = portal_scope().orders(form.q.data or "", form.status.data or "", page=request.args.get("page", 1, type=int))
     return render_template("portal/orders.html", form=form, page=page)
 

@@ -196,7 +196,7 @@ def parse_csv(data: bytes) -> tuple[list[Row], str | None]:
     if not text.strip():
         return [], "The file is empty."
     first = text.lstrip().splitlines()[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    delimiter = ";" if ";" in first and first.count(";") >= first.count(",") else ","
     rows: list[Row] = []
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
