@@ -330,8 +330,9 @@ def _strictness(leniencies: tuple[str, ...]):
 def edi_validate(files: tuple[str, ...], leniencies: tuple[str, ...], progress: bool | None) -> None:
     """Check EDIFACT or UBL files; exit 0 when every file is valid, 1 otherwise.
 
+    \b
     Each problem is printed on its own line as
-    FILE: segment N (TAG) element E[.C]: message
+      FILE: segment N (TAG) element E[.C]: message
     """
     from edi.translate import validate_file
 
