@@ -552,16 +552,18 @@ class _Reader:
             if rel is None or rel not in text:
                 fields = text.split(esep)
                 tag = fields[0]
+                del fields[0]
                 if rep is not None and rep in text:
-                    elements: list[object] = [
-                        _repetition(f.split(rep), csep) if rep in f else _element(f, csep) for f in fields[1:]
-                    ]
+                    elements: list[object] = [_repetition(f.split(rep), csep) if rep in f else _element(f, csep) for f in fields]
+                elif csep in text:
+                    elements = [f.split(csep) if csep in f else f for f in fields]
+                    # composites need trimming only where a component separator ends an element
+                    if csep + esep in text or text[-1] == csep:
+                        elements = [_occurrence(e) if e.__class__ is list else e for e in elements]  # type: ignore[arg-type]
                 else:
-                    elements = [
-                        (f.split(csep) if f[-1] != csep else _occurrence(f.split(csep))) if csep in f else f
-                        for f in fields[1:]
-                    ]
-                if elements and not elements[-1]:
+                    elements = fields  # type: ignore[assignment]
+                last = text[-1]
+                if (last == esep or last == csep) and elements:
                     while elements and not elements[-1]:
                         elements.pop()
             else:
@@ -584,7 +586,7 @@ class _Reader:
                 self.pos += 1
                 seg = new(Segment)
                 seg.tag = tag
-                seg.elements = elements
+                seg.elements = elements  # type: ignore[assignment]  # may hold Repetition (module docstring)
                 yield from self._service(tag, seg, check, dangling)
                 # separators, charset or the open message may have changed
                 codec = self.codec
@@ -596,7 +598,7 @@ class _Reader:
             self.pos += 1
             seg = new(Segment)
             seg.tag = tag
-            seg.elements = elements
+            seg.elements = elements  # type: ignore[assignment]  # may hold Repetition (module docstring)
             if append is not None:
                 append(seg)
                 if check or tag not in known:
@@ -1078,7 +1080,9 @@ _KNOWN_TAGS: set[str] = set()
 
 
 def _una_problem(chars: str) -> str | None:
-    comp, elem, dec, rel, rep, term = chars
+    if len(chars) != 6:
+        return "UNA needs exactly six service characters"
+    comp, elem, dec, rel, rep, term = chars[0], chars[1], chars[2], chars[3], chars[4], chars[5]
     if any(ord(ch) > 127 for ch in chars):
         return "service characters must be ASCII"
     if dec not in ".,":
