@@ -82,11 +82,9 @@ raises :class:`~edi.errors.EdiError` naming segment and element.
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import IO, Union, cast
 
 from pydifact.segments import Segment
