@@ -1,0 +1,407 @@
+"""CMS (RFC 5652) for AS2: detached signatures, enveloping, compression.
+
+Signing uses ``cryptography``'s PKCS7SignatureBuilder. Verification,
+enveloping (EnvelopedData with AES-CBC, AuthEnvelopedData with AES-GCM as in
+RFC 5083/5084), decryption (also 3DES, inbound only) and compression (RFC
+3274, zlib) are built here on ``asn1crypto`` structures and ``cryptography``
+primitives, because the libraries offer no public API for them.
+
+Errors are :class:`CmsError` subclasses that say what failed:
+:class:`SignatureMismatch` (content digest differs: the data was altered),
+:class:`SignatureInvalid` (the signature does not verify with the given
+certificate), :class:`SignerUnknown`, :class:`DecryptionError`,
+:class:`DecompressionError`, :class:`CmsFormatError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import zlib
+from dataclasses import dataclass
+from typing import Sequence
+
+from asn1crypto import algos as a_algos
+from asn1crypto import cms as a_cms
+from asn1crypto import core as a_core
+from asn1crypto import x509 as a_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, padding, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+try:  # cryptography >= 43 keeps 3DES among the "decrepit" algorithms
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+except ImportError:  # pragma: no cover - older cryptography
+    TripleDES = algorithms.TripleDES  # type: ignore[attr-defined,misc]
+
+__all__ = [
+    "CmsError",
+    "CmsFormatError",
+    "SignatureMismatch",
+    "SignatureInvalid",
+    "SignerUnknown",
+    "DecryptionError",
+    "DecompressionError",
+    "Verified",
+    "DIGESTS",
+    "ENCRYPTIONS",
+    "sign_detached",
+    "verify",
+    "encrypt",
+    "decrypt",
+    "compress",
+    "decompress",
+    "content_type_of",
+]
+
+
+class CmsError(Exception):
+    """A CMS structure could not be processed."""
+
+
+class CmsFormatError(CmsError):
+    """Not the CMS structure expected, or malformed DER."""
+
+
+class SignatureMismatch(CmsError):
+    """The signed digest does not match the content: the content was altered."""
+
+
+class SignatureInvalid(CmsError):
+    """The signature does not verify with the signer's certificate."""
+
+
+class SignerUnknown(CmsError):
+    """The signer is none of the certificates we trust for this partner."""
+
+
+class DecryptionError(CmsError):
+    """The content could not be decrypted (wrong recipient, key, or algorithm)."""
+
+
+class DecompressionError(CmsError):
+    """CompressedData could not be decompressed."""
+
+
+#: digest name -> (hashlib name, cryptography hash class, signing allowed)
+DIGESTS: dict[str, tuple[str, type[hashes.HashAlgorithm], bool]] = {
+    "sha256": ("sha256", hashes.SHA256, True),
+    "sha384": ("sha384", hashes.SHA384, True),
+    "sha512": ("sha512", hashes.SHA512, True),
+    "sha1": ("sha1", hashes.SHA1, False),  # accepted inbound only
+}
+
+#: our encryption names -> (asn1crypto algorithm name, key bytes, mode, allowed outbound)
+ENCRYPTIONS: dict[str, tuple[str, int, str, bool]] = {
+    "aes128-cbc": ("aes128_cbc", 16, "cbc", True),
+    "aes192-cbc": ("aes192_cbc", 24, "cbc", True),
+    "aes256-cbc": ("aes256_cbc", 32, "cbc", True),
+    "aes128-gcm": ("aes128_gcm", 16, "gcm", True),
+    "aes192-gcm": ("aes192_gcm", 24, "gcm", True),
+    "aes256-gcm": ("aes256_gcm", 32, "gcm", True),
+    "3des": ("tripledes_3key", 24, "cbc", False),  # accepted inbound only
+}
+_BY_ASN1 = {v[0]: k for k, v in ENCRYPTIONS.items()}
+
+
+class _GcmParameters(a_core.Sequence):
+    """GCMParameters from RFC 5084 (asn1crypto has the OIDs but not this structure)."""
+
+    _fields = [("aes_nonce", a_core.OctetString), ("aes_icvlen", a_core.Integer, {"default": 12})]
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A verified signature: the digest algorithm used, the signer, the signed content."""
+
+    digest: str
+    signer: x509.Certificate
+    content: bytes
+
+
+def _load(der: bytes, expected: str) -> a_cms.ContentInfo:
+    try:
+        info = a_cms.ContentInfo.load(der)
+        kind = info["content_type"].native
+        info["content"].native  # parse eagerly: malformed DER fails here, not later
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CmsFormatError(f"not a CMS {expected} structure: {exc}") from exc
+    if kind != expected:
+        raise CmsFormatError(f"expected CMS {expected}, got {kind}")
+    return info
+
+
+def content_type_of(der: bytes) -> str | None:
+    """The CMS content type ('signed_data', 'enveloped_data', ...) of a DER blob, or None."""
+    try:
+        return str(a_cms.ContentInfo.load(der)["content_type"].native)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+# -- signatures -----------------------------------------------------------------
+
+
+def sign_detached(data: bytes, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, cert: x509.Certificate, digest: str) -> bytes:
+    """A DER SignedData over ``data`` (not canonicalised), without the content."""
+    if digest not in DIGESTS or not DIGESTS[digest][2]:
+        raise ValueError(f"signing digest must be one of sha256, sha384, sha512, not {digest!r}")
+    algorithm: hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+    if digest == "sha256":
+        algorithm = hashes.SHA256()
+    elif digest == "sha384":
+        algorithm = hashes.SHA384()
+    else:
+        algorithm = hashes.SHA512()
+    return (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(data)
+        .add_signer(cert, key, algorithm)
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+    )
+
+
+def _asn1_cert(cert: x509.Certificate) -> a_x509.Certificate:
+    return a_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _matches(sid: a_cms.SignerIdentifier | a_cms.RecipientIdentifier, cert: x509.Certificate) -> bool:
+    c = _asn1_cert(cert)
+    if sid.name in ("issuer_and_serial_number",):
+        return bool(c.issuer == sid.chosen["issuer"] and c.serial_number == sid.chosen["serial_number"].native)
+    if sid.name in ("subject_key_identifier", "subject_key_id"):
+        return bool(c.key_identifier == sid.chosen.native)
+    return False
+
+
+def _hash_name(alg: a_algos.DigestAlgorithm) -> str:
+    name = str(alg["algorithm"].native)
+    if name not in DIGESTS:
+        raise CmsFormatError(f"digest algorithm {name} is not supported")
+    return name
+
+
+def verify(signature_der: bytes, data: bytes | None, certs: Sequence[x509.Certificate]) -> Verified:
+    """Verify a SignedData: detached over ``data``, or attached when ``data`` is None.
+
+    The signer must be one of ``certs`` (certificates embedded in the
+    signature are ignored: trust comes from configuration, not the message).
+    """
+    info = _load(signature_der, "signed_data")
+    sd = info["content"]
+    if data is None:
+        content = sd["encap_content_info"]["content"]
+        if content.native is None:
+            raise CmsFormatError("signature carries no content and none was given")
+        data = bytes(content.native if isinstance(content.native, bytes) else content.contents)
+    infos = list(sd["signer_infos"])
+    if not infos:
+        raise CmsFormatError("SignedData has no signer")
+    last_error: CmsError = SignerUnknown("the message is signed by a certificate we do not know for this partner")
+    for si in infos:
+        cert = next((c for c in certs if _matches(si["sid"], c)), None)
+        if cert is None:
+            continue
+        digest = _hash_name(si["digest_algorithm"])
+        hname, hcls, _ = DIGESTS[digest]
+        attrs = si["signed_attrs"]
+        if attrs.native is not None and len(attrs):
+            md = next((a["values"][0].native for a in attrs if a["type"].native == "message_digest"), None)
+            if md is None:
+                raise CmsFormatError("signed attributes lack the message digest")
+            if not hmac.compare_digest(md, hashlib.new(hname, data).digest()):
+                last_error = SignatureMismatch("the content does not match its signed digest: it was altered in transit")
+                continue
+            signed = b"\x31" + attrs.dump()[1:]  # the SET OF form, not the [0] IMPLICIT tag
+        else:
+            signed = data
+        try:
+            _check_signature(cert, si["signature_algorithm"], hcls, si["signature"].native, signed)
+        except InvalidSignature:
+            last_error = SignatureInvalid("the signature does not verify with the partner's certificate")
+            continue
+        return Verified(digest, cert, data)
+    raise last_error
+
+
+def _check_signature(cert: x509.Certificate, alg: a_algos.SignedDigestAlgorithm, hcls: type[hashes.HashAlgorithm], sig: bytes, signed: bytes) -> None:
+    pub = cert.public_key()
+    kind = alg.signature_algo
+    if isinstance(pub, rsa.RSAPublicKey) and kind == "rsassa_pkcs1v15":
+        pub.verify(sig, signed, asym_padding.PKCS1v15(), hcls())
+    elif isinstance(pub, rsa.RSAPublicKey) and kind == "rsassa_pss":
+        params = alg["parameters"]
+        phash = DIGESTS.get(str(params["hash_algorithm"]["algorithm"].native), DIGESTS["sha1"])[1]
+        pub.verify(sig, signed, asym_padding.PSS(asym_padding.MGF1(phash()), params["salt_length"].native), phash())
+    elif isinstance(pub, ec.EllipticCurvePublicKey) and kind == "ecdsa":
+        pub.verify(sig, signed, ec.ECDSA(hcls()))
+    else:
+        raise CmsFormatError(f"signature algorithm {alg['algorithm'].native} does not fit the certificate's key")
+
+
+# -- enveloping ---------------------------------------------------------------------
+
+
+def encrypt(data: bytes, cert: x509.Certificate, algorithm: str = "aes256-cbc") -> bytes:
+    """EnvelopedData (CBC) or AuthEnvelopedData (GCM) for one RSA recipient, as DER."""
+    if algorithm not in ENCRYPTIONS or not ENCRYPTIONS[algorithm][3]:
+        raise ValueError(f"encryption must be one of {', '.join(k for k, v in ENCRYPTIONS.items() if v[3])}, not {algorithm!r}")
+    asn1_name, size, mode, _ = ENCRYPTIONS[algorithm]
+    pub = cert.public_key()
+    if not isinstance(pub, rsa.RSAPublicKey):
+        raise ValueError("the partner's encryption certificate must hold an RSA key")
+    cek = os.urandom(size)
+    c = _asn1_cert(cert)
+    recipient = a_cms.RecipientInfo(
+        name="ktri",
+        value=a_cms.KeyTransRecipientInfo(
+            {
+                "version": "v0",
+                "rid": a_cms.RecipientIdentifier(
+                    name="issuer_and_serial_number",
+                    value=a_cms.IssuerAndSerialNumber({"issuer": c.issuer, "serial_number": c.serial_number}),
+                ),
+                "key_encryption_algorithm": {"algorithm": "rsaes_pkcs1v15"},
+                "encrypted_key": pub.encrypt(cek, asym_padding.PKCS1v15()),
+            }
+        ),
+    )
+    if mode == "cbc":
+        iv = os.urandom(16)
+        padder = padding.PKCS7(128).padder()
+        plain = padder.update(data) + padder.finalize()
+        enc = Cipher(algorithms.AES(cek), modes.CBC(iv)).encryptor()
+        ct = enc.update(plain) + enc.finalize()
+        env = a_cms.EnvelopedData(
+            {
+                "version": "v0",
+                "recipient_infos": [recipient],
+                "encrypted_content_info": {
+                    "content_type": "data",
+                    "content_encryption_algorithm": {"algorithm": asn1_name, "parameters": a_core.OctetString(iv)},
+                    "encrypted_content": ct,
+                },
+            }
+        )
+        return a_cms.ContentInfo({"content_type": "enveloped_data", "content": env}).dump()
+    nonce = os.urandom(12)
+    enc = Cipher(algorithms.AES(cek), modes.GCM(nonce)).encryptor()
+    ct = enc.update(data) + enc.finalize()
+    auth = a_cms.AuthEnvelopedData(
+        {
+            "version": "v0",
+            "recipient_infos": [recipient],
+            "auth_encrypted_content_info": {
+                "content_type": "data",
+                "content_encryption_algorithm": {
+                    "algorithm": asn1_name,
+                    "parameters": _GcmParameters({"aes_nonce": nonce, "aes_icvlen": 16}),
+                },
+                "encrypted_content": ct,
+            },
+            "mac": enc.tag,
+        }
+    )
+    return a_cms.ContentInfo({"content_type": "authenticated_enveloped_data", "content": auth}).dump()
+
+
+def decrypt(der: bytes, recipients: Sequence[tuple[rsa.RSAPrivateKey, x509.Certificate]]) -> tuple[bytes, str]:
+    """Decrypt EnvelopedData/AuthEnvelopedData with one of our (key, certificate) pairs.
+
+    Returns (content, algorithm name as in :data:`ENCRYPTIONS`).
+    """
+    kind = content_type_of(der)
+    if kind not in ("enveloped_data", "authenticated_enveloped_data"):
+        raise CmsFormatError(f"expected CMS enveloped data, got {kind or 'something else'}")
+    info = _load(der, kind)
+    env = info["content"]
+    eci = env["encrypted_content_info"] if kind == "enveloped_data" else env["auth_encrypted_content_info"]
+    alg = eci["content_encryption_algorithm"]
+    asn1_name = str(alg["algorithm"].native)
+    name = _BY_ASN1.get(asn1_name)
+    if name is None:
+        raise DecryptionError(f"content encryption {asn1_name} is not supported")
+    cek = _recover_key(env["recipient_infos"], recipients)
+    ct = eci["encrypted_content"].native
+    if ct is None:
+        raise CmsFormatError("enveloped data carries no encrypted content")
+    size, mode = ENCRYPTIONS[name][1], ENCRYPTIONS[name][2]
+    if len(cek) != size:
+        raise DecryptionError("the decrypted content key has the wrong length (wrong key or tampered message)")
+    try:
+        if mode == "gcm":
+            params = alg["parameters"]
+            gp = _GcmParameters.load(params.dump()) if not isinstance(params, _GcmParameters) else params
+            tag = env["mac"].native
+            aad = b""
+            if env["auth_attrs"].native is not None and len(env["auth_attrs"]):
+                aad = b"\x31" + env["auth_attrs"].dump()[1:]
+            gcm = Cipher(algorithms.AES(cek), modes.GCM(gp["aes_nonce"].native, tag)).decryptor()
+            if aad:
+                gcm.authenticate_additional_data(aad)
+            return gcm.update(ct) + gcm.finalize(), name
+        iv = alg["parameters"].native
+        block: algorithms.AES | TripleDES = TripleDES(cek) if name == "3des" else algorithms.AES(cek)
+        dec = Cipher(block, modes.CBC(iv)).decryptor()
+        plain = dec.update(ct) + dec.finalize()
+        unpad = padding.PKCS7(block.block_size).unpadder()
+        return unpad.update(plain) + unpad.finalize(), name
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionError("the content does not decrypt (wrong key or tampered message)") from exc
+
+
+def _recover_key(infos: a_cms.RecipientInfos, recipients: Sequence[tuple[rsa.RSAPrivateKey, x509.Certificate]]) -> bytes:
+    found = False
+    for ri in infos:
+        if ri.name != "ktri":
+            continue
+        ktri = ri.chosen
+        for key, cert in recipients:
+            if not _matches(ktri["rid"], cert):
+                continue
+            found = True
+            kalg = ktri["key_encryption_algorithm"]
+            try:
+                if kalg["algorithm"].native == "rsaes_oaep":
+                    p = kalg["parameters"]
+                    h = DIGESTS.get(str(p["hash_algorithm"]["algorithm"].native), DIGESTS["sha1"])[1]
+                    mgf_h = DIGESTS.get(str(p["mask_gen_algorithm"]["parameters"]["algorithm"].native), DIGESTS["sha1"])[1]
+                    return key.decrypt(ktri["encrypted_key"].native, asym_padding.OAEP(asym_padding.MGF1(mgf_h()), h(), None))
+                return key.decrypt(ktri["encrypted_key"].native, asym_padding.PKCS1v15())
+            except ValueError as exc:
+                raise DecryptionError("our private key does not decrypt the content key") from exc
+    if not found:
+        raise DecryptionError("the message is not encrypted for any of our certificates")
+    raise DecryptionError("no usable recipient info")
+
+
+# -- compression ------------------------------------------------------------------------
+
+
+def compress(data: bytes) -> bytes:
+    """CompressedData (RFC 3274, zlib) as DER."""
+    cd = a_cms.CompressedData(
+        {
+            "version": "v0",
+            "compression_algorithm": {"algorithm": "zlib"},
+            "encap_content_info": {"content_type": "data", "content": zlib.compress(data)},
+        }
+    )
+    return a_cms.ContentInfo({"content_type": "compressed_data", "content": cd}).dump()
+
+
+def decompress(der: bytes) -> bytes:
+    """Content of a CompressedData (zlib)."""
+    info = _load(der, "compressed_data")
+    cd = info["content"]
+    if cd["compression_algorithm"]["algorithm"].native != "zlib":
+        raise DecompressionError(f"compression {cd['compression_algorithm']['algorithm'].native} is not supported")
+    try:
+        return zlib.decompress(cd["encap_content_info"]["content"].native)
+    except (zlib.error, TypeError) as exc:
+        raise DecompressionError(f"compressed content is corrupt: {exc}") from exc

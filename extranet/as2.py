@@ -1,0 +1,129 @@
+"""The AS2 HTTP endpoint: ``POST /as2`` (blueprint ``bp``).
+
+The view is thin: :func:`adapters.as2.parse_message` does the protocol, and
+the hub object at ``current_app.extensions["kontor_as2"]`` does everything
+that touches the database. That object implements :class:`As2Hub`:
+
+``lookup(as2_from, as2_to) -> As2Partner | None``
+    The partner profile (with our ``local`` settings) for this AS2-From /
+    AS2-To pair, or None when we have no such relationship.
+``store(partner_as2_id, filename, payload, receipt: dict) -> None``
+    Store the received payload as a new inbound message and COMMIT. Raise on
+    any failure. ``receipt`` holds ``message_id``, ``as2_from``, ``as2_to``,
+    ``filename``, ``content_type``, ``mic`` ("base64, sha-256"), ``signed``,
+    ``encrypted`` (algorithm or None), ``compressed``, ``mdn`` (sync, async,
+    none), ``mdn_url``, ``mdn_signed``, and ``mdn_headers`` / ``mdn_body``
+    (the MDN about to be sent; storing it in the same transaction makes a
+    later duplicate answerable even if ``remember_mdn`` never ran). The
+    Message-ID should be unique per partner: if ``store`` raises because it is
+    already stored, the view answers with the MDN ``seen()`` returns.
+``seen(message_id) -> (headers: dict, body: bytes) | None``
+    The MDN we sent for a message already stored under this Message-ID.
+``remember_mdn(message_id, headers, body) -> None``
+    Keep the MDN sent for a stored message (may be a no-op when ``store``
+    kept ``mdn_headers``/``mdn_body``).
+``send_async_mdn(url, headers, body) -> None``
+    Queue an async MDN for delivery (e.g. with :func:`adapters.as2.send`
+    and retries); must not block the request for long.
+
+Order of events: a duplicate Message-ID gets its original MDN again and is
+not stored twice. Otherwise parse; a refused message (bad signature, cannot
+decrypt, unknown partner, ...) gets an error MDN and nothing is stored nor
+remembered, so a corrected resend with the same Message-ID is processed. An
+accepted message is stored (committed) and only AFTER ``store()`` returns is
+the MDN answered (sync) or queued (async). If ``store()`` fails the answer is
+HTTP 503 without an MDN, so the partner retries the same message.
+
+The application must exempt this blueprint from CSRF protection
+(``csrf.exempt(bp)``). Request bodies may be larger than the app's
+``MAX_CONTENT_LENGTH``: this blueprint allows ``KONTOR_AS2_MAX_BYTES``
+(default 512 MiB) per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from flask import Blueprint, Response, current_app, request
+
+from adapters.as2 import As2Error, As2Partner, build_mdn, parse_message
+from adapters.as2_mime import Headers
+
+__all__ = ["bp", "As2Hub"]
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("as2", __name__)
+
+
+class As2Hub(Protocol):
+    """What ``current_app.extensions["kontor_as2"]`` provides (see the module docstring)."""
+
+    def lookup(self, as2_from: str, as2_to: str) -> As2Partner | None: ...
+
+    def store(self, partner_as2_id: str, filename: str | None, payload: bytes, receipt: dict[str, Any]) -> None: ...
+
+    def seen(self, message_id: str) -> tuple[dict[str, str], bytes] | None: ...
+
+    def remember_mdn(self, message_id: str, headers: dict[str, str], body: bytes) -> None: ...
+
+    def send_async_mdn(self, url: str, headers: dict[str, str], body: bytes) -> None: ...
+
+
+def _hub() -> As2Hub:
+    hub: As2Hub = current_app.extensions["kontor_as2"]
+    return hub
+
+
+@bp.before_request
+def _allow_large_messages() -> None:
+    request.max_content_length = current_app.config.get("KONTOR_AS2_MAX_BYTES", 512 * 1024 * 1024)
+
+
+def _answer(mode: str, url: str | None, headers: dict[str, str], body: bytes) -> Response:
+    if mode == "sync":
+        return Response(body, status=200, headers=headers)
+    if mode == "async" and url:
+        _hub().send_async_mdn(url, headers, body)
+    return Response(b"", status=200, mimetype="text/plain")
+
+
+def _mode(headers: Headers) -> tuple[str, str | None]:
+    if headers.get("Disposition-Notification-To") is None:
+        return "none", None
+    url = headers.get("Receipt-Delivery-Option") or None
+    return ("async" if url else "sync"), url
+
+
+@bp.post("/as2")
+def receive() -> Response:
+    """Receive one AS2 message and answer with (or queue) its MDN."""
+    hub = _hub()
+    headers = Headers(list(request.headers.items()))
+    body = request.get_data(cache=False)
+    message_id = (headers.get("Message-ID") or "").strip()
+    mode, url = _mode(headers)
+    if message_id:
+        previous = hub.seen(message_id)
+        if previous is not None:
+            log.info("AS2 %s is a duplicate: answering its original MDN", message_id)
+            return _answer(mode, url, previous[0], previous[1])
+    try:
+        inbound = parse_message(headers, body, hub.lookup)
+    except As2Error as err:
+        mdn_headers, mdn_body = build_mdn(err)
+        return _answer(err.mdn_request.mode, err.mdn_request.url, mdn_headers, mdn_body)
+    mdn_headers, mdn_body = build_mdn(inbound)
+    receipt = inbound.receipt()
+    receipt.update(mdn_headers=mdn_headers, mdn_body=mdn_body)
+    try:
+        hub.store(inbound.partner.as2_id, inbound.filename, inbound.payload, receipt)
+    except Exception:  # the boundary: any storage failure means "not received", the partner must resend
+        previous = hub.seen(message_id)
+        if previous is not None:  # a concurrent copy of the same message won the race
+            return _answer(mode, url, previous[0], previous[1])
+        log.exception("AS2 %s from %s could not be stored", message_id, inbound.as2_from)
+        return Response(b"message not stored, please resend\r\n", status=503, mimetype="text/plain", headers={"Retry-After": "60"})
+    hub.remember_mdn(message_id, mdn_headers, mdn_body)
+    return _answer(inbound.mdn_request.mode, inbound.mdn_request.url, mdn_headers, mdn_body)
