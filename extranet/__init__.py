@@ -67,6 +67,10 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(ops.bp, url_prefix="/ops")
+    from extranet import backoffice
+
+    csrf.exempt(backoffice.bp)  # bearer-token API, no browser session
+    app.register_blueprint(backoffice.bp)
 
     from extranet import errors
 

@@ -24,7 +24,18 @@ from hub.orders import respond
 from hub.outbound import queue_document
 from hub.settings import Settings
 
-__all__ = ["BackofficeError", "find_order", "confirm_order", "ship_order", "invoice_order", "next_number", "sscc"]
+__all__ = [
+    "BackofficeError",
+    "find_order",
+    "confirm_order",
+    "ship_order",
+    "invoice_order",
+    "next_number",
+    "sscc",
+    "perform",
+    "order_summary",
+    "process_drop_folder",
+]
 
 CENT = Decimal("0.01")
 
@@ -43,6 +54,11 @@ def next_number(session: Session, name: str) -> int:
         session.flush()
         value = 1
     return int(value)
+
+
+def _qty(value: Decimal) -> str:
+    """A quantity as people write it: 20, not 20.0000."""
+    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f").rstrip("0")
 
 
 def _check_digit(digits: str) -> str:
@@ -159,7 +175,7 @@ def ship_order(
             quantity = Decimal(0)
         if quantity > remaining:
             raise BackofficeError(
-                f"line {line.line_no}: {quantity} is more than the {remaining} confirmed and not yet shipped"
+                f"line {line.line_no}: {_qty(quantity)} is more than the {_qty(remaining)} confirmed and not yet shipped"
             )
         if quantity > 0:
             despatch_lines.append(
@@ -314,3 +330,135 @@ def invoice_order(
         order.status = "invoiced"
     session.commit()
     return invoice
+
+
+# -- requests from the ERP, as JSON (REST body or dropped file) ---------------------------
+
+ACTIONS = ("confirm", "ship", "invoice")
+
+
+def _decimal_lines(value, where: str) -> dict[str, Decimal] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BackofficeError(f"{where}: lines must be an object of line number to quantity")
+    result = {}
+    for line_no, quantity in value.items():
+        if isinstance(quantity, float) or isinstance(quantity, bool):
+            raise BackofficeError(f"{where}: lines.{line_no}: give quantities as strings or integers")
+        try:
+            result[str(line_no)] = Decimal(str(quantity))
+        except ArithmeticError:
+            raise BackofficeError(f"{where}: lines.{line_no}: {quantity!r} is not a quantity") from None
+    return result
+
+
+def _date(value, where: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise BackofficeError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def perform(session: Session, settings: Settings, action: str, order: Order, body: dict, *, actor: str,
+            where: str = "request"):
+    """Run one back-office action described by a JSON object; returns the record it made."""
+    allowed = {
+        "confirm": {"lines", "delivery_date"},
+        "ship": {"lines", "carrier", "tracking_number", "despatch_date", "expected_delivery", "packages"},
+        "invoice": {"payment_days", "issue_date"},
+    }
+    if action not in allowed:
+        raise BackofficeError(f"{where}: unknown action {action!r}; use {', '.join(ACTIONS)}")
+    unknown = sorted(set(body) - allowed[action] - {"action", "partner", "order"})
+    if unknown:
+        raise BackofficeError(f"{where}: unknown field {unknown[0]!r} for {action}")
+    if action == "confirm":
+        return confirm_order(session, settings, order.id, actor=actor,
+                             lines=_decimal_lines(body.get("lines"), where),
+                             delivery_date=_date(body.get("delivery_date"), f"{where}: delivery_date"))
+    if action == "ship":
+        packages = body.get("packages", 1)
+        if not isinstance(packages, int) or isinstance(packages, bool):
+            raise BackofficeError(f"{where}: packages must be a whole number")
+        return ship_order(session, settings, order.id, actor=actor,
+                          lines=_decimal_lines(body.get("lines"), where),
+                          carrier=body.get("carrier"), tracking_number=body.get("tracking_number"),
+                          despatch_date=_date(body.get("despatch_date"), f"{where}: despatch_date"),
+                          expected_delivery=_date(body.get("expected_delivery"), f"{where}: expected_delivery"),
+                          packages=packages)
+    days = body.get("payment_days", 30)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise BackofficeError(f"{where}: payment_days must be a whole number of days")
+    return invoice_order(session, settings, order.id, actor=actor, payment_days=days,
+                         issue_date=_date(body.get("issue_date"), f"{where}: issue_date"))
+
+
+def order_summary(order: Order) -> dict:
+    """An order as the back-office interface returns it."""
+    return {
+        "partner": order.partner.code,
+        "number": order.number,
+        "status": order.status,
+        "source": order.source,
+        "order_date": order.order_date.isoformat(),
+        "requested_delivery": order.requested_delivery.isoformat() if order.requested_delivery else None,
+        "currency": order.currency,
+        "total": str(order.total),
+        "lines": [
+            {"line_no": line.line_no, "sku": line.sku, "gtin": line.gtin, "description": line.description,
+             "quantity": str(line.quantity), "confirmed_quantity": str(line.confirmed_quantity)
+             if line.confirmed_quantity is not None else None, "unit": line.unit,
+             "unit_price": str(line.unit_price) if line.unit_price is not None else None, "status": line.status}
+            for line in order.lines
+        ],
+        "order_responses": [r.number for r in order.responses],
+        "despatch_advices": [d.number for d in order.despatches],
+        "invoices": [i.number for i in order.invoices],
+    }
+
+
+def process_drop_folder(session_factory, settings: Settings, *, actor: str) -> int:
+    """Work off ``var/backoffice/in/*.json``: each file is one action on one order.
+
+    ``{"action": "ship", "partner": "ACME", "order": "PO-1", "carrier": "DHL"}``.
+    A done file moves to ``done/`` with a ``.result.json`` beside it; a refused
+    one to ``failed/`` with an ``.error.txt`` that says why. Files still being
+    written (hidden, ``.tmp``) are left alone.
+    """
+    import json
+    import os
+
+    root = settings.var_path / "backoffice"
+    inbox = root / "in"
+    if not inbox.is_dir():
+        return 0
+    done_dir, failed_dir = root / "done", root / "failed"
+    count = 0
+    for path in sorted(inbox.glob("*.json")):
+        if path.name.startswith("."):
+            continue
+        where = path.name
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(body, dict):
+                raise BackofficeError(f"{where}: expected a JSON object")
+            for key in ("action", "partner", "order"):
+                if not isinstance(body.get(key), str):
+                    raise BackofficeError(f"{where}: {key} is required")
+            with session_factory() as session:
+                order = find_order(session, body["partner"], body["order"])
+                record = perform(session, settings, body["action"], order, body, actor=actor, where=where)
+                result = {"action": body["action"], "number": getattr(record, "number", None),
+                          "order": order_summary(order)}
+            done_dir.mkdir(parents=True, exist_ok=True)
+            (done_dir / f"{path.stem}.result.json").write_text(json.dumps(result, indent=2))
+            os.replace(path, done_dir / path.name)
+        except (BackofficeError, ValueError, UnicodeDecodeError) as exc:
+            failed_dir.mkdir(parents=True, exist_ok=True)
+            (failed_dir / f"{path.stem}.error.txt").write_text(f"{exc}\n")
+            os.replace(path, failed_dir / path.name)
+        count += 1
+    return count

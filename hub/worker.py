@@ -199,8 +199,11 @@ class Worker:
         return done
 
     def tick(self) -> None:
-        """The periodic duties: poll inbound channels, release expired leases."""
+        """The periodic duties: poll inbound channels and the back-office drop folder, release expired leases."""
+        from hub.backoffice import process_drop_folder
+
         poll_all(self.session_factory, self.settings, actor=self.actor)
+        process_drop_folder(self.session_factory, self.settings, actor=f"{self.actor} (back-office folder)")
         self.release_expired()
 
     def run(self, *, poll: bool = True) -> None:
