@@ -1,0 +1,163 @@
+"""POST /as2 end to end: the Flask test client, and a real HTTP server with As2Adapter."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any, Iterator
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from adapters.as2 import As2Adapter, As2Partner, As2Settings, build_message, parse_mdn
+from adapters.base import TransportError
+
+PAYLOAD = b"UNB+UNOC:3+ACME:14+KONTOR:14+261125:1200+7'UNH+1+ORDERS:D:96A:UN'BGM+220+PO7'UNT+3+1'UNZ+1+7'"
+
+
+class InMemoryAs2Hub:
+    """The ``kontor_as2`` protocol of extranet/as2.py, in memory (the hub's is DB-backed)."""
+
+    def __init__(self, partners: list[As2Partner]):
+        self.partners = {(p.as2_id, p.local.as2_id): p for p in partners}
+        self.stored: list[tuple[str, str | None, bytes, dict[str, Any]]] = []
+        self.mdns: dict[str, tuple[dict[str, str], bytes]] = {}
+        self.async_mdns: list[tuple[str, dict[str, str], bytes]] = []
+        self.fail_store = False
+        self.lock = threading.Lock()
+
+    def lookup(self, as2_from: str, as2_to: str) -> As2Partner | None:
+        return self.partners.get((as2_from, as2_to))
+
+    def store(self, partner_as2_id: str, filename: str | None, payload: bytes, receipt: dict[str, Any]) -> None:
+        if self.fail_store:
+            raise RuntimeError("database is locked")
+        with self.lock:
+            if any(r["message_id"] == receipt["message_id"] for _, _, _, r in self.stored):
+                raise RuntimeError("duplicate Message-ID")
+            self.stored.append((partner_as2_id, filename, payload, receipt))
+            self.mdns[receipt["message_id"]] = (receipt["mdn_headers"], receipt["mdn_body"])
+
+    def seen(self, message_id: str) -> tuple[dict[str, str], bytes] | None:
+        return self.mdns.get(message_id)
+
+    def remember_mdn(self, message_id: str, headers: dict[str, str], body: bytes) -> None:
+        self.mdns[message_id] = (headers, body)
+
+    def send_async_mdn(self, url: str, headers: dict[str, str], body: bytes) -> None:
+        self.async_mdns.append((url, headers, body))
+
+
+@pytest.fixture
+def profiles(identities):
+    hub_local = As2Settings("KONTOR", identities["hub"].key, identities["hub"].cert)
+    acme_local = As2Settings("ACME", identities["partner"].key, identities["partner"].cert, mdn_url="https://acme.example/mdn")
+    return (As2Partner("ACME", hub_local, (identities["partner"].cert,)),
+            As2Partner("KONTOR", acme_local, (identities["hub"].cert,), url="http://127.0.0.1/as2"))
+
+
+@pytest.fixture
+def app(profiles) -> Flask:
+    from extranet.as2 import bp
+
+    app = Flask("as2-test")
+    app.register_blueprint(bp)
+    app.extensions["kontor_as2"] = InMemoryAs2Hub([profiles[0]])
+    return app
+
+
+def post(client, out):
+    return client.post("/as2", data=out.body, headers=out.headers)
+
+
+def test_message_stored_then_sync_mdn(app, profiles):
+    hub = app.extensions["kontor_as2"]
+    out = build_message(PAYLOAD, "ORDERS_7.edi", profiles[1])
+    res = post(app.test_client(), out)
+    assert res.status_code == 200
+    assert hub.stored[0][:3] == ("ACME", "ORDERS_7.edi", PAYLOAD)
+    receipt = hub.stored[0][3]
+    assert receipt["message_id"] == out.message_id and receipt["mic"] == out.mic and receipt["encrypted"] == "aes256-cbc"
+    mdn = parse_mdn(dict(res.headers), res.get_data(), profiles[1], out.message_id, out.mic)
+    assert mdn.ok and mdn.signed
+
+
+def test_duplicate_gets_original_mdn_and_is_not_stored_again(app, profiles):
+    hub = app.extensions["kontor_as2"]
+    client = app.test_client()
+    out = build_message(PAYLOAD, "ORDERS_7.edi", profiles[1])
+    first = post(client, out)
+    again = build_message(PAYLOAD, "ORDERS_7.edi", profiles[1], message_id=out.message_id)  # a resend: same id
+    second = post(client, again)
+    assert second.status_code == 200 and second.get_data() == first.get_data()
+    assert len(hub.stored) == 1
+
+
+def test_store_failure_answers_503_without_mdn_and_resend_works(app, profiles):
+    hub = app.extensions["kontor_as2"]
+    client = app.test_client()
+    out = build_message(PAYLOAD, "ORDERS_7.edi", profiles[1])
+    hub.fail_store = True
+    res = post(client, out)
+    assert res.status_code == 503 and hub.seen(out.message_id) is None
+    hub.fail_store = False
+    res = post(client, out)
+    assert res.status_code == 200 and len(hub.stored) == 1
+
+
+def test_refused_message_gets_error_mdn_and_nothing_stored(app, profiles):
+    hub = app.extensions["kontor_as2"]
+    out = build_message(PAYLOAD, "ORDERS_7.edi", dataclasses.replace(profiles[1], encrypt=None))
+    tampered = out._replace(body=out.body.replace(b"PO7", b"PO8"))
+    res = post(app.test_client(), tampered)
+    assert res.status_code == 200 and hub.stored == []
+    mdn = parse_mdn(dict(res.headers), res.get_data(), profiles[1], out.message_id, out.mic)
+    assert not mdn.ok and mdn.modifier == "Error: integrity-check-failed"
+    assert hub.seen(out.message_id) is None  # a corrected resend with the same id is processed
+
+
+def test_async_and_no_mdn(app, profiles):
+    hub = app.extensions["kontor_as2"]
+    client = app.test_client()
+    out = build_message(PAYLOAD, "a.edi", dataclasses.replace(profiles[1], mdn="async"))
+    res = post(client, out)
+    assert res.status_code == 200 and res.get_data() == b""
+    [(url, headers, body)] = hub.async_mdns
+    assert url == "https://acme.example/mdn" and parse_mdn(headers, body, profiles[1], out.message_id, out.mic).ok
+    out = build_message(PAYLOAD, "b.edi", dataclasses.replace(profiles[1], mdn="none"))
+    res = post(client, out)
+    assert res.status_code == 200 and res.get_data() == b"" and len(hub.stored) == 2 and len(hub.async_mdns) == 1
+
+
+@pytest.fixture
+def live(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/as2"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("encrypt", ["aes256-cbc", "aes128-gcm"])
+def test_as2_adapter_over_real_http(app, profiles, live, encrypt):
+    hub = app.extensions["kontor_as2"]
+    partner = dataclasses.replace(profiles[1], url=live, encrypt=encrypt, compress="after-sign")
+    receipt = As2Adapter(partner).deliver("ORDERS_7.edi", PAYLOAD)
+    assert receipt.acknowledged and hub.stored[0][2] == PAYLOAD
+    assert "MDN processed" in receipt.detail
+
+
+def test_as2_adapter_http_errors(profiles, live, app):
+    bad_url = dataclasses.replace(profiles[1], url=live.replace("/as2", "/nope"))
+    with pytest.raises(TransportError, match="HTTP 404") as exc:
+        As2Adapter(bad_url).deliver("x.edi", PAYLOAD)
+    assert exc.value.retryable is False
+    app.extensions["kontor_as2"].fail_store = True
+    with pytest.raises(TransportError, match="HTTP 503") as exc:
+        As2Adapter(dataclasses.replace(profiles[1], url=live)).deliver("x.edi", PAYLOAD)
+    assert exc.value.retryable is True
+    with pytest.raises(TransportError, match="cannot reach") as exc:
+        As2Adapter(dataclasses.replace(profiles[1], url="http://127.0.0.1:9/as2", timeout=5)).deliver("x.edi", PAYLOAD)
+    assert exc.value.retryable is True
