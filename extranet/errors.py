@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from hub.portal import NotFound
@@ -22,6 +22,9 @@ MESSAGES = {
 def register(app: Flask) -> None:
     def render(code: int, detail: str | None = None):  # type: ignore[no-untyped-def]
         title, text = MESSAGES.get(code, ("Error", "Something went wrong."))
+        if request.path.startswith(("/api/", "/as2")):
+            slug = title.lower().replace(" ", "_")
+            return jsonify({"error": {"code": slug, "message": detail or text}}), code
         return render_template("errors/error.html", code=code, title=title, text=detail or text), code
 
     for code in MESSAGES:
