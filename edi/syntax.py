@@ -168,6 +168,7 @@ _new_segment = object.__new__
 _WS = " \t\r\n\x0b\x0c"
 _WSB = b" \t\r\n\x0b\x0c"
 _BOM = b"\xef\xbb\xbf"
+_LINE_STARTS = (b"\n", b"\r")
 _SERVICE_TAGS = frozenset({"UNB", "UNG", "UNH", "UNT", "UNE", "UNZ"})
 _TAG_RE = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
 _V4_DEFAULTS = Separators(repetition="*")
@@ -479,16 +480,23 @@ class _Reader:
                 else:
                     self.eof = True
             data = self.data
+            if data[:1] in _LINE_STARTS:
+                # the buffer always starts between segments: drop the line
+                # break so the counts below see only breaks after terminators
+                data = data.lstrip(_WSB)
             tb = self.tb
             # When every terminator in the buffer is followed by the same line
             # break, split at both at once and spare a strip a segment.
             n_term = data.count(tb)
             n_lf = data.count(b"\n")
-            n_term_lf = data.count(tb + b"\n") if n_lf else 0
+            n_cr = data.count(b"\r")
+            t_lf = data.count(tb + b"\n") if n_lf else 0
+            t_crlf = data.count(tb + b"\r\n") if n_cr else 0
+            t_cr = data.count(tb + b"\r") if n_cr else 0
             sep = tb
-            if n_term and n_term_lf == n_term:
+            if n_term and t_lf == n_term:
                 sep = tb + b"\n"
-            elif n_term and n_lf and data.count(tb + b"\r\n") == n_term:
+            elif n_term and t_crlf == n_term:
                 sep = tb + b"\r\n"
             parts = data.split(sep)
             rest = parts.pop()
@@ -505,19 +513,14 @@ class _Reader:
                 bad = self.bad_bytes
                 if bad is not None:
                     end = len(data) - len(rest)
-                    suspicious = (
-                        bad.search(data, 0, end) is not None
-                        or n_lf != n_term_lf
-                        or data.count(b"\r") != data.count(tb + b"\r")
-                    )
+                    # a CR or LF that does not follow a terminator is inside a segment
+                    suspicious = bad.search(data, 0, end) is not None or n_lf != t_lf + t_crlf or n_cr != t_cr
                 if parts:
                     yield from self._segments(data, parts, suspicious, len(sep), 0)
                 if last is not None:
                     base = len(data) - len(last)
                     yield from self._segments(data, [last], suspicious, len(sep), base, unterminated=True)
-            # whitespace after a terminator is between segments: drop it so the
-            # next buffer's line-break count starts clean
-            self.data = rest.lstrip(_WSB) if rest[:1] in (b"\n", b"\r") else rest
+            self.data = rest
             if self.eof:
                 return
 
