@@ -14,10 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pydifact.control import Characters
-from pydifact.parser import Parser
-from pydifact.serializer import Serializer
-
 from edi.documents import (
     Acknowledgement,
     AckError,
@@ -40,7 +36,9 @@ from edi.documents import (
 from edi.edifact import DEFAULT_ASSOCIATIONS, document_to_message, message_to_document
 from edi.edifact.common import format_decimal, parse_date, parse_decimal
 from edi.envelope import InterchangeHeader, Message, OutMessage, Segment
+from edi import syntax
 from edi.errors import EdiError
+from edi.options import Strictness
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
@@ -62,74 +60,27 @@ HEADER = InterchangeHeader(
 
 
 # --------------------------------------------------------------------------- reading and writing
-# Until edi.syntax offers parse()/write_interchange(), pydifact's own parser and
-# serializer stand in; both paths yield the same Message/bytes contract.
 
 
 def read_messages(data: bytes | str) -> tuple[list[Message], str]:
-    """(messages, decimal mark) of an interchange; UNB is position 1, a UNA is not counted."""
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
-    else:
-        text = data
-    text = text.lstrip()
-    segments = [s for s in Parser().parse(text) if s.tag != "UNA"]
-    # the UNA's third character; without a UNA, ISO 9735's default service string advice says '.'
-    decimal_mark = text[5] if text.startswith("UNA") else "."
-    messages: list[Message] = []
-    current: list[Segment] | None = None
-    first = 0
-    for position, segment in enumerate(segments, 1):
-        if segment.tag == "UNH":
-            current, first = [segment], position
-        elif current is not None:
-            current.append(segment)
-            if segment.tag == "UNT":
-                unh = current[0]
-                s009 = unh.elements[1]
-                s009 = s009 if isinstance(s009, list) else [s009]
-                s009 = s009 + [""] * (5 - len(s009))
-                messages.append(
-                    Message(
-                        reference=unh.elements[0],
-                        type=s009[0],
-                        version=s009[1],
-                        release=s009[2],
-                        agency=s009[3],
-                        association=s009[4] or None,
-                        segments=current,
-                        first_position=first,
-                    )
-                )
-                current = None
-    return messages, decimal_mark
+    """(messages, decimal mark) of an interchange, read by edi.syntax (lenient about a missing UNZ)."""
+    raw = data.encode("latin-1") if isinstance(data, str) else data
+    interchange = syntax.parse(raw, strictness=Strictness.from_names(["missing-unz"]))
+    return interchange.messages, interchange.header.separators.decimal
 
 
 def write_messages(messages: list[OutMessage], control_ref: str = "42", break_lines: bool = False) -> bytes:
-    """An interchange (UNB .. UNZ, no UNA; no line breaks unless asked) around ``messages``."""
-    segments = [
-        Segment(
-            "UNB",
-            ["UNOC", "3"],
-            [HEADER.sender, "14"],
-            [HEADER.recipient, "14"],
-            [PREPARED.strftime("%y%m%d"), PREPARED.strftime("%H%M")],
-            control_ref,
-        )
-    ]
-    for message in messages:
-        s009 = [message.type, message.version, message.release, message.agency]
-        if message.association:
-            s009.append(message.association)
-        segments.append(Segment("UNH", message.reference, s009))
-        segments.extend(message.body)
-        segments.append(Segment("UNT", str(len(message.body) + 2), message.reference))
-    segments.append(Segment("UNZ", str(len(messages)), control_ref))
-    text = Serializer(Characters()).serialize(segments, with_una_header=False, break_lines=break_lines)
-    return text.encode("latin-1")
+    """An interchange around ``messages`` from edi.syntax's writer, with a fixed date and reference."""
+    return syntax.write_interchange(
+        messages,
+        sender=HEADER.sender,
+        sender_qualifier=HEADER.sender_qualifier,
+        recipient=HEADER.recipient,
+        recipient_qualifier=HEADER.recipient_qualifier,
+        control_ref=control_ref,
+        prepared=PREPARED,
+        newline=break_lines,
+    )
 
 
 def round_trip(document, directory: str, reference: str = "1"):
