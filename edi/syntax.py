@@ -849,17 +849,8 @@ class _Reader:
         c = _component
         syntax_id, version = c(seg, 1, 1), c(seg, 1, 2)
         pos = 1
-        for e, comp, value, name in (
-            (1, 1, syntax_id, "syntax identifier (0001)"),
-            (1, 2, version, "syntax version number (0002)"),
-            (2, 1, c(seg, 2, 1), "interchange sender identification (0004)"),
-            (3, 1, c(seg, 3, 1), "interchange recipient identification (0010)"),
-            (4, 1, c(seg, 4, 1), "date of preparation (0017)"),
-            (4, 2, c(seg, 4, 2), "time of preparation (0019)"),
-            (5, 1, c(seg, 5, 1), "interchange control reference (0020)"),
-        ):
-            if not value:
-                self._ic_issue(f"UNB has no {name}", SyntaxCode.MISSING, pos, "UNB", e, comp)
+        for e, comp, name in _missing(seg, _UNB_REQUIRED):
+            self._ic_issue(f"UNB has no {name}", SyntaxCode.MISSING, pos, "UNB", e, comp)
         charset = charset_for(syntax_id)
         if syntax_id and (charset is None or not charset.supported):
             what = f"{syntax_id} ({charset.description})" if charset else repr(syntax_id[:20])
@@ -946,15 +937,8 @@ class _Reader:
             group_ref=self.group.control_ref if self.group is not None else None,
         )
         self.msg = msg
-        for e, comp, value, name in (
-            (1, None, ref, "message reference number (0062)"),
-            (2, 1, msg.type, "message type (0065)"),
-            (2, 2, msg.version, "message version number (0052)"),
-            (2, 3, msg.release, "message release number (0054)"),
-            (2, 4, msg.agency, "controlling agency (0051)"),
-        ):
-            if not value:
-                self._msg_issue(msg, f"UNH has no {name}", SyntaxCode.MISSING, self.pos, "UNH", e, comp)
+        for e, comp, name in _missing(seg, _UNH_REQUIRED):
+            self._msg_issue(msg, f"UNH has no {name}", SyntaxCode.MISSING, self.pos, "UNH", e, comp)
         if self.group is not None:
             self.group_msgs += 1
             self.grouped_count += 1
@@ -1078,6 +1062,44 @@ class _Reader:
 
 
 _KNOWN_TAGS: set[str] = set()
+
+
+# Mandatory data elements of the headers: (element, composite name, [(component, name)]).
+_Required = tuple[tuple[int, str, tuple[tuple[int | None, str], ...]], ...]
+_UNB_REQUIRED: _Required = (
+    (1, "syntax identifier (S001)", ((1, "syntax identifier (0001)"), (2, "syntax version number (0002)"))),
+    (2, "interchange sender (S002)", ((1, "interchange sender identification (0004)"),)),
+    (3, "interchange recipient (S003)", ((1, "interchange recipient identification (0010)"),)),
+    (4, "date and time of preparation (S004)", ((1, "date of preparation (0017)"), (2, "time of preparation (0019)"))),
+    (5, "interchange control reference (0020)", ((None, "interchange control reference (0020)"),)),
+)
+_UNH_REQUIRED: _Required = (
+    (1, "message reference number (0062)", ((None, "message reference number (0062)"),)),
+    (
+        2,
+        "message identifier (S009)",
+        (
+            (1, "message type (0065)"),
+            (2, "message version number (0052)"),
+            (3, "message release number (0054)"),
+            (4, "controlling agency (0051)"),
+        ),
+    ),
+)
+
+
+def _missing(segment: Segment, required: _Required) -> Iterator[tuple[int | None, int | None, str]]:
+    """(element, component, name) of each missing mandatory item: one per wholly absent element."""
+    if not segment.elements:
+        yield None, None, "data elements at all"
+        return
+    for e, whole, comps in required:
+        if not any(_component(segment, e, c or 1) for c, _ in comps):
+            yield e, None, whole
+            continue
+        for c, name in comps:
+            if not _component(segment, e, c or 1):
+                yield e, c, name
 
 
 def _una_problem(chars: str) -> str | None:

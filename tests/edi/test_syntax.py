@@ -348,8 +348,18 @@ def test_unb_mandatory_elements_missing():
     ic = parse(interchange(message("1", *ORDER), unb="UNB+UNOC+S++:1200+IC1'"))
     assert issues_of(ic) == [
         ("13", 1, "UNB", 1, 2),
-        ("13", 1, "UNB", 3, 1),
+        ("13", 1, "UNB", 3, None),  # the whole recipient is absent: one issue, not one a component
         ("13", 1, "UNB", 4, 1),
+    ]
+
+
+def test_empty_unb_and_unh_are_one_issue_each():
+    ic = parse(b"UNB'UNH'UNT+2'UNZ+1'")
+    assert [(i.code, i.segment, i.tag, i.element) for i in ic.all_issues()] == [
+        ("13", 1, "UNB", None),
+        ("13", 4, "UNZ", 2),
+        ("13", 2, "UNH", None),
+        ("13", 3, "UNT", 2),
     ]
 
 
