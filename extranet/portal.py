@@ -280,6 +280,17 @@ def reorder(order_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("portal.cart"))
 
 
+@bp.get("/documents")
+@login_required
+def documents():  # type: ignore[no-untyped-def]
+    scope = portal_scope()
+    kind = "despatches" if request.args.get("kind") == "despatches" else "invoices"
+    number = request.args.get("page", 1, type=int)
+    page = scope.despatches(page=number) if kind == "despatches" else scope.invoices(page=number)
+    orders = scope.order_numbers(d.order_id for d in page.items)
+    return render_template("portal/documents.html", kind=kind, page=page, orders=orders)
+
+
 # --- the partner's own message flow --------------------------------------------------
 
 

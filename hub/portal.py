@@ -46,7 +46,7 @@ from hub.models import (
 )
 from hub.monitor import MessageFilter, MessageSlice, list_messages
 from hub.orders import place_order
-from hub.pricing import partner_prices, price_for
+from hub.pricing import price_for
 from hub.settings import Settings
 
 __all__ = [
@@ -347,7 +347,7 @@ class PartnerScope:
             stmt = stmt.where(Product.category == category)
         stmt = stmt.order_by(Product.name, Product.id)
         found = _paginate(self.session, stmt, page, per_page)
-        prices = partner_prices(self.session, self.partner)
+        prices = self._prices([p.id for p in found.items])
         items = []
         for product in found.items:
             breaks = prices.get(product.id, [])
@@ -361,6 +361,27 @@ class PartnerScope:
                 )
             )
         return Page(items=items, page=found.page, per_page=per_page, total=found.total)
+
+    def _prices(self, product_ids: list[int], on: dt.date | None = None) -> dict[int, list[Price]]:
+        """Valid contract prices for some products, breaks ascending (the rule of
+        :func:`hub.pricing.partner_prices`, limited to one page of the catalogue)."""
+        if not product_ids:
+            return {}
+        on = on or dt.date.today()
+        stmt = self.owned(
+            select(Price).where(
+                Price.product_id.in_(product_ids),
+                Price.valid_from <= on,
+                or_(Price.valid_to.is_(None), Price.valid_to >= on),
+            ),
+            Price,
+        ).order_by(Price.product_id, Price.min_quantity, Price.valid_from.desc())
+        result: dict[int, list[Price]] = {}
+        for price in self.session.scalars(stmt):
+            breaks = result.setdefault(price.product_id, [])
+            if not breaks or breaks[-1].min_quantity != price.min_quantity:  # newest per break
+                breaks.append(price)
+        return result
 
     def find_product(self, code: str) -> Product | None:
         """An active product by SKU (case-insensitive) or GTIN."""
@@ -469,6 +490,22 @@ class PartnerScope:
             previous = Decimal(items[key]["quantity"]) if key in items else Decimal(0)
             items[key] = {"quantity": _decimal_text(previous + line.quantity), "note": ""}
         return items, skipped
+
+    def invoices(self, page: int = 1, per_page: int = 25) -> Page[Invoice]:
+        stmt = self.owned(select(Invoice), Invoice).order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        return _paginate(self.session, stmt, page, per_page)
+
+    def despatches(self, page: int = 1, per_page: int = 25) -> Page[DespatchAdvice]:
+        stmt = self.owned(select(DespatchAdvice), DespatchAdvice).order_by(DespatchAdvice.id.desc())
+        return _paginate(self.session, stmt, page, per_page)
+
+    def order_numbers(self, order_ids: Iterable[int | None]) -> dict[int, str]:
+        """Order numbers by id, for this partner's orders among ``order_ids``."""
+        ids = {i for i in order_ids if i is not None}
+        if not ids:
+            return {}
+        stmt = self.owned(select(Order.id, Order.number).where(Order.id.in_(ids)), Order)
+        return {order_id: number for order_id, number in self.session.execute(stmt)}
 
     def order_number_taken(self, number: str) -> bool:
         return self.session.scalar(

@@ -154,3 +154,14 @@ def test_partner_message_flow(acme_client, world):
     assert "IC0003" not in page and "PO-BETA-1" not in page
     detail = acme_client.get(f"/messages/{world.error_message}").get_data(as_text=True)
     assert "rejected" in detail
+
+
+def test_deliveries_and_invoices(client, acme_client, world):
+    invoices = acme_client.get("/documents").get_data(as_text=True)
+    assert "INV-1" in invoices and "34.99 EUR" in invoices and "PO-ACME-1" in invoices
+    deliveries = acme_client.get("/documents", query_string={"kind": "despatches"}).get_data(as_text=True)
+    assert "DN-1" in deliveries and "TRACK123" in deliveries
+    post(acme_client, "/logout", token_from="/")
+    login(client, "buyer@beta.example")
+    assert "INV-1" not in client.get("/documents").get_data(as_text=True)
+    assert "DN-1" not in client.get("/documents?kind=despatches").get_data(as_text=True)
