@@ -502,3 +502,40 @@ def test_next_interchange_without_unz_before_it():
 def test_junk_after_the_last_interchange_is_one_issue():
     ic = parse(interchange(message("1", *ORDER)) + b"\nGARBAGE+1'MORE'")
     assert [i.code for i in ic.issues] == ["33"]
+
+
+def test_bare_messages_then_a_group_is_code_30_at_the_ung():
+    group = "UNG+ORDERS+S+R+250101:1200+G1+UN+D:96A'" + message("2", *ORDER) + "UNE+1+G1'"
+    ic = parse(interchange(message("1", *ORDER), group, unz="UNZ+2+IC1'"))
+    assert [(i.code, i.segment, i.tag) for i in ic.all_issues()] == [("30", 9, "UNG")]
+
+
+class CountingStream(io.RawIOBase):
+    """A binary stream that records how far it has been read."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size < 0 else self.pos + size
+        chunk = self.data[self.pos : end]
+        self.pos += len(chunk)
+        return chunk
+
+
+def test_reader_streams_messages_before_the_source_is_read_to_the_end():
+    messages = [message(str(n), *ORDER, "FTX+AAI+++" + "X" * 200) for n in range(1, 3001)]
+    data = interchange(*messages)
+    assert len(data) > 15 * syntax.CHUNK_SIZE
+    stream = CountingStream(data)
+    events = read(stream)
+    next(events)  # header
+    first = next(events)
+    assert isinstance(first, Message) and first.reference == "1"
+    assert stream.pos <= 3 * syntax.CHUNK_SIZE
+    rest = list(events)
+    assert len(rest) == 3000 and stream.pos == len(data)
