@@ -599,3 +599,17 @@ def test_rendered_messages_fit_the_directory(kind: str, directory: str) -> None:
     out = document_to_message(document, reference=_golden_reference(document), directory=directory)
     (message,), mark = read_messages(write_messages([out]))
     assert [str(i) for i in validate_message(message, decimal_mark=mark) if i.is_error] == []
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_round_trip_in_syntax_version_4(kind: str) -> None:
+    document = SAMPLES[kind]()
+    out = document_to_message(document, reference=_golden_reference(document), directory="D01B")
+    data = syntax.write_interchange(
+        [out], sender="5412345000013", sender_qualifier="14", recipient="4012345500004",
+        recipient_qualifier="14", control_ref="9", prepared=PREPARED, syntax_id="UNOW", syntax_version="4",
+    )
+    (message,), mark = read_messages(data)
+    back, issues = message_to_document(message, decimal_mark=mark, header=HEADER)
+    assert [str(i) for i in issues] == []
+    assert back == document
