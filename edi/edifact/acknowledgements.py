@@ -333,7 +333,9 @@ def read_contrl(r: MessageReader, issue_date: _dt.date) -> Acknowledgement | Non
             error = _read_error(code, None, component(s, 2, 1), component(s, 2, 2))
             error.segment = position
             current.errors.append(error)
-        elif s.tag in ("UCF", "UCI", "UCM", "UCS", "UCD"):
+        elif s.tag == "UCF":
+            current, position = None, None  # a functional group's response; its UCMs follow
+        elif s.tag in ("UCI", "UCM", "UCS", "UCD"):
             r.issue(i, f"{s.tag} out of place", code=SyntaxCode.NOT_SUPPORTED_IN_POSITION)
     if ack is None:
         r.missing("the CONTRL has no UCI (interchange response)", tag="UCI")

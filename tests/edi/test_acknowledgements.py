@@ -205,3 +205,10 @@ def test_corpus_aperak_rejected() -> None:
     assert (ack.number, ack.action, ack.message_ref) == ("APERAK003", "4", "PO123456")
     # the unescaped ':' in the FTX splits C108 into two 4440 components, which are joined
     assert [(e.code, e.text) for e in ack.errors] == [("12", "Order rejected invalid product code")]
+
+
+def test_partner_contrl_with_a_functional_group_response() -> None:
+    text = "UNH+ME2+CONTRL:D:3:UN'UCI+1001+A+B+7'UCF+1+ORDERS+B+A+7'UCM+1+ORDERS:D:96A:UN+7'UNT+5+ME2'"
+    ack, issues = message_to_document(message_from_text(text), header=HEADER)
+    assert issues == []
+    assert [(m.reference, m.action) for m in ack.messages] == [("1", "7")]
