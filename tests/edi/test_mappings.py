@@ -562,7 +562,7 @@ _SIMPLE_OR_COMPOSITE = st.one_of(_TEXT, st.lists(_TEXT, min_size=1, max_size=6))
 # a tuple stands for a repeated element (syntax version 4), as edi.syntax reads it
 _ELEMENT = st.one_of(_SIMPLE_OR_COMPOSITE, st.lists(_SIMPLE_OR_COMPOSITE, min_size=1, max_size=3).map(tuple))
 _SEGMENT = st.builds(
-    lambda tag, elements: Segment(tag, *elements),
+    lambda tag, elements: syntax.make_segment(tag, *elements),
     st.sampled_from(
         ["BGM", "DTM", "RFF", "NAD", "CTA", "FTX", "CUX", "PAT", "PCD", "TDT", "CPS", "PAC", "PCI", "GIN",
          "LIN", "PIA", "IMD", "QTY", "PRI", "MOA", "TAX", "UNS", "CNT", "UCI", "UCM", "UCS", "UCD", "ERC"]
