@@ -177,7 +177,9 @@ def list_partners(session: Session) -> list[Partner]:
 
 
 def partner_choices(session: Session) -> list[tuple[int, str]]:
-    return [(p.id, f"{p.name} ({p.code})") for p in session.execute(select(Partner.id, Partner.name, Partner.code).order_by(Partner.name))]
+    """(id, "Name (CODE)") of every partner, by name: the console's partner filter."""
+    stmt = select(Partner.id, Partner.name, Partner.code).order_by(Partner.name)
+    return [(pid, f"{name} ({code})") for pid, name, code in session.execute(stmt)]
 
 
 def problem_counts(session: Session) -> dict[int, int]:

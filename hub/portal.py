@@ -232,7 +232,7 @@ def _quantity(text: str) -> Decimal | str:
     if not value.is_finite() or value <= 0:
         return f"the quantity {text} must be greater than zero"
     if value > MAX_QUANTITY:
-        return f"the quantity {text} is more than {MAX_QUANTITY:,} "
+        return f"the quantity {text} is more than {MAX_QUANTITY:,}"
     if -value.as_tuple().exponent > 3:  # type: ignore[operator]
         return f"the quantity {text} has more than 3 decimals"
     return value
@@ -395,15 +395,38 @@ class PartnerScope:
             )
         )
 
+    def _products_by_code(self, codes: set[str]) -> dict[str, Product]:
+        """Active products for many SKUs (keyed lower-case) or GTINs (keyed as given), in few queries."""
+        found: dict[str, Product] = {}
+        codes_list = sorted(codes)
+        for start in range(0, len(codes_list), 500):
+            chunk = codes_list[start : start + 500]
+            lowered = [c.lower() for c in chunk]
+            gtins = chunk + [_gtin13(c) for c in chunk if c.isdigit()]
+            stmt = select(Product).where(
+                Product.active.is_(True),
+                or_(func.lower(Product.sku).in_(lowered), Product.gtin.in_(gtins)),
+            )
+            for product in self.session.scalars(stmt):
+                found[product.sku.lower()] = product
+                if product.gtin:
+                    found[product.gtin] = product
+        return found
+
     def resolve_rows(self, rows: Iterable[Row]) -> ParsedRows:
         """Check each row (product known and orderable, quantity sensible); sums repeats."""
         result = ParsedRows()
         index: dict[int, int] = {}
+        rows = list(rows)
+        products = self._products_by_code({row.sku.strip() for row in rows if row.sku.strip()})
         for row in rows:
-            if not row.sku:
+            if not row.sku.strip():
                 result.errors.append(RowError(row, "the SKU is missing"))
                 continue
-            product = self.find_product(row.sku)
+            code = row.sku.strip()
+            product = products.get(code.lower()) or products.get(code)
+            if product is None and code.isdigit():
+                product = products.get(_gtin13(code))
             if product is None:
                 result.errors.append(RowError(row, f"no product with SKU or GTIN {row.sku!r} in the catalogue"))
                 continue
@@ -626,6 +649,11 @@ class PartnerScope:
 
     def message_events(self, message_id: int) -> list[MessageEvent]:
         return list(self.message(message_id).events)
+
+
+def _gtin13(code: str) -> str:
+    """A GTIN given with leading zeros (GTIN-14, or padded) as the 13 digits we store."""
+    return code.lstrip("0").zfill(13)
 
 
 def _escape_like(text: str) -> str:
