@@ -68,6 +68,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from adapters import cms
 from adapters.as2_mime import (
+    BytesLike,
     Headers,
     canonical_headers,
     content_type,
@@ -455,8 +456,25 @@ def _new_message_id(as2_id: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}.kontor>"
 
 
-def _mic(data: bytes, alg: str) -> str:
-    return base64.b64encode(hashlib.new(alg, data).digest()).decode()
+def _mic(data: BytesLike, alg: str, *more: BytesLike) -> str:
+    """base64 digest of ``data`` followed by ``more`` (pieces hashed in order, never joined)."""
+    h = hashlib.new(alg, data)
+    for piece in more:
+        h.update(piece)
+    return base64.b64encode(h.digest()).decode()
+
+
+def _signed_forms(content: memoryview) -> Iterator[BytesLike]:
+    """The signed entity as received, then (only if asked for) with CRLF header lines, then all CRLF.
+
+    Some senders sign the canonical (CRLF) form but transmit bare LF.
+    """
+    yield content
+    if re.search(rb"(?<!\r)\n", content) is None:
+        return
+    head, body = canonical_headers(content)
+    yield head + bytes(body)
+    yield re.sub(rb"\r?\n", b"\r\n", bytes(content))
 
 
 def _safe_filename(name: str | None) -> str | None:
@@ -481,7 +499,7 @@ def _parse_mdn_request(h: Headers) -> MdnRequest:
     return MdnRequest(True, url, signed, tuple(dict.fromkeys(micalgs)))
 
 
-def _der(headers: Headers, body: bytes) -> bytes:
+def _der(headers: Headers, body: BytesLike) -> BytesLike:
     """A CMS blob from a body that may be base64 even when the headers do not say so."""
     data = decode_body(headers, body)
     if data[:1] != b"\x30":
@@ -638,8 +656,8 @@ def _unwrap(
     signed = compressed = False
     mic: str | None = None
     mic_digest: str | None = None
-    headers, current = h, body
-    entity_bytes: bytes | None = None  # the current layer as a MIME entity, when it was one
+    headers, current = h, memoryview(body)
+    entity_bytes: BytesLike | None = None  # the current layer as a MIME entity, when it was one
     for _ in range(6):
         ctype, params = content_type(headers)
         smime = (params.get("smime-type") or "").lower()
@@ -684,10 +702,11 @@ def _unwrap(
             der = _der(sig_headers, sig_body)
             verified: cms.Verified | None = None
             last: As2Error | None = None
-            for candidate in dict.fromkeys((content, canonical_headers(content), content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))):
+            signed_entity: BytesLike = content
+            for candidate in _signed_forms(content):
                 try:
                     verified = _verify(der, candidate, partner, now)
-                    content = candidate
+                    signed_entity = candidate
                     break
                 except IntegrityCheckFailed as exc:
                     last = exc
@@ -696,9 +715,9 @@ def _unwrap(
                 raise last
             signed = True
             mic_digest = verified.digest
-            mic = _mic(content, _choose_micalg(request, verified.digest))
-            entity_bytes = content
-            headers, current = split_entity(content)
+            mic = _mic(signed_entity, _choose_micalg(request, verified.digest))
+            entity_bytes = signed_entity
+            headers, current = split_entity(signed_entity)
             continue
         break
     else:
@@ -707,11 +726,16 @@ def _unwrap(
         raise InsufficientMessageSecurity(f"partner {partner.as2_id} must encrypt its messages")
     if partner.require_signed and not signed:
         raise InsufficientMessageSecurity(f"partner {partner.as2_id} must sign its messages")
-    payload = decode_body(headers, current)
+    payload_view = decode_body(headers, current)
     alg = _choose_micalg(request, mic_digest)
     if mic is None:
-        basis = canonical_headers(entity_bytes) if entity_bytes is not None else payload
-        mic = _mic(basis, alg)
+        if entity_bytes is not None:
+            head, rest = canonical_headers(entity_bytes)
+            mic = _mic(head, alg, rest)
+        else:
+            mic = _mic(payload_view, alg)
+    payload = bytes(payload_view)  # the one copy handed to the hub
+    del payload_view, current, entity_bytes
     filename = _safe_filename(param(headers, "Content-Disposition", "filename"))
     log.info("AS2 message %s from %s accepted (%d bytes, signed=%s, encrypted=%s)", message_id, as2_from, len(payload), signed, encrypted)
     return InboundAs2(
@@ -739,7 +763,7 @@ def _choose_micalg(request: MdnRequest, signature_digest: str | None) -> str:
     return signature_digest or "sha256"
 
 
-def _verify(der: bytes, content: bytes | None, partner: As2Partner, now: dt.datetime) -> cms.Verified:
+def _verify(der: BytesLike, content: BytesLike | None, partner: As2Partner, now: dt.datetime) -> cms.Verified:
     try:
         verified = cms.verify(der, content, partner.certs)
     except cms.SignatureMismatch as exc:
@@ -857,9 +881,10 @@ def parse_mdn(
     h = Headers.of(headers)
     ctype, params = content_type(h)
     signed = False
+    body_view = memoryview(body)
     try:
         if ctype == "multipart/signed":
-            parts = split_multipart(body, params.get("boundary") or "")
+            parts = split_multipart(body_view, params.get("boundary") or "")
             if len(parts) != 2:
                 raise MdnError(f"signed MDN has {len(parts)} parts, not 2")
             sig_h, sig_b = split_entity(parts[1])
@@ -868,7 +893,7 @@ def parse_mdn(
             except As2Error as exc:
                 raise MdnError(f"the MDN's signature is not valid: {exc}") from exc
             signed = True
-            h, body = split_entity(parts[0])
+            h, body_view = split_entity(parts[0])
             ctype, params = content_type(h)
         if (partner.mdn_signed if require_signed is None else require_signed) and not signed:
             raise MdnError("the MDN is not signed, but a signed MDN was requested")
@@ -876,13 +901,13 @@ def parse_mdn(
             raise MdnError(f"an MDN must be multipart/report, not {ctype}")
         text = ""
         fields: Headers | None = None
-        for part in split_multipart(body, params.get("boundary") or ""):
+        for part in split_multipart(body_view, params.get("boundary") or ""):
             ph, pb = split_entity(part)
             ptype = content_type(ph)[0]
             if ptype == "message/disposition-notification":
-                fields, _ = split_entity(decode_body(ph, pb).lstrip(b"\r\n") + b"\r\n\r\n")
+                fields, _ = split_entity(bytes(decode_body(ph, pb)).lstrip(b"\r\n") + b"\r\n\r\n")
             elif ptype.startswith("text/") and not text:
-                text = decode_body(ph, pb).decode("utf-8", "replace").strip()
+                text = bytes(decode_body(ph, pb)).decode("utf-8", "replace").strip()
     except ValueError as exc:
         raise MdnError(f"the MDN cannot be read: {exc}") from exc
     if fields is None:

@@ -75,36 +75,52 @@ def _parse_header_block(block: bytes) -> Headers:
     return Headers(items)
 
 
-def split_entity(data: bytes) -> tuple[Headers, bytes]:
-    """Headers and body of a MIME entity (header block ends at the first empty line, CRLF or LF)."""
-    m = re.search(rb"\r?\n\r?\n", data)
-    if data.startswith((b"\r\n", b"\n")):
-        return Headers(), data[2:] if data.startswith(b"\r\n") else data[1:]
+BytesLike = bytes | bytearray | memoryview
+
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def split_entity(data: BytesLike) -> tuple[Headers, memoryview]:
+    """Headers and body of a MIME entity (the header block ends at the first empty line, CRLF or LF).
+
+    The body is a view on ``data``, not a copy.
+    """
+    view = memoryview(data)
+    if view[:2] == b"\r\n":
+        return Headers(), view[2:]
+    if view[:1] == b"\n":
+        return Headers(), view[1:]
+    m = _BLANK_LINE.search(view)
     if m is None:
-        return _parse_header_block(data), b""
-    return _parse_header_block(data[: m.start()]), data[m.end() :]
+        return _parse_header_block(bytes(view)), view[len(view) :]
+    return _parse_header_block(bytes(view[: m.start()])), view[m.end() :]
 
 
-def split_multipart(body: bytes, boundary: str) -> list[bytes]:
-    """The raw bytes of each part (headers and body), exactly as received.
+def split_multipart(body: BytesLike, boundary: str) -> list[memoryview]:
+    """The raw bytes of each part (headers and body), exactly as received, as views on ``body``.
 
     The line break before each delimiter belongs to the delimiter (RFC 2046),
     whether it is CRLF or a bare LF.
     """
+    view = memoryview(body)
     delim = b"--" + boundary.encode("latin-1")
-    positions = [m.start() for m in re.finditer(rb"(?:^|(?<=\n))" + re.escape(delim), body)]
+    positions = [m.start() + (0 if view[m.start() : m.start() + 1] == b"-" else 1)
+                 for m in re.finditer(rb"(?:\A|\n)" + re.escape(delim), view)]
     if not positions:
         raise ValueError("multipart boundary not found")
+    newline = re.compile(rb"\n")
     parts = []
     for start, end in zip(positions, positions[1:]):
-        line_end = body.index(b"\n", start) + 1
-        chunk = body[line_end:end]
-        if chunk.endswith(b"\r\n"):
+        m = newline.search(view, start)
+        if m is None:
+            raise ValueError("multipart delimiter line not terminated")
+        chunk = view[m.end() : end]
+        if chunk[-2:] == b"\r\n":
             chunk = chunk[:-2]
-        elif chunk.endswith(b"\n"):
+        elif chunk[-1:] == b"\n":
             chunk = chunk[:-1]
         parts.append(chunk)
-    if not body[positions[-1] + len(delim) :].startswith(b"--"):
+    if view[positions[-1] + len(delim) : positions[-1] + len(delim) + 2] != b"--":
         raise ValueError("multipart is not terminated (truncated message?)")
     return parts
 
@@ -115,13 +131,13 @@ def entity(headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
     return head.encode("latin-1") + b"\r\n" + body
 
 
-def canonical_headers(data: bytes) -> bytes:
-    """The entity with its header block's line ends made CRLF (the body is left as is)."""
-    m = re.search(rb"\r?\n\r?\n", data)
+def canonical_headers(data: BytesLike) -> tuple[bytes, memoryview]:
+    """(header block with CRLF line ends and the blank line, body view): the entity's canonical form in two pieces."""
+    view = memoryview(data)
+    m = _BLANK_LINE.search(view)
     if m is None:
-        return data
-    head = re.sub(rb"\r?\n", b"\r\n", data[: m.start()])
-    return head + b"\r\n\r\n" + data[m.end() :]
+        return b"", view
+    return re.sub(rb"\r?\n", b"\r\n", bytes(view[: m.start()])) + b"\r\n\r\n", view[m.end() :]
 
 
 def _message(name: str, value: str) -> email.message.Message:
@@ -151,7 +167,7 @@ def param(headers: Headers, name: str, key: str) -> str | None:
     return got
 
 
-def decode_body(headers: Headers, body: bytes) -> bytes:
+def decode_body(headers: Headers, body: BytesLike) -> BytesLike:
     """Body decoded by its Content-Transfer-Encoding; binary when the header is missing (Sterling)."""
     cte = (headers.get("Content-Transfer-Encoding") or "binary").lower()
     if cte == "base64":
@@ -160,7 +176,7 @@ def decode_body(headers: Headers, body: bytes) -> bytes:
         except binascii.Error as exc:
             raise ValueError(f"base64 body is corrupt: {exc}") from exc
     if cte == "quoted-printable":
-        return quopri.decodestring(body)
+        return quopri.decodestring(bytes(body))
     return body
 
 

@@ -60,6 +60,9 @@ __all__ = [
 ]
 
 
+BytesLike = bytes | bytearray | memoryview
+
+
 class CmsError(Exception):
     """A CMS structure could not be processed."""
 
@@ -121,14 +124,15 @@ class Verified:
 
     digest: str
     signer: x509.Certificate
-    content: bytes
+    content: BytesLike
 
 
-def _load(der: bytes, expected: str) -> a_cms.ContentInfo:
+def _load(der: BytesLike, expected: str) -> a_cms.ContentInfo:
     try:
-        info = a_cms.ContentInfo.load(der)
+        info = a_cms.ContentInfo.load(bytes(der))
         kind = info["content_type"].native
-        info["content"].native  # parse eagerly: malformed DER fails here, not later
+        if len(der) < 1 << 20:
+            info["content"].native  # parse small blobs eagerly: malformed DER fails here, not later
     except (ValueError, TypeError, KeyError) as exc:
         raise CmsFormatError(f"not a CMS {expected} structure: {exc}") from exc
     if kind != expected:
@@ -136,12 +140,65 @@ def _load(der: bytes, expected: str) -> a_cms.ContentInfo:
     return info
 
 
-def content_type_of(der: bytes) -> str | None:
+_OIDS = {
+    bytes.fromhex("2a864886f70d010703"): "enveloped_data",
+    bytes.fromhex("2a864886f70d0109100117"): "authenticated_enveloped_data",
+    bytes.fromhex("2a864886f70d010702"): "signed_data",
+    bytes.fromhex("2a864886f70d0109100109"): "compressed_data",
+    bytes.fromhex("2a864886f70d010701"): "data",
+}
+
+
+class _NotSimple(Exception):
+    """DER the fast path does not handle (indefinite lengths, constructed strings): use asn1crypto."""
+
+
+def _tlv(buf: memoryview, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, contents start, contents end) of the DER element at ``pos``, without copying."""
+    if pos + 2 > end:
+        raise CmsFormatError("truncated DER")
+    tag, length = buf[pos], buf[pos + 1]
+    pos += 2
+    if tag & 0x1F == 0x1F or length == 0x80:
+        raise _NotSimple()
+    if length & 0x80:
+        n = length & 0x7F
+        length = int.from_bytes(buf[pos : pos + n], "big")
+        pos += n
+    if pos + length > end:
+        raise CmsFormatError("truncated DER")
+    return tag, pos, pos + length
+
+
+def _children(buf: memoryview, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(tag, element start, contents start, contents end) of each element in ``buf[start:end]``."""
+    out = []
+    while start < end:
+        tag, cs, ce = _tlv(buf, start, end)
+        out.append((tag, start, cs, ce))
+        start = ce
+    return out
+
+
+def content_type_of(der: BytesLike) -> str | None:
     """The CMS content type ('signed_data', 'enveloped_data', ...) of a DER blob, or None."""
+    buf = memoryview(der)
     try:
-        return str(a_cms.ContentInfo.load(der)["content_type"].native)
-    except (ValueError, TypeError, KeyError):
-        return None
+        tag, cs, ce = _tlv(buf, 0, len(buf))
+        if tag != 0x30:
+            return None
+        otag, _, os_, oe = _children(buf, cs, ce)[0]
+        if otag != 0x06:
+            return None
+        oid = bytes(buf[os_:oe])
+        if oid in _OIDS:
+            return _OIDS[oid]
+        return str(a_core.ObjectIdentifier.load(b"\x06" + bytes([len(oid)]) + oid).native) if len(oid) < 128 else None
+    except (_NotSimple, CmsFormatError, IndexError, ValueError):
+        try:
+            return str(a_cms.ContentInfo.load(bytes(der))["content_type"].native)
+        except (ValueError, TypeError, KeyError):
+            return None
 
 
 # -- signatures -----------------------------------------------------------------
@@ -186,7 +243,7 @@ def _hash_name(alg: a_algos.DigestAlgorithm) -> str:
     return name
 
 
-def verify(signature_der: bytes, data: bytes | None, certs: Sequence[x509.Certificate]) -> Verified:
+def verify(signature_der: BytesLike, data: BytesLike | None, certs: Sequence[x509.Certificate]) -> Verified:
     """Verify a SignedData: detached over ``data``, or attached when ``data`` is None.
 
     The signer must be one of ``certs`` (certificates embedded in the
@@ -219,7 +276,7 @@ def verify(signature_der: bytes, data: bytes | None, certs: Sequence[x509.Certif
                 continue
             signed = b"\x31" + attrs.dump()[1:]  # the SET OF form, not the [0] IMPLICIT tag
         else:
-            signed = data
+            signed = bytes(data)
         try:
             _check_signature(cert, si["signature_algorithm"], hcls, si["signature"].native, signed)
         except InvalidSignature:
@@ -310,47 +367,101 @@ def encrypt(data: bytes, cert: x509.Certificate, algorithm: str = "aes256-cbc") 
     return a_cms.ContentInfo({"content_type": "authenticated_enveloped_data", "content": auth}).dump()
 
 
-def decrypt(der: bytes, recipients: Sequence[tuple[rsa.RSAPrivateKey, x509.Certificate]]) -> tuple[bytes, str]:
-    """Decrypt EnvelopedData/AuthEnvelopedData with one of our (key, certificate) pairs.
+@dataclass
+class _Envelope:
+    kind: str
+    recipient_infos: a_cms.RecipientInfos
+    algorithm: a_algos.EncryptionAlgorithm
+    ciphertext: BytesLike
+    mac: bytes | None
+    aad: bytes
 
-    Returns (content, algorithm name as in :data:`ENCRYPTIONS`).
-    """
+
+def _envelope(der: BytesLike) -> _Envelope:
+    """The parts of EnvelopedData/AuthEnvelopedData; the ciphertext is a view, not a copy, when the DER allows."""
     kind = content_type_of(der)
     if kind not in ("enveloped_data", "authenticated_enveloped_data"):
         raise CmsFormatError(f"expected CMS enveloped data, got {kind or 'something else'}")
-    info = _load(der, kind)
+    buf = memoryview(der)
+    try:
+        _, cs, ce = _tlv(buf, 0, len(buf))
+        explicit = _children(buf, cs, ce)[1]
+        if explicit[0] != 0xA0:
+            raise CmsFormatError("ContentInfo without content")
+        _, es, ee = _tlv(buf, explicit[2], explicit[3])
+        fields = _children(buf, es, ee)
+        rinfos = next(f for f in fields if f[0] == 0x31)
+        eci = next(f for f in fields[fields.index(rinfos) + 1 :] if f[0] == 0x30)
+        eci_fields = _children(buf, eci[2], eci[3])
+        if len(eci_fields) < 3 or eci_fields[2][0] != 0x80:
+            raise _NotSimple()  # no content, or a constructed (chunked) OCTET STRING
+        after = fields[fields.index(eci) + 1 :]
+        mac = next((bytes(buf[f[2] : f[3]]) for f in after if f[0] == 0x04), None)
+        auth = next((f for f in after if f[0] == 0xA1), None)
+        return _Envelope(
+            kind=kind,
+            recipient_infos=a_cms.RecipientInfos.load(bytes(buf[rinfos[1] : rinfos[3]])),
+            algorithm=a_algos.EncryptionAlgorithm.load(bytes(buf[eci_fields[1][1] : eci_fields[1][3]])),
+            ciphertext=buf[eci_fields[2][2] : eci_fields[2][3]],
+            mac=mac,
+            aad=b"\x31" + bytes(buf[auth[1] + 1 : auth[3]]) if auth else b"",
+        )
+    except (_NotSimple, StopIteration, IndexError):
+        pass
+    except ValueError as exc:
+        raise CmsFormatError(f"malformed enveloped data: {exc}") from exc
+    info = _load(der, kind)  # BER or unusual layout: asn1crypto parses it (with copies)
     env = info["content"]
-    eci = env["encrypted_content_info"] if kind == "enveloped_data" else env["auth_encrypted_content_info"]
-    alg = eci["content_encryption_algorithm"]
-    asn1_name = str(alg["algorithm"].native)
+    eci2 = env["encrypted_content_info"] if kind == "enveloped_data" else env["auth_encrypted_content_info"]
+    ct = eci2["encrypted_content"].native
+    if ct is None:
+        raise CmsFormatError("enveloped data carries no encrypted content")
+    aad = b""
+    if kind == "authenticated_enveloped_data" and env["auth_attrs"].native is not None and len(env["auth_attrs"]):
+        aad = b"\x31" + env["auth_attrs"].dump()[1:]
+    return _Envelope(kind, env["recipient_infos"], eci2["content_encryption_algorithm"], ct,
+                     env["mac"].native if kind == "authenticated_enveloped_data" else None, aad)
+
+
+def decrypt(der: BytesLike, recipients: Sequence[tuple[rsa.RSAPrivateKey, x509.Certificate]]) -> tuple[memoryview, str]:
+    """Decrypt EnvelopedData/AuthEnvelopedData with one of our (key, certificate) pairs.
+
+    Returns (content, algorithm name as in :data:`ENCRYPTIONS`). The content
+    is a view on one buffer: the only full-size allocation here.
+    """
+    env = _envelope(der)
+    asn1_name = str(env.algorithm["algorithm"].native)
     name = _BY_ASN1.get(asn1_name)
     if name is None:
         raise DecryptionError(f"content encryption {asn1_name} is not supported")
-    cek = _recover_key(env["recipient_infos"], recipients)
-    ct = eci["encrypted_content"].native
-    if ct is None:
-        raise CmsFormatError("enveloped data carries no encrypted content")
+    cek = _recover_key(env.recipient_infos, recipients)
     size, mode = ENCRYPTIONS[name][1], ENCRYPTIONS[name][2]
     if len(cek) != size:
         raise DecryptionError("the decrypted content key has the wrong length (wrong key or tampered message)")
+    ct = env.ciphertext
+    out = bytearray(len(ct) + 16)
     try:
         if mode == "gcm":
-            params = alg["parameters"]
-            gp = _GcmParameters.load(params.dump()) if not isinstance(params, _GcmParameters) else params
-            tag = env["mac"].native
-            aad = b""
-            if env["auth_attrs"].native is not None and len(env["auth_attrs"]):
-                aad = b"\x31" + env["auth_attrs"].dump()[1:]
-            gcm = Cipher(algorithms.AES(cek), modes.GCM(gp["aes_nonce"].native, tag)).decryptor()
-            if aad:
-                gcm.authenticate_additional_data(aad)
-            return gcm.update(ct) + gcm.finalize(), name
-        iv = alg["parameters"].native
+            params = _GcmParameters.load(env.algorithm["parameters"].dump())
+            if env.mac is None:
+                raise CmsFormatError("AuthEnvelopedData without a MAC")
+            gcm = Cipher(algorithms.AES(cek), modes.GCM(params["aes_nonce"].native, env.mac)).decryptor()
+            if env.aad:
+                gcm.authenticate_additional_data(env.aad)
+            n = gcm.update_into(ct, out)
+            gcm.finalize()
+            return memoryview(out)[:n], name
+        iv = env.algorithm["parameters"].native
         block: algorithms.AES | TripleDES = TripleDES(cek) if name == "3des" else algorithms.AES(cek)
         dec = Cipher(block, modes.CBC(iv)).decryptor()
-        plain = dec.update(ct) + dec.finalize()
-        unpad = padding.PKCS7(block.block_size).unpadder()
-        return unpad.update(plain) + unpad.finalize(), name
+        n = dec.update_into(ct, out)
+        if dec.finalize():
+            raise ValueError("ciphertext is not a whole number of blocks")
+        pad = out[n - 1] if n else 0
+        width = block.block_size // 8
+        if not 1 <= pad <= width or out[n - pad : n] != bytes([pad]) * pad:
+            raise ValueError("bad padding")
+        return memoryview(out)[: n - pad], name
     except (InvalidTag, ValueError) as exc:
         raise DecryptionError("the content does not decrypt (wrong key or tampered message)") from exc
 
@@ -383,7 +494,7 @@ def _recover_key(infos: a_cms.RecipientInfos, recipients: Sequence[tuple[rsa.RSA
 # -- compression ------------------------------------------------------------------------
 
 
-def compress(data: bytes) -> bytes:
+def compress(data: BytesLike) -> bytes:
     """CompressedData (RFC 3274, zlib) as DER."""
     cd = a_cms.CompressedData(
         {
@@ -395,7 +506,7 @@ def compress(data: bytes) -> bytes:
     return a_cms.ContentInfo({"content_type": "compressed_data", "content": cd}).dump()
 
 
-def decompress(der: bytes) -> bytes:
+def decompress(der: BytesLike) -> bytes:
     """Content of a CompressedData (zlib)."""
     info = _load(der, "compressed_data")
     cd = info["content"]
