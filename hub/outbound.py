@@ -90,6 +90,8 @@ def queue_document(
     prefs = prefs or preferences(partner)
     doc_type = _document_type(document)
     syntax = prefs.syntax if not isinstance(document, Acknowledgement) else "edifact"
+    # we ask for a CONTRL back (UNB 0031) when the partner's profile exchanges them
+    ack_expected = syntax == "edifact" and "CONTRL" in prefs.acknowledgements and not isinstance(document, Acknowledgement)
     control = next_control_ref(session, partner)
     control_ref = str(control)
     if syntax == "ubl":
@@ -109,11 +111,11 @@ def queue_document(
             syntax_version=prefs.syntax_version,
             prepared=dt.datetime.now(),
             test=prefs.test,
-            ack_requested="CONTRL" in prefs.acknowledgements and not isinstance(document, Acknowledgement),
+            ack_requested=ack_expected,
         )
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     filename = f"{doc_type}_{partner.code}_{control:06d}_{stamp}.{_EXTENSIONS[syntax]}"
-    return new_message(
+    message = new_message(
         session,
         direction="out",
         data=data,
@@ -132,3 +134,6 @@ def queue_document(
         answers_id=answers.id if answers is not None else None,
         order_id=order.id if order is not None else None,
     )
+    if ack_expected:
+        message.receipt = {"ack_expected": True}
+    return message

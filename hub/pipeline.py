@@ -27,7 +27,7 @@ from hub.partners import preferences
 from hub.settings import Settings
 from hub.states import Event, State
 
-__all__ = ["process_inbound", "Outcome"]
+__all__ = ["process_inbound", "translate_message", "Outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -106,18 +106,38 @@ def _envelope_issues(session: Session, settings: Settings, message: Message, tra
     return issues
 
 
-def process_inbound(session: Session, settings: Settings, message: Message, *, actor: str) -> str:
-    """Run the pipeline on a claimed inbound message and leave it in its final state. No commit.
+def translate_message(message: Message) -> Translation:
+    """Read, validate and map a stored inbound message under its partner's strictness.
 
-    Returns the outcome. Raises only for failures on our side (the worker
-    turns those into a retry); anything wrong with the partner's message is
-    a rejection, answered as the partner profile asks.
+    Pure work on bytes: the worker runs it before opening the transaction
+    that applies the result, so the database is not held while it parses.
     """
     data = payload_bytes(message)
     partner = message.partner
+    if partner is None:
+        return translate(data)
+    return translate(data, strictness=preferences(partner).strictness)
+
+
+def process_inbound(
+    session: Session,
+    settings: Settings,
+    message: Message,
+    *,
+    actor: str,
+    translation: Translation | None = None,
+) -> str:
+    """Run the pipeline on a claimed inbound message and leave it in its final state. No commit.
+
+    ``translation`` is :func:`translate_message`'s result when the caller
+    already has it. Returns the outcome. Raises only for failures on our side
+    (the worker turns those into a retry); anything wrong with the partner's
+    message is a rejection, answered as the partner profile asks.
+    """
+    partner = message.partner
     prefs = preferences(partner) if partner is not None else None
-    strictness = prefs.strictness if prefs is not None else None
-    translation = translate(data, strictness=strictness) if strictness is not None else translate(data)
+    if translation is None:
+        translation = translate_message(message)
 
     header = translation.header
     if header is not None:

@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
@@ -30,7 +31,8 @@ from hub.db import is_postgres
 from hub.errors import HubError
 from hub.messages import transition
 from hub.models import Message, utcnow
-from hub.pipeline import process_inbound
+from hub.pipeline import process_inbound, translate_message
+from hub.scheduler import claim_tick, mark_overdue_acknowledgements
 from hub.settings import Settings
 from hub.states import CLAIMABLE_INBOUND, CLAIMABLE_OUTBOUND, Event, State
 from hub.transport import deliver, poll_all
@@ -127,18 +129,71 @@ class Worker:
         message_id = self.claim()
         if message_id is None:
             return False
-        with self.session_factory() as session:
-            message = session.get(Message, message_id)
-            if message.direction == "in":
-                self._process(session, message)
+        with self._heartbeat(message_id):
+            if self._inbound(message_id):
+                translation = self._translate(message_id)
+                if translation is None:
+                    return True
+                with self.session_factory() as session:
+                    self._process(session, session.get(Message, message_id), translation)
             else:
-                self._deliver(session, message)
+                with self.session_factory() as session:
+                    self._deliver(session, session.get(Message, message_id))
         return True
 
-    def _process(self, session: Session, message: Message) -> None:
+    def _inbound(self, message_id: int) -> bool:
+        with self.session_factory() as session:
+            return session.scalar(select(Message.direction).where(Message.id == message_id)) == "in"
+
+    def _translate(self, message_id: int):
+        """Translate outside any write transaction (reading the payload is a short read)."""
+        try:
+            with self.session_factory() as session:
+                message = session.get(Message, message_id)
+                translation = translate_message(message)
+                session.rollback()
+            return translation
+        except Exception as exc:  # noqa: BLE001 - our failure: stored and retried
+            self._fail(message_id, State.PROCESSING, exc)
+            return None
+
+    @contextmanager
+    def _heartbeat(self, message_id: int):
+        """Extend the lease every third of its length while the message is worked on."""
+        stop = threading.Event()
+        lease = self.settings.worker_lease_seconds
+        if not is_postgres(self.session_factory.kw["bind"]):
+            # SQLite has one writer: the embedded worker is the only one, and a
+            # heartbeat would wait for the very transaction it keeps alive.
+            yield
+            return
+
+        def beat() -> None:
+            while not stop.wait(lease / 3):
+                try:
+                    with self.session_factory() as session:
+                        session.execute(
+                            update(Message)
+                            .where(Message.id == message_id, Message.claimed_by == self.name)
+                            .values(lease_until=utcnow() + timedelta(seconds=lease))
+                            .execution_options(synchronize_session=False)
+                        )
+                        session.commit()
+                except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
+                    log.warning("message %s: lease heartbeat failed", message_id, exc_info=True)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{message_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _process(self, session: Session, message: Message, translation=None) -> None:
         message_id = message.id
         try:
-            outcome = process_inbound(session, self.settings, message, actor=self.actor)
+            outcome = process_inbound(session, self.settings, message, actor=self.actor, translation=translation)
             self._still_mine(session, message_id, message.state)
             session.commit()
             log.info("message %s %s", message_id, outcome)
@@ -158,7 +213,8 @@ class Worker:
             retryable = not isinstance(exc, TransportError) or exc.retryable
             self._fail(message_id, State.DELIVERING, exc, retryable=retryable)
             return
-        message.receipt = {**(message.receipt or {}), "delivery": receipt.detail, **receipt.data}
+        message.receipt = {**(message.receipt or {}), "delivery": receipt.detail, **receipt.data,
+                           "delivered_at": utcnow().isoformat()}
         event = Event.ACKNOWLEDGE if receipt.acknowledged else Event.DELIVERED
         transition(session, message, event, actor=self.actor, detail=receipt.detail)
         try:
@@ -198,13 +254,19 @@ class Worker:
             done += 1
         return done
 
-    def tick(self) -> None:
-        """The periodic duties: poll inbound channels and the back-office drop folder, release expired leases."""
+    def tick(self, *, force: bool = False) -> bool:
+        """The periodic duties, done by one node per tick: poll inbound channels and the
+        back-office drop folder, mark overdue acknowledgements, release expired leases.
+        Returns False when another node had this tick."""
         from hub.backoffice import process_drop_folder
 
+        if not force and not claim_tick(self.session_factory, "duties", self.settings.worker_poll_seconds):
+            return False
         poll_all(self.session_factory, self.settings, actor=self.actor)
         process_drop_folder(self.session_factory, self.settings, actor=f"{self.actor} (back-office folder)")
+        mark_overdue_acknowledgements(self.session_factory, actor=self.actor)
         self.release_expired()
+        return True
 
     def run(self, *, poll: bool = True) -> None:
         """Loop until :attr:`stop_event` is set."""

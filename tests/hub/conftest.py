@@ -56,7 +56,7 @@ class HubEnv:
     def run(self) -> int:
         """One polling tick and every due message worked off."""
         worker = self.worker()
-        worker.tick()
+        worker.tick(force=True)
         return worker.drain()
 
     def outbound_files(self) -> list[Path]:

@@ -97,7 +97,7 @@ def test_drop_folder(hub_env, ordered):
     (inbox / "1-ship.json").write_text(json.dumps({"action": "ship", "partner": "ACME", "order": "PO-2026-0001",
                                                   "carrier": "UPS"}))
     (inbox / "2-bad.json").write_text(json.dumps({"action": "ship", "partner": "ACME", "order": "PO-404"}))
-    hub_env.worker().tick()
+    hub_env.worker().tick(force=True)
     done = hub_env.settings.var_path / "backoffice" / "done"
     failed = hub_env.settings.var_path / "backoffice" / "failed"
     assert json.loads((done / "1-ship.result.json").read_text())["number"] == "DN-PO-2026-0001-1"

@@ -186,3 +186,56 @@ def test_concurrent_workers_take_each_message_once(quiet_env, orders_bytes):
             claims = [e for e in message.events if e.event == "claim"]
             assert len(claims) == 1, f"message {message.id} claimed {len(claims)} times"
             assert message.state in (State.PROCESSED, State.DELIVERED)
+
+
+def test_one_node_per_tick(hub_env):
+    from hub.scheduler import claim_tick
+
+    factory = hub_env.session_factory
+    assert claim_tick(factory, "t", 60, now=1000.0)
+    assert not claim_tick(factory, "t", 60, now=1001.0), "a second node in the same tick skips"
+    assert not claim_tick(factory, "t", 60, now=1059.0)
+    assert claim_tick(factory, "t", 60, now=1060.5)
+    assert claim_tick(factory, "other", 60, now=1001.0), "duties tick independently"
+
+
+def test_heartbeat_keeps_a_long_job_leased(settings, session_factory, orders_bytes, monkeypatch):
+    import time
+    from dataclasses import replace
+
+    if not settings.database.startswith("postgresql"):
+        pytest.skip("SQLite runs one worker, in `kontor run`; leases are extended on PostgreSQL")
+    env = make_env(replace(settings, worker_lease_seconds=6), session_factory, acks="[]")
+    message_id = receive_orders(env, orders_bytes)
+    real = __import__("hub.pipeline", fromlist=["process_inbound"]).process_inbound
+    seen = {}
+
+    def slow(session, settings, message, *, actor, translation=None):
+        time.sleep(4.5)
+        with env.session_factory() as other:
+            seen["lease"] = other.get(Message, message_id).lease_until
+        return real(session, settings, message, actor=actor, translation=translation)
+
+    monkeypatch.setattr("hub.worker.process_inbound", slow)
+    worker = env.worker()
+    started = utcnow()
+    worker.run_once()
+    assert seen["lease"] > started + timedelta(seconds=7), "the lease was extended while working"
+
+
+def test_overdue_acknowledgement(hub_env, orders_bytes):
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        response = session.scalar(select(Message).where(Message.document_type == "ORDRSP"))
+        assert response.receipt["ack_expected"] is True
+        response.receipt = {**response.receipt, "delivered_at": (utcnow() - timedelta(hours=25)).isoformat()}
+        contrl = session.scalar(select(Message).where(Message.document_type == "CONTRL"))
+        assert not contrl.receipt.get("ack_expected"), "acknowledgements are not acknowledged"
+        session.commit()
+        response_id = response.id
+    hub_env.worker().tick(force=True)
+    with hub_env.session_factory() as session:
+        response = session.get(Message, response_id)
+        assert response.state == State.ACK_OVERDUE
+        assert response.events[-1].detail == "no acknowledgement 24 h after delivery"
