@@ -27,6 +27,7 @@ bp = Blueprint("portal", __name__)
 
 MAX_CART_LINES = 200
 MAX_NOTE = 70
+MAX_COOKIE_BYTES = 3800
 
 
 @bp.before_request
@@ -52,23 +53,44 @@ def save_cart(items: dict[str, dict[str, str]]) -> None:
     session["cart_notes"] = {pid: item["note"][:MAX_NOTE] for pid, item in items.items() if item.get("note")}
 
 
+def cookie_size() -> int:
+    """The size the session cookie would have now (browsers drop cookies over 4 kB)."""
+    serializer = current_app.session_interface.get_signing_serializer(current_app)  # type: ignore[attr-defined]
+    return len(serializer.dumps(dict(session))) if serializer is not None else 0
+
+
 def add_to_cart(parsed: ParsedRows) -> int:
-    """Add resolved lines to the cart; returns how many lines were added (stops at the limit)."""
+    """Add resolved lines to the cart; returns how many were added.
+
+    Stops (and says so) at :data:`MAX_CART_LINES` lines or when the session
+    cookie would outgrow :data:`MAX_COOKIE_BYTES`.
+    """
     items = load_cart()
     added = 0
     for product, quantity, note in parsed.lines:
         key = str(product.id)
         if key not in items and len(items) >= MAX_CART_LINES:
-            flash(f"The cart holds at most {MAX_CART_LINES} lines; the rest was not added.", "error")
+            flash(f"The cart holds at most {MAX_CART_LINES} lines; {len(parsed.lines) - added} were not added."
+                  " Place this order first, then add the rest.", "error")
             break
+        before = dict(items.get(key, {})) if key in items else None
         previous = Decimal(items[key]["quantity"]) if key in items else Decimal(0)
         old_note = items.get(key, {}).get("note", "")
         items[key] = {
             "quantity": format((previous + quantity).normalize(), "f"),
-            "note": "; ".join(n for n in (old_note, note) if n),
+            "note": "; ".join(n for n in (old_note, note) if n)[:MAX_NOTE],
         }
+        save_cart(items)
+        if cookie_size() > MAX_COOKIE_BYTES:
+            if before is None:
+                del items[key]
+            else:
+                items[key] = before
+            save_cart(items)
+            flash(f"The cart is full; {len(parsed.lines) - added} line(s) were not added."
+                  " Place this order first, then add the rest.", "error")
+            break
         added += 1
-    save_cart(items)
     return added
 
 

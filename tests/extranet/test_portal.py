@@ -165,3 +165,20 @@ def test_deliveries_and_invoices(client, acme_client, world):
     login(client, "buyer@beta.example")
     assert "INV-1" not in client.get("/documents").get_data(as_text=True)
     assert "DN-1" not in client.get("/documents?kind=despatches").get_data(as_text=True)
+
+
+def test_a_huge_upload_stops_when_the_cart_is_full(acme_client, session, world):
+    from hub.models import Product
+
+    session.add_all(Product(sku=f"BULK-{n:04d}", name=f"Bulk item {n}", unit="PCE", list_price=Decimal(1))
+                    for n in range(300))
+    session.commit()
+    data = "".join(f"BULK-{n:04d},{n + 1},a note that takes some room in the cookie {n}\n" for n in range(300))
+    response = post(acme_client, "/upload", {"file": (io.BytesIO(data.encode()), "big.csv")},
+                    token_from="/upload", content_type="multipart/form-data")
+    assert response.status_code == 302
+    cookie = response.headers.get("Set-Cookie", "")
+    assert len(cookie) < 4096
+    cart = acme_client.get("/cart").get_data(as_text=True)
+    assert "The cart is full" in cart or "at most 200 lines" in cart
+    assert "Bulk item 0" in cart
