@@ -134,7 +134,7 @@ def _translate_edifact(data: bytes, *, strictness: Strictness, validate: bool) -
                 issues.extend(validate_message(message, strictness=strictness, decimal_mark=decimal))
             except EdiError as exc:
                 issues.extend(exc.issues or [Issue(str(exc), message_ref=message.reference)])
-        document, mapping_issues = message_to_document(message, decimal_mark=decimal)
+        document, mapping_issues = message_to_document(message, decimal_mark=decimal, header=interchange.header)
         issues.extend(mapping_issues)
         result.messages.append(
             TranslatedMessage(
@@ -281,17 +281,19 @@ def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) ->
     issues: list[Issue] = []
     count = 0
     decimal = "."
+    header = None
     with open(path, "rb") as handle:
         source = _CountingReader(handle, on_progress) if on_progress else handle
         try:
             for item in syntax.read(source, strictness=strictness):
                 if isinstance(item, _Header):
+                    header = item
                     decimal = item.separators.decimal
                 elif isinstance(item, Message):
                     count += 1
                     found = list(item.issues)
                     found.extend(validate_message(item, strictness=strictness, decimal_mark=decimal))
-                    found.extend(message_to_document(item, decimal_mark=decimal)[1])
+                    found.extend(message_to_document(item, decimal_mark=decimal, header=header)[1])
                     issues.extend(_dedupe(found))
                 elif isinstance(item, (GroupTrailer, InterchangeTrailer)):
                     issues.extend(item.issues)

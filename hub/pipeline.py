@@ -243,19 +243,19 @@ def _record_acknowledgement(session: Session, partner: Partner, message: Message
 
 
 def _answer_aperak(session: Session, settings: Settings, partner: Partner, message: Message, translated, problems: list[str], *, actor: str) -> None:
-    prefs = preferences(partner)
-    if "APERAK" not in prefs.acknowledgements:
+    """Tell the partner why a well-formed message was not applied, when its profile wants APERAKs."""
+    from edi.edifact import aperak_for
+
+    if "APERAK" not in preferences(partner).acknowledgements:
         return
     document = translated.document
-    ack = docs.Acknowledgement(
-        kind="APERAK",
+    ack = aperak_for(
         number=f"A{message.id}-{translated.reference or 1}",
         issue_date=dt.date.today(),
-        interchange_ref=message.interchange_ref,
-        action="4",
+        errors=[p[:512] for p in problems],
         document_ref=getattr(document, "number", None),
         message_ref=translated.reference,
-        errors=[docs.AckError(code="12", text=p[:512]) for p in problems],
+        interchange_ref=message.interchange_ref,
     )
     queue_document(session, settings, partner, ack, actor=actor, answers=message,
                    business_ref=getattr(document, "number", None))
