@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from extranet.extensions import db
@@ -25,7 +26,7 @@ def home_for(account: Account) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm(next=request.args.get("next", ""))
@@ -44,7 +45,7 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.post("/logout")
 @login_required
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     form = ActionForm()
     if form.validate_on_submit():
         audit(db.session, current_user.email, "logout", partner_id=current_user.partner_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
 from hub.portal import NotFound
@@ -20,7 +21,7 @@ MESSAGES = {
 
 
 def register(app: Flask) -> None:
-    def render(code: int, detail: str | None = None):  # type: ignore[no-untyped-def]
+    def render(code: int, detail: str | None = None) -> ResponseReturnValue:
         title, text = MESSAGES.get(code, ("Error", "Something went wrong."))
         if request.path.startswith(("/api/", "/as2")):
             slug = title.lower().replace(" ", "_")
@@ -34,5 +35,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(NotFound, lambda exc: render(404))
 
     @app.errorhandler(CSRFError)
-    def _csrf(exc: CSRFError):  # type: ignore[no-untyped-def]
+    def _csrf(exc: CSRFError) -> ResponseReturnValue:
         return render(400, "The form had expired or was not sent from this site. Go back, reload the page and try again.")

@@ -47,7 +47,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(quantity)
     app.add_template_filter(when)
     app.add_template_filter(state_class)
-    app.add_template_global(DESCRIPTIONS, "STATE_DESCRIPTIONS")
+    app.jinja_env.globals["STATE_DESCRIPTIONS"] = DESCRIPTIONS
 
     @app.template_global()
     def url_with(**changes: Any) -> str:

@@ -7,6 +7,7 @@ Viewers read; operators and admins may reprocess, redeliver and resolve.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from extranet.extensions import db, login_manager
@@ -30,7 +31,7 @@ ACTIONS = {
 
 
 @bp.before_request
-def _operations_only():  # type: ignore[no-untyped-def]
+def _operations_only() -> ResponseReturnValue | None:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not current_user.is_ops:
@@ -39,15 +40,15 @@ def _operations_only():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     return redirect(url_for("ops.messages"))
 
 
 @bp.get("/messages")
-def messages():  # type: ignore[no-untyped-def]
+def messages() -> ResponseReturnValue:
     session = db.session
     form = MessageFilterForm(request.args)
-    form.partner.choices = options([("", "Any partner")] + monitor.partner_choices(session))
+    form.partner.choices = options([("", "Any partner"), *monitor.partner_choices(session)])
     form.document_type.choices = options([("", "Any type")] + [(t, t) for t in monitor.DOCUMENT_TYPES])
     form.state.choices = options([("", "Any state"), ("problem", "Any problem")] + [(s, s) for s in DESCRIPTIONS])
     form.validate()
@@ -69,7 +70,7 @@ def messages():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/messages/<int:message_id>")
-def message(message_id: int):  # type: ignore[no-untyped-def]
+def message(message_id: int) -> ResponseReturnValue:
     session = db.session
     found = monitor.message_detail(session, message_id)
     if found is None:
@@ -95,7 +96,7 @@ def message(message_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/messages/<int:message_id>/<action>")
 @roles_required(*OPS_ACTION_ROLES)
-def repair(message_id: int, action: str):  # type: ignore[no-untyped-def]
+def repair(message_id: int, action: str) -> ResponseReturnValue:
     if action not in ACTIONS:
         abort(404)
     form = RepairForm()
@@ -119,7 +120,7 @@ def repair(message_id: int, action: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/partners")
-def partners():  # type: ignore[no-untyped-def]
+def partners() -> ResponseReturnValue:
     session = db.session
     return render_template(
         "ops/partners.html", partners=monitor.list_partners(session), problems=monitor.problem_counts(session)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from extranet.extensions import login_manager
@@ -31,7 +32,7 @@ MAX_COOKIE_BYTES = 3800
 
 
 @bp.before_request
-def _partners_only():  # type: ignore[no-untyped-def]
+def _partners_only() -> ResponseReturnValue | None:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if current_user.is_ops:
@@ -106,7 +107,7 @@ def _cart_size() -> dict[str, Any]:
 
 @bp.get("/")
 @login_required
-def catalog():  # type: ignore[no-untyped-def]
+def catalog() -> ResponseReturnValue:
     scope = portal_scope()
     form = CatalogSearchForm(request.args)
     form.category.choices = options([("", "All categories")] + [(c, c) for c in scope.categories()])
@@ -116,7 +117,7 @@ def catalog():  # type: ignore[no-untyped-def]
 
 @bp.post("/cart/add")
 @roles_required(*PARTNER_ORDER_ROLES)
-def cart_add():  # type: ignore[no-untyped-def]
+def cart_add() -> ResponseReturnValue:
     scope = portal_scope()
     row = Row(number=1, sku=request.form.get("sku", ""), quantity=request.form.get("quantity", "1").strip())
     parsed = scope.resolve_rows([row])
@@ -130,14 +131,14 @@ def cart_add():  # type: ignore[no-untyped-def]
 
 @bp.get("/cart")
 @login_required
-def cart():  # type: ignore[no-untyped-def]
+def cart() -> ResponseReturnValue:
     scope = portal_scope()
     return render_template("portal/cart.html", cart=scope.cart(load_cart()), partner=scope.partner)
 
 
 @bp.post("/cart/update")
 @roles_required(*PARTNER_ORDER_ROLES)
-def cart_update():  # type: ignore[no-untyped-def]
+def cart_update() -> ResponseReturnValue:
     scope = portal_scope()
     items = load_cart()
     products = {str(line.product.id): line.product for line in scope.cart(items).lines}
@@ -160,7 +161,7 @@ def cart_update():  # type: ignore[no-untyped-def]
 
 @bp.post("/cart/remove/<int:product_id>")
 @roles_required(*PARTNER_ORDER_ROLES)
-def cart_remove(product_id: int):  # type: ignore[no-untyped-def]
+def cart_remove(product_id: int) -> ResponseReturnValue:
     items = load_cart()
     items.pop(str(product_id), None)
     save_cart(items)
@@ -170,7 +171,7 @@ def cart_remove(product_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cart/clear")
 @roles_required(*PARTNER_ORDER_ROLES)
-def cart_clear():  # type: ignore[no-untyped-def]
+def cart_clear() -> ResponseReturnValue:
     save_cart({})
     flash("The cart is empty.", "success")
     return redirect(url_for("portal.cart"))
@@ -181,7 +182,7 @@ def cart_clear():  # type: ignore[no-untyped-def]
 
 @bp.route("/quick-order", methods=["GET", "POST"])
 @roles_required(*PARTNER_ORDER_ROLES)
-def quick_order():  # type: ignore[no-untyped-def]
+def quick_order() -> ResponseReturnValue:
     form = QuickOrderForm()
     errors = []
     if form.validate_on_submit():
@@ -200,7 +201,7 @@ def quick_order():  # type: ignore[no-untyped-def]
 
 @bp.route("/upload", methods=["GET", "POST"])
 @roles_required(*PARTNER_ORDER_ROLES)
-def upload():  # type: ignore[no-untyped-def]
+def upload() -> ResponseReturnValue:
     form = UploadForm()
     if form.validate_on_submit():
         rows, fatal = parse_csv(form.file.data.read())
@@ -215,7 +216,7 @@ def upload():  # type: ignore[no-untyped-def]
 
 @bp.post("/upload/fix")
 @roles_required(*PARTNER_ORDER_ROLES)
-def upload_fix():  # type: ignore[no-untyped-def]
+def upload_fix() -> ResponseReturnValue:
     rows = []
     for index in request.form.getlist("row"):
         if request.form.get(f"skip-{index}"):
@@ -231,7 +232,7 @@ def upload_fix():  # type: ignore[no-untyped-def]
     return _rows_added(UploadForm(formdata=None), portal_scope().resolve_rows(rows))
 
 
-def _rows_added(form: UploadForm, parsed: ParsedRows):  # type: ignore[no-untyped-def]
+def _rows_added(form: UploadForm, parsed: ParsedRows) -> ResponseReturnValue:
     added = add_to_cart(parsed)
     if added:
         flash(f"{added} row(s) added to the cart.", "success")
@@ -245,7 +246,7 @@ def _rows_added(form: UploadForm, parsed: ParsedRows):  # type: ignore[no-untype
 
 @bp.route("/checkout", methods=["GET", "POST"])
 @roles_required(*PARTNER_ORDER_ROLES)
-def checkout():  # type: ignore[no-untyped-def]
+def checkout() -> ResponseReturnValue:
     scope = portal_scope()
     items = load_cart()
     form = CheckoutForm()
@@ -271,7 +272,7 @@ def checkout():  # type: ignore[no-untyped-def]
 
 @bp.get("/orders")
 @login_required
-def orders():  # type: ignore[no-untyped-def]
+def orders() -> ResponseReturnValue:
     form = OrderSearchForm(request.args)
     form.status.choices = options([("", "Any status")] + [(s, s.replace("_", " ")) for s in ORDER_STATUSES])
     page = portal_scope().orders(form.q.data or "", form.status.data or "", page=request.args.get("page", 1, type=int))
@@ -280,14 +281,14 @@ def orders():  # type: ignore[no-untyped-def]
 
 @bp.get("/orders/<int:order_id>")
 @login_required
-def order(order_id: int):  # type: ignore[no-untyped-def]
+def order(order_id: int) -> ResponseReturnValue:
     detail = portal_scope().order_detail(order_id)
     return render_template("portal/order.html", detail=detail, order=detail.order)
 
 
 @bp.post("/orders/<int:order_id>/reorder")
 @roles_required(*PARTNER_ORDER_ROLES)
-def reorder(order_id: int):  # type: ignore[no-untyped-def]
+def reorder(order_id: int) -> ResponseReturnValue:
     items, skipped = portal_scope().reorder_items(order_id)
     cart = load_cart()
     for pid, item in items.items():
@@ -304,7 +305,7 @@ def reorder(order_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/documents")
 @login_required
-def documents():  # type: ignore[no-untyped-def]
+def documents() -> ResponseReturnValue:
     scope = portal_scope()
     kind = "despatches" if request.args.get("kind") == "despatches" else "invoices"
     number = request.args.get("page", 1, type=int)
@@ -318,7 +319,7 @@ def documents():  # type: ignore[no-untyped-def]
 
 @bp.get("/messages")
 @login_required
-def messages():  # type: ignore[no-untyped-def]
+def messages() -> ResponseReturnValue:
     before = request.args.get("before", type=int)
     found = portal_scope().messages(MessageFilter(), before=before)
     return render_template("portal/messages.html", found=found)
@@ -326,5 +327,5 @@ def messages():  # type: ignore[no-untyped-def]
 
 @bp.get("/messages/<int:message_id>")
 @login_required
-def message(message_id: int):  # type: ignore[no-untyped-def]
+def message(message_id: int) -> ResponseReturnValue:
     return render_template("portal/message.html", message=portal_scope().message(message_id))

@@ -117,7 +117,7 @@ def sign_in(
             AuditEntry.at >= now - IP_WINDOW,
         )
     )
-    if recent >= IP_MAX_FAILURES:
+    if (recent or 0) >= IP_MAX_FAILURES:
         _burn_time(password)
         audit(session, email, "login.failed", target=where, detail="throttled: too many failures from this address")
         session.commit()

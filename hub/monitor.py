@@ -189,7 +189,7 @@ def problem_counts(session: Session) -> dict[int, int]:
         .where(Message.state.in_(PROBLEM), Message.partner_id.is_not(None))
         .group_by(Message.partner_id)
     )
-    return {pid: count for pid, count in session.execute(stmt)}
+    return {pid: count for pid, count in session.execute(stmt) if pid is not None}
 
 
 # --- payloads ------------------------------------------------------------------------
@@ -300,7 +300,8 @@ def payload_view(data: bytes | None, syntax: str = "", issues: list[dict[str, An
         by_number = {s.number: s for s in segments if s.number is not None}
         unplaced = []
         for issue in issues:
-            segment = by_number.get(issue.get("segment")) if isinstance(issue.get("segment"), int) else None
+            at = issue.get("segment")
+            segment = by_number.get(at) if isinstance(at, int) else None
             if segment is None and issue.get("segment") is None and issue.get("tag"):
                 matches = [s for s in segments if s.tag == issue["tag"]]
                 segment = matches[0] if len(matches) == 1 else None
