@@ -425,3 +425,21 @@ def test_cms_module_tolerates_garbage():
     assert cms.content_type_of(b"junk") is None
 
 
+
+
+@needs_openssl
+@pytest.mark.parametrize("oaep", [False, True], ids=["ber-indefinite", "rsaes-oaep"])
+def test_openssl_streamed_ber_and_oaep_key_transport(sides, identities, tmp_path, oaep):
+    """BER with indefinite lengths (openssl -stream) takes the asn1crypto path; OAEP key transport decrypts."""
+    hub_view, _ = sides
+    partner, hub = identities["partner"], identities["hub"]
+    (tmp_path / "entity").write_bytes(payload_entity())
+    signed = openssl("cms", "-sign", "-binary", "-md", "sha256", "-in", str(tmp_path / "entity"),
+                     "-signer", str(partner.cert_path), "-inkey", str(partner.key_path))
+    (tmp_path / "signed").write_bytes(signed)
+    options = ["-recip", str(hub.cert_path), "-keyopt", "rsa_padding_mode:oaep"] if oaep else ["-stream", str(hub.cert_path)]
+    body = openssl("cms", "-encrypt", "-binary", "-aes256", "-in", str(tmp_path / "signed"), "-outform", "DER", *options)
+    if not oaep:
+        assert body[1] == 0x80  # indefinite length
+    got = parse_message(as2_headers("application/pkcs7-mime; smime-type=enveloped-data"), body, lookup_for(hub_view))
+    assert got.payload == PAYLOAD and got.encrypted == "aes256-cbc"
