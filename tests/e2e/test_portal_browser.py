@@ -66,12 +66,30 @@ def page():
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(15_000)
+        problems: list[str] = []
+        def console(msg) -> None:
+            # A 422 is how a form with errors answers; anything else is a problem.
+            if msg.type == "error" and "status of 422" not in msg.text:
+                problems.append(f"{msg.text} ({msg.location.get('url')})")
+
+        page.on("console", console)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
         yield page
+        # No CSP violations, no script errors, on any page the test saw.
+        assert not problems, problems
         context.close()
         browser.close()
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(el => !el.closest('[hidden]'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+  .map(el => el.outerHTML)"""
+
+
 def shot(page, name: str) -> None:
+    """Save a screenshot, and check that every control on the page has a name."""
+    assert page.evaluate(UNLABELLED) == [], f"controls without a label on {page.url}"
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
