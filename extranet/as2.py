@@ -78,7 +78,11 @@ def _hub() -> As2Hub:
 
 @bp.before_request
 def _allow_large_messages() -> None:
-    request.max_content_length = current_app.config.get("KONTOR_AS2_MAX_BYTES", 512 * 1024 * 1024)
+    """AS2 bodies may exceed the app's form-sized MAX_CONTENT_LENGTH (per-request limits need Flask >= 3.1)."""
+    try:
+        request.max_content_length = current_app.config.get("KONTOR_AS2_MAX_BYTES", 512 * 1024 * 1024)
+    except AttributeError:  # Flask 3.0: the app-wide limit applies
+        pass
 
 
 def _answer(mode: str, url: str | None, headers: dict[str, str], body: bytes) -> Response:
