@@ -220,6 +220,7 @@ def ship_order(
     outbound = queue_document(session, settings, order.partner, document, actor=actor, order=order,
                               business_ref=order.number)
     if outbound is not None:
+        session.flush()
         despatch.message_id = outbound.id
     after = _shipped(order)
     complete = all(
@@ -325,6 +326,7 @@ def invoice_order(
     outbound = queue_document(session, settings, order.partner, document, actor=actor, order=order,
                               business_ref=order.number)
     if outbound is not None:
+        session.flush()
         invoice.message_id = outbound.id
     if order.status == "shipped":
         order.status = "invoiced"
