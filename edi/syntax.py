@@ -172,7 +172,10 @@ _LINE_STARTS = (b"\n", b"\r")
 _SERVICE_TAGS = frozenset({"UNB", "UNG", "UNH", "UNT", "UNE", "UNZ"})
 _TAG_RE = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
 _V4_DEFAULTS = Separators(repetition="*")
-_NEVER = re.compile("(?!)")
+# Stands in for a released release character while the others are dropped.
+# Decoding never yields U+D800: strict codecs refuse surrogates and
+# surrogateescape only produces U+DC80..U+DCFF.
+_PLACEHOLDER = "\ud800"
 
 
 # --------------------------------------------------------------------------- sources
@@ -365,8 +368,6 @@ class _Reader:
         self.rep: str | None = repetition
         self.tb = self.term.encode("latin-1")
         self.rb: bytes | None = self.rel.encode("latin-1") if self.rel else None
-        # a release character and the character it releases (a dangling one at the end stays)
-        self.unescape_re = re.compile("(?s)" + re.escape(self.rel) + "(.)") if self.rel else _NEVER
         service = (self.esep + self.csep + (self.rel or "") + (repetition or "") + self.term).encode("latin-1")
         self.service_bytes = service
         self._arm_checks()
@@ -659,12 +660,12 @@ class _Reader:
         rel = self.rel
         assert rel is not None
         csep, rep = self.csep, self.rep
-        unescape = self.unescape_re.sub
+        double = rel + rel
         dangling = text.endswith(rel) and (len(text) - len(text.rstrip(rel))) % 2 == 1
         fields = _split_escaped(text, self.esep, rel)
         tag = fields[0]
         if rel in tag:
-            tag = unescape(r"\1", tag)
+            tag = _unescape(tag, rel, double)
         elements: list[object] = []
         for field in fields[1:]:
             occs = _split_escaped(field, rep, rel) if rep is not None and rep in field else [field]
@@ -672,7 +673,7 @@ class _Reader:
             for occ in occs:
                 comps = _split_escaped(occ, csep, rel) if csep in occ else [occ]
                 if rel in occ:
-                    comps = [unescape(r"\1", c) if rel in c else c for c in comps]
+                    comps = [_unescape(c, rel, double) if rel in c else c for c in comps]
                 values.append(_occurrence(comps))
             while len(values) > 1 and not values[-1]:
                 values.pop()
@@ -1147,7 +1148,7 @@ def _occurrence(comps: list[str]) -> Occurrence:
 def _split_escaped(text: str, sep: str, rel: str) -> list[str]:
     """``text.split(sep)``, re-joining pieces whose separator an odd run of ``rel`` escaped."""
     pieces = text.split(sep)
-    if len(pieces) == 1:
+    if len(pieces) == 1 or rel + sep not in text:
         return pieces
     out: list[str] = []
     acc: str | None = None
@@ -1162,6 +1163,13 @@ def _split_escaped(text: str, sep: str, rel: str) -> list[str]:
     if acc is not None:
         out.append(acc)
     return out
+
+
+def _unescape(text: str, rel: str, double: str) -> str:
+    """Drop each release character, keeping the character it releases (a released release stays)."""
+    if double in text:
+        return text.replace(double, _PLACEHOLDER).replace(rel, "").replace(_PLACEHOLDER, rel)
+    return text.replace(rel, "")
 
 
 def _element(text: str, csep: str) -> Occurrence:
