@@ -7,7 +7,7 @@ message is processed is our fault: the message fails and is retried.
 
 from __future__ import annotations
 
-__all__ = ["HubError", "PartnerError", "OrderRejected", "UnknownPartner", "ProfileError"]
+__all__ = ["HubError", "PartnerError", "OrderRejected", "UnknownPartner", "ProfileError", "WaitingFor"]
 
 
 class HubError(Exception):
@@ -32,3 +32,7 @@ class UnknownPartner(PartnerError):
 
 class ProfileError(HubError):
     """A partner profile file is wrong; the message names the file and the field."""
+
+
+class WaitingFor(HubError):
+    """A message depends on one not processed yet (a cancellation before its order): it waits."""

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from edi import documents as docs
 from edi.errors import Issue, SyntaxCode
 from edi.translate import Translation, contrl_for, translate
-from hub.errors import PartnerError
+from hub.errors import PartnerError, WaitingFor
 from hub.messages import issues_to_json, payload_bytes, transition
-from hub.models import Message, Partner, PartnerIdentifier
+from hub.models import Message, Order, Partner, PartnerIdentifier
 from hub.orders import place_order
 from hub.outbound import queue_document
 from hub.partners import preferences
@@ -36,6 +36,17 @@ class Outcome:
     PROCESSED = "processed"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
+    WAITING = "waiting"
+
+
+def _release_waiting(session: Session, message: Message, *, actor: str) -> None:
+    """Something of this partner was applied: messages waiting on it get another go."""
+    stmt = select(Message).where(
+        Message.partner_id == message.partner_id, Message.state == State.WAITING, Message.id != message.id
+    )
+    for waiting in session.scalars(stmt):
+        transition(session, waiting, Event.RELEASE, actor=actor,
+                   detail=f"message {message.id} was applied; trying again")
 
 
 def _find_duplicate(session: Session, message: Message) -> Message | None:
@@ -165,7 +176,7 @@ def process_inbound(
                    detail=f"{same} as message {duplicate.id}; not applied again")
         return Outcome.DUPLICATE
 
-    applied, problems = 0, []
+    applied, problems, waiting = 0, [], []
     interchange_ok = not translation.errors
     for translated in translation.messages:
         if not interchange_ok or not translated.ok or partner is None:
@@ -174,9 +185,21 @@ def process_inbound(
             with session.begin_nested():
                 _apply(session, settings, partner, message, translated.document, actor=actor)
             applied += 1
+        except WaitingFor as exc:
+            waiting.append(str(exc))
         except PartnerError as exc:
             problems.extend(exc.problems)
             _answer_aperak(session, settings, partner, message, translated, exc.problems, actor=actor)
+
+    if waiting and not applied and not problems:
+        message.issues = issues_to_json(translation.all_issues())
+        if message.attempts >= settings.worker_max_attempts:
+            message.error = f"still waiting for {waiting[0]}"
+            transition(session, message, Event.GIVE_UP, actor=actor,
+                       detail=f"waited {message.attempts} times for {waiting[0]}")
+            return Outcome.REJECTED
+        transition(session, message, Event.WAIT, actor=actor, detail=f"waiting for {waiting[0]}")
+        return Outcome.WAITING
 
     all_issues = translation.all_issues()
     message.issues = issues_to_json(all_issues)
@@ -189,6 +212,8 @@ def process_inbound(
                        business_ref=message.business_ref)
 
     errors = [i for i in all_issues if i.is_error]
+    if applied:
+        _release_waiting(session, message, actor=actor)
     if applied and not errors and not problems:
         transition(session, message, Event.DONE, actor=actor,
                    detail=f"{applied} document(s) applied")
@@ -206,6 +231,11 @@ def process_inbound(
 
 
 def _apply(session: Session, settings: Settings, partner: Partner, message: Message, document: object, *, actor: str) -> None:
+    if isinstance(document, docs.Order) and document.function in ("1", "5"):
+        known = session.scalar(select(Order.id).where(Order.partner_id == partner.id, Order.number == document.number))
+        if known is None:
+            what = "cancellation" if document.function == "1" else "replacement"
+            raise WaitingFor(f"order {document.number}, which this {what} refers to")
     if isinstance(document, docs.Order):
         place_order(session, settings, partner, document, source="edi", actor=actor, message=message)
     elif isinstance(document, docs.Acknowledgement):

@@ -133,3 +133,21 @@ def test_sender_not_the_channels_partner_is_rejected(hub_env, orders_bytes):
         assert inbound.state == State.REJECTED
         assert "interchange sender 7023456000007" in inbound.error
         assert session.scalar(select(Order)) is None
+
+
+def test_a_cancellation_before_its_order_waits_then_applies(hub_env, orders_bytes):
+    cancel = orders_bytes.replace(b"BGM+220+PO-2026-0001+9'", b"BGM+220+PO-2026-0001+1'").replace(
+        b"ACME000001", b"ACME000002")
+    hub_env.drop("1-cancel.edi", cancel)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        waiting = session.scalar(select(Message).where(Message.filename == "1-cancel.edi"))
+        assert waiting.state == State.WAITING
+        assert waiting.events[-1].detail == "waiting for order PO-2026-0001, which this cancellation refers to"
+    hub_env.drop("2-order.edi", orders_bytes)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        cancelled = session.scalar(select(Message).where(Message.filename == "1-cancel.edi"))
+        assert cancelled.state == State.PROCESSED
+        assert session.scalar(select(Order)).status == "cancelled"
+        assert [e.event for e in cancelled.events].count("release") == 1
