@@ -109,6 +109,8 @@ __all__ = [
     "load_certificates",
     "load_private_key",
     "micalg_name",
+    "is_mdn",
+    "peek_mdn",
 ]
 
 log = logging.getLogger(__name__)
@@ -931,6 +933,42 @@ def parse_mdn(
         text=text,
         message_id=h.get("Message-ID"),
     )
+
+
+def is_mdn(headers: Mapping[str, str] | Headers, body: bytes) -> bool:
+    """True when an inbound POST is an (async) MDN rather than a message: a multipart/report,
+    or a multipart/signed whose signed part is one. Nothing is verified here."""
+    h = Headers.of(headers)
+    ctype, params = content_type(h)
+    if ctype == "multipart/report":
+        return True
+    if ctype != "multipart/signed" or not params.get("boundary"):
+        return False
+    try:
+        first = split_multipart(body, params["boundary"])[0]
+    except (ValueError, IndexError):
+        return False
+    return content_type(split_entity(first)[0])[0] == "multipart/report"
+
+
+def peek_mdn(headers: Mapping[str, str] | Headers, body: bytes) -> str | None:
+    """The Original-Message-ID an MDN claims to answer, UNVERIFIED: only for finding our
+    message and its MIC, then :func:`parse_mdn` checks everything."""
+    h = Headers.of(headers)
+    try:
+        ctype, params = content_type(h)
+        view = memoryview(body)
+        if ctype == "multipart/signed":
+            h, view = split_entity(split_multipart(view, params.get("boundary") or "")[0])
+            ctype, params = content_type(h)
+        for part in split_multipart(view, params.get("boundary") or ""):
+            ph, pb = split_entity(part)
+            if content_type(ph)[0] == "message/disposition-notification":
+                fields, _ = split_entity(bytes(decode_body(ph, pb)).lstrip(b"\r\n") + b"\r\n\r\n")
+                return fields.get("Original-Message-ID")
+    except (ValueError, IndexError):
+        return None
+    return None
 
 
 def _same_mic(got: str | None, expected: str | None) -> bool:

@@ -25,6 +25,14 @@ that touches the database. That object implements :class:`As2Hub`:
 ``send_async_mdn(url, headers, body) -> None``
     Queue an async MDN for delivery (e.g. with :func:`adapters.as2.send`
     and retries); must not block the request for long.
+``receive_mdn(headers, body) -> None``  (optional)
+    An async MDN for one of OUR messages arrived at this endpoint
+    (:func:`adapters.as2.is_mdn`). Find the outbound message by
+    :func:`adapters.as2.peek_mdn` (its Original-Message-ID), then check it with
+    :func:`adapters.as2.parse_mdn` (partner, our Message-ID and MIC), record
+    the result and commit; raise LookupError when no such message exists. The
+    view answers 200, 404 for LookupError, 400 for
+    :class:`adapters.as2.MdnError`, and 501 when the hub has no ``receive_mdn``.
 
 Order of events: a duplicate Message-ID gets its original MDN again and is
 not stored twice. Otherwise parse; a refused message (bad signature, cannot
@@ -47,7 +55,7 @@ from typing import Any, Protocol
 
 from flask import Blueprint, Response, current_app, request
 
-from adapters.as2 import As2Error, As2Partner, build_mdn, parse_message
+from adapters.as2 import As2Error, As2Partner, MdnError, build_mdn, is_mdn, parse_message
 from adapters.as2_mime import Headers
 
 __all__ = ["bp", "As2Hub"]
@@ -106,6 +114,8 @@ def receive() -> Response:
     hub = _hub()
     headers = Headers(list(request.headers.items()))
     body = request.get_data(cache=False)
+    if is_mdn(headers, body):
+        return _receive_mdn(hub, headers, body)
     message_id = (headers.get("Message-ID") or "").strip()
     mode, url = _mode(headers)
     if message_id:
@@ -131,3 +141,17 @@ def receive() -> Response:
         return Response(b"message not stored, please resend\r\n", status=503, mimetype="text/plain", headers={"Retry-After": "60"})
     hub.remember_mdn(message_id, mdn_headers, mdn_body)
     return _answer(inbound.mdn_request.mode, inbound.mdn_request.url, mdn_headers, mdn_body)
+
+
+def _receive_mdn(hub: As2Hub, headers: Headers, body: bytes) -> Response:
+    receive = getattr(hub, "receive_mdn", None)
+    if receive is None:
+        return Response(b"async MDNs are not accepted here\r\n", status=501, mimetype="text/plain")
+    try:
+        receive(dict(headers.items), body)
+    except LookupError:
+        return Response(b"no such message\r\n", status=404, mimetype="text/plain")
+    except MdnError as exc:
+        log.warning("async MDN refused: %s", exc)
+        return Response(b"MDN not accepted\r\n", status=400, mimetype="text/plain")
+    return Response(b"", status=200, mimetype="text/plain")

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from adapters.as2 import As2Adapter, As2Partner, As2Settings, build_message, parse_mdn
+from adapters.as2 import As2Adapter, As2Partner, As2Settings, build_mdn, build_message, parse_mdn, parse_message, peek_mdn
 from adapters.base import TransportError
 
 PAYLOAD = b"UNB+UNOC:3+ACME:14+KONTOR:14+261125:1200+7'UNH+1+ORDERS:D:96A:UN'BGM+220+PO7'UNT+3+1'UNZ+1+7'"
@@ -26,6 +26,7 @@ class InMemoryAs2Hub:
         self.async_mdns: list[tuple[str, dict[str, str], bytes]] = []
         self.fail_store = False
         self.lock = threading.Lock()
+        self.outbound: dict[str, tuple[As2Partner, str, Any]] = {}
 
     def lookup(self, as2_from: str, as2_to: str) -> As2Partner | None:
         return self.partners.get((as2_from, as2_to))
@@ -47,6 +48,17 @@ class InMemoryAs2Hub:
 
     def send_async_mdn(self, url: str, headers: dict[str, str], body: bytes) -> None:
         self.async_mdns.append((url, headers, body))
+
+    # outbound side: our messages awaiting an async MDN, by Message-ID -> (partner, MIC)
+    def expect_mdn(self, message_id: str, partner: As2Partner, mic: str) -> None:
+        self.outbound[message_id] = (partner, mic, None)
+
+    def receive_mdn(self, headers: dict[str, str], body: bytes) -> None:
+        message_id = peek_mdn(headers, body)
+        if message_id not in self.outbound:
+            raise LookupError(message_id)
+        partner, mic, _ = self.outbound[message_id]
+        self.outbound[message_id] = (partner, mic, parse_mdn(headers, body, partner, message_id, mic))
 
 
 @pytest.fixture
@@ -161,3 +173,23 @@ def test_as2_adapter_http_errors(profiles, live, app):
     with pytest.raises(TransportError, match="cannot reach") as exc:
         As2Adapter(dataclasses.replace(profiles[1], url="http://127.0.0.1:9/as2", timeout=5)).deliver("x.edi", PAYLOAD)
     assert exc.value.retryable is True
+
+
+def test_async_mdn_for_our_message_is_matched_and_checked(app, profiles):
+    """We sent a message with an async MDN; the partner posts the MDN to /as2."""
+    hub = app.extensions["kontor_as2"]
+    hub_local = profiles[0].local
+    ours = dataclasses.replace(profiles[0], mdn="async", local=dataclasses.replace(hub_local, mdn_url="http://hub/as2"))
+    out = build_message(PAYLOAD, "ORDRSP_1.edi", ours)
+    hub.expect_mdn(out.message_id, ours, out.mic)
+    received = parse_message(out.headers, out.body, lambda a, b: profiles[1])  # the partner's side
+    assert received.mdn_request.url == "http://hub/as2"
+    mdn_headers, mdn_body = build_mdn(received)
+    client = app.test_client()
+    res = client.post("/as2", data=mdn_body, headers=mdn_headers)
+    assert res.status_code == 200 and hub.outbound[out.message_id][2].ok
+    assert hub.stored == []  # an MDN is not a message
+    res = client.post("/as2", data=mdn_body.replace(b"processed", b"processeD"), headers=mdn_headers)
+    assert res.status_code == 400
+    hub.outbound.clear()
+    assert client.post("/as2", data=mdn_body, headers=mdn_headers).status_code == 404
