@@ -8,7 +8,7 @@ Run by hand (never by the test suite)::
 Inputs are generated ORDERS D96A interchanges (EANCOM-like, 10 lines a
 message), once without and once with release characters in free text.
 pydifact runs on the 1 MB inputs only (it is far too slow for 100 MB); the
-ratio compares MB/s on the same 1 MB bytes. Peak memory of our streaming
+ratio compares the best of several runs of each on the same 1 MB bytes. Peak memory of our streaming
 read over the large file is the peak RSS (``resource.getrusage`` maxrss)
 of a fresh subprocess that only reads the file, so the figure is not
 polluted by this process's buffers.
@@ -150,11 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         label = "with release chars" if released else "no release chars"
         small = make_interchange(1 * MB, released=released)
         mb = len(small) / MB
-        t_py = timed(pydifact_parse, small)
+        t_py = timed(pydifact_parse, small, repeat=2)
         print(f"\n[{label}] {mb:.2f} MB input")
         print(f"  pydifact Parser        {mb / t_py:8.2f} MB/s")
         for name, fn in PIPELINES.items():
-            t = timed(fn, small, repeat=3)
+            t = timed(fn, small, repeat=5)
             print(f"  {name:<22} {mb / t:8.2f} MB/s   ratio {t_py / t:6.1f}x pydifact")
 
         data = make_interchange(big, released=released)
