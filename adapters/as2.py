@@ -7,7 +7,7 @@ Outbound::
 
     out = build_message(payload, "ORDERS_1.edi", partner)   # headers, body, message_id, mic
     response = send(partner.url, out.headers, out.body, partner.timeout)
-    result = parse_mdn(response.headers, response.body, partner, out.message_id, out.mic)
+    result = parse_mdn(response.headers, response.body, out.message_id, out.mic, partner)
 
 or :class:`As2Adapter` (the Adapter protocol: ``deliver()`` does the three).
 
@@ -788,8 +788,8 @@ def _verify(der: BytesLike, content: BytesLike | None, partner: As2Partner, now:
 
 def build_mdn(
     result: InboundAs2 | As2Error,
-    *,
     local: As2Settings | None = None,
+    *,
     text: str | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[dict[str, str], bytes]:
@@ -797,7 +797,8 @@ def build_mdn(
 
     Signed (multipart/signed over the multipart/report) when the sender
     asked for a signed receipt and we have a key: the partner's ``local``
-    settings, or ``local`` for a message from an unknown partner.
+    settings, or ``local`` (our AS2 id, key and certificate) for a message
+    whose partner is unknown.
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     partner = result.partner
@@ -864,9 +865,9 @@ def build_mdn(
 def parse_mdn(
     headers: Mapping[str, str] | Headers,
     body: bytes,
-    partner: As2Partner,
     original_message_id: str | None,
     original_mic: str | None,
+    partner: As2Partner,
     *,
     require_signed: bool | None = None,
     now: dt.datetime | None = None,
@@ -1043,7 +1044,7 @@ class As2Adapter:
             log.info("AS2 %s sent to %s (%s MDN)", out.message_id, p.as2_id, p.mdn)
             return Receipt(detail=f"AS2 {out.message_id} posted to {p.url}", data=info, acknowledged=False)
         try:
-            mdn = parse_mdn(response.headers, response.body, p, out.message_id, out.mic)
+            mdn = parse_mdn(response.headers, response.body, out.message_id, out.mic, p)
         except MdnError as exc:
             raise TransportError(f"AS2 {out.message_id} to {p.as2_id}: {exc}", retryable=False) from exc
         info["mdn"] = {"disposition": mdn.disposition, "mic": mdn.mic, "signed": mdn.signed, "text": mdn.text}

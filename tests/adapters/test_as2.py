@@ -110,7 +110,7 @@ def test_round_trip(sides, sign, encrypt, compress):
     assert got.received_content_mic == out.mic  # both sides agree on the MIC
     assert (got.signed, got.encrypted, got.compressed) == (bool(sign), encrypt, bool(compress))
     mdn_headers, mdn_body = build_mdn(got)
-    result = parse_mdn(mdn_headers, mdn_body, sender, out.message_id, out.mic)
+    result = parse_mdn(mdn_headers, mdn_body, out.message_id, out.mic, sender)
     assert result.ok and result.signed and result.status == "processed"
 
 
@@ -255,7 +255,7 @@ def test_tampered_payload_gives_integrity_check_failed_mdn(sides):
     err = exc.value
     assert err.modifier == "integrity-check-failed" and err.message_id == out.message_id and err.partner is not None
     mdn_headers, mdn_body = build_mdn(err)
-    result = parse_mdn(mdn_headers, mdn_body, partner_view, out.message_id, out.mic)
+    result = parse_mdn(mdn_headers, mdn_body, out.message_id, out.mic, partner_view)
     assert not result.ok and result.status == "processed" and result.modifier == "Error: integrity-check-failed"
     assert result.signed and result.mic is None
 
@@ -307,6 +307,9 @@ def test_other_refusals(sides, identities):
     except UnknownPartner as err:
         mdn_headers, mdn_body = build_mdn(err)
         assert b"processed/Error: authentication-failed" in mdn_body and mdn_headers["AS2-To"] == "MALLORY"
+        assert mdn_headers["Content-Type"].startswith("multipart/report")
+        signed_headers, _ = build_mdn(err, hub_view.local)  # our default identity signs it
+        assert signed_headers["Content-Type"].startswith("multipart/signed") and signed_headers["AS2-From"] == "KONTOR"
 
 
 # -- MDNs ---------------------------------------------------------------------------------
@@ -341,9 +344,9 @@ def test_mdn_signed_by_openssl_is_parsed(sides, identities, tmp_path):
     signed = openssl("cms", "-sign", "-binary", "-md", "sha256", "-in", str(tmp_path / "report"),
                      "-signer", str(hub.cert_path), "-inkey", str(hub.key_path))
     head, body = split_entity(signed)
-    result = parse_mdn({"Content-Type": head.get("Content-Type") or ""}, body, partner_view, mid, mic)
+    result = parse_mdn({"Content-Type": head.get("Content-Type") or ""}, body, mid, mic, partner_view)
     assert result.ok and result.signed and result.text == "Thanks"  # sha256 and sha-256 are the same algorithm
-    assert not parse_mdn({"Content-Type": head.get("Content-Type") or ""}, body, partner_view, mid, "AAAA, sha-256").mic_ok
+    assert not parse_mdn({"Content-Type": head.get("Content-Type") or ""}, body, mid, "AAAA, sha-256", partner_view).mic_ok
 
 
 def test_mdn_problems_raise(sides, identities):
@@ -352,16 +355,16 @@ def test_mdn_problems_raise(sides, identities):
     got = parse_message(out.headers, out.body, lookup_for(hub_view))
     mdn_headers, mdn_body = build_mdn(got)
     with pytest.raises(MdnError, match="answers"):
-        parse_mdn(mdn_headers, mdn_body, partner_view, "<other@x>", out.mic)
+        parse_mdn(mdn_headers, mdn_body, "<other@x>", out.mic, partner_view)
     with pytest.raises(MdnError, match="signature"):
-        parse_mdn(mdn_headers, mdn_body.replace(b"processed", b"processeD"), partner_view, out.message_id, out.mic)
+        parse_mdn(mdn_headers, mdn_body.replace(b"processed", b"processeD"), out.message_id, out.mic, partner_view)
     unsigned = build_message(PAYLOAD, "x.edi", with_(partner_view, mdn_signed=False))
     got2 = parse_message(unsigned.headers, unsigned.body, lookup_for(hub_view))
     h2, b2 = build_mdn(got2)
     assert h2["Content-Type"].startswith("multipart/report")
     with pytest.raises(MdnError, match="not signed"):
-        parse_mdn(h2, b2, partner_view, unsigned.message_id, unsigned.mic)
-    assert parse_mdn(h2, b2, with_(partner_view, mdn_signed=False), unsigned.message_id, unsigned.mic).ok
+        parse_mdn(h2, b2, unsigned.message_id, unsigned.mic, partner_view)
+    assert parse_mdn(h2, b2, unsigned.message_id, unsigned.mic, with_(partner_view, mdn_signed=False)).ok
 
 
 def test_headers_message_id_kept_on_resend_and_mdn_request(sides):

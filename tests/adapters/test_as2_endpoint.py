@@ -58,7 +58,7 @@ class InMemoryAs2Hub:
         if message_id not in self.outbound:
             raise LookupError(message_id)
         partner, mic, _ = self.outbound[message_id]
-        self.outbound[message_id] = (partner, mic, parse_mdn(headers, body, partner, message_id, mic))
+        self.outbound[message_id] = (partner, mic, parse_mdn(headers, body, message_id, mic, partner))
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_message_stored_then_sync_mdn(app, profiles):
     assert hub.stored[0][:3] == ("ACME", "ORDERS_7.edi", PAYLOAD)
     receipt = hub.stored[0][3]
     assert receipt["message_id"] == out.message_id and receipt["mic"] == out.mic and receipt["encrypted"] == "aes256-cbc"
-    mdn = parse_mdn(dict(res.headers), res.get_data(), profiles[1], out.message_id, out.mic)
+    mdn = parse_mdn(dict(res.headers), res.get_data(), out.message_id, out.mic, profiles[1])
     assert mdn.ok and mdn.signed
 
 
@@ -124,7 +124,7 @@ def test_refused_message_gets_error_mdn_and_nothing_stored(app, profiles):
     tampered = out._replace(body=out.body.replace(b"PO7", b"PO8"))
     res = post(app.test_client(), tampered)
     assert res.status_code == 200 and hub.stored == []
-    mdn = parse_mdn(dict(res.headers), res.get_data(), profiles[1], out.message_id, out.mic)
+    mdn = parse_mdn(dict(res.headers), res.get_data(), out.message_id, out.mic, profiles[1])
     assert not mdn.ok and mdn.modifier == "Error: integrity-check-failed"
     assert hub.seen(out.message_id) is None  # a corrected resend with the same id is processed
 
@@ -136,7 +136,7 @@ def test_async_and_no_mdn(app, profiles):
     res = post(client, out)
     assert res.status_code == 200 and res.get_data() == b""
     [(url, headers, body)] = hub.async_mdns
-    assert url == "https://acme.example/mdn" and parse_mdn(headers, body, profiles[1], out.message_id, out.mic).ok
+    assert url == "https://acme.example/mdn" and parse_mdn(headers, body, out.message_id, out.mic, profiles[1]).ok
     out = build_message(PAYLOAD, "b.edi", dataclasses.replace(profiles[1], mdn="none"))
     res = post(client, out)
     assert res.status_code == 200 and res.get_data() == b"" and len(hub.stored) == 2 and len(hub.async_mdns) == 1
