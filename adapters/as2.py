@@ -56,6 +56,7 @@ import logging
 import re
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -480,10 +481,23 @@ def _signed_forms(content: memoryview) -> Iterator[BytesLike]:
 
 
 def _safe_filename(name: str | None) -> str | None:
+    """The base name only, without control characters (file names come from partners)."""
     if not name:
         return None
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return base or None
+    base = "".join(c for c in name.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable()).strip()
+    return base[:255] or None
+
+
+def _disposition(name: str) -> str:
+    if name.isascii():
+        return f"attachment; filename={_quote(name)}"
+    return "attachment; filename*=UTF-8''" + urllib.parse.quote(name, safe="")
+
+
+def _header_safe(value: str, what: str) -> str:
+    if any(c in value for c in "\r\n\x00") or not value.isascii():
+        raise ValueError(f"{what} must be one line of ASCII")
+    return value
 
 
 def _parse_mdn_request(h: Headers) -> MdnRequest:
@@ -536,7 +550,10 @@ def build_message(
     name = _safe_filename(filename)
     inner = [("Content-Type", partner.content_type), ("Content-Transfer-Encoding", "binary")]
     if name:
-        inner.append(("Content-Disposition", f"attachment; filename={_quote(name)}"))
+        inner.append(("Content-Disposition", _disposition(name)))
+    if message_id is not None:
+        _header_safe(message_id, "message_id")
+    _header_safe(subject, "subject")
     headers: list[tuple[str, str]] = inner
     body = payload
     mic_alg = partner.mdn_alg

@@ -446,3 +446,13 @@ def test_openssl_streamed_ber_and_oaep_key_transport(sides, identities, tmp_path
         assert body[1] == 0x80  # indefinite length
     got = parse_message(as2_headers("application/pkcs7-mime; smime-type=enveloped-data"), body, lookup_for(hub_view))
     assert got.payload == PAYLOAD and got.encrypted == "aes256-cbc"
+
+
+def test_file_names_are_sanitised_and_non_ascii_survives(sides):
+    hub_view, partner_view = sides
+    for name, expected in (("../../etc/Bestellung März.edi", "Bestellung März.edi"), ("a\r\nX-Evil: 1.edi", "aX-Evil: 1.edi"),
+                           ("C:\\in\\po.edi", "po.edi")):
+        out = build_message(PAYLOAD, name, partner_view)
+        assert parse_message(out.headers, out.body, lookup_for(hub_view)).filename == expected
+    with pytest.raises(ValueError, match="message_id"):
+        build_message(PAYLOAD, "x.edi", partner_view, message_id="<a@b>\r\nBcc: x")
