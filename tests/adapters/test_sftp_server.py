@@ -42,7 +42,7 @@ def mailbox(tmp_path, ssh_keys):
     hub = Hub()
     pw_hash = PasswordHasher().hash(PASSWORD)
     accounts = {
-        "acme": MailboxAccount("ACME", password_hash=pw_hash, authorized_keys=(ssh_keys["ed25519"].public_line,)),
+        "acme": MailboxAccount("ACME", password_hash=pw_hash, authorized_keys=(ssh_keys["ed25519"].public_line, ssh_keys["rsa"].public_line)),
         "other": MailboxAccount("OTHER", password_hash=pw_hash),
     }
     server = MailboxServer("127.0.0.1", 0, tmp_path / "keys" / "host_ed25519", accounts.get, hub.on_upload, tmp_path / "mailboxes")
@@ -176,8 +176,9 @@ def test_wrong_password_and_unknown_user_refused(mailbox):
         assert exc.value.retryable is False
 
 
-def test_key_auth_with_adapter(mailbox, ssh_keys):
-    s = client_settings(mailbox, password=None, private_key=ssh_keys["ed25519"].private_pem)
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_key_auth_with_adapter(mailbox, ssh_keys, kind):
+    s = client_settings(mailbox, password=None, private_key=ssh_keys[kind].private_pem)
     with SftpAdapter(s) as a:
         a.deliver("k.edi", b"k")
     assert mailbox.hub.uploads == [("ACME", "k.edi", b"k")]
