@@ -6,9 +6,10 @@ Viewers read; operators and admins may reprocess, redeliver and resolve.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.utils import secure_filename
 
 from extranet.extensions import db, login_manager
 from extranet.forms import MessageFilterForm, RepairForm, options
@@ -91,6 +92,22 @@ def message(message_id: int) -> ResponseReturnValue:
         actions=actions,
         can_act=current_user.role in OPS_ACTION_ROLES,
         form=RepairForm(),
+    )
+
+
+@bp.get("/messages/<int:message_id>/payload")
+def payload(message_id: int) -> ResponseReturnValue:
+    """The raw bytes, as received or sent, for download."""
+    found = monitor.message_detail(db.session, message_id)
+    data = monitor.message_payload(found) if found is not None else None
+    if found is None or data is None:
+        abort(404)
+    suffix = {"edifact": "edi", "ubl": "xml", "json": "json"}.get(found.syntax, "bin")
+    name = secure_filename(found.filename or "") or f"message-{found.id}.{suffix}"
+    return Response(
+        data,
+        mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

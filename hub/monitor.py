@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from lxml import etree
 from sqlalchemy import Select, func, or_, select
@@ -36,6 +36,9 @@ __all__ = [
     "state_counts",
     "payload_view",
     "message_payload_view",
+    "message_payload",
+    "iter_segments",
+    "MAX_SEGMENTS",
     "split_segments",
     "allowed_events",
     "DOCUMENT_TYPES",
@@ -201,6 +204,7 @@ class Segment:
     tag: str
     text: str
     issues: list[dict[str, Any]] = field(default_factory=list)
+    gap_before: bool = False  # segments before this one are left out (a long payload)
 
 
 @dataclass
@@ -210,19 +214,32 @@ class PayloadView:
     text: str = ""
     unplaced: list[dict[str, Any]] = field(default_factory=list)  # issues not tied to a shown segment
     size: int = 0
+    total_segments: int = 0  # segments read (all of them unless truncated)
+    truncated: bool = False  # only the start (and the flagged segments) are shown
 
     @property
     def flagged(self) -> int:
         return sum(1 for s in self.segments if s.issues)
 
 
+#: Segments shown in full before the console shows only flagged ones (and offers the download).
+MAX_SEGMENTS = 2000
+#: XML and text payloads larger than this are shown as their first MAX_TEXT characters, unformatted.
+MAX_PRETTY_BYTES = 5 * 1024 * 1024
+MAX_TEXT = 1024 * 1024
+
+
 def message_payload_view(message: Message) -> PayloadView:
     """:func:`payload_view` of a message's stored payload (``purged`` once retention removed it)."""
+    return payload_view(message_payload(message), message.syntax, message.issues)
+
+
+def message_payload(message: Message) -> bytes | None:
+    """The raw bytes of a message, or None once retention purged them."""
     try:
-        data: bytes | None = payload_bytes(message)
+        return payload_bytes(message)
     except RepairError:
-        data = None
-    return payload_view(data, message.syntax, message.issues)
+        return None
 
 
 def _decode(data: bytes) -> str:
@@ -232,40 +249,48 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def _service_string(text: str) -> tuple[str | None, str, str, str]:
+    """(UNA or None, release character or "", segment terminator, the text after the UNA)."""
+    stripped = text.lstrip("\ufeff \r\n\t")
+    if stripped.startswith("UNA") and len(stripped) >= 9:
+        una = stripped[:9]
+        release = "" if una[6] == " " else una[6]
+        return una, release, una[8], stripped[9:]
+    return None, "?", "'", stripped
+
+
+def iter_segments(text: str, release: str, terminator: str) -> Iterator[str]:
+    """Segments of ``text`` without their terminators; a terminator after an odd run of
+    release characters is data. Line breaks and indentation between segments are dropped."""
+    start = search = 0
+    while True:
+        at = text.find(terminator, search)
+        if at < 0:
+            rest = text[start:].strip()
+            if rest:
+                yield rest
+            return
+        if release:
+            before = at - 1
+            while before >= start and text[before] == release:
+                before -= 1
+            if (at - 1 - before) % 2 == 1:  # released: part of the data
+                search = at + 1
+                continue
+        segment = text[start:at].strip("\r\n").lstrip("\r\n\t ")
+        if segment.strip():
+            yield segment
+        start = search = at + 1
+
+
 def split_segments(text: str) -> tuple[str | None, list[str]]:
     """The UNA string (if any) and the segments, split on the terminator outside release sequences.
 
     The separators come from the UNA when there is one, else the defaults
     (``:+.? '``). Line breaks between segments are dropped.
     """
-    stripped = text.lstrip("\ufeff \r\n\t")
-    una = None
-    release, terminator = "?", "'"
-    if stripped.startswith("UNA") and len(stripped) >= 9:
-        una = stripped[:9]
-        release, terminator = una[6], una[8]
-        stripped = stripped[9:]
-    segments, current, escaped = [], [], False
-    for char in stripped:
-        if escaped:
-            current.append(char)
-            escaped = False
-            continue
-        if char == release and release != " ":
-            current.append(char)
-            escaped = True
-            continue
-        if char == terminator:
-            segment = "".join(current).strip("\r\n")
-            if segment.strip():
-                segments.append(segment.lstrip("\r\n\t "))
-            current = []
-            continue
-        current.append(char)
-    rest = "".join(current).strip()
-    if rest:
-        segments.append(rest)
-    return una, segments
+    una, release, terminator, body = _service_string(text)
+    return una, list(iter_segments(body, release, terminator))
 
 
 def _segment_tag(segment: str, una: str | None) -> str:
@@ -283,33 +308,58 @@ def _looks_edifact(text: str) -> bool:
     return head in ("UNA", "UNB", "UNH")
 
 
+def _edifact_view(text: str, size: int, issues: list[dict[str, Any]]) -> PayloadView:
+    una, release, terminator, body = _service_string(text)
+    flagged = {i["segment"] for i in issues if isinstance(i.get("segment"), int)}
+    segments: list[Segment] = []
+    if una:
+        segments.append(Segment(number=None, tag="UNA", text=una))
+    total = 0
+    shown_last = 0
+    last_flagged = max(flagged, default=0)
+    truncated = False
+    for number, part in enumerate(iter_segments(body, release, terminator), start=1):
+        if number > MAX_SEGMENTS and number > last_flagged:
+            truncated = True  # nothing more to show: stop reading
+            break
+        total = number
+        if number <= MAX_SEGMENTS or number in flagged:
+            segments.append(Segment(number=number, tag=_segment_tag(part, una), text=part + terminator,
+                                    gap_before=number != shown_last + 1))
+            shown_last = number
+    by_number = {s.number: s for s in segments if s.number is not None}
+    unplaced = []
+    for issue in issues:
+        at = issue.get("segment")
+        segment = by_number.get(at) if isinstance(at, int) else None
+        if segment is None and at is None and issue.get("tag"):
+            matches = [s for s in segments if s.tag == issue["tag"]]
+            segment = matches[0] if len(matches) == 1 else None
+        if segment is not None:
+            segment.issues.append(issue)
+        else:
+            unplaced.append(issue)
+    return PayloadView(kind="edifact", segments=segments, unplaced=unplaced, size=size,
+                       total_segments=total, truncated=truncated or total > MAX_SEGMENTS)
+
+
 def payload_view(data: bytes | None, syntax: str = "", issues: list[dict[str, Any]] | None = None) -> PayloadView:
-    """The payload as an operator reads it, with issues attached to the segments they name."""
+    """The payload as an operator reads it, with issues attached to the segments they name.
+
+    EDIFACT: one segment a line, numbered from UNB = 1 (the first
+    :data:`MAX_SEGMENTS`, then only flagged ones). XML indented, JSON indented,
+    anything else as text; large payloads are cut, the download has them whole.
+    """
     issues = [i for i in (issues or []) if isinstance(i, dict)]
     if data is None:
         return PayloadView(kind="purged", unplaced=issues)
     text = _decode(data)
     if syntax == "edifact" or _looks_edifact(text):
-        una, parts = split_segments(text)
-        terminator = una[8] if una else "'"
-        segments = []
-        if una:
-            segments.append(Segment(number=None, tag="UNA", text=una))
-        for number, part in enumerate(parts, start=1):
-            segments.append(Segment(number=number, tag=_segment_tag(part, una), text=part + terminator))
-        by_number = {s.number: s for s in segments if s.number is not None}
-        unplaced = []
-        for issue in issues:
-            at = issue.get("segment")
-            segment = by_number.get(at) if isinstance(at, int) else None
-            if segment is None and issue.get("segment") is None and issue.get("tag"):
-                matches = [s for s in segments if s.tag == issue["tag"]]
-                segment = matches[0] if len(matches) == 1 else None
-            if segment is not None:
-                segment.issues.append(issue)
-            else:
-                unplaced.append(issue)
-        return PayloadView(kind="edifact", segments=segments, unplaced=unplaced, size=len(data))
+        return _edifact_view(text, len(data), issues)
+    if b"\x00" in data[:8192]:
+        return PayloadView(kind="binary", unplaced=issues, size=len(data))
+    if len(data) > MAX_PRETTY_BYTES:
+        return PayloadView(kind="text", text=text[:MAX_TEXT], unplaced=issues, size=len(data), truncated=True)
     stripped = text.lstrip()
     if syntax in ("ubl", "xml") or stripped.startswith("<"):
         parser = etree.XMLParser(
@@ -329,8 +379,6 @@ def payload_view(data: bytes | None, syntax: str = "", issues: list[dict[str, An
             )
         except ValueError:
             pass
-    if "\x00" in text:
-        return PayloadView(kind="binary", unplaced=issues, size=len(data))
     return PayloadView(kind="text", text=text, unplaced=issues, size=len(data))
 
 

@@ -125,3 +125,22 @@ def test_partners_with_channels(ops_client):
     page = ops_client.get("/ops/partners").get_data(as_text=True)
     assert "Acme Distribution" in page and "Beta Handel" in page
     assert "acme-sftp" in page and "4012345000009" in page
+
+
+def test_raw_payload_download(ops_client, world):
+    response = ops_client.get(f"/ops/messages/{world.error_message}/payload")
+    assert response.status_code == 200 and response.data == ORDERS_WITH_ERROR
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_long_interchanges_show_the_start_and_the_flagged_segments(monkeypatch):
+    from hub import monitor
+
+    monkeypatch.setattr(monitor, "MAX_SEGMENTS", 10)
+    data = b"UNB+UNOC:3+A+B+261125:1200+1'UNH+1+ORDERS:D:96A:UN'" + b"QTY+21:5'" * 100 + b"UNT+102+1'UNZ+1+1'"
+    view = payload_view(data, "edifact", [{"segment": 50, "message": "bad quantity"}])
+    assert view.truncated and [s.number for s in view.segments][-2:] == [10, 50]
+    assert view.segments[-1].gap_before and view.segments[-1].issues
+    whole = payload_view(data, "edifact", [{"segment": 104, "message": "count"}])
+    assert whole.truncated and whole.total_segments == 104
