@@ -155,7 +155,8 @@ def start_sshd(base: Path, keys: dict[str, SshKey], *, sftp: str = "internal-sft
         )
     )
     log = base / "sshd.log"
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    with open(log, "wb") as log_fh:  # the child keeps its own descriptor
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdout=log_fh, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
     while True:
         if proc.poll() is not None:
