@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.register_blueprint(ops.bp, url_prefix="/ops")
     csrf.exempt(backoffice.bp)  # bearer-token API, no browser session
     app.register_blueprint(backoffice.bp)
+    from extranet.metrics import init_metrics
+
+    init_metrics(app, session_factory)
     csrf.exempt(as2.bp)  # partners' AS2 servers post signed messages, not forms
     app.register_blueprint(as2.bp)
     errors.register(app)
@@ -80,6 +83,14 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
             db.session.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             return jsonify(status="unavailable", database="unreachable", error=type(exc).__name__), 503
-        return jsonify(status="ok", database="reachable")
+        from hub.metrics import worker_liveness
+
+        age = worker_liveness(db.session)
+        limit = max(60.0, 10 * settings.worker_poll_seconds)
+        worker = "unknown" if age is None else ("alive" if age <= limit else "silent")
+        body = {"status": "ok" if worker != "silent" else "degraded", "database": "reachable", "worker": worker}
+        if age is not None:
+            body["worker_tick_age_seconds"] = round(age, 1)
+        return jsonify(body), 200 if worker != "silent" else 503
 
     return app

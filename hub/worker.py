@@ -260,7 +260,8 @@ class Worker:
         Returns False when another node had this tick."""
         from hub.backoffice import process_drop_folder
 
-        if not force and not claim_tick(self.session_factory, "duties", self.settings.worker_poll_seconds):
+        interval = 0.0 if force else self.settings.worker_poll_seconds
+        if not claim_tick(self.session_factory, "duties", interval) and not force:
             return False
         poll_all(self.session_factory, self.settings, actor=self.actor)
         process_drop_folder(self.session_factory, self.settings, actor=f"{self.actor} (back-office folder)")

@@ -1,0 +1,24 @@
+"""``/metrics``: the hub's figures in Prometheus text format."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from hub.metrics import HubCollector
+
+bp = Blueprint("metrics", __name__)
+
+
+def init_metrics(app, session_factory) -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HubCollector(session_factory))
+    app.extensions["kontor_metrics"] = registry
+    app.register_blueprint(bp)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    registry = current_app.extensions["kontor_metrics"]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
