@@ -272,6 +272,13 @@ class As2Partner:
             raise ValueError(f"mdn_alg must be one of {', '.join(SIGNING)}")
         if "/" not in self.content_type or "\n" in self.content_type:
             raise ValueError("content_type must be a MIME type such as application/edifact")
+        for name in ("mdn_signed", "require_signed", "require_encrypted"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        if self.url is not None and not self.url.startswith(("https://", "http://")):
+            raise ValueError("url must be an http(s) URL")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], local: As2Settings, where: str = "AS2 partner") -> "As2Partner":

@@ -386,7 +386,8 @@ def test_profile_validation_and_from_dict(identities, tmp_path):
                               "compress": "none", "url": "https://acme.example/as2"}, local, where="partners/acme.toml")
     assert p.encrypt == "aes128-gcm" and p.compress is None and p.certs[0] == identities["partner"].cert
     for bad, msg in (({"sign": "sha1"}, "sign must be"), ({"encrypt": "3des"}, "encrypt must be"), ({"mdn": "later"}, "mdn must be"),
-                     ({"colour": "red"}, "unknown key 'colour'")):
+                     ({"colour": "red"}, "unknown key 'colour'"), ({"require_signed": "no"}, "require_signed must be true or false"),
+                     ({"url": "ftp://x"}, "url must be")):
         with pytest.raises(ValueError, match=f"partners/acme.toml: {msg}"):
             As2Partner.from_dict({"as2_id": "ACME", "cert": str(identities["partner"].cert_path), **bad}, local, where="partners/acme.toml")
     assert "PRIVATE" not in repr(local)

@@ -229,6 +229,17 @@ def test_direct_upload_and_replace(sshd, ssh_keys):
     assert (sshd.root / "out" / "x.edi").read_bytes() == b"newer"
 
 
+def test_rename_fallback_without_posix_rename(sshd, ssh_keys, monkeypatch):
+    def unsupported(self, old, new):
+        raise IOError("Operation unsupported")
+
+    monkeypatch.setattr(paramiko.SFTPClient, "posix_rename", unsupported)
+    (sshd.root / "out" / "x.edi").write_bytes(b"old")
+    with SftpAdapter(settings(sshd, ssh_keys)) as a:
+        a.deliver("x.edi", b"new")
+    assert (sshd.root / "out" / "x.edi").read_bytes() == b"new" and os.listdir(sshd.root / "out") == ["x.edi"]
+
+
 def test_unsafe_outbound_name_refused(sshd, ssh_keys):
     with pytest.raises(TransportError, match="not a plain file name") as exc:
         SftpAdapter(settings(sshd, ssh_keys)).deliver("../x.edi", b"x")
