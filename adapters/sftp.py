@@ -31,9 +31,12 @@ Contract
   failure, refused host key, permission denied and missing directories are
   not (a person has to act).
 
-One adapter holds at most one SSH connection; it is opened lazily and kept
-between ``fetch()`` and ``confirm()``. Call :meth:`SftpAdapter.close` (or use
-the adapter as a context manager) when done.
+One adapter holds at most one SSH connection, opened lazily. Used as a
+context manager, the adapter keeps it open until the ``with`` block ends, so
+several calls share it. Otherwise each call closes it when done: ``deliver``
+and ``confirm`` at once, ``fetch`` when its iteration ends (``confirm`` calls
+made while iterating reuse the connection). A forgotten adapter therefore
+never leaves an SSH session (and paramiko's transport thread) behind.
 """
 
 from __future__ import annotations
@@ -232,6 +235,8 @@ class SftpAdapter:
             else None
         )
         self._transport: paramiko.Transport | None = None
+        self._keep_open = False
+        self._fetching = False
         self._sftp: paramiko.SFTPClient | None = None
         self._seen: dict[str, tuple[int, int, float]] = {}  # name -> (size, mtime, first seen)
         self._where = f"{settings.username}@{settings.host}:{settings.port}"
@@ -239,10 +244,16 @@ class SftpAdapter:
     # -- connection ---------------------------------------------------------
 
     def __enter__(self) -> "SftpAdapter":
+        self._keep_open = True
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._keep_open = False
         self.close()
+
+    def _release(self) -> None:
+        if not self._keep_open and not self._fetching:
+            self.close()
 
     def close(self) -> None:
         """Close the SSH connection, if open."""
@@ -417,14 +428,23 @@ class SftpAdapter:
         s = self.settings
         if not s.inbound_dir:
             return
+        self._fetching = True
+        try:
+            yield from self._fetch(s.inbound_dir)
+        finally:
+            self._fetching = False
+            self._release()
+
+    def _fetch(self, inbound_dir: str) -> Iterator[InboundFile]:
+        s = self.settings
         try:
             sftp = self._client()
             complete = self._complete(sftp)
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise self._error(exc, f"listing {s.inbound_dir}") from exc
+            raise self._error(exc, f"listing {inbound_dir}") from exc
         for attr, trigger in complete:
             name = attr.filename
-            path = posixpath.join(s.inbound_dir, name)
+            path = posixpath.join(inbound_dir, name)
             size = attr.st_size or 0
             if size > s.max_file_bytes:
                 log.error("skipping %s on %s: %d bytes is over the %d byte limit", path, self._where, size, s.max_file_bytes)
@@ -438,7 +458,7 @@ class SftpAdapter:
             yield InboundFile(
                 name=name,
                 data=data,
-                source=_Source(path, posixpath.join(s.inbound_dir, trigger) if trigger else None),
+                source=_Source(path, posixpath.join(inbound_dir, trigger) if trigger else None),
                 meta={"remote_path": path, "mtime": attr.st_mtime, "host": s.host},
             )
 
@@ -481,6 +501,8 @@ class SftpAdapter:
                     log.info("deleted %s on %s", path, self._where)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise self._error(exc, f"confirming {src.path}") from exc
+        finally:
+            self._release()
 
     def _archive(self, sftp: paramiko.SFTPClient, path: str) -> None:
         archive = self.settings.archive_dir
@@ -540,16 +562,15 @@ class SftpAdapter:
                 view = memoryview(data)
                 for off in range(0, len(view), 1 << 20):
                     remote.write(view[off : off + (1 << 20)])
-                _close_strictly(remote)
+                _close_strictly(remote, len(data))
             finally:
                 remote.close()
-            written = sftp.stat(target).st_size
-            if written != len(data):
-                raise OSError(f"upload incomplete: {written} of {len(data)} bytes on the server")
             if target != final:
                 self._rename_over(sftp, target, final)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise self._error(exc, f"uploading {final}") from exc
+        finally:
+            self._release()
         log.info("delivered %s (%d bytes) to %s", final, len(data), self._where)
         return Receipt(detail=f"sftp://{s.host}:{s.port}{final if final.startswith('/') else '/' + final}", data={"remote_path": final, "bytes": len(data)})
 
@@ -569,8 +590,11 @@ class SftpAdapter:
         sftp.rename(src, dst)
 
 
-def _close_strictly(fh: paramiko.SFTPFile) -> None:
-    """Close an uploaded file and raise if the server refuses the CLOSE.
+def _close_strictly(fh: paramiko.SFTPFile, expected_size: int | None = None) -> None:
+    """Check an uploaded file's size on its open handle, close it, and raise if the server refuses the CLOSE.
+
+    The size is taken with fstat before the close, because some servers take
+    the file away as soon as it is closed.
 
     ``SFTPFile.close()`` ignores a failed CLOSE, but a server may only report
     there that it rejected the upload (quota, disk full, a hosted mailbox whose
@@ -580,6 +604,10 @@ def _close_strictly(fh: paramiko.SFTPFile) -> None:
     fh.flush()
     if fh.pipelined:
         fh.sftp._finish_responses(fh)
+    if expected_size is not None:
+        written = fh.stat().st_size
+        if written != expected_size:
+            raise OSError(f"upload incomplete: {written} of {expected_size} bytes on the server")
     paramiko.file.BufferedFile.close(fh)  # marks it closed so close() sends nothing more
     fh.sftp._request(paramiko.sftp.CMD_CLOSE, fh.handle)
 

@@ -127,6 +127,25 @@ def test_legacy_algorithm_settings_are_passed(sshd, ssh_keys):
 # -- completeness rules -----------------------------------------------------------
 
 
+def test_connection_closed_after_each_call_unless_in_with_block(sshd, ssh_keys):
+    (sshd.root / "in" / "a.edi").write_bytes(b"A")
+    (sshd.root / "in" / "b.edi").write_bytes(b"B")
+    a = SftpAdapter(settings(sshd, ssh_keys))
+    a.deliver("x.edi", b"x")
+    assert a._transport is None  # a forgotten adapter leaves no SSH session behind
+    transports = set()
+    for f in a.fetch():
+        a.confirm(f)  # reuses the fetch's connection
+        transports.add(id(a._transport))
+    assert len(transports) == 1 and a._transport is None
+    with SftpAdapter(settings(sshd, ssh_keys)) as kept:
+        kept.deliver("y.edi", b"y")
+        first = kept._transport
+        kept.deliver("z.edi", b"z")
+        assert first is not None and kept._transport is first
+    assert kept._transport is None
+
+
 def test_rename_rule_ignores_temp_names(sshd, ssh_keys):
     inbox = sshd.root / "in"
     (inbox / "a.edi").write_bytes(b"A")
