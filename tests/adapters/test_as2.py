@@ -457,3 +457,32 @@ def test_file_names_are_sanitised_and_non_ascii_survives(sides):
         assert parse_message(out.headers, out.body, lookup_for(hub_view)).filename == expected
     with pytest.raises(ValueError, match="message_id"):
         build_message(PAYLOAD, "x.edi", partner_view, message_id="<a@b>\r\nBcc: x")
+
+
+def test_damaged_messages_always_raise_as2_errors(sides):
+    """Truncated or bit-flipped messages end in an As2Error (an error MDN), never another exception."""
+    from adapters.as2 import As2Error
+
+    hub_view, partner_view = sides
+    lookup = lookup_for(hub_view)
+    for sender in (partner_view, with_(partner_view, encrypt="aes128-gcm", compress="before-sign")):
+        out = build_message(PAYLOAD, "x.edi", sender)
+        body = out.body
+        for cut in (0, 1, 2, 10, 50, len(body) // 2, len(body) - 1):
+            with pytest.raises(As2Error):
+                parse_message(out.headers, body[:cut], lookup)
+        for pos in range(0, len(body), max(1, len(body) // 40)):
+            damaged = body[:pos] + bytes([body[pos] ^ 0x55]) + body[pos + 1 :]
+            try:
+                got = parse_message(out.headers, damaged, lookup)
+            except As2Error:
+                continue
+            assert got.payload == PAYLOAD  # a flip in an unauthenticated, unused byte can be harmless
+    plain = build_message(PAYLOAD, "x.edi", with_(partner_view, encrypt=None))
+    for pos in range(0, len(plain.body), max(1, len(plain.body) // 60)):
+        damaged = plain.body[:pos] + bytes([plain.body[pos] ^ 0x01]) + plain.body[pos + 1 :]
+        try:
+            got = parse_message(plain.headers, damaged, lookup_for(with_(hub_view, require_encrypted=False)))
+        except As2Error:
+            continue
+        assert got.payload == PAYLOAD
