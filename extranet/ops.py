@@ -142,3 +142,10 @@ def partners() -> ResponseReturnValue:
     return render_template(
         "ops/partners.html", partners=monitor.list_partners(session), problems=monitor.problem_counts(session)
     )
+
+
+@bp.get("/audit")
+def audit_log() -> ResponseReturnValue:
+    text = request.args.get("q", "")[:100]
+    found = monitor.audit_entries(db.session, text=text, before=request.args.get("before", type=int))
+    return render_template("ops/audit.html", found=found, q=text)

@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.messages import RepairError, payload_bytes
-from hub.models import Message, Partner
+from hub.models import AuditEntry, Message, Partner
 from hub.states import DESCRIPTIONS, PROBLEM, TRANSITIONS
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "list_messages",
     "message_detail",
     "list_partners",
+    "AuditSlice",
+    "audit_entries",
     "partner_choices",
     "problem_counts",
     "related_messages",
@@ -158,6 +160,30 @@ def related_messages(session: Session, message: Message) -> list[Message]:
         conditions.append(Message.id == message.duplicate_of_id)
     stmt = select(Message).where(or_(*conditions), Message.id != message.id).order_by(Message.id).limit(50)
     return list(session.scalars(stmt))
+
+
+@dataclass
+class AuditSlice:
+    items: list[AuditEntry]
+    next_before: int | None
+    before: int | None
+
+
+def audit_entries(
+    session: Session, *, text: str = "", before: int | None = None, limit: int = 100
+) -> AuditSlice:
+    """The audit log newest first, keyset-paged; ``text`` matches actor, action or target."""
+    stmt = select(AuditEntry)
+    if text.strip():
+        like = "%" + _escape_like(text.strip().lower()) + "%"
+        columns = (AuditEntry.actor, AuditEntry.action, AuditEntry.target)
+        stmt = stmt.where(or_(*(func.lower(c).like(like, escape="\\") for c in columns)))
+    if before:
+        stmt = stmt.where(AuditEntry.id < before)
+    rows = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AuditSlice(items=rows, next_before=rows[-1].id if more and rows else None, before=before)
 
 
 def allowed_events(state: str) -> set[str]:

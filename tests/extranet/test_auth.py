@@ -111,7 +111,7 @@ def test_ops_users_are_sent_from_the_portal_to_ops(ops_client):
 
 def test_partner_users_never_reach_ops(acme_client, world):
     for path in ("/ops/", "/ops/messages", f"/ops/messages/{world.acme_message}",
-                 f"/ops/messages/{world.acme_message}/payload", "/ops/partners"):
+                 f"/ops/messages/{world.acme_message}/payload", "/ops/partners", "/ops/audit"):
         assert acme_client.get(path).status_code == 403, path
     response = post(acme_client, f"/ops/messages/{world.error_message}/reprocess", {"comment": "try"})
     assert response.status_code == 403

@@ -144,3 +144,12 @@ def test_long_interchanges_show_the_start_and_the_flagged_segments(monkeypatch):
     assert view.segments[-1].gap_before and view.segments[-1].issues
     whole = payload_view(data, "edifact", [{"segment": 104, "message": "count"}])
     assert whole.truncated and whole.total_segments == 104
+
+
+def test_audit_log_shows_sign_ins_and_repairs(ops_client, world):
+    path = f"/ops/messages/{world.error_message}"
+    post(ops_client, f"{path}/resolve", {"comment": "handled by phone"}, token_from=path)
+    page = ops_client.get("/ops/audit").get_data(as_text=True)
+    assert "message.resolve" in page and "handled by phone" in page and "login" in page
+    filtered = ops_client.get("/ops/audit", query_string={"q": "resolve"}).get_data(as_text=True)
+    assert "message.resolve" in filtered and ">login<" not in filtered
