@@ -115,6 +115,12 @@ def test_connection_refused_is_retryable(ssh_keys, sshd):
     assert exc.value.retryable is True
 
 
+def test_aes_gcm_preferred_by_default(sshd, ssh_keys):
+    with SftpAdapter(settings(sshd, ssh_keys)) as a:
+        a.deliver("x.edi", b"x")
+        assert a._transport is not None and a._transport.remote_cipher == "aes128-gcm@openssh.com"
+
+
 def test_legacy_algorithm_settings_are_passed(sshd, ssh_keys):
     s = settings(sshd, ssh_keys, ciphers=["aes128-ctr"], kex=["diffie-hellman-group14-sha256"],
                  disabled_algorithms={"macs": ["hmac-sha1"]})
