@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from edi import documents as docs
@@ -19,10 +19,10 @@ from hub.errors import OrderRejected
 from hub.models import Message, Order, OrderLine, OrderResponse, Partner, Product, User
 from hub.outbound import queue_document
 from hub.partners import preferences
-from hub.pricing import price_for
+from hub.pricing import prices_for
 from hub.settings import Settings
 
-__all__ = ["place_order", "order_response_for", "find_product"]
+__all__ = ["place_order", "order_response_for", "find_product", "find_products"]
 
 CENT = Decimal("0.01")
 
@@ -37,6 +37,38 @@ def find_product(session: Session, line: docs.OrderLine) -> Product | None:
     if line.supplier_sku:
         return session.scalar(select(Product).where(Product.sku == line.supplier_sku))
     return None
+
+
+def _gtin_keys(gtin: str) -> tuple[str, str]:
+    return gtin.lstrip("0").zfill(13), gtin
+
+
+def find_products(session: Session, lines: list[docs.OrderLine]) -> list[Product | None]:
+    """:func:`find_product` of every line, with one query for all of them."""
+    gtins = {key for line in lines if line.gtin for key in _gtin_keys(line.gtin)}
+    skus = {line.supplier_sku for line in lines if line.supplier_sku}
+    by_gtin: dict[str, Product] = {}
+    by_sku: dict[str, Product] = {}
+    if gtins or skus:
+        conditions = []
+        if gtins:
+            conditions.append(Product.gtin.in_(gtins))
+        if skus:
+            conditions.append(Product.sku.in_(skus))
+        for product in session.scalars(select(Product).where(or_(*conditions))):
+            if product.gtin is not None:
+                by_gtin[product.gtin] = product
+            by_sku[product.sku] = product
+    result: list[Product | None] = []
+    for line in lines:
+        product = None
+        if line.gtin:
+            normalised, raw = _gtin_keys(line.gtin)
+            product = by_gtin.get(normalised) or by_gtin.get(raw)
+        if product is None and line.supplier_sku:
+            product = by_sku.get(line.supplier_sku)
+        result.append(product)
+    return result
 
 
 def _line_label(line: docs.OrderLine) -> str:
@@ -77,11 +109,10 @@ def place_order(
 
     resolved: list[tuple[docs.OrderLine, Product | None]] = []
     seen_line_numbers = set()
-    for line in document.lines:
+    for line, product in zip(document.lines, find_products(session, document.lines)):
         if line.line_no in seen_line_numbers:
             problems.append(f"line number {line.line_no} is used twice")
         seen_line_numbers.add(line.line_no)
-        product = find_product(session, line)
         if product is None:
             problems.append(f"{_line_label(line)}: unknown item")
         elif not product.active:
@@ -92,12 +123,17 @@ def place_order(
     if problems:
         raise OrderRejected(problems)
 
+    on = document.issue_date or dt.date.today()
+    # every price with one query, before the order is added (no autoflush in between)
+    unit_prices = prices_for(session, partner, [(product, line.quantity) for line, product in resolved], on)
+
     if existing is not None:  # a replacement: the new lines take the place of the old
         order = existing
         order.lines.clear()
         session.flush()
     else:
-        order = Order(partner_id=partner.id, number=document.number.strip(), source=source)
+        # a new order has no lines and no responses yet: known, so never loaded
+        order = Order(partner_id=partner.id, number=document.number.strip(), source=source, lines=[], responses=[])
         session.add(order)
     order.order_date = document.issue_date
     order.requested_delivery = document.requested_delivery
@@ -107,10 +143,8 @@ def place_order(
     order.status = "received"
 
     total = Decimal(0)
-    on = document.issue_date or dt.date.today()
-    for line, product in resolved:
+    for (line, product), unit_price in zip(resolved, unit_prices):
         assert product is not None
-        unit_price = price_for(session, partner, product, line.quantity, on)
         amount = (unit_price * line.quantity).quantize(CENT)
         total += amount
         status = "accepted"
@@ -203,6 +237,12 @@ def respond(
     sequence = len(order.responses) + 1
     number = f"{order.number}-R{sequence}"[:35]
     document = order_response_for(settings, partner, order, number)
+    order.status = {"29": "confirmed", "4": "changed", "27": "rejected"}[document.response_code]
+    outbound = queue_document(
+        session, settings, partner, document, actor=actor, answers=answers, order=order, business_ref=order.number
+    )
+    if outbound is not None:
+        session.flush()  # the outbound message's id, so the response row is written once, complete
     response = OrderResponse(
         order_id=order.id,
         partner_id=partner.id,
@@ -210,16 +250,11 @@ def respond(
         response_code=document.response_code,
         issue_date=document.issue_date,
         document=docs.to_dict(document),
+        message_id=outbound.id if outbound is not None else None,
     )
     session.add(response)
     order.responses.append(response)
-    order.status = {"29": "confirmed", "4": "changed", "27": "rejected"}[document.response_code]
-    outbound = queue_document(
-        session, settings, partner, document, actor=actor, answers=answers, order=order, business_ref=order.number
-    )
     session.flush()
-    if outbound is not None:
-        response.message_id = outbound.id
     return response
 
 

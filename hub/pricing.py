@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import Partner, Price, Product
 
-__all__ = ["price_for", "partner_prices"]
+__all__ = ["price_for", "prices_for", "partner_prices"]
 
 
 def price_for(
@@ -37,6 +37,34 @@ def price_for(
     )
     found = session.scalar(stmt)
     return found if found is not None else product.list_price
+
+
+def prices_for(
+    session: Session,
+    partner: Partner,
+    items: list[tuple[Product, Decimal]],
+    on: dt.date | None = None,
+) -> list[Decimal]:
+    """:func:`price_for` of many (product, quantity) pairs with one query, in the same order."""
+    on = on or dt.date.today()
+    product_ids = {product.id for product, _ in items}
+    if not product_ids:
+        return []
+    stmt = select(Price.product_id, Price.price, Price.min_quantity, Price.valid_from).where(
+        Price.partner_id == partner.id,
+        Price.product_id.in_(product_ids),
+        Price.valid_from <= on,
+        or_(Price.valid_to.is_(None), Price.valid_to >= on),
+    )
+    by_product: dict[int, list[tuple[Decimal, dt.date, Decimal]]] = {}
+    for product_id, price, min_quantity, valid_from in session.execute(stmt):
+        by_product.setdefault(product_id, []).append((min_quantity, valid_from, price))
+    result = []
+    for product, quantity in items:
+        # the highest quantity break not above the quantity, the latest valid_from among equals
+        candidates = [row for row in by_product.get(product.id, ()) if row[0] <= quantity]
+        result.append(max(candidates, key=lambda row: (row[0], row[1]))[2] if candidates else product.list_price)
+    return result
 
 
 def partner_prices(session: Session, partner: Partner, on: dt.date | None = None) -> dict[int, list[Price]]:
