@@ -4,9 +4,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
-# Debian packages the tests drive as real peers: OpenSSH (sshd and the sftp
-# client), Chromium for the portal's browser tests.
-DEBIAN_TEST_PACKAGES := openssh-server openssh-client chromium
 
 .PHONY: run test test-sqlite test-postgres install install-test debian-packages postgres bench lint clean
 
@@ -42,11 +39,15 @@ test-sqlite:
 test-postgres: postgres
 	$(BIN)/python -m pytest -q tests/hub tests/extranet tests/e2e --db-url "$(PG_URL)"
 
-# Install the Debian packages the tests need when they are missing and we can.
+# Install the Debian packages the tests drive as real peers when they are
+# missing and we can: OpenSSH's sshd and sftp client (and sshpass for its
+# password login), the openssl command line (the other side of AS2), Chromium.
 debian-packages:
 	@missing=""; \
 	command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
 	command -v sftp >/dev/null 2>&1 || missing="$$missing openssh-client"; \
+	command -v sshpass >/dev/null 2>&1 || missing="$$missing sshpass"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else SUDO=none; fi; \

@@ -73,7 +73,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
 @pass_state
 def db_upgrade(state: _State, revision: str) -> None:
     """Create or migrate the database to the latest schema."""

@@ -64,7 +64,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at ``url`` to ``revision`` (creating it from empty if need be)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
