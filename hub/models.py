@@ -412,3 +412,8 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
 
+
+
+# Tables of the API, portal and ops areas live beside their code; importing them
+# here puts every table in Base.metadata for Alembic and the tests.
+from hub import api_models, ops_models, portal_models  # noqa: E402,F401
