@@ -63,6 +63,16 @@ class Settings:
     smtp_host: str = field(default="", metadata=_section("smtp"))
     smtp_port: int = field(default=25, metadata=_section("smtp"))
     smtp_sender: str = field(default="kontor@localhost", metadata=_section("smtp"))
+    # [alerts] where new alerts are sent (empty: console only)
+    alerts_email: str = field(default="", metadata=_section("alerts"))
+    alerts_webhook_url: str = field(default="", metadata=_section("alerts"))
+    # [secrets] Fernet key for channel passwords and private keys (default: generated into var/secrets_key)
+    secrets_key: str = field(default="", metadata=_section("secrets"))
+    # [retention] payloads older than payload_days are archived (gzip files) or purged; 0 keeps all
+    retention_payload_days: int = field(default=0, metadata=_section("retention"))
+    retention_mode: str = field(default="archive", metadata=_section("retention"))
+    retention_archive_dir: Path = field(default=Path("var/archive"), metadata=_section("retention"))
+    retention_invoice_years: int = field(default=10, metadata=_section("retention"))
 
     @property
     def var_path(self) -> Path:
@@ -88,6 +98,26 @@ class Settings:
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+    @property
+    def secrets_fernet_key(self) -> bytes:
+        """The key that encrypts channel secrets: the configured one, else one kept in ``var/secrets_key``."""
+        if self.secrets_key:
+            return self.secrets_key.encode()
+        path = self.var_path / "secrets_key"
+        if not path.exists():
+            from cryptography.fernet import Fernet
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(Fernet.generate_key())
+            path.chmod(0o600)
+        return path.read_bytes().strip()
+
+    @property
+    def retention_archive_path(self) -> Path:
+        d = self.retention_archive_dir
+        return d if d.is_absolute() else BASE_DIR / d
 
 
 def _key_in_section(name: str, section: str) -> str:
@@ -139,6 +169,14 @@ def _check(settings: Settings, origin: Mapping[str, str]) -> None:
         raise bad("worker_lease_seconds", "must be at least 5 seconds")
     if settings.worker_max_attempts < 1:
         raise bad("worker_max_attempts", "must be at least 1")
+    if settings.retention_payload_days < 0:
+        raise bad("retention_payload_days", "must be 0 (keep all) or more days")
+    if settings.retention_mode not in ("archive", "purge"):
+        raise bad("retention_mode", f"{settings.retention_mode!r} is not archive or purge")
+    if settings.retention_invoice_years < 0:
+        raise bad("retention_invoice_years", "must be 0 or more years")
+    if settings.alerts_webhook_url and not settings.alerts_webhook_url.startswith(("http://", "https://")):
+        raise bad("alerts_webhook_url", "must be an http:// or https:// URL")
     url = settings.database
     if not (url.startswith("sqlite") or url.startswith("postgresql")):
         raise bad("database_url", f"{url!r}: only sqlite:/// and postgresql+psycopg:// URLs are supported")
