@@ -72,6 +72,7 @@ class DocumentPreferences:
     leniencies: tuple[str, ...] = ()
     ack_expected_hours: float = 24.0
     test: bool = False
+    alert_silence_hours: float | None = None  # alert when nothing came in from the partner for this long
 
     @property
     def strictness(self) -> Strictness:
@@ -176,6 +177,11 @@ def _documents(data: Any, source: str) -> DocumentPreferences:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise _fail(source, "documents.ack_expected_hours", "must be a positive number")
         values["ack_expected_hours"] = float(value)
+    if "alert_silence_hours" in data:
+        value = data["alert_silence_hours"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise _fail(source, "documents.alert_silence_hours", "must be a positive number of hours")
+        values["alert_silence_hours"] = float(value)
     return DocumentPreferences(**values)
 
 
