@@ -1,5 +1,42 @@
-"""Tables of this area (see hub/models.py for the core ones); migration branch off 0002."""
+"""Tables of the operations area (see hub/models.py for the core ones); migration branch 0003_ops off 0002."""
 
 from __future__ import annotations
 
-from hub.models import Base  # noqa: F401  (tables declared here share the one metadata)
+import datetime as dt
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.models import Base, utcnow
+
+__all__ = ["Alert"]
+
+
+class Alert(Base):
+    """Something operations should look at, grouped by ``key``: one outage is one alert.
+
+    While the condition holds, the alert with its key stays active (``open`` or
+    ``acknowledged``) and each evaluation that still sees it bumps ``count`` and
+    ``last_seen``; when the condition clears it is ``closed``; if it comes back
+    later, a new alert opens (and is sent again).
+    """
+
+    __tablename__ = "ops_alert"
+    __table_args__ = (Index("ix_ops_alert_key_state", "key", "state"), Index("ix_ops_alert_state_id", "state", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # e.g. "dead:ACME", "cert:ACME/as2/partner_certificate:7"
+    kind: Mapped[str] = mapped_column(String(30))  # failure, ack_overdue, certificate, silence, polling, volume
+    severity: Mapped[str] = mapped_column(String(10), default="warning")  # warning, critical
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(15), default="open")  # open, acknowledged, closed
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
+    notified: Mapped[str | None] = mapped_column(Text)  # how the opening was sent (or why not)
