@@ -416,4 +416,4 @@ class AuditEntry(Base):
 
 # Tables of the API, portal and ops areas live beside their code; importing them
 # here puts every table in Base.metadata for Alembic and the tests.
-from hub import api_models, ops_models, portal_models  # noqa: E402,F401
+from hub import api_models, as2_models, ops_models, portal_models  # noqa: E402,F401

@@ -48,6 +48,9 @@ class Settings:
     hub_id: str = field(default="4000001000005", metadata=_section("hub"))
     hub_id_qualifier: str = field(default="14", metadata=_section("hub"))
     hub_as2_id: str = field(default="KONTOR", metadata=_section("hub"))
+    hub_as2_key: str = field(default="", metadata=_section("hub"))  # PEM file; empty: var/as2/key.pem, made once
+    hub_as2_cert: str = field(default="", metadata=_section("hub"))
+    hub_as2_mdn_url: str = field(default="", metadata=_section("hub"))  # where partners send async MDNs
     # [worker]
     worker_poll_seconds: float = field(default=1.0, metadata=_section("worker"))
     worker_lease_seconds: int = field(default=300, metadata=_section("worker"))

@@ -33,6 +33,14 @@ def adapter_for(channel: Channel, settings: Settings) -> Adapter:
         from adapters.sftp_server import MailboxAdapter
 
         return MailboxAdapter(settings.var_path / "mailboxes", channel.partner.code)
+    if channel.kind == "as2":
+        from adapters.as2 import As2Adapter
+        from hub.as2 import partner_profile
+
+        try:
+            return As2Adapter(partner_profile(settings, channel))
+        except ValueError as exc:
+            raise TransportError(str(exc), retryable=False) from exc
     if channel.kind == "sftp":
         from adapters.sftp import SftpAdapter, SftpSettings
 
@@ -95,8 +103,26 @@ def poll_all(session_factory: sessionmaker[Session], settings: Settings, *, acto
 
 
 def deliver(session: Session, settings: Settings, message: Message) -> Receipt:
-    """Hand an outbound message's bytes to its channel's adapter."""
+    """Hand an outbound message's bytes to its channel's adapter.
+
+    AS2 keeps the Message-ID of a message's first delivery on every later
+    one (a redelivery is a resend to the partner, not a new message), and
+    asynchronous MDNs we owe are posted as they are.
+    """
+    if message.document_type == "MDN" and (message.receipt or {}).get("mdn_url"):
+        from adapters.as2 import send
+
+        response = send(message.receipt["mdn_url"], message.receipt.get("headers") or {}, payload_bytes(message), 60)
+        return Receipt(detail=f"MDN posted to {message.receipt['mdn_url']} (HTTP {response.status})",
+                       data={"http_status": response.status})
     if message.channel is None:
         raise TransportError(f"message {message.id} has no channel to be delivered through", retryable=False)
     adapter = adapter_for(message.channel, settings)
-    return adapter.deliver(message.filename or f"message-{message.id}", payload_bytes(message))
+    name = message.filename or f"message-{message.id}"
+    if message.channel.kind == "as2":
+        from hub.as2 import record_outbound, sent_message_id
+
+        receipt = adapter.deliver(name, payload_bytes(message), message_id=sent_message_id(session, message))
+        record_outbound(session, message, receipt.data)
+        return receipt
+    return adapter.deliver(name, payload_bytes(message))

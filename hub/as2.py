@@ -1,0 +1,225 @@
+"""AS2 on the hub's side: partner profiles from ``as2`` channels, and the
+database-backed object behind ``POST /as2`` (``extranet.as2.As2Hub``).
+
+Our identity is ``[hub] as2_id`` with the key and certificate at
+``[hub] as2_key`` / ``as2_cert`` (PEM files; generated self-signed under
+``var/as2/`` on first use when not configured). A channel may name its own
+``local_key`` / ``local_cert`` to use another key pair with that partner.
+
+Every AS2 Message-ID we receive or send is an :class:`As2Transfer` row, unique
+per direction: a partner resending a message gets the MDN we sent the first
+time and nothing is stored twice; a redelivery of ours keeps its
+Message-ID; an asynchronous MDN finds the message it answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.as2 import As2Partner, As2Settings, parse_mdn, peek_mdn
+from hub.inbound import receive
+from hub.messages import new_message, transition
+from hub.as2_models import As2Transfer
+from hub.models import Channel, Message, Partner
+from hub.settings import BASE_DIR, Settings
+from hub.states import Event, State
+
+__all__ = ["DbAs2Hub", "local_settings", "partner_profile", "ensure_identity", "record_outbound", "sent_message_id"]
+
+log = logging.getLogger(__name__)
+
+#: channel settings that are ours, not As2Partner's
+_LOCAL_KEYS = ("local_key", "local_cert", "local_key_password", "local_as2_id")
+
+
+def _path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else BASE_DIR / path
+
+
+def _pem_or_path(value: str) -> str:
+    return value if "-----BEGIN" in value else str(_path(value))
+
+
+def ensure_identity(settings: Settings) -> tuple[Path, Path]:
+    """Our AS2 key and certificate files; a self-signed pair is made once when none is configured."""
+    if settings.hub_as2_key and settings.hub_as2_cert:
+        return _path(settings.hub_as2_key), _path(settings.hub_as2_cert)
+    folder = settings.var_path / "as2"
+    key_path, cert_path = folder / "key.pem", folder / "cert.pem"
+    if key_path.exists() and cert_path.exists():
+        return key_path, cert_path
+    folder.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, settings.hub_as2_id),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, settings.hub_name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=730))
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    log.warning("no AS2 key configured: made a self-signed one at %s (give partners %s)", key_path, cert_path)
+    return key_path, cert_path
+
+
+def local_settings(settings: Settings, channel: Channel | None = None) -> As2Settings:
+    """Our side for a channel: its own key pair if it names one, else the hub's."""
+    data = (channel.settings or {}) if channel is not None else {}
+    if data.get("local_key") and data.get("local_cert"):
+        key, cert = (_pem_or_path(data["local_key"]), _pem_or_path(data["local_cert"]))
+    else:
+        key_path, cert_path = ensure_identity(settings)
+        key, cert = str(key_path), str(cert_path)
+    values = {"as2_id": data.get("local_as2_id") or settings.hub_as2_id, "key": key, "cert": cert}
+    if data.get("local_key_password"):
+        values["key_password"] = data["local_key_password"]
+    if settings.hub_as2_mdn_url:
+        values["mdn_url"] = settings.hub_as2_mdn_url
+    return As2Settings.from_dict(values, where="our AS2 identity")
+
+
+def partner_profile(settings: Settings, channel: Channel) -> As2Partner:
+    """The As2Partner for an ``as2`` channel (ValueError names the channel and the key)."""
+    where = f"partner {channel.partner.code}, channel {channel.name}"
+    data = {k: v for k, v in (channel.settings or {}).items() if k not in _LOCAL_KEYS}
+    if isinstance(data.get("cert"), str) and "-----BEGIN" not in data["cert"]:
+        data["cert"] = str(_path(data["cert"]))
+    return As2Partner.from_dict(data, local_settings(settings, channel), where=where)
+
+
+@dataclass
+class DbAs2Hub:
+    """``extranet.as2.As2Hub`` on the hub's database."""
+
+    session_factory: sessionmaker[Session]
+    settings: Settings
+
+    def _channel(self, session: Session, as2_from: str) -> Channel | None:
+        stmt = select(Channel).join(Partner).where(Channel.kind == "as2", Channel.active.is_(True),
+                                                   Partner.active.is_(True))
+        for channel in session.scalars(stmt):
+            if (channel.settings or {}).get("as2_id") == as2_from:
+                return channel
+        return None
+
+    def lookup(self, as2_from: str, as2_to: str) -> As2Partner | None:
+        with self.session_factory() as session:
+            channel = self._channel(session, as2_from)
+            if channel is None:
+                return None
+            ours = (channel.settings or {}).get("local_as2_id") or self.settings.hub_as2_id
+            if as2_to != ours:
+                return None
+            return partner_profile(self.settings, channel)
+
+    def store(self, partner_as2_id: str, filename: str | None, payload: bytes, receipt: dict[str, Any]) -> None:
+        """Store the message and its MDN in one transaction; a known Message-ID raises."""
+        kept = {k: v for k, v in receipt.items() if k not in ("mdn_headers", "mdn_body")}
+        kept["transport"] = "as2"
+        with self.session_factory() as session:
+            channel = self._channel(session, partner_as2_id)
+            if channel is None:
+                raise LookupError(f"no AS2 channel for {partner_as2_id}")
+            message = receive(session, data=payload, actor=f"as2 {partner_as2_id}", partner=channel.partner,
+                              channel=channel, filename=filename, receipt=kept)
+            session.add(As2Transfer(direction="in", message_id=receipt["message_id"], partner_id=channel.partner_id,
+                                    message=message, mic=receipt.get("mic"),
+                                    mdn_headers=receipt.get("mdn_headers"), mdn_body=receipt.get("mdn_body")))
+            try:
+                session.commit()
+            except IntegrityError as exc:
+                session.rollback()
+                raise ValueError(f"AS2 Message-ID {receipt['message_id']} is already stored") from exc
+
+    def seen(self, message_id: str) -> tuple[dict[str, str], bytes] | None:
+        with self.session_factory() as session:
+            transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "in",
+                                                                As2Transfer.message_id == message_id))
+            if transfer is None or transfer.mdn_body is None:
+                return None
+            return dict(transfer.mdn_headers or {}), transfer.mdn_body
+
+    def remember_mdn(self, message_id: str, headers: dict[str, str], body: bytes) -> None:
+        with self.session_factory() as session:
+            transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "in",
+                                                                As2Transfer.message_id == message_id))
+            if transfer is not None and transfer.mdn_body is None:
+                transfer.mdn_headers, transfer.mdn_body = dict(headers), body
+                session.commit()
+
+    def send_async_mdn(self, url: str, headers: dict[str, str], body: bytes) -> None:
+        """Queue the MDN as an outbound message: the worker posts it, with retries."""
+        original = peek_mdn(headers, body)
+        with self.session_factory() as session:
+            transfer = None
+            if original:
+                transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "in",
+                                                                    As2Transfer.message_id == original))
+            partner = session.get(Partner, transfer.partner_id) if transfer is not None else None
+            message = new_message(session, direction="out", data=body, actor="as2 endpoint", partner=partner,
+                                  channel=transfer.message.channel if transfer is not None else None,
+                                  filename="async-mdn", document_type="MDN", syntax="mime",
+                                  detail=f"asynchronous MDN to {url}")
+            message.receipt = {"mdn_url": url, "headers": dict(headers)}
+            if transfer is not None:
+                message.answers_id = transfer.message_fk
+            session.commit()
+
+    def receive_mdn(self, headers: dict[str, str], body: bytes) -> None:
+        """An asynchronous MDN for one of our messages: check it and move the message on."""
+        original = peek_mdn(headers, body)
+        with self.session_factory() as session:
+            transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "out",
+                                                                As2Transfer.message_id == original))
+            if transfer is None:
+                raise LookupError(f"no AS2 message {original} was sent by us")
+            message = transfer.message
+            result = parse_mdn(headers, body, transfer.message_id, transfer.mic,
+                               partner_profile(self.settings, message.channel))
+            transfer.mdn_headers, transfer.mdn_body = dict(headers), body
+            message.receipt = {**(message.receipt or {}), "mdn": {"disposition": result.disposition,
+                                                                   "mic_ok": result.mic_ok, "signed": result.signed}}
+            detail = f"asynchronous MDN: {result.disposition}"
+            if result.ok and message.state in (State.DELIVERED, State.ACK_OVERDUE):
+                transition(session, message, Event.ACKNOWLEDGE, actor="as2 endpoint", detail=detail)
+            elif not result.ok and message.state in (State.DELIVERED, State.ACK_OVERDUE):
+                message.error = detail + ("" if result.mic_ok else "; the MIC does not match")
+                transition(session, message, Event.REJECT, actor="as2 endpoint", detail=message.error)
+            session.commit()
+
+
+def record_outbound(session: Session, message: Message, data: dict[str, Any]) -> None:
+    """After a delivery: remember our Message-ID and MIC (to keep it on resend, to match an async MDN)."""
+    message_id = data.get("message_id")
+    if not message_id:
+        return
+    existing = session.scalar(select(As2Transfer).where(As2Transfer.direction == "out",
+                                                        As2Transfer.message_id == message_id))
+    if existing is None:
+        session.add(As2Transfer(direction="out", message_id=message_id, partner_id=message.partner_id,
+                                message=message, mic=data.get("mic")))
+
+
+def sent_message_id(session: Session, message: Message) -> str | None:
+    """The AS2 Message-ID a message was first sent with (None if never)."""
+    return session.scalar(select(As2Transfer.message_id).where(As2Transfer.direction == "out",
+                                                               As2Transfer.message_fk == message.id))

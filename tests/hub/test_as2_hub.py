@@ -1,0 +1,162 @@
+"""AS2 both ways over real HTTP on loopback: the partner's ORDERS to our /as2, our ORDRSP
+to the partner's endpoint; duplicates get the original MDN, redeliveries keep their Message-ID."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from flask import Flask
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from adapters.as2 import As2Adapter, As2Partner, As2Settings, build_message, send
+from extranet import as2 as as2_endpoint
+from extranet import create_app
+from hub import messages as store
+from hub.as2 import ensure_identity
+from hub.demo import load_demo
+from hub.models import Message, Order
+from hub.partners import load_profiles, sync_partners
+from hub.states import State
+from hub.worker import Worker
+from tests.adapters.test_as2_endpoint import InMemoryAs2Hub
+
+
+def key_pair(folder: Path, name: str) -> tuple[Path, Path]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=365)).sign(key, hashes.SHA256()))
+    key_path, cert_path = folder / f"{name}.key", folder / f"{name}.crt"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+class Server:
+    def __init__(self, app: Flask):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/as2"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def as2_world(settings, session_factory, tmp_path):
+    partner_key, partner_cert = key_pair(tmp_path, "acme")
+    _, our_cert = ensure_identity(settings)
+    partner_local = As2Settings.from_dict({"as2_id": "ACME-AS2", "key": str(partner_key), "cert": str(partner_cert)})
+    # the partner's own AS2 server, knowing us
+    partner_hub = InMemoryAs2Hub([As2Partner(as2_id=settings.hub_as2_id, local=partner_local,
+                                             certs=(x509.load_pem_x509_certificate(our_cert.read_bytes()),))])
+    partner_app = Flask("partner")
+    partner_app.register_blueprint(as2_endpoint.bp)
+    partner_app.extensions["kontor_as2"] = partner_hub
+    partner_server = Server(partner_app)
+
+    settings.partners_path.mkdir(parents=True)
+    (settings.partners_path / "acme.toml").write_text(f"""
+code = "ACME"
+name = "Acme"
+[[identifiers]]
+scheme = "GLN"
+value = "4012345000009"
+[documents]
+acknowledgements = []
+[[channels]]
+name = "as2"
+kind = "as2"
+as2_id = "ACME-AS2"
+url = "{partner_server.url}"
+cert = "{partner_cert}"
+sign = "sha256"
+encrypt = "aes256-cbc"
+mdn = "sync"
+""")
+    with session_factory() as session:
+        sync_partners(session, load_profiles(settings.partners_path))
+        load_demo(session, settings)
+        session.commit()
+    our_server = Server(create_app(settings, session_factory=session_factory))
+    us = As2Partner(as2_id=settings.hub_as2_id, local=partner_local, url=our_server.url,
+                    certs=(x509.load_pem_x509_certificate(our_cert.read_bytes()),))
+    yield us, partner_hub
+    our_server.stop()
+    partner_server.stop()
+
+
+def test_orders_by_as2_answered_by_as2(as2_world, settings, session_factory, orders_bytes):
+    us, partner_hub = as2_world
+    receipt = As2Adapter(us).deliver("PO-2026-0001.edi", orders_bytes)
+    assert receipt.acknowledged, "our signed sync MDN verified at the partner, MIC matching"
+    with session_factory() as session:
+        inbound = session.scalar(select(Message))
+        assert (inbound.filename, inbound.channel.kind) == ("PO-2026-0001.edi", "as2")
+        assert inbound.receipt["message_id"] == receipt.data["message_id"]
+
+    Worker(settings, session_factory, name="t").drain()
+    with session_factory() as session:
+        assert session.scalar(select(Order)).number == "PO-2026-0001"
+        response = session.scalar(select(Message).where(Message.document_type == "ORDRSP"))
+        assert response.state == State.ACKNOWLEDGED, response.error  # positive sync MDN from the partner
+        first_id = response.receipt["message_id"]
+    names = sorted(filename.split("_")[0] for _, filename, _, _ in partner_hub.stored)
+    assert names == ["CONTRL", "ORDRSP"], "the ORDRSP, and the CONTRL the partner's UNB asked for"
+    (sender, filename, payload, partner_receipt), = [s for s in partner_hub.stored if s[1].startswith("ORDRSP")]
+    assert sender == settings.hub_as2_id
+    assert b"ORDRSP:D:96A" in payload and partner_receipt["signed"]
+
+    # the operator redelivers: same bytes, same Message-ID, the partner answers with its original MDN
+    with session_factory() as session:
+        store.redeliver(session, response.id, actor="ops", comment="partner asks again")
+    Worker(settings, session_factory, name="t").drain()
+    with session_factory() as session:
+        again = session.get(Message, response.id)
+        assert again.state == State.ACKNOWLEDGED
+        assert again.receipt["message_id"] == first_id
+    assert len(partner_hub.stored) == 2, "the partner recognised the resend"
+
+
+def test_a_resent_message_gets_the_original_mdn_and_is_stored_once(as2_world, session_factory, orders_bytes):
+    us, _ = as2_world
+    out = build_message(orders_bytes, "po.edi", us)
+    first = send(us.url, out.headers, out.body, 30)
+    second = send(us.url, out.headers, out.body, 30)
+    assert first.status == second.status == 200
+    assert first.body == second.body, "the same MDN, byte for byte"
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def test_a_tampered_message_is_refused_and_not_stored(as2_world, session_factory, orders_bytes):
+    us, _ = as2_world
+    out = build_message(orders_bytes, "po.edi", us)
+    body = bytearray(out.body)
+    body[len(body) // 2] ^= 0x55
+    answer = send(us.url, out.headers, bytes(body), 30)
+    assert b"failed" in answer.body.lower() or b"error" in answer.body.lower()
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_certificate_days_left_in_metrics(as2_world, settings, session_factory):
+    from hub.certificates import certificate_days_left
+
+    with session_factory() as session:
+        ((partner, channel, key, days),) = list(certificate_days_left(session))
+    assert (partner, channel, key) == ("ACME", "as2", "cert") and 363 < days <= 365
+    text = create_app(settings, session_factory=session_factory).test_client().get("/metrics").get_data(as_text=True)
+    assert 'kontor_certificate_days_left{certificate="cert",channel="as2",partner="ACME"}' in text
