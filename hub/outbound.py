@@ -84,20 +84,23 @@ def queue_document(
     Returns None (and renders nothing) when the partner has no channel that
     sends: it then follows its documents in the portal only. Does not commit.
     """
-    channel = outbound_channel(session, partner)
-    if channel is None:
-        return None
+    # Reading the channel and taking the number need none of the caller's pending
+    # changes; those go to the database with the new message, in one flush.
+    with session.no_autoflush:
+        channel = outbound_channel(session, partner)
+        if channel is None:
+            return None
+        control = next_control_ref(session, partner)
+        recipient, recipient_qualifier = partner_identity(partner)
     prefs = prefs or preferences(partner)
     doc_type = _document_type(document)
     syntax = prefs.syntax if not isinstance(document, Acknowledgement) else "edifact"
     # we ask for a CONTRL back (UNB 0031) when the partner's profile exchanges them
     ack_expected = syntax == "edifact" and "CONTRL" in prefs.acknowledgements and not isinstance(document, Acknowledgement)
-    control = next_control_ref(session, partner)
     control_ref = str(control)
     if syntax == "ubl":
         data = translate.render(document, format="ubl")
     else:
-        recipient, recipient_qualifier = partner_identity(partner)
         data = translate.render_edifact(
             [document],
             sender=settings.hub_id,
@@ -130,7 +133,7 @@ def queue_document(
         message_ref="1" if syntax == "edifact" else None,
         business_ref=business_ref or getattr(document, "number", None),
         sender_id=settings.hub_id,
-        recipient_id=partner_identity(partner)[0],
+        recipient_id=recipient,
         answers_id=answers.id if answers is not None else None,
         order_id=order.id if order is not None else None,
     )

@@ -44,7 +44,9 @@ def _release_waiting(session: Session, message: Message, *, actor: str) -> None:
     stmt = select(Message).where(
         Message.partner_id == message.partner_id, Message.state == State.WAITING, Message.id != message.id
     )
-    for waiting in session.scalars(stmt):
+    with session.no_autoflush:  # the pending results are flushed once, when the worker commits
+        waiting_messages = session.scalars(stmt).all()
+    for waiting in waiting_messages:
         transition(session, waiting, Event.RELEASE, actor=actor,
                    detail=f"message {message.id} was applied; trying again")
 
@@ -161,13 +163,15 @@ def process_inbound(
         message.message_ref = first.reference
     message.syntax = translation.syntax
 
-    envelope_issues = _envelope_issues(session, settings, message, translation)
+    with session.no_autoflush:  # the header fields set above go out with the results, in one flush
+        envelope_issues = _envelope_issues(session, settings, message, translation)
     translation.issues.extend(envelope_issues)
     partner = message.partner
     if partner is not None and prefs is None:
         prefs = preferences(partner)
 
-    duplicate = _find_duplicate(session, message) if message.partner_id is not None else None
+    with session.no_autoflush:
+        duplicate = _find_duplicate(session, message) if message.partner_id is not None else None
     if duplicate is not None:
         message.duplicate_of_id = duplicate.id
         message.issues = issues_to_json(translation.all_issues())
