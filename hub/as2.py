@@ -97,10 +97,15 @@ def local_settings(settings: Settings, channel: Channel | None = None) -> As2Set
     return As2Settings.from_dict(values, where="our AS2 identity")
 
 
-def partner_profile(settings: Settings, channel: Channel) -> As2Partner:
-    """The As2Partner for an ``as2`` channel (ValueError names the channel and the key)."""
+def partner_profile(settings: Settings, channel: Channel, *, verify_only: bool = False) -> As2Partner:
+    """The As2Partner for an ``as2`` channel (ValueError names the channel and the key).
+
+    ``verify_only``: for checking what the partner sent (its certificates),
+    whatever we would ask for when sending."""
     where = f"partner {channel.partner.code}, channel {channel.name}"
     data = {k: v for k, v in (channel.settings or {}).items() if k not in _LOCAL_KEYS}
+    if verify_only:
+        data["mdn"] = "sync"
     if isinstance(data.get("cert"), str) and "-----BEGIN" not in data["cert"]:
         data["cert"] = str(_path(data["cert"]))
     return As2Partner.from_dict(data, local_settings(settings, channel), where=where)
@@ -129,7 +134,7 @@ class DbAs2Hub:
             ours = (channel.settings or {}).get("local_as2_id") or self.settings.hub_as2_id
             if as2_to != ours:
                 return None
-            return partner_profile(self.settings, channel)
+            return partner_profile(self.settings, channel, verify_only=not self.settings.hub_as2_mdn_url)
 
     def store(self, partner_as2_id: str, filename: str | None, payload: bytes, receipt: dict[str, Any]) -> None:
         """Store the message and its MDN in one transaction; a known Message-ID raises."""
@@ -194,7 +199,7 @@ class DbAs2Hub:
                 raise LookupError(f"no AS2 message {original} was sent by us")
             message = transfer.message
             result = parse_mdn(headers, body, transfer.message_id, transfer.mic,
-                               partner_profile(self.settings, message.channel))
+                               partner_profile(self.settings, message.channel, verify_only=True))
             transfer.mdn_headers, transfer.mdn_body = dict(headers), body
             message.receipt = {**(message.receipt or {}), "mdn": {"disposition": result.disposition,
                                                                    "mic_ok": result.mic_ok, "signed": result.signed}}

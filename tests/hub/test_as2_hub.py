@@ -43,6 +43,9 @@ def key_pair(folder: Path, name: str) -> tuple[Path, Path]:
     return key_path, cert_path
 
 
+PARTNER_URLS: list[str] = []
+
+
 class Server:
     def __init__(self, app: Flask):
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -66,6 +69,7 @@ def as2_world(settings, session_factory, tmp_path):
     partner_app.register_blueprint(as2_endpoint.bp)
     partner_app.extensions["kontor_as2"] = partner_hub
     partner_server = Server(partner_app)
+    PARTNER_URLS.append(partner_server.url.rsplit("/as2", 1)[0])
 
     settings.partners_path.mkdir(parents=True)
     (settings.partners_path / "acme.toml").write_text(f"""
@@ -160,3 +164,44 @@ def test_certificate_days_left_in_metrics(as2_world, settings, session_factory):
     assert (partner, channel, key) == ("ACME", "as2", "cert") and 363 < days <= 365
     text = create_app(settings, session_factory=session_factory).test_client().get("/metrics").get_data(as_text=True)
     assert 'kontor_certificate_days_left{certificate="cert",channel="as2",partner="ACME"}' in text
+
+
+def test_asynchronous_mdns_both_ways(as2_world, settings, session_factory, orders_bytes):
+    import dataclasses
+
+    us, partner_hub = as2_world
+    # 1. the partner asks us for an asynchronous MDN to its own endpoint
+    partner_mdn_url = partner_hub_url(as2_world) + "/as2"
+    asking = dataclasses.replace(us, mdn="async", local=dataclasses.replace(us.local, mdn_url=partner_mdn_url))
+    receipt = As2Adapter(asking).deliver("po.edi", orders_bytes)
+    partner_hub.expect_mdn(receipt.data["message_id"], asking, receipt.data["mic"])
+    with session_factory() as session:
+        mdn = session.scalar(select(Message).where(Message.document_type == "MDN"))
+        assert mdn.state == State.QUEUED and mdn.receipt["mdn_url"] == partner_mdn_url
+    worker = Worker(settings, session_factory, name="t")
+    worker.drain()
+    _, _, result = partner_hub.outbound[receipt.data["message_id"]]
+    assert result is not None and result.ok and result.mic_ok, "the partner got a verified MDN, MIC matching"
+
+    # 2. our ORDRSP asks the partner for an asynchronous MDN, which arrives later at /as2
+    with session_factory() as session:
+        channel = session.scalar(select(Message).where(Message.document_type == "ORDRSP")).channel
+        channel.settings = {**channel.settings, "mdn": "async"}
+        response = session.scalar(select(Message).where(Message.document_type == "ORDRSP"))
+        response_id = response.id
+        store.redeliver(session, response_id, actor="ops", comment="again, with an async MDN")
+    settings_with_url = dataclasses.replace(settings, hub_as2_mdn_url=us.url)
+    Worker(settings_with_url, session_factory, name="t").drain()
+    with session_factory() as session:
+        response = session.get(Message, response_id)
+        assert response.state == State.DELIVERED
+    url, headers, body = partner_hub.async_mdns[-1]
+    assert url == us.url
+    answer = send(url, headers, body, 30)
+    assert answer.status == 200
+    with session_factory() as session:
+        assert session.get(Message, response_id).state == State.ACKNOWLEDGED
+
+
+def partner_hub_url(world) -> str:
+    return PARTNER_URLS[-1]
