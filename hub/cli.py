@@ -428,5 +428,8 @@ def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipien
         sys.stdout.buffer.write(b"\n")
 
 
+__import__("hub.retention_cli").retention_cli.register(main)  # kontor retention
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -7,9 +7,12 @@ import datetime as dt
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.models import Base, utcnow
+from hub.models import Base, Message, utcnow
 
 __all__ = ["Alert"]
+
+#: retention finds the messages of a batch of payloads by this (hub/retention.py)
+Index("ix_message_payload_id", Message.__table__.c.payload_id)
 
 
 class Alert(Base):

@@ -74,7 +74,7 @@ class Settings:
     # [retention] payloads older than payload_days are archived (gzip files) or purged; 0 keeps all
     retention_payload_days: int = field(default=0, metadata=_section("retention"))
     retention_mode: str = field(default="archive", metadata=_section("retention"))
-    retention_archive_dir: Path = field(default=Path("var/archive"), metadata=_section("retention"))
+    retention_archive_dir: str = field(default="", metadata=_section("retention"))  # default: var/archive
     retention_invoice_years: int = field(default=10, metadata=_section("retention"))
 
     @property
@@ -119,7 +119,9 @@ class Settings:
 
     @property
     def retention_archive_path(self) -> Path:
-        d = self.retention_archive_dir
+        if not self.retention_archive_dir:
+            return self.var_path / "archive"
+        d = Path(self.retention_archive_dir)
         return d if d.is_absolute() else BASE_DIR / d
 
 

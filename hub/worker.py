@@ -258,6 +258,7 @@ class Worker:
         """The periodic duties, done by one node per tick: poll inbound channels and the
         back-office drop folder, mark overdue acknowledgements, release expired leases.
         Returns False when another node had this tick."""
+        from hub.alerts import run_ops_duties
         from hub.backoffice import process_drop_folder
 
         interval = 0.0 if force else self.settings.worker_poll_seconds
@@ -266,6 +267,7 @@ class Worker:
         poll_all(self.session_factory, self.settings, actor=self.actor)
         process_drop_folder(self.session_factory, self.settings, actor=f"{self.actor} (back-office folder)")
         mark_overdue_acknowledgements(self.session_factory, actor=self.actor)
+        run_ops_duties(self.session_factory, self.settings, actor=self.actor)  # alerts, retention
         self.release_expired()
         return True
 

@@ -1,4 +1,4 @@
-"""operations: alerts
+"""operations: alerts; message.payload_id index for retention
 
 Revision ID: 0003_ops
 Revises: 0002
@@ -38,9 +38,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_ops_alert_key_state", "ops_alert", ["key", "state"], unique=False)
     op.create_index("ix_ops_alert_state_id", "ops_alert", ["state", "id"], unique=False)
+    op.create_index("ix_message_payload_id", "message", ["payload_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_message_payload_id", table_name="message")
     op.drop_index("ix_ops_alert_state_id", table_name="ops_alert")
     op.drop_index("ix_ops_alert_key_state", table_name="ops_alert")
     op.drop_table("ops_alert")

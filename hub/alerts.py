@@ -1,0 +1,361 @@
+"""Alerts: conditions that need a person, grouped so that one outage is one alert.
+
+:func:`evaluate` looks at the store as it is at ``now`` and finds every
+condition that holds (:func:`conditions`). Each condition has a *key*; at
+most one alert per key is active (``open`` or ``acknowledged``):
+
+- a condition with no active alert opens a new one, which is sent (e-mail to
+  ``[alerts] email``, JSON POST to ``[alerts] webhook_url``) once;
+- a condition with an active alert bumps its ``count`` and ``last_seen``
+  (nothing is sent again);
+- an active alert whose condition no longer holds is closed; if the
+  condition comes back later, a new alert opens and is sent.
+
+The conditions:
+
+==============  ==============================================================
+failure         messages in ``failed`` or ``dead``, per partner and state
+ack_overdue     outbound messages in ``ack_overdue`` (no MDN/CONTRL/APERAK in
+                the partner's ``ack_expected_hours``), per partner
+certificate     a channel certificate expiring within 30, 14 or 7 days (or
+                expired); each threshold is its own key, so crossing into the
+                next one opens (and sends) a new alert
+silence         nothing received from a partner for its profile's
+                ``documents.alert_silence_hours`` (only where configured)
+polling         an active channel whose last poll failed (``Channel.last_error``)
+volume          inbound messages today (UTC) against the mean of the 7 days
+                before: a *spike* when today > 3 x mean + 10; a *drop* when
+                today is 0, the mean is 10 or more and half the day is over
+==============  ==============================================================
+
+The worker calls :func:`run_ops_duties` once per scheduler tick; alerts are
+evaluated at most once a minute across all nodes (``claim_tick``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import smtplib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.certificates import certificate_days_left
+from hub.models import Channel, Message, Partner, utcnow
+from hub.ops_models import Alert
+from hub.partners import preferences
+from hub.settings import Settings
+from hub.states import State
+
+__all__ = [
+    "Condition",
+    "AlertSlice",
+    "ACTIVE",
+    "CERTIFICATE_THRESHOLDS",
+    "conditions",
+    "evaluate",
+    "notify",
+    "acknowledge",
+    "list_alerts",
+    "open_alert_count",
+    "run_ops_duties",
+    "AlertError",
+]
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("open", "acknowledged")
+CERTIFICATE_THRESHOLDS = (7, 14, 30)
+#: how often alerts are evaluated across all nodes (seconds)
+EVALUATE_EVERY = 60.0
+VOLUME_FACTOR = 3
+VOLUME_MARGIN = 10
+VOLUME_MIN_MEAN = 10
+
+
+class AlertError(ValueError):
+    """An alert action was refused (no comment, unknown alert, already closed)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    kind: str
+    severity: str
+    title: str
+    detail: str
+    partner_id: int | None = None
+
+
+def _failures(session: Session) -> list[Condition]:
+    stmt = (
+        select(Message.partner_id, Partner.code, Message.state, func.count(Message.id), func.max(Message.id))
+        .outerjoin(Partner, Partner.id == Message.partner_id)
+        .where(Message.state.in_((State.FAILED, State.DEAD, State.ACK_OVERDUE)))
+        .group_by(Message.partner_id, Partner.code, Message.state)
+    )
+    found = []
+    for partner_id, code, state, count, last_id in session.execute(stmt):
+        who = code or "no partner"
+        if state == State.ACK_OVERDUE:
+            found.append(Condition(
+                key=f"ack_overdue:{who}", kind="ack_overdue", severity="warning", partner_id=partner_id,
+                title=f"{who}: {count} acknowledgement(s) overdue",
+                detail=f"{count} delivered message(s) to {who} have no acknowledgement (MDN, CONTRL, APERAK) "
+                       f"within the partner's expected time; latest message {last_id}.",
+            ))
+        else:
+            found.append(Condition(
+                key=f"{state}:{who}", kind="failure", severity="critical" if state == State.DEAD else "warning",
+                partner_id=partner_id, title=f"{who}: {count} message(s) {state}",
+                detail=f"{count} message(s) of {who} in state {state}; latest message {last_id}.",
+            ))
+    return found
+
+
+def _certificates(session: Session, now: dt.datetime) -> list[Condition]:
+    codes = dict(session.execute(select(Partner.code, Partner.id)).all())
+    found = []
+    for code, channel, key, days in certificate_days_left(session, now):
+        if days > max(CERTIFICATE_THRESHOLDS):
+            continue
+        threshold = 0 if days <= 0 else min(t for t in CERTIFICATE_THRESHOLDS if days <= t)
+        what = "has expired" if threshold == 0 else f"expires within {threshold} days ({days:.1f} days left)"
+        found.append(Condition(
+            key=f"certificate:{code}/{channel}/{key}:{threshold}", kind="certificate",
+            severity="critical" if threshold <= 7 else "warning", partner_id=codes.get(code),
+            title=f"{code}: certificate {key} of channel {channel} {what}",
+            detail=f"Partner {code}, channel {channel}: the {key.replace('_', ' ')} {what}. "
+                   f"Upload the new certificate in the console.",
+        ))
+    return found
+
+
+def _silence(session: Session, now: dt.datetime) -> list[Condition]:
+    found = []
+    for partner in session.scalars(select(Partner).where(Partner.active.is_(True))):
+        hours = preferences(partner).alert_silence_hours
+        if not hours:
+            continue
+        last = session.scalar(
+            select(func.max(Message.created_at)).where(Message.partner_id == partner.id, Message.direction == "in")
+        )
+        since = last or partner.created_at
+        if since is not None and now - since > dt.timedelta(hours=hours):
+            when = f"since {last:%Y-%m-%d %H:%M} UTC" if last else "ever"
+            found.append(Condition(
+                key=f"silence:{partner.code}", kind="silence", severity="warning", partner_id=partner.id,
+                title=f"{partner.code}: no message for more than {hours:g} h",
+                detail=f"Nothing received from {partner.name} ({partner.code}) {when}; "
+                       f"its profile expects something every {hours:g} hours.",
+            ))
+    return found
+
+
+def _polling(session: Session) -> list[Condition]:
+    stmt = (
+        select(Channel, Partner.code)
+        .join(Partner)
+        .where(Channel.active.is_(True), Channel.last_error.is_not(None), Channel.last_error != "")
+    )
+    return [
+        Condition(
+            key=f"polling:{code}/{channel.name}", kind="polling", severity="warning", partner_id=channel.partner_id,
+            title=f"{code}: polling channel {channel.name} fails",
+            detail=f"The last poll of {code}/{channel.name} ({channel.kind}) failed: {channel.last_error}",
+        )
+        for channel, code in session.execute(stmt)
+    ]
+
+
+def _volume(session: Session, now: dt.datetime) -> list[Condition]:
+    today = dt.datetime.combine(now.date(), dt.time())
+    week_ago = today - dt.timedelta(days=7)
+    in_window = (Message.direction == "in", Message.partner_id.is_not(None), Message.created_at >= week_ago,
+                 Message.created_at < now)
+    is_today = Message.created_at >= today
+    stmt = (
+        select(Message.partner_id, func.count(Message.id).filter(is_today),
+               func.count(Message.id).filter(~is_today))
+        .where(*in_window)
+        .group_by(Message.partner_id)
+    )
+    codes = dict(session.execute(select(Partner.id, Partner.code)).all())
+    half_day_over = now - today >= dt.timedelta(hours=12)
+    found = []
+    for partner_id, today_count, week_count in session.execute(stmt):
+        mean = week_count / 7
+        code = codes.get(partner_id, str(partner_id))
+        if today_count > VOLUME_FACTOR * mean + VOLUME_MARGIN:
+            found.append(Condition(
+                key=f"volume_spike:{code}", kind="volume", severity="warning", partner_id=partner_id,
+                title=f"{code}: {today_count} messages today, usually {mean:.1f} a day",
+                detail=f"Inbound from {code} today: {today_count}; mean of the 7 days before: {mean:.1f} "
+                       f"(alert above {VOLUME_FACTOR} x mean + {VOLUME_MARGIN}).",
+            ))
+        elif today_count == 0 and mean >= VOLUME_MIN_MEAN and half_day_over:
+            found.append(Condition(
+                key=f"volume_drop:{code}", kind="volume", severity="warning", partner_id=partner_id,
+                title=f"{code}: no messages today, usually {mean:.1f} a day",
+                detail=f"Nothing received from {code} today (UTC) although the 7 days before averaged "
+                       f"{mean:.1f} messages a day.",
+            ))
+    return found
+
+
+def conditions(session: Session, now: dt.datetime) -> list[Condition]:
+    """Every alert condition that holds at ``now`` (naive UTC)."""
+    return [
+        *_failures(session),
+        *_certificates(session, now),
+        *_silence(session, now),
+        *_polling(session),
+        *_volume(session, now),
+    ]
+
+
+def evaluate(session: Session, settings: Settings | None = None, *, now: dt.datetime | None = None) -> list[Alert]:
+    """Open, bump and close alerts to match :func:`conditions` at ``now``; send the newly opened ones.
+
+    Commits. Returns the alerts opened by this evaluation.
+    """
+    now = now or utcnow()
+    active = {a.key: a for a in session.scalars(select(Alert).where(Alert.state.in_(ACTIVE)))}
+    opened = []
+    for condition in conditions(session, now):
+        alert = active.pop(condition.key, None)
+        if alert is not None:
+            alert.count += 1
+            alert.last_seen = now
+            alert.title = condition.title
+            alert.detail = condition.detail
+            continue
+        alert = Alert(
+            key=condition.key, kind=condition.kind, severity=condition.severity, partner_id=condition.partner_id,
+            title=condition.title, detail=condition.detail, state="open", count=1, first_seen=now, last_seen=now,
+        )
+        session.add(alert)
+        opened.append(alert)
+    for alert in active.values():
+        alert.state = "closed"
+        alert.closed_at = now
+    session.commit()
+    if opened and settings is not None:
+        for alert in opened:
+            alert.notified = notify(settings, alert)
+        session.commit()
+    return opened
+
+
+def _payload(alert: Alert) -> dict:
+    return {
+        "id": alert.id, "key": alert.key, "kind": alert.kind, "severity": alert.severity,
+        "title": alert.title, "detail": alert.detail, "state": alert.state,
+        "first_seen": alert.first_seen.isoformat() + "Z",
+    }
+
+
+def notify(settings: Settings, alert: Alert, *, timeout: float = 10.0) -> str:
+    """Send a newly opened alert by e-mail and webhook (where configured); returns what happened."""
+    outcome = []
+    if settings.alerts_email and settings.smtp_host:
+        mail = EmailMessage()
+        mail["From"] = settings.smtp_sender
+        mail["To"] = settings.alerts_email
+        mail["Subject"] = f"[Kontor {alert.severity}] {alert.title}"
+        link = f"{settings.web_base_url.rstrip('/')}/ops/alerts/{alert.id}" if settings.web_base_url else ""
+        mail.set_content(f"{alert.detail}\n\nAlert {alert.id} ({alert.key}), opened "
+                         f"{alert.first_seen:%Y-%m-%d %H:%M} UTC.\n{link}\n")
+        try:
+            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:
+                smtp.send_message(mail)
+            outcome.append(f"e-mail to {settings.alerts_email}")
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("alert %s: e-mail failed: %s", alert.id, exc)
+            outcome.append(f"e-mail failed: {exc}")
+    if settings.alerts_webhook_url:
+        request = urllib.request.Request(
+            settings.alerts_webhook_url, data=json.dumps(_payload(alert)).encode(), method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "Kontor alerts"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked in settings
+                outcome.append(f"webhook {response.status}")
+        except (OSError, urllib.error.URLError) as exc:
+            log.warning("alert %s: webhook failed: %s", alert.id, exc)
+            outcome.append(f"webhook failed: {exc}")
+    return "; ".join(outcome) or "not sent (no e-mail or webhook configured)"
+
+
+def acknowledge(session: Session, alert_id: int, *, actor: str, comment: str | None) -> Alert:
+    """Mark an open alert as seen, with a comment; it stays active until its condition clears. Commits."""
+    from hub.accounts import audit
+
+    text = (comment or "").strip()
+    if not text:
+        raise AlertError("a comment is required")
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise LookupError(f"no alert {alert_id}")
+    if alert.state != "open":
+        raise AlertError(f"alert {alert_id} is {alert.state}, not open")
+    alert.state = "acknowledged"
+    alert.acknowledged_by = actor
+    alert.acknowledged_at = utcnow()
+    alert.comment = text
+    audit(session, actor, "alert.acknowledge", target=f"alert:{alert_id}", detail=text, partner_id=alert.partner_id)
+    session.commit()
+    return alert
+
+
+@dataclass
+class AlertSlice:
+    items: list[Alert]
+    next_before: int | None
+    before: int | None
+
+
+def list_alerts(session: Session, *, state: str = "", before: int | None = None, limit: int = 50) -> AlertSlice:
+    """Alerts newest first, keyset-paged on id; ``state`` is open, acknowledged, closed, active or empty (all)."""
+    stmt = select(Alert)
+    if state == "active":
+        stmt = stmt.where(Alert.state.in_(ACTIVE))
+    elif state:
+        stmt = stmt.where(Alert.state == state)
+    if before:
+        stmt = stmt.where(Alert.id < before)
+    rows = list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AlertSlice(rows, rows[-1].id if more and rows else None, before)
+
+
+def open_alert_count(session: Session) -> dict[str, int]:
+    stmt = select(Alert.state, func.count(Alert.id)).where(Alert.state.in_(ACTIVE)).group_by(Alert.state)
+    return dict(session.execute(stmt).all())
+
+
+def run_ops_duties(session_factory: sessionmaker[Session], settings: Settings, *, actor: str) -> None:
+    """The operations duties of a scheduler tick: alerts (once a minute), retention (once a day)."""
+    from hub.retention import RETENTION_EVERY, run_retention
+    from hub.scheduler import claim_tick
+
+    if claim_tick(session_factory, "alerts", EVALUATE_EVERY):
+        try:
+            with session_factory() as session:
+                evaluate(session, settings)
+        except Exception:  # noqa: BLE001 - alerting must not stop the worker's other duties
+            log.exception("alert evaluation failed")
+    if settings.retention_payload_days and claim_tick(session_factory, "retention", RETENTION_EVERY):
+        try:
+            with session_factory() as session:
+                run_retention(session, settings, actor=actor)
+        except Exception:  # noqa: BLE001
+            log.exception("retention failed")
+

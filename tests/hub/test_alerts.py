@@ -1,0 +1,251 @@
+"""Alerts: grouping, closing, re-opening, each condition, and sending (real SMTP and HTTP on loopback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+
+from hub import alerts
+from hub.models import Channel, Message, Partner, Payload
+from hub.ops_models import Alert
+from hub.settings import load_settings
+
+NOW = dt.datetime(2026, 11, 25, 15, 0)
+
+
+def _partner(session, code="ACME", profile=None, created=NOW - dt.timedelta(days=30)):
+    partner = Partner(code=code, name=f"{code} GmbH", profile=profile or {}, created_at=created)
+    session.add(partner)
+    session.flush()
+    return partner
+
+
+def _message(session, partner, *, state="processed", direction="in", at=NOW, document_type="ORDERS"):
+    message = Message(direction=direction, partner=partner, document_type=document_type, state=state,
+                      payload=Payload(sha256="0" * 64, size=1, data=b"x"), size=1, issues=[], receipt={},
+                      created_at=at, updated_at=at)
+    session.add(message)
+    return message
+
+
+def _cert(days: float) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "partner")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(days=300)).not_valid_after(NOW + dt.timedelta(days=days))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _active(session):
+    session.expire_all()
+    return {a.key: a for a in session.scalars(select(Alert).where(Alert.state.in_(alerts.ACTIVE)))}
+
+
+def test_one_outage_is_one_alert_that_closes_and_reopens(session):
+    acme = _partner(session)
+    dead = [_message(session, acme, state="dead") for _ in range(3)]
+    session.commit()
+
+    opened = alerts.evaluate(session, now=NOW)
+    assert [a.key for a in opened] == ["dead:ACME"]
+    assert "3 message(s) dead" in opened[0].title and opened[0].severity == "critical"
+    again = alerts.evaluate(session, now=NOW + dt.timedelta(minutes=1))
+    assert again == []
+    alert = _active(session)["dead:ACME"]
+    assert alert.count == 2 and alert.last_seen == NOW + dt.timedelta(minutes=1)
+
+    for message in dead:
+        message.state = "resolved"
+    session.commit()
+    alerts.evaluate(session, now=NOW + dt.timedelta(minutes=2))
+    assert _active(session) == {}
+    closed = session.get(Alert, alert.id)
+    assert closed.state == "closed" and closed.closed_at == NOW + dt.timedelta(minutes=2)
+
+    _message(session, acme, state="dead")
+    session.commit()
+    reopened = alerts.evaluate(session, now=NOW + dt.timedelta(minutes=3))
+    assert len(reopened) == 1 and reopened[0].id != alert.id
+
+
+def test_acknowledged_alert_stays_until_cleared(session):
+    acme = _partner(session)
+    _message(session, acme, state="failed")
+    session.commit()
+    (alert,) = alerts.evaluate(session, now=NOW)
+    with pytest.raises(alerts.AlertError):
+        alerts.acknowledge(session, alert.id, actor="ops@x", comment=" ")
+    alerts.acknowledge(session, alert.id, actor="ops@x", comment="looking at it")
+    assert alerts.evaluate(session, now=NOW + dt.timedelta(minutes=1)) == []
+    alert = _active(session)["failed:ACME"]
+    assert alert.state == "acknowledged" and alert.comment == "looking at it" and alert.count == 2
+    with pytest.raises(alerts.AlertError):
+        alerts.acknowledge(session, alert.id, actor="ops@x", comment="again")
+
+
+def test_ack_overdue_per_partner(session):
+    acme, beta = _partner(session), _partner(session, "BETA")
+    _message(session, acme, state="ack_overdue", direction="out", document_type="ORDRSP")
+    _message(session, beta, state="ack_overdue", direction="out", document_type="INVOIC")
+    _message(session, beta, state="acknowledged", direction="out", document_type="INVOIC")
+    session.commit()
+    keys = {a.key for a in alerts.evaluate(session, now=NOW)}
+    assert keys == {"ack_overdue:ACME", "ack_overdue:BETA"}
+
+
+def test_certificate_thresholds_each_open_once(session):
+    acme = _partner(session)
+    channel = Channel(partner=acme, name="as2", kind="as2", settings={"partner_certificate": _cert(20)})
+    far = Channel(partner=acme, name="far", kind="as2", settings={"partner_certificate": _cert(200)})
+    session.add_all([channel, far])
+    session.commit()
+    (alert,) = alerts.evaluate(session, now=NOW)
+    assert alert.key == "certificate:ACME/as2/partner_certificate:30" and alert.severity == "warning"
+    assert alerts.evaluate(session, now=NOW + dt.timedelta(days=1)) == []
+    (fourteen,) = alerts.evaluate(session, now=NOW + dt.timedelta(days=8))
+    assert fourteen.key.endswith(":14")
+    assert session.get(Alert, alert.id).state == "closed"
+    (seven,) = alerts.evaluate(session, now=NOW + dt.timedelta(days=15))
+    assert seven.key.endswith(":7") and seven.severity == "critical"
+    (expired,) = alerts.evaluate(session, now=NOW + dt.timedelta(days=21))
+    assert expired.key.endswith(":0") and "expired" in expired.title
+
+
+def test_silence_only_where_configured(session):
+    quiet = _partner(session, "QUIET", profile={"alert_silence_hours": 6})
+    _partner(session, "OTHER")
+    _message(session, quiet, at=NOW - dt.timedelta(hours=5))
+    session.commit()
+    assert alerts.evaluate(session, now=NOW) == []
+    (alert,) = alerts.evaluate(session, now=NOW + dt.timedelta(hours=2))
+    assert alert.key == "silence:QUIET" and alert.partner_id == quiet.id
+    _message(session, quiet, at=NOW + dt.timedelta(hours=2, minutes=30))
+    session.commit()
+    alerts.evaluate(session, now=NOW + dt.timedelta(hours=3))
+    assert _active(session) == {}
+
+
+def test_polling_failure(session):
+    acme = _partner(session)
+    channel = Channel(partner=acme, name="sftp", kind="sftp", settings={}, last_error="connection refused")
+    session.add(channel)
+    session.commit()
+    (alert,) = alerts.evaluate(session, now=NOW)
+    assert alert.key == "polling:ACME/sftp" and "connection refused" in alert.detail
+    channel.last_error = None
+    session.commit()
+    alerts.evaluate(session, now=NOW + dt.timedelta(minutes=1))
+    assert _active(session) == {}
+
+
+def test_volume_spike_and_drop(session):
+    busy, steady = _partner(session, "BUSY"), _partner(session, "STEADY")
+    for day in range(1, 8):
+        for i in range(2):
+            _message(session, busy, at=NOW - dt.timedelta(days=day, minutes=i))
+        for i in range(12):
+            _message(session, steady, at=NOW - dt.timedelta(days=day, minutes=i))
+    for i in range(17):  # 3 x 2 + 10 = 16: 17 is a spike
+        _message(session, busy, at=NOW - dt.timedelta(hours=1, minutes=i))
+    session.commit()
+    keys = {a.key for a in alerts.evaluate(session, now=NOW)}
+    assert keys == {"volume_spike:BUSY", "volume_drop:STEADY"}
+    # before noon an empty day is not yet a drop
+    morning = dt.datetime.combine(NOW.date(), dt.time(9))
+    alerts.evaluate(session, now=morning)
+    assert "volume_drop:STEADY" not in _active(session)
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append((self.headers["Content-Type"], json.loads(body)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    _Hook.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", _Hook.received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message as MessageHandler
+
+    class Keep(MessageHandler):
+        def __init__(self):
+            super().__init__()
+            self.mails = []
+
+        def handle_message(self, message):
+            self.mails.append(message)
+
+    with socket.socket() as probe:  # aiosmtpd connects to its own port on start: it must be a real one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = Keep()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, handler.mails
+    controller.stop()
+
+
+def test_sent_by_email_and_webhook_only_when_opened(session, tmp_path: Path, db_url, webhook, smtp_server):
+    url, posts = webhook
+    smtp_port, mails = smtp_server
+    settings = load_settings(config_file=False, environ={}, database_url=db_url, var_dir=tmp_path / "var",
+                             smtp_host="127.0.0.1", smtp_port=smtp_port,
+                             smtp_sender="kontor@test.example", alerts_email="ops@test.example",
+                             alerts_webhook_url=url, web_base_url="https://hub.example")
+    acme = _partner(session)
+    _message(session, acme, state="dead")
+    session.commit()
+
+    (alert,) = alerts.evaluate(session, settings, now=NOW)
+    assert len(mails) == 1 and len(posts) == 1
+    mail = mails[0]
+    assert mail["To"] == "ops@test.example" and "ACME: 1 message(s) dead" in mail["Subject"]
+    assert f"https://hub.example/ops/alerts/{alert.id}" in mail.get_payload()
+    content_type, body = posts[0]
+    assert content_type == "application/json"
+    assert body["key"] == "dead:ACME" and body["severity"] == "critical" and body["id"] == alert.id
+    assert "e-mail to ops@test.example" in alert.notified and "webhook 204" in alert.notified
+
+    alerts.evaluate(session, settings, now=NOW + dt.timedelta(minutes=1))
+    assert len(mails) == 1 and len(posts) == 1  # a repeat is not sent again
+
+
+def test_unreachable_webhook_is_recorded_not_raised(session, tmp_path, db_url):
+    settings = load_settings(config_file=False, environ={}, database_url=db_url, var_dir=tmp_path / "var",
+                             alerts_webhook_url="http://127.0.0.1:9/none")
+    acme = _partner(session)
+    _message(session, acme, state="dead")
+    session.commit()
+    (alert,) = alerts.evaluate(session, settings, now=NOW)
+    assert alert.notified.startswith("webhook failed")

@@ -1,0 +1,88 @@
+"""Retention: old payloads archived (gzip files) or purged, invoices kept, dry runs change nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gzip
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from hub.cli import main
+from hub.models import AuditEntry, Message, Partner, Payload
+from hub.retention import archive_path, run_retention
+
+NOW = dt.datetime(2026, 11, 25, 3, 0)
+
+
+def _message(session, partner, *, age_days, document_type="ORDERS", data=b"UNB+old'"):
+    at = NOW - dt.timedelta(days=age_days)
+    payload = Payload(sha256="ab" * 32, size=len(data), data=data, created_at=at)
+    message = Message(direction="in", partner=partner, document_type=document_type, state="processed",
+                      payload=payload, size=len(data), issues=[], receipt={}, created_at=at, updated_at=at)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def _world(session):
+    acme = Partner(code="ACME", name="Acme", profile={})
+    session.add(acme)
+    old = _message(session, acme, age_days=100)
+    young = _message(session, acme, age_days=10)
+    invoice = _message(session, acme, age_days=100, document_type="INVOIC")
+    ancient_invoice = _message(session, acme, age_days=11 * 366, document_type="INVOIC")
+    session.commit()
+    return old.payload_id, young.payload_id, invoice.payload_id, ancient_invoice.payload_id
+
+
+def _data(session, payload_id):
+    session.expire_all()
+    return session.get(Payload, payload_id).data
+
+
+def test_archive_keeps_young_payloads_and_invoices(session, settings):
+    old, young, invoice, ancient = _world(session)
+    settings = dataclasses.replace(settings, retention_payload_days=90, retention_mode="archive")
+    report = run_retention(session, settings, actor="test", now=NOW)
+    assert (report.archived, report.purged, report.kept_invoices) == (2, 0, 1)
+    assert _data(session, old) is None and _data(session, ancient) is None
+    assert _data(session, young) == b"UNB+old'" and _data(session, invoice) == b"UNB+old'"
+    payload = session.get(Payload, old)
+    assert payload.sha256 == "ab" * 32 and payload.size == 8  # hash and size stay
+    path = archive_path(settings, payload)
+    assert path.is_relative_to(settings.retention_archive_path) and gzip.decompress(path.read_bytes()) == b"UNB+old'"
+    assert session.scalar(select(AuditEntry.action)) == "retention.archive"
+    # a second run finds nothing more
+    assert run_retention(session, settings, actor="test", now=NOW).archived == 0
+
+
+def test_purge_and_dry_run(session, settings):
+    old, young, invoice, ancient = _world(session)
+    settings = dataclasses.replace(settings, retention_payload_days=90, retention_mode="purge",
+                                   retention_invoice_years=0)
+    dry = run_retention(session, settings, actor="test", now=NOW, dry_run=True)
+    assert (dry.purged, dry.kept_invoices) == (3, 0) and "would be purged" in dry.summary()
+    assert _data(session, old) is not None
+    report = run_retention(session, settings, actor="test", now=NOW)
+    assert report.purged == 3 and not report.files
+    assert _data(session, invoice) is None and _data(session, young) is not None
+    assert not settings.retention_archive_path.exists()
+
+
+def test_off_by_default(session, settings):
+    _world(session)
+    report = run_retention(session, settings, actor="test", now=NOW)
+    assert report.cutoff is None and "off" in report.summary()
+
+
+def test_cli_dry_run(session, settings, tmp_path, db_url):
+    old, *_ = _world(session)
+    config = tmp_path / "kontor.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n[paths]\nvar_dir = "{tmp_path / "var"}"\n'
+                      f'[retention]\npayload_days = 1\nmode = "purge"\n')
+    result = CliRunner().invoke(main, ["--config", str(config), "retention", "run", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "would be purged" in result.output
+    assert _data(session, old) is not None
