@@ -37,7 +37,7 @@ test-sqlite:
 
 # The database-touching part of the suite again, on the local PostgreSQL.
 test-postgres: postgres
-	$(BIN)/python -m pytest -q tests/hub tests/extranet tests/e2e --db-url "$(PG_URL)"
+	$(BIN)/python -m pytest -q tests/hub tests/extranet tests/e2e tests/adapters/test_sftp_hub.py --db-url "$(PG_URL)"
 
 # Install the Debian packages the tests drive as real peers when they are
 # missing and we can: OpenSSH's sshd and sftp client (and sshpass for its

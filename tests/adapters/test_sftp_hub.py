@@ -1,0 +1,88 @@
+"""The hub polling a partner's own SFTP server (real OpenSSH on loopback) through an
+``sftp`` channel: stored and committed before the remote file is archived; answers uploaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from edi.translate import translate
+from hub.demo import load_demo
+from hub.models import Channel, Message, Order
+from hub.partners import load_profiles, sync_partners
+from hub.states import State
+from hub.worker import Worker
+
+ORDERS = (Path(__file__).resolve().parents[1] / "data" / "orders_acme_d96a.edi").read_bytes()
+
+
+def profile(sshd, keys) -> str:
+    key_path = keys["ed25519"].path
+    return f"""
+code = "ACME"
+name = "Acme"
+[[identifiers]]
+scheme = "GLN"
+value = "4012345000009"
+[documents]
+acknowledgements = []
+[[channels]]
+name = "their-sftp"
+kind = "sftp"
+host = "127.0.0.1"
+port = {sshd.port}
+username = "{sshd.user}"
+private_key = "{key_path}"
+host_keys = ["[127.0.0.1]:{sshd.port} {keys['host_ed25519'].public_line}"]
+inbound_dir = "{sshd.root / 'in'}"
+outbound_dir = "{sshd.root / 'out'}"
+archive_dir = "{sshd.root / 'archive'}"
+completeness = "rename"
+schedule_seconds = 0
+timeout = 10
+"""
+
+
+def test_poll_partner_sftp_store_then_archive_then_answer(sshd, ssh_keys, settings, session_factory):
+    settings.partners_path.mkdir(parents=True)
+    (settings.partners_path / "acme.toml").write_text(profile(sshd, ssh_keys))
+    with session_factory() as session:
+        sync_partners(session, load_profiles(settings.partners_path))
+        load_demo(session, settings)
+        session.commit()
+    (sshd.root / "in" / "po.edi").write_bytes(ORDERS)
+    (sshd.root / "in" / "half.edi.part").write_bytes(ORDERS[:100])  # still being uploaded
+
+    worker = Worker(settings, session_factory, name="t")
+    worker.tick(force=True)
+    assert (sshd.root / "archive" / "po.edi").read_bytes() == ORDERS, "archived at the partner after the commit"
+    assert (sshd.root / "in" / "half.edi.part").exists(), "an incomplete upload is left alone"
+    worker.drain()
+    with session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.filename == "po.edi" and inbound.state == State.PROCESSED
+        assert session.scalar(select(Order)).number == "PO-2026-0001"
+        answers = session.scalars(select(Message).where(Message.direction == "out")).all()
+        assert all(m.state == State.DELIVERED for m in answers)
+        assert any("sftp://" in m.receipt.get("delivery", "") for m in answers)
+    uploaded = sorted(p.name for p in (sshd.root / "out").iterdir())
+    assert any(name.startswith("ORDRSP_ACME_") for name in uploaded)
+    response = [p for p in (sshd.root / "out").iterdir() if p.name.startswith("ORDRSP")][0]
+    assert translate(response.read_bytes()).messages[0].document.order_number == "PO-2026-0001"
+
+
+def test_a_refused_host_key_is_a_stored_channel_error(sshd, ssh_keys, settings, session_factory):
+    text = profile(sshd, ssh_keys).replace(ssh_keys["host_ed25519"].public_line, ssh_keys["other_host"].public_line)
+    settings.partners_path.mkdir(parents=True)
+    (settings.partners_path / "acme.toml").write_text(text)
+    with session_factory() as session:
+        sync_partners(session, load_profiles(settings.partners_path))
+        session.commit()
+    (sshd.root / "in" / "po.edi").write_bytes(ORDERS)
+    Worker(settings, session_factory, name="t").tick(force=True)
+    with session_factory() as session:
+        channel = session.scalar(select(Channel))
+        assert "host key" in (channel.last_error or "").lower()
+        assert session.scalar(select(Message)) is None
+    assert (sshd.root / "in" / "po.edi").exists(), "nothing taken from a server we do not trust"
