@@ -75,6 +75,10 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     init_metrics(app, session_factory)
     csrf.exempt(as2.bp)  # partners' AS2 servers post signed messages, not forms
     app.register_blueprint(as2.bp)
+    from extranet import api
+
+    csrf.exempt(api.bp)  # OAuth2 bearer tokens, no browser session
+    api.init_api(app)
     from hub.as2 import DbAs2Hub
 
     app.extensions["kontor_as2"] = DbAs2Hub(session_factory, settings)
