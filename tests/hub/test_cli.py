@@ -105,3 +105,14 @@ def test_db_upgrade_and_partners_load(cli, tmp_path):
     (bad / "x.toml").write_text('code = "X"\nname = "x"\n')
     result = cli("partners", "load", "--dir", str(bad), env=env)
     assert result.exit_code == 2 and "x.toml: code: 'X' must be 2-40" in result.output
+
+
+def test_translate_to_ubl_and_back(cli, tmp_path):
+    ubl = cli("edi", "translate", str(DATA / "orders_acme_d96a.edi"), "--format", "ubl")
+    assert ubl.exit_code == 0 and "<Order" in ubl.output and "PO-2026-0001" in ubl.output
+    path = tmp_path / "order.xml"
+    path.write_text(ubl.output)
+    assert cli("edi", "validate", str(path)).exit_code == 0
+    back = json.loads(cli("edi", "translate", str(path)).output)
+    original = json.loads(cli("edi", "translate", str(DATA / "orders_acme_d96a.edi")).output)
+    assert back == original, "EDIFACT -> document -> UBL -> document is the same document"
