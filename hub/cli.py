@@ -429,6 +429,7 @@ def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipien
 
 
 __import__("hub.retention_cli").retention_cli.register(main)  # kontor retention
+from hub.api_cli import register as _register_api; _register_api(main)  # noqa: E402,E702  kontor api
 
 
 if __name__ == "__main__":  # pragma: no cover
