@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from lxml import etree
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from hub.messages import RepairError, payload_bytes
 from hub.models import AuditEntry, Message, Partner
-from hub.states import DESCRIPTIONS, PROBLEM, TRANSITIONS
+from hub.states import DESCRIPTIONS, FINAL, PROBLEM, TRANSITIONS, State
 
 __all__ = [
     "MessageFilter",
@@ -116,11 +116,21 @@ class MessageSlice:
 def list_messages(
     session: Session, filters: MessageFilter, *, before: int | None = None, limit: int = 50
 ) -> MessageSlice:
-    """Messages newest first, ``limit`` at a time, keyset-paged on id."""
+    """Messages newest first, ``limit`` at a time, keyset-paged on (created_at, id).
+
+    ``before`` is the id of the last message shown; the next page holds the
+    messages that sort after it. The order matches the indexes on
+    (created_at, id) and (partner_id, created_at), so a deep page costs what
+    the first one does: no OFFSET, no count.
+    """
     stmt = filters.apply(select(Message)).options(selectinload(Message.partner))
     if before:
-        stmt = stmt.where(Message.id < before)
-    stmt = stmt.order_by(Message.id.desc()).limit(limit + 1)
+        cursor = session.scalar(select(Message.created_at).where(Message.id == before))
+        if cursor is None:
+            stmt = stmt.where(Message.id < before)
+        else:
+            stmt = stmt.where(tuple_(Message.created_at, Message.id) < tuple_(literal(cursor), literal(before)))
+    stmt = stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
     rows = list(session.scalars(stmt))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -128,8 +138,16 @@ def list_messages(
 
 
 def state_counts(session: Session, partner_id: int | None = None) -> dict[str, int]:
-    """How many messages are in each state (for the console's summary)."""
-    stmt = select(Message.state, func.count(Message.id)).group_by(Message.state)
+    """How many messages are in each state that is not final (for the console's summary).
+
+    Final states (processed, acknowledged, ...) hold nearly every message of
+    a large store; counting them would read the whole table on every page.
+    """
+    stmt = (
+        select(Message.state, func.count(Message.id))
+        .where(Message.state.in_([s for s in DESCRIPTIONS if s not in (*FINAL, State.DELIVERED)]))
+        .group_by(Message.state)
+    )
     if partner_id is not None:
         stmt = stmt.where(Message.partner_id == partner_id)
     return {state: count for state, count in session.execute(stmt)}

@@ -13,6 +13,8 @@ __all__ = ["Alert"]
 
 #: retention finds the messages of a batch of payloads by this (hub/retention.py)
 Index("ix_message_payload_id", Message.__table__.c.payload_id)
+#: the message list pages newest first by (created_at, id) (hub/monitor.py) and the dashboard reads by day
+Index("ix_message_created_id", Message.__table__.c.created_at, Message.__table__.c.id)
 
 
 class Alert(Base):

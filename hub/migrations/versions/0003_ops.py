@@ -1,4 +1,4 @@
-"""operations: alerts; message.payload_id index for retention
+"""operations: alerts; message indexes for retention and the list
 
 Revision ID: 0003_ops
 Revises: 0002
@@ -39,9 +39,11 @@ def upgrade() -> None:
     op.create_index("ix_ops_alert_key_state", "ops_alert", ["key", "state"], unique=False)
     op.create_index("ix_ops_alert_state_id", "ops_alert", ["state", "id"], unique=False)
     op.create_index("ix_message_payload_id", "message", ["payload_id"], unique=False)
+    op.create_index("ix_message_created_id", "message", ["created_at", "id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_message_created_id", table_name="message")
     op.drop_index("ix_message_payload_id", table_name="message")
     op.drop_index("ix_ops_alert_state_id", table_name="ops_alert")
     op.drop_index("ix_ops_alert_key_state", table_name="ops_alert")
