@@ -1,4 +1,5 @@
-"""Accounts: password hashing (Argon2id), signing in with lockout, and the audit log."""
+"""Accounts: password hashing (Argon2id), signing in with lockout, the audit log;
+the TOTP second factor, password reset and single sign-on, which share the lockout."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ __all__ = [
     "SignIn",
     "sign_in",
     "audit",
+    "new_totp_secret",
+    "totp_uri",
+    "verify_second_factor",
+    "enable_totp",
+    "disable_totp",
+    "password_fingerprint",
+    "password_problem",
+    "reset_password",
+    "user_for_reset",
+    "federated_sign_in",
 ]
 
 _hasher = PasswordHasher()
@@ -87,11 +98,17 @@ class SignIn:
     """The outcome of a sign-in: the user when it succeeded, else why not (never shown verbatim)."""
 
     user: User | None
-    reason: str  # ok, unknown, wrong_password, locked, inactive, throttled
+    reason: str  # ok, second_factor, unknown, wrong_password, wrong_code, locked, inactive, throttled, refused
 
     @property
     def ok(self) -> bool:
-        return self.user is not None
+        """Signed in: the password (or the IdP) and, where enabled, the second factor were right."""
+        return self.user is not None and self.reason == "ok"
+
+    @property
+    def needs_second_factor(self) -> bool:
+        """The password was right; the user has TOTP on and must give a code (:func:`verify_second_factor`)."""
+        return self.user is not None and self.reason == "second_factor"
 
 
 def sign_in(
@@ -138,15 +155,7 @@ def sign_in(
         return SignIn(None, "locked")
 
     if not verify_password(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        detail = f"wrong password ({user.failed_logins} in a row)"
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            detail += f"; account locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
-            audit(session, email, "account.locked", target=f"user:{user.id}", partner_id=user.partner_id,
-                  detail=f"{MAX_FAILED_LOGINS} failed sign-ins")
-        audit(session, email, "login.failed", target=where, partner_id=user.partner_id, detail=detail)
+        _count_failure(session, user, "wrong password", where, now)
         session.commit()
         return SignIn(None, "wrong_password")
 
@@ -155,11 +164,280 @@ def sign_in(
         session.commit()
         return SignIn(None, "inactive")
 
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    if user.totp_secret:
+        # The failure count stays until the code is right too: a known password
+        # must not buy fresh guesses at the code.
+        audit(session, email, "login.password_ok", target=where, partner_id=user.partner_id,
+              detail="second factor required")
+        session.commit()
+        return SignIn(user, "second_factor")
+    _signed_in(session, user, where, now)
+    session.commit()
+    return SignIn(user, "ok")
+
+
+def _count_failure(session: Session, user: User, what: str, where: str, now: _dt.datetime) -> None:
+    """One more failed sign-in for ``user``; locks the account at MAX_FAILED_LOGINS. No commit."""
+    user.failed_logins = (user.failed_logins or 0) + 1
+    detail = f"{what} ({user.failed_logins} in a row)"
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCKOUT
+        user.failed_logins = 0
+        detail += f"; account locked until {user.locked_until:%Y-%m-%d %H:%M} UTC"
+        audit(session, user.email, "account.locked", target=f"user:{user.id}", partner_id=user.partner_id,
+              detail=f"{MAX_FAILED_LOGINS} failed sign-ins")
+    audit(session, user.email, "login.failed", target=where, partner_id=user.partner_id, detail=detail)
+
+
+def _signed_in(session: Session, user: User, where: str, now: _dt.datetime, detail: str | None = None) -> None:
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    audit(session, email, "login", target=where, partner_id=user.partner_id)
+    audit(session, user.email, "login", target=where, partner_id=user.partner_id, detail=detail)
+
+
+# --- the second factor (TOTP, RFC 6238) --------------------------------------------------
+
+#: Codes of the step before and after the current one are accepted too (clock drift).
+TOTP_DRIFT_STEPS = 1
+
+
+def new_totp_secret() -> str:
+    """A fresh base32 TOTP secret (160 bits)."""
+    import pyotp
+
+    return pyotp.random_base32(32)
+
+
+def totp_uri(secret: str, email: str, issuer: str) -> str:
+    """The ``otpauth://`` URI an authenticator app reads (from a QR code)."""
+    import pyotp
+
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)
+
+
+def _totp_step(secret: str, code: str, now: _dt.datetime, after: int) -> int | None:
+    """The time step ``code`` belongs to (within the drift, later than ``after``), else None."""
+    import hmac
+
+    import pyotp
+
+    code = "".join(code.split())
+    if not code.isdigit() or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now.replace(tzinfo=_dt.timezone.utc))
+    for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
+        if step > after and hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _totp_use(session: Session, user: User):
+    from hub.api_models import TotpUse
+
+    use = session.get(TotpUse, user.id)
+    if use is None:
+        use = TotpUse(user_id=user.id, last_step=0)
+        session.add(use)
+    return use
+
+
+def verify_second_factor(
+    session: Session,
+    user_id: int,
+    code: str,
+    *,
+    address: str | None = None,
+    now: _dt.datetime | None = None,
+    detail: str | None = None,
+) -> SignIn:
+    """Finish a sign-in with a TOTP code; a wrong (or replayed) code is a failed sign-in. Commits."""
+    now = now or utcnow()
+    where = f"ip:{address or 'unknown'}"
+    user = session.get(User, user_id)
+    if user is None or not user.totp_secret:
+        return SignIn(None, "refused")
+    if user.locked_until is not None and user.locked_until > now:
+        audit(session, user.email, "login.failed", target=where, partner_id=user.partner_id,
+              detail=f"account locked until {user.locked_until:%Y-%m-%d %H:%M} UTC")
+        session.commit()
+        return SignIn(None, "locked")
+    if not user.active:
+        return SignIn(None, "inactive")
+    use = _totp_use(session, user)
+    step = _totp_step(user.totp_secret, code, now, use.last_step or 0)
+    if step is None:
+        _count_failure(session, user, "wrong second-factor code", where, now)
+        session.commit()
+        return SignIn(None, "wrong_code")
+    use.last_step = step
+    _signed_in(session, user, where, now, detail)
+    session.commit()
+    return SignIn(user, "ok")
+
+
+def enable_totp(session: Session, user: User, secret: str, code: str, *, now: _dt.datetime | None = None) -> bool:
+    """Turn TOTP on with ``secret`` once ``code`` proves the app has it; commits. False for a wrong code."""
+    now = now or utcnow()
+    step = _totp_step(secret, code, now, 0)
+    if step is None:
+        return False
+    user.totp_secret = secret
+    use = _totp_use(session, user)
+    use.last_step = step
+    use.enabled_at = now
+    audit(session, user.email, "totp.enabled", target=f"user:{user.id}", partner_id=user.partner_id)
+    session.commit()
+    return True
+
+
+def disable_totp(session: Session, user: User, code: str, *, now: _dt.datetime | None = None) -> bool:
+    """Turn TOTP off when ``code`` is a current one; commits. A wrong code counts as a failed sign-in."""
+    now = now or utcnow()
+    if not user.totp_secret:
+        return True
+    use = _totp_use(session, user)
+    if _totp_step(user.totp_secret, code, now, use.last_step or 0) is None:
+        _count_failure(session, user, "wrong second-factor code (turning TOTP off)", f"user:{user.id}", now)
+        session.commit()
+        return False
+    user.totp_secret = None
+    use.enabled_at = None
+    audit(session, user.email, "totp.disabled", target=f"user:{user.id}", partner_id=user.partner_id)
+    session.commit()
+    return True
+
+
+# --- password reset ----------------------------------------------------------------------
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def password_fingerprint(user: User) -> str:
+    """Changes whenever the password does: a reset link signed with it works once."""
+    import hashlib
+
+    return hashlib.sha256(f"{user.id}:{user.password_hash or ''}".encode()).hexdigest()[:24]
+
+
+def password_problem(user: User, password: str) -> str | None:
+    """Why ``password`` will not do for ``user``, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > 200:
+        return "The password may have at most 200 characters."
+    if password.strip().lower() == user.email.lower():
+        return "The password must not be the e-mail address."
+    return None
+
+
+def reset_password(session: Session, user_id: int, fingerprint: str, password: str, *,
+                   address: str | None = None) -> SignIn:
+    """Set a new password from a reset link; commits. Refused when the password changed since the link."""
+    import hmac
+
+    user = session.get(User, user_id)
+    if user is None or not user.active or not hmac.compare_digest(password_fingerprint(user), fingerprint):
+        return SignIn(None, "refused")
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None  # the link proves the mailbox: the lock has done its job
+    audit(session, user.email, "password.reset", target=f"user:{user.id}", partner_id=user.partner_id,
+          detail=f"from ip:{address or 'unknown'}")
+    session.commit()
+    return SignIn(user, "ok")
+
+
+def user_for_reset(session: Session, email: str, *, address: str | None = None,
+                   now: _dt.datetime | None = None) -> User | None:
+    """The active user a reset link may be sent to (None: send nothing); audits the request. Commits.
+
+    At most IP_MAX_FAILURES requests per address in IP_WINDOW get a link.
+    """
+    now = now or utcnow()
+    where = f"ip:{address or 'unknown'}"
+    email = email.strip().lower()
+    recent = session.scalar(
+        select(func.count(AuditEntry.id)).where(
+            AuditEntry.action == "password.reset_requested", AuditEntry.target == where,
+            AuditEntry.at >= now - IP_WINDOW,
+        )
+    ) or 0
+    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    found = user is not None and user.active and recent < IP_MAX_FAILURES
+    audit(session, email[:200], "password.reset_requested", target=where,
+          partner_id=user.partner_id if user is not None else None,
+          detail="link sent" if found else ("throttled" if recent >= IP_MAX_FAILURES else "no active account"))
+    session.commit()
+    return user if found else None
+
+
+# --- single sign-on ----------------------------------------------------------------------
+
+PARTNER_ROLES = ("admin", "buyer", "accounts")
+
+
+def federated_sign_in(
+    session: Session,
+    partner_id: int,
+    email: str,
+    *,
+    issuer: str,
+    email_verified: bool,
+    domains: tuple[str, ...] = (),
+    create_role: str | None = None,
+    address: str | None = None,
+    now: _dt.datetime | None = None,
+) -> SignIn:
+    """Sign in the user of partner ``partner_id`` whose e-mail its identity provider vouched for. Commits.
+
+    Only a user of *that* partner is ever signed in: an address held by another
+    partner's user (or by operations staff) is refused, as is one outside the
+    partner's e-mail domains or not verified by the provider. A missing user is
+    created only when the partner's profile names ``create_role``. Locks and
+    deactivation apply; TOTP, when on, is still asked for.
+    """
+    now = now or utcnow()
+    where = f"ip:{address or 'unknown'}"
+    email = (email or "").strip().lower()
+
+    def refuse(reason: str, why: str, user: User | None = None) -> SignIn:
+        audit(session, email[:200] or "?", "login.failed", target=where, partner_id=partner_id,
+              detail=f"single sign-on via {issuer}: {why}")
+        session.commit()
+        return SignIn(None, reason)
+
+    if not email or "@" not in email:
+        return refuse("refused", "the identity provider gave no e-mail address")
+    if not email_verified:
+        return refuse("refused", "the identity provider did not verify the e-mail address")
+    domain = email.rsplit("@", 1)[1]
+    if domains and domain not in domains:
+        return refuse("refused", f"{domain} is not one of the partner's e-mail domains")
+    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    if user is not None and user.partner_id != partner_id:
+        return refuse("refused", "the address belongs to a user of another partner or of operations")
+    if user is None:
+        if create_role not in PARTNER_ROLES:
+            return refuse("unknown", "no user with this address (users are not created by single sign-on)")
+        user = User(partner_id=partner_id, email=email, name=email.split("@", 1)[0], role=create_role,
+                    password_hash=None, active=True, failed_logins=0)
+        session.add(user)
+        session.flush()
+        audit(session, email, "user.created", target=f"user:{user.id}", partner_id=partner_id,
+              detail=f"by single sign-on via {issuer}, role {create_role}")
+    if user.locked_until is not None and user.locked_until > now:
+        return refuse("locked", f"account locked until {user.locked_until:%Y-%m-%d %H:%M} UTC")
+    if not user.active:
+        return refuse("inactive", "account inactive")
+    if user.totp_secret:
+        audit(session, email, "login.password_ok", target=where, partner_id=partner_id,
+              detail=f"single sign-on via {issuer}; second factor required")
+        session.commit()
+        return SignIn(user, "second_factor")
+    _signed_in(session, user, where, now, f"single sign-on via {issuer}")
     session.commit()
     return SignIn(user, "ok")
