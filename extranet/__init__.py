@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     ``session_factory`` defaults to one on a new engine for ``settings.database``.
     The database must already be migrated (``kontor db upgrade``).
     """
-    from extranet import as2, auth, backoffice, errors, ops, portal
+    from extranet import as2, auth, backoffice, errors, ops, portal, portal_extra
     from extranet.extensions import csrf, db, login_manager
     from extranet.filters import register_filters
     from extranet.security import init_security
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(portal_extra.bp)
     app.register_blueprint(ops.bp, url_prefix="/ops")
     csrf.exempt(backoffice.bp)  # bearer-token API, no browser session
     app.register_blueprint(backoffice.bp)

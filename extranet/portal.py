@@ -262,7 +262,8 @@ def checkout() -> ResponseReturnValue:
         )
         if result.order is not None:
             save_cart({})
-            flash(f"Thank you: order {result.order.number} is placed.", "success")
+            flash(f"Thank you: order {result.order.number} is placed."
+                  + (" It waits for approval by an admin of your company." if result.order.status == "pending_approval" else ""), "success")
             return redirect(url_for("portal.order", order_id=result.order.id))
         problems = result.problems
     cart = scope.cart(items)

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from edi import documents as docs
+from hub import notifications
 from hub.errors import HubError
 from hub.models import DespatchAdvice, Invoice, Order, Partner, Sequence
 from hub.orders import respond
@@ -222,6 +223,7 @@ def ship_order(
     if outbound is not None:
         session.flush()
         despatch.message_id = outbound.id
+    notifications.despatch(session, settings, order, despatch)
     after = _shipped(order)
     complete = all(
         after.get(line.line_no, Decimal(0)) >= (line.confirmed_quantity if line.confirmed_quantity is not None else line.quantity)
@@ -328,6 +330,7 @@ def invoice_order(
     if outbound is not None:
         session.flush()
         invoice.message_id = outbound.id
+    notifications.invoice(session, settings, order, invoice)
     if order.status == "shipped":
         order.status = "invoiced"
     session.commit()

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from edi import documents as docs
+from hub import approvals, notifications
 from hub.errors import OrderRejected
 from hub.models import Message, Order, OrderLine, OrderResponse, Partner, Product, User
 from hub.outbound import queue_document
@@ -173,7 +174,7 @@ def place_order(
         message.order_id = order.id
         message.business_ref = order.number
 
-    if preferences(partner).order_response:
+    if not approvals.hold_for_approval(session, settings, partner, order, source=source, user=user) and preferences(partner).order_response:
         respond(session, settings, partner, order, actor=actor, answers=message)
     return order
 
@@ -254,6 +255,7 @@ def respond(
     )
     session.add(response)
     order.responses.append(response)
+    notifications.order_response(session, settings, partner, order, response)
     return response
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from edi import documents as doc
 from hub.accounts import audit
+from hub.approvals import credit_problems
 from hub.errors import OrderRejected
 from hub.models import (
     DespatchAdvice,
@@ -563,6 +564,7 @@ class PartnerScope:
             problems.append(f"You already have an order numbered {number}; choose another order number.")
         if requested_delivery is not None and requested_delivery < today:
             problems.append("The requested delivery date is in the past.")
+        problems.extend([] if problems else credit_problems(self.session, self.partner, cart.total, today=today))
         if problems:
             return CheckoutResult(problems=problems)
 

@@ -1,0 +1,180 @@
+"""Order approval and the credit limit, for orders placed in the portal.
+
+Approval: a portal order whose total (net, as placed) is above the partner's
+``approval_threshold`` is stored in status ``pending_approval`` and is not
+answered: no order response goes out until one of the partner's admins
+approves it (:func:`approve`), which then answers it the way any order is
+answered (:func:`hub.orders.respond`, the same path EDI orders take). A
+rejection (:func:`reject`) needs a reason; the order ends ``rejected`` and
+nothing is sent, since the order never left the partner. An order an admin
+places is approved by placing it: the threshold guards the buyers' orders.
+EDI and API orders are not held: they come from the partner's own systems,
+which approve before they send.
+
+Credit limit: a portal order is refused at checkout (nothing stored, a
+sentence saying by how much it is over) when the partner's open exposure plus
+the new order is above ``credit_limit``. The open exposure is the value of
+its orders not yet invoiced (received, pending approval, confirmed, changed,
+shipped in part or whole) plus its invoices not yet due (the hub does not see
+payments, so an invoice counts as open until its due date). Refusing rather
+than sending the order to approval is deliberate: a partner admin cannot
+raise the credit the supplier grants.
+
+Nothing here commits except :func:`approve` and :func:`reject`, each one
+unit of work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.accounts import audit
+from hub.errors import HubError
+from hub.models import Invoice, Order, Partner, User, utcnow
+from hub.portal_models import OrderApproval
+from hub.settings import Settings
+
+__all__ = [
+    "ApprovalError",
+    "OPEN_ORDER_STATUSES",
+    "hold_for_approval",
+    "open_exposure",
+    "credit_problems",
+    "pending",
+    "approval_for",
+    "approve",
+    "reject",
+]
+
+OPEN_ORDER_STATUSES = ("received", "pending_approval", "confirmed", "changed", "partially_shipped", "shipped")
+APPROVER_ROLES = ("admin",)
+
+
+class ApprovalError(HubError):
+    """The decision cannot be taken (not pending, not an admin, no reason); the message says why."""
+
+
+def hold_for_approval(session: Session, settings: Settings, partner: Partner, order: Order, *, source: str,
+                      user: User | None) -> bool:
+    """Put a new portal order over the threshold on hold; True when held (then it is not answered).
+
+    Called by :func:`hub.orders.place_order` before it answers an order. No commit.
+    """
+    threshold = partner.approval_threshold
+    if source != "portal" or threshold is None or order.total <= threshold:
+        return False
+    if user is not None and user.role in APPROVER_ROLES:
+        return False
+    order.status = "pending_approval"
+    session.add(OrderApproval(order_id=order.id, partner_id=partner.id, status="pending", amount=order.total,
+                              threshold=threshold, requested_by_id=user.id if user is not None else None))
+    from hub import notifications
+
+    notifications.approval_requested(session, settings, partner, order)
+    return True
+
+
+def open_exposure(session: Session, partner_id: int, *, today: dt.date | None = None) -> Decimal:
+    """Open orders not yet invoiced plus invoices not yet due, for one partner."""
+    today = today or dt.date.today()
+    orders = session.scalar(
+        select(func.coalesce(func.sum(Order.total), 0)).where(
+            Order.partner_id == partner_id, Order.status.in_(OPEN_ORDER_STATUSES)
+        )
+    )
+    invoices = session.scalar(
+        select(func.coalesce(func.sum(Invoice.total), 0)).where(
+            Invoice.partner_id == partner_id,
+            Invoice.document_code != "381",
+            func.coalesce(Invoice.due_date, Invoice.issue_date) >= today,
+        )
+    )
+    return Decimal(orders or 0) + Decimal(invoices or 0)
+
+
+def credit_problems(session: Session, partner: Partner, amount: Decimal, *, today: dt.date | None = None) -> list[str]:
+    """A sentence when ``amount`` more would take the partner over its credit limit; else nothing."""
+    limit = partner.credit_limit
+    if limit is None:
+        return []
+    exposure = open_exposure(session, partner.id, today=today)
+    if exposure + amount <= limit:
+        return []
+    room = max(limit - exposure, Decimal(0))
+    currency = partner.currency
+    return [
+        f"This order ({amount:,.2f} {currency}) is over your credit limit: {exposure:,.2f} {currency} of"
+        f" {limit:,.2f} {currency} is open in orders and unpaid invoices, so at most {room:,.2f} {currency}"
+        " can be ordered now. Reduce the order or contact your account manager."
+    ]
+
+
+def pending(session: Session, partner_id: int) -> list[OrderApproval]:
+    """The partner's orders waiting for approval, oldest first."""
+    stmt = (
+        select(OrderApproval)
+        .where(OrderApproval.partner_id == partner_id, OrderApproval.status == "pending")
+        .order_by(OrderApproval.requested_at, OrderApproval.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def approval_for(session: Session, partner_id: int, order_id: int) -> OrderApproval | None:
+    return session.scalar(
+        select(OrderApproval).where(OrderApproval.partner_id == partner_id, OrderApproval.order_id == order_id)
+    )
+
+
+def _pending_for(session: Session, partner_id: int, order_id: int, user: User) -> tuple[OrderApproval, Order]:
+    if user.partner_id != partner_id or user.role not in APPROVER_ROLES:
+        raise ApprovalError("Only an admin of your company can approve or reject orders.")
+    approval = approval_for(session, partner_id, order_id)
+    order = session.scalar(select(Order).where(Order.id == order_id, Order.partner_id == partner_id).with_for_update())
+    if approval is None or order is None:
+        raise LookupError(f"no approval for order {order_id}")
+    if approval.status != "pending" or order.status != "pending_approval":
+        raise ApprovalError(f"Order {order.number} is not waiting for approval (it is {order.status.replace('_', ' ')}).")
+    return approval, order
+
+
+def approve(session: Session, settings: Settings, partner_id: int, order_id: int, user: User) -> Order:
+    """Approve a held order and answer it as any order is answered; commits."""
+    from hub.orders import respond
+    from hub.partners import preferences
+
+    approval, order = _pending_for(session, partner_id, order_id, user)
+    approval.status = "approved"
+    approval.decided_by_id = user.id
+    approval.decided_at = utcnow()
+    order.status = "received"
+    partner = order.partner
+    if preferences(partner).order_response:
+        respond(session, settings, partner, order, actor=user.email)
+    audit(session, user.email, "order.approved", target=f"order:{order.number}", partner_id=partner_id,
+          detail=f"{order.total:,.2f} {order.currency} over the threshold {approval.threshold:,.2f}")
+    session.commit()
+    return order
+
+
+def reject(session: Session, partner_id: int, order_id: int, user: User, reason: str) -> Order:
+    """Reject a held order with a reason; nothing is sent (the order never left the partner). Commits."""
+    reason = (reason or "").strip()
+    approval, order = _pending_for(session, partner_id, order_id, user)
+    if not reason:
+        raise ApprovalError("Give a reason for the rejection; the buyer sees it.")
+    approval.status = "rejected"
+    approval.decided_by_id = user.id
+    approval.decided_at = utcnow()
+    approval.reason = reason[:2000]
+    order.status = "rejected"
+    for line in order.lines:
+        line.status = "rejected"
+        line.confirmed_quantity = Decimal(0)
+    audit(session, user.email, "order.approval_rejected", target=f"order:{order.number}", partner_id=partner_id,
+          detail=reason[:2000])
+    session.commit()
+    return order
