@@ -32,6 +32,7 @@ __all__ = [
     "Identifier",
     "DocumentPreferences",
     "ChannelProfile",
+    "OidcProfile",
     "PartnerProfile",
     "load_profile",
     "load_profiles",
@@ -88,6 +89,22 @@ class ChannelProfile:
 
 
 @dataclass(frozen=True)
+class OidcProfile:
+    """Single sign-on through the partner's OpenID Connect provider (``[oidc]`` in its profile)."""
+
+    issuer: str
+    client_id: str
+    email_domains: tuple[str, ...]
+    client_secret: str | None = field(default=None, repr=False)
+    client_secret_env: str | None = None  # the variable holding the secret, instead of client_secret
+    metadata_url: str | None = None  # default: issuer + /.well-known/openid-configuration
+    label: str | None = None  # "Sign in with <label>"
+    scope: str = "openid email profile"
+    create_users_role: str | None = None  # admin, buyer or accounts: create missing users; None: never
+    require_verified_email: bool = True
+
+
+@dataclass(frozen=True)
 class PartnerProfile:
     code: str
     name: str
@@ -100,6 +117,7 @@ class PartnerProfile:
     identifiers: tuple[Identifier, ...] = ()
     documents: DocumentPreferences = DocumentPreferences()
     channels: tuple[ChannelProfile, ...] = ()
+    oidc: OidcProfile | None = None
 
 
 def _fail(source: str, where: str, why: str) -> ProfileError:
@@ -185,6 +203,55 @@ def _documents(data: Any, source: str) -> DocumentPreferences:
     return DocumentPreferences(**values)
 
 
+def _url(value: str, source: str, where: str) -> str:
+    parts = re.match(r"^(https?)://([^/:?#]+)", value)
+    if parts is None:
+        raise _fail(source, where, f"{value!r} is not an http(s) URL")
+    if parts.group(1) == "http" and parts.group(2) not in ("localhost", "127.0.0.1", "[::1]"):
+        raise _fail(source, where, f"{value!r} must use https (http only on this machine)")
+    return value.rstrip("/")
+
+
+def _oidc(data: Any, source: str) -> OidcProfile | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise _fail(source, "oidc", "must be a table")
+    known = set(OidcProfile.__dataclass_fields__)
+    for key in data:
+        if key not in known:
+            raise _fail(source, f"oidc.{key}", "unknown field")
+    issuer = _url(_text(data, "issuer", source, "oidc.", required=True), source, "oidc.issuer")
+    metadata_url = _text(data, "metadata_url", source, "oidc.")
+    if metadata_url is not None:
+        metadata_url = _url(metadata_url, source, "oidc.metadata_url")
+    client_id = _text(data, "client_id", source, "oidc.", required=True)
+    secret = _text(data, "client_secret", source, "oidc.")
+    secret_env = _text(data, "client_secret_env", source, "oidc.")
+    if (secret is None) == (secret_env is None):
+        raise _fail(source, "oidc.client_secret", "give either client_secret or client_secret_env (a variable name)")
+    domains = data.get("email_domains")
+    if not isinstance(domains, list) or not domains or not all(
+        isinstance(d, str) and re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", d.lower())
+        for d in domains
+    ):
+        raise _fail(source, "oidc.email_domains", "must be a list of one or more domains, e.g. [\"acme.example\"]")
+    scope = _text(data, "scope", source, "oidc.", default="openid email profile")
+    if "openid" not in scope.split() or "email" not in scope.split():
+        raise _fail(source, "oidc.scope", f"{scope!r} must include openid and email")
+    role = _text(data, "create_users_role", source, "oidc.")
+    if role is not None and role not in ("admin", "buyer", "accounts"):
+        raise _fail(source, "oidc.create_users_role", f"{role!r} is not admin, buyer or accounts")
+    verified = data.get("require_verified_email", True)
+    if not isinstance(verified, bool):
+        raise _fail(source, "oidc.require_verified_email", "must be true or false")
+    return OidcProfile(
+        issuer=issuer, client_id=client_id, email_domains=tuple(d.lower() for d in domains), client_secret=secret,
+        client_secret_env=secret_env, metadata_url=metadata_url, label=_text(data, "label", source, "oidc."),
+        scope=scope, create_users_role=role, require_verified_email=verified,
+    )
+
+
 #: settings each channel kind needs, checked at load time (the adapters check the rest)
 _CHANNEL_REQUIRED = {
     "folder": (),
@@ -240,7 +307,7 @@ def load_profile(path: Path) -> PartnerProfile:
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{source}: not valid TOML: {exc}") from None
     known = {"code", "name", "country", "currency", "vat_number", "credit_limit", "approval_threshold",
-             "identifiers", "documents", "channels"}
+             "identifiers", "documents", "channels", "oidc"}
     for key in data:
         if key not in known:
             raise _fail(source, key, "unknown field")
@@ -281,6 +348,7 @@ def load_profile(path: Path) -> PartnerProfile:
         identifiers=tuple(identifiers),
         documents=_documents(data.get("documents"), source),
         channels=_channels(data.get("channels"), source),
+        oidc=_oidc(data.get("oidc"), source),
     )
 
 
@@ -344,6 +412,8 @@ def sync_partners(session: Session, profiles: list[PartnerProfile]) -> list[str]
         partner.credit_limit = profile.credit_limit
         partner.approval_threshold = profile.approval_threshold
         partner.profile = _profile_json(profile.documents)
+        if profile.oidc is not None:
+            partner.profile["oidc"] = {**asdict(profile.oidc), "email_domains": list(profile.oidc.email_domains)}
         partner.active = True
 
         wanted = {(i.qualifier, i.value): i for i in profile.identifiers}
