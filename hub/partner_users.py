@@ -4,7 +4,10 @@ Invitation: the admin names an e-mail address and a role; the hub creates the
 account without a password and e-mails a set-password link through the
 configured SMTP server (after the commit, see :mod:`hub.notifications`). The
 link carries a random token; only its SHA-256 is stored, it works once and
-expires after :data:`INVITATION_TTL`.
+expires after :data:`INVITATION_TTL`. (The stateless password-reset link of
+:mod:`hub.accounts` is not reused for this: an invitation must be revocable
+and record who invited whom; the password rule is the same one,
+:func:`hub.accounts.password_problem`.)
 
 Removal deactivates the account (its orders and audit trail keep their
 author) and voids its open invitations. An admin cannot remove or demote
@@ -26,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub import notifications
-from hub.accounts import audit, hash_password
+from hub.accounts import MIN_PASSWORD_LENGTH, audit, hash_password, password_problem
 from hub.errors import HubError
 from hub.models import User, utcnow
 from hub.portal_models import Invitation
@@ -48,7 +51,7 @@ __all__ = [
 PARTNER_ROLES = {"admin": "Admin: everything, and approves orders and manages users",
                  "buyer": "Buyer: orders", "accounts": "Accounts: reads orders, deliveries and invoices"}
 INVITATION_TTL = dt.timedelta(days=7)
-MIN_PASSWORD = 12
+MIN_PASSWORD = MIN_PASSWORD_LENGTH  # the password rule of hub.accounts (shared with password reset)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -180,11 +183,10 @@ def accept_invitation(session: Session, token: str, password: str, *, now: dt.da
     invitation = invitation_for(session, token, now=now)
     if invitation is None:
         raise UserAdminError("This link has expired or was already used. Ask your admin for a new invitation.")
-    if len(password or "") < MIN_PASSWORD:
-        raise UserAdminError(f"Choose a password of at least {MIN_PASSWORD} characters.")
     user = invitation.user
-    if password.strip().lower() == user.email.lower():
-        raise UserAdminError("Choose a password that is not your e-mail address.")
+    problem = password_problem(user, password or "")
+    if problem is not None:
+        raise UserAdminError(problem)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
