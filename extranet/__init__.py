@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.register_blueprint(portal.bp)
     app.register_blueprint(portal_extra.bp)
     app.register_blueprint(ops.bp, url_prefix="/ops")
+    from extranet import ops_admin
+
+    app.register_blueprint(ops_admin.bp, url_prefix="/ops")
     csrf.exempt(backoffice.bp)  # bearer-token API, no browser session
     app.register_blueprint(backoffice.bp)
     from extranet.metrics import init_metrics
@@ -80,6 +83,10 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
 
     csrf.exempt(api.bp)  # OAuth2 bearer tokens, no browser session
     api.init_api(app)
+    from extranet import sso
+
+    app.register_blueprint(sso.bp)  # single sign-on (OIDC)
+    app.register_blueprint(sso.account_bp)  # TOTP step and set-up, password reset
     from hub.as2 import DbAs2Hub
 
     app.extensions["kontor_as2"] = DbAs2Hub(session_factory, settings)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from extranet.extensions import db
 from extranet.forms import ActionForm, LoginForm
-from extranet.security import Account, safe_next
+from extranet.security import Account
 from hub.accounts import LOCKOUT, MAX_FAILED_LOGINS, audit, sign_in
 
 __all__ = ["bp"]
@@ -32,12 +32,10 @@ def login() -> ResponseReturnValue:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         result = sign_in(db.session, form.email.data or "", form.password.data or "", address=request.remote_addr)
-        if result.ok and result.user is not None:
-            session.clear()  # a fresh session (and CSRF token) for the signed-in user
-            session.permanent = True
-            account = Account(result.user)
-            login_user(account)
-            return redirect(safe_next(form.next.data, home_for(account)))
+        if result.ok or result.needs_second_factor:
+            from extranet.sso import start_session  # fresh session; asks for the TOTP code when it is on
+
+            return start_session(result, form.next.data)
         flash(FAILED, "error")
         return render_template("auth/login.html", form=form), 401 if result.reason != "throttled" else 429
     return render_template("auth/login.html", form=form)
