@@ -272,7 +272,8 @@ def verify_second_factor(
     if step is None:
         _count_failure(session, user, "wrong second-factor code", where, now)
         session.commit()
-        return SignIn(None, "wrong_code")
+        locked = user.locked_until is not None and user.locked_until > now
+        return SignIn(None, "locked" if locked else "wrong_code")
     use.last_step = step
     _signed_in(session, user, where, now, detail)
     session.commit()
