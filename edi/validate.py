@@ -26,6 +26,39 @@ its first segment, and the walk goes on from where it was; surplus
 repetitions are reported once, at the first one over the limit.
 Envelope matters (UNT count and reference, UNB/UNZ) are the reader's.
 
+Resynchronisation. The walk is greedy: a segment goes to the innermost open
+group where it may still come (the current child repeating, or a later
+child), else to the enclosing groups, outward. When that costs nothing (no
+mandatory segment or group is skipped on the way, no group is closed
+without its mandatory part) the walk takes it; this is every segment of a
+valid message. When it would report something missing, the segment may as
+well be a misplaced one: a line's MOA after its price group (SG28) fits
+D96A ORDERS only as the summary MOA after UNS, and taking it there reported
+UNS missing and then every following LIN as not allowed. So the walk weighs
+the readings of that segment: each open level where it fits (innermost
+first), and "not allowed here" (code 15 at that segment, the walk staying
+where it was). Each reading is played on over the next :data:`LOOKAHEAD`
+segments with the plain greedy walk, and costs one for every segment it
+cannot place (each one, not only the first of a run), every mandatory
+segment or group it skips and every surplus repetition it reports, plus,
+when the message ends within the window, what it would find missing at the
+end. The play stops early once all readings are in the same state again.
+The cheapest reading is taken; on a tie the earlier one, so the greedy
+reading stands unless the segments after it say otherwise: a CNT followed
+by UNT, with no UNS before it, is still "UNS missing" at the CNT, while a
+misplaced MOA, CNT or DTM gives one code 15 and the lines after it are
+walked as usual. This is only done where a segment would skip something
+mandatory, never on the way through a valid message.
+
+Speed. :class:`CompiledSpec` turns a spec into tuples once per spec: per
+group, for each child position, the children a tag may start ahead of it
+and how many mandatory children lie before each position (so "is anything
+mandatory skipped" is one subtraction); per component a fast acceptance
+test (length only for free text, one set lookup for coded values whose code
+list entries all fit the format, digits and length for integers). A value
+that passes it is valid; any other goes through :func:`_check`, which finds
+and words the problem (or finds none: decimals take that way).
+
 The named leniencies of :class:`~edi.options.Strictness` turn issues into
 warnings: ``unknown-codes`` (12), ``element-formats`` (19, 37-40) and
 ``unknown-segments`` (15).
@@ -40,10 +73,19 @@ from edi.envelope import Message
 from edi.errors import Issue, Severity, SyntaxCode
 from edi.options import STRICT, Strictness
 
-__all__ = ["validate_message", "validate_segments", "compile_spec", "CompiledSpec"]
+__all__ = ["validate_message", "validate_segments", "compile_spec", "CompiledSpec", "LOOKAHEAD"]
+
+#: Segments after an ambiguous one that the resynchronisation plays each reading over.
+LOOKAHEAD = 24
 
 _AN, _A, _N = 0, 1, 2
 _REPS = {"an": _AN, "a": _A, "n": _N}
+
+# The fast acceptance test of a component (see "Speed" in the module docstring):
+# _FREE: an without a code list, a length test; _CODED: membership of the code
+# list entries that fit the format; _INTEGER: n, digits and length (decimals
+# fall through to _check); _SLOW: always _check (a, the rare case).
+_FREE, _CODED, _INTEGER, _SLOW = 0, 1, 2, 3
 
 
 class _Group:
@@ -52,9 +94,12 @@ class _Group:
     ``tags[i]`` is the (trigger) tag of child i, ``maxes[i]`` its maximum,
     ``subs[i]`` the compiled group or None for a segment; ``ahead[i]`` maps a
     tag to the first child index >= i that it starts (``ahead[n]`` is empty).
+    ``mand_before[i]`` counts the mandatory children before index i (UNT, the
+    reader's business, not counted), so children start..stop-1 hold a
+    mandatory one when ``mand_before[stop] - mand_before[start]`` is not 0.
     """
 
-    __slots__ = ("name", "tags", "maxes", "mandatory", "subs", "ahead", "labels", "last_required")
+    __slots__ = ("name", "tags", "maxes", "mandatory", "subs", "ahead", "labels", "mand_before")
 
     def __init__(self, spec: GroupSpec, names: dict[str, str | None]):
         self.name = spec.name
@@ -62,8 +107,13 @@ class _Group:
             c.tag if isinstance(c, SegmentRef) else c.trigger for c in spec.children
         )
         self.maxes: tuple[int, ...] = tuple(c.max_repeat for c in spec.children)
-        self.mandatory: tuple[bool, ...] = tuple(c.mandatory for c in spec.children)
-        self.last_required = max((i for i, m in enumerate(self.mandatory) if m), default=-1)
+        self.mandatory: tuple[bool, ...] = tuple(
+            c.mandatory and tag != "UNT" for c, tag in zip(spec.children, self.tags)
+        )
+        counts = [0]
+        for required in self.mandatory:
+            counts.append(counts[-1] + required)
+        self.mand_before: tuple[int, ...] = tuple(counts)
         self.subs: tuple[_Group | None, ...] = tuple(
             _Group(c, names) if isinstance(c, GroupSpec) else None for c in spec.children
         )
@@ -84,10 +134,12 @@ class _Group:
         self.labels: tuple[str, ...] = tuple(labels)
 
 
-# An element: (code, label, mandatory, composite, components); a component:
-# (code, label, mandatory, rep, min, max, codes or None, closed, list name)
-_Comp = tuple[str, str, bool, int, int, int, Any, bool, str]
-_Elem = tuple[str, str, bool, bool, tuple[_Comp, ...]]
+# A component: (code, label, mandatory, rep, min, max, codes or None, closed, list name, test, accepted)
+# where test is _FREE/_CODED/_INTEGER/_SLOW and accepted the code list entries that fit the
+# format (for _CODED). An element: (code, label, mandatory, composite, components,
+# indices of the mandatory components).
+_Comp = tuple[str, str, bool, int, int, int, Any, bool, str, int, Any]
+_Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...]]
 
 
 class CompiledSpec:
@@ -114,18 +166,33 @@ def _compile_segment(seg: SegmentSpec) -> tuple[_Elem, ...]:
         for comp in element.components:
             clabel = f"{comp.code} {comp.name}" if comp.name and element.composite else comp.code
             codes = comp.code_list
-            comps.append((
+            rep = _REPS[comp.representation]
+            compiled: _Comp = (
                 comp.code,
                 clabel,
                 comp.mandatory,
-                _REPS[comp.representation],
+                rep,
                 comp.min_length,
                 comp.max_length,
                 codes.values if codes is not None else None,
                 codes.closed if codes is not None else False,
                 codes.name if codes is not None else "",
-            ))
-        out.append((element.code, label, element.mandatory, element.composite, tuple(comps)))
+                _SLOW,
+                None,
+            )
+            if codes is not None:
+                # entries that _check passes whatever the decimal mark: membership alone proves them valid
+                accepted = frozenset(
+                    v for v in codes.values if _check(v, compiled, ".") is None and _check(v, compiled, ",") is None
+                )
+                compiled = compiled[:9] + (_CODED, accepted)
+            elif rep == _AN:
+                compiled = compiled[:9] + (_FREE, None)
+            elif rep == _N:
+                compiled = compiled[:9] + (_INTEGER, None)
+            comps.append(compiled)
+        mandatory = tuple(k for k, comp in enumerate(comps) if comp[2])
+        out.append((element.code, label, element.mandatory, element.composite, tuple(comps), mandatory))
     return tuple(out)
 
 
@@ -141,6 +208,225 @@ def compile_spec(spec: MessageSpec) -> CompiledSpec:
             _compiled.clear()
         _compiled[id(spec)] = found
     return found
+
+
+class _Walk:
+    """One message's walk through its group structure (see "Resynchronisation" in the module docstring).
+
+    ``stack`` holds a frame per open group, outermost first: [group, position
+    of the current child, its occurrences, position already reported as
+    exceeded]. ``run`` is true inside a run of unexpected segments.
+    :meth:`step` leaves the structure problems of the segment it moved past
+    in ``notes`` as (code, text, warning); a dry walk (a reading played on
+    by the lookahead) only counts them in ``cost``.
+    """
+
+    __slots__ = ("compiled", "segments", "lenient", "stack", "run", "notes", "cost", "dry")
+
+    def __init__(self, compiled: CompiledSpec, segments: Sequence[Any], lenient: bool):
+        self.compiled = compiled
+        self.segments = segments
+        self.lenient = lenient
+        self.stack: list[list[Any]] = [[compiled.root, 0, 0, -1]]
+        self.run = False
+        self.notes: list[tuple[str, str, bool]] = []
+        self.cost = 0
+        self.dry = False
+
+    def _note(self, code: str, text: str, warning: bool = False) -> None:
+        if self.dry:
+            self.cost += 1
+        else:
+            self.notes.append((code, text, warning))
+
+    def step(self, index: int, tag: str) -> bool:
+        """Move past segment ``index``; True when its elements are to be checked (it fits, or repeats too often)."""
+        stack = self.stack
+        top = level = len(stack) - 1
+        exceeded = None
+        while level >= 0:
+            # the same test as _fits, inline: this loop runs for every segment
+            frame = stack[level]
+            group, pos, count = frame[0], frame[1], frame[2]
+            target = group.ahead[pos].get(tag)
+            if target == pos and count >= group.maxes[pos]:
+                if exceeded is None and (pos or not level):  # a group's trigger again: the group repeats
+                    exceeded = frame
+                target = group.ahead[pos + 1].get(tag)
+            if target is None:
+                level -= 1
+                continue
+            # The way of every segment of a valid message, kept free of calls: the segment
+            # repeats the current child or skips only optional ones, at the innermost level
+            # (or closes inner groups that lack nothing). Anything else goes to _settle.
+            if level == top:
+                if target == pos:
+                    frame[2] = count + 1
+                else:
+                    before = group.mand_before
+                    if before[target] != before[pos + 1 if count else pos]:
+                        return self._settle(index, tag, level, target)
+                    frame[1] = target
+                    frame[2] = 1
+            else:
+                if self._skips(level, target):
+                    return self._settle(index, tag, level, target)
+                del stack[level + 1:]
+                if target == pos:
+                    frame[2] = count + 1
+                else:
+                    frame[1] = target
+                    frame[2] = 1
+            sub = group.subs[target]
+            if sub is not None:
+                stack.append([sub, 0, 1, -1])
+            self.run = False
+            return True
+        if exceeded is not None:
+            self._surplus(exceeded)
+            self.run = False
+            return True  # the surplus repetition still gets its elements checked
+        self._unexpected(tag)
+        return False
+
+    def _settle(self, index: int, tag: str, level: int, target: int) -> bool:
+        """:meth:`step` for a segment that fits only by skipping something mandatory: resynchronise."""
+        if not self.dry:  # a reading played on by the lookahead stays greedy
+            choice = self._resync(index, tag, level, target)
+            if choice is None:
+                self._unexpected(tag)
+                return False
+            level, target = choice
+        self._enter(level, target)
+        self.run = False
+        return True
+
+    def finish(self) -> None:
+        """The end of the message: whatever is still open lacks its mandatory rest."""
+        while self.stack:
+            frame = self.stack.pop()
+            group = frame[0]
+            start = frame[1] + 1 if frame[2] else frame[1]
+            for child in range(start, len(group.tags)):
+                if group.mandatory[child]:
+                    self._note(SyntaxCode.MISSING, f"mandatory {group.labels[child]} is missing at the end of the message")
+
+    # -- moving
+
+    def _fits(self, level: int, tag: str) -> int | None:
+        """The child of the group open at ``level`` that ``tag`` would be (None: none ahead there)."""
+        group, pos, count = self.stack[level][:3]
+        target = group.ahead[pos].get(tag)
+        if target == pos and count >= group.maxes[pos]:
+            target = group.ahead[pos + 1].get(tag)
+        return target
+
+    def _skips(self, level: int, target: int) -> int:
+        """How many mandatory children going to child ``target`` at ``level`` would report missing."""
+        stack = self.stack
+        skipped = 0
+        for deeper in range(level + 1, len(stack)):
+            frame = stack[deeper]
+            before = frame[0].mand_before
+            skipped += before[-1] - before[frame[1] + 1 if frame[2] else frame[1]]
+        frame = stack[level]
+        pos = frame[1]
+        if target != pos:
+            before = frame[0].mand_before
+            skipped += before[target] - before[pos + 1 if frame[2] else pos]
+        return skipped
+
+    def _enter(self, level: int, target: int) -> None:
+        """Close the groups deeper than ``level`` and go to its child ``target``, reporting what is skipped."""
+        stack = self.stack
+        while len(stack) - 1 > level:
+            inner = stack.pop()
+            start = inner[1] + 1 if inner[2] else inner[1]
+            self._missing(inner[0], start, len(inner[0].tags))
+        frame = stack[level]
+        group, pos, count = frame[0], frame[1], frame[2]
+        if target == pos:
+            frame[2] = count + 1
+        else:
+            self._missing(group, pos + 1 if count else pos, target)
+            frame[1] = target
+            frame[2] = 1
+        sub = group.subs[target]
+        if sub is not None:
+            stack.append([sub, 0, 1, -1])
+
+    def _missing(self, group: _Group, start: int, stop: int) -> None:
+        if start < stop and group.mand_before[stop] != group.mand_before[start]:
+            for child in range(start, stop):
+                if group.mandatory[child]:
+                    self._note(SyntaxCode.MISSING, f"mandatory {group.labels[child]} is missing before this segment")
+
+    def _surplus(self, frame: list[Any]) -> None:
+        group, pos = frame[0], frame[1]
+        frame[2] += 1
+        if frame[3] != pos:
+            frame[3] = pos
+            is_group = group.subs[pos] is not None
+            self._note(
+                SyntaxCode.TOO_MANY_SEGMENT_GROUP_REPETITIONS if is_group else SyntaxCode.TOO_MANY_REPETITIONS,
+                f"{group.labels[pos]} occurs more than the {group.maxes[pos]} times allowed",
+            )
+
+    def _unexpected(self, tag: str) -> None:
+        if self.dry:  # every segment a reading cannot place counts against it, not only a run's first
+            self.cost += 1
+            self.run = True
+            return
+        if self.run:
+            return
+        self.run = True
+        spec = self.compiled.spec
+        absent = "" if tag in self.compiled.segments else f" (no {tag} segment in this message)"
+        self._note(SyntaxCode.NOT_SUPPORTED_IN_POSITION,
+                   f"segment {tag} is not allowed here in {spec.message_type} {spec.directory}{absent}",
+                   self.lenient)
+
+    # -- resynchronisation
+
+    def _fork(self) -> _Walk:
+        twin = _Walk(self.compiled, self.segments, self.lenient)
+        twin.stack = [frame[:] for frame in self.stack]
+        twin.run = self.run
+        twin.dry = True
+        return twin
+
+    def _resync(self, index: int, tag: str, level: int, target: int) -> tuple[int, int] | None:
+        """The reading of segment ``index`` to take: (level, child), or None for "not allowed here"."""
+        readings: list[tuple[int, int] | None] = [(level, target)]
+        for outer in range(level - 1, -1, -1):
+            child = self._fits(outer, tag)
+            if child is not None:
+                readings.append((outer, child))
+        readings.append(None)
+        twins = []
+        for reading in readings:
+            twin = self._fork()
+            if reading is None:
+                twin._unexpected(tag)
+            else:
+                twin._enter(*reading)
+                twin.run = False
+            twins.append(twin)
+        segments = self.segments
+        end = min(len(segments), index + 1 + LOOKAHEAD)
+        for later in range(index + 1, end):
+            later_tag = segments[later].tag
+            for twin in twins:
+                twin.step(later, later_tag)
+            first = twins[0]
+            if all(twin.stack == first.stack and twin.run == first.run for twin in twins[1:]):
+                break  # the same state from here on: the same problems to come
+        else:
+            if end == len(segments):
+                for twin in twins:
+                    twin.finish()
+        best = min(range(len(twins)), key=lambda k: twins[k].cost)  # the first of the cheapest
+        return readings[best]
 
 
 def validate_message(
@@ -194,7 +480,6 @@ def validate_segments(
     issues: list[Issue] = []
     lenient_codes = strictness.allows("unknown-codes")
     lenient_formats = strictness.allows("element-formats")
-    lenient_segments = strictness.allows("unknown-segments")
     seg_specs = compiled.segments
 
     def report(index: int, tag: str, code: str, text: str, element: int | None = None,
@@ -211,17 +496,18 @@ def validate_segments(
             severity=Severity.WARNING if warning else Severity.ERROR,
         ))
 
-    def missing_between(group: _Group, start: int, stop: int, index: int, tag: str) -> None:
-        if start >= stop:
-            return
-        mandatory = group.mandatory
-        for child in range(start, stop):
-            if mandatory[child] and group.tags[child] != "UNT":
-                report(index, tag, SyntaxCode.MISSING,
-                       f"mandatory {group.labels[child]} is missing before this segment")
+    def report_value(index: int, tag: str, value: str, comp: _Comp, where: str, element: int,
+                     component: int | None) -> None:
+        """Report the problem of a present value that failed its fast acceptance test, if it has one."""
+        problem = _check(value, comp, decimal_mark)
+        if problem is not None:
+            pcode, ptext, closed = problem
+            warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
+            report(index, tag, pcode, f"{where}: {ptext}", element=element, component=component, warning=warn)
 
     def check_element(index: int, tag: str, number: int, spec: _Elem, value: Any) -> None:
-        code, label, mandatory, composite, comps = spec
+        """Every element but a simple one holding one string (the main loop's own fast path)."""
+        _code, label, mandatory, composite, comps, mandatory_comps = spec
         if composite:
             parts = value if isinstance(value, list) else [value]
             if not any(parts):
@@ -229,26 +515,36 @@ def validate_segments(
                     report(index, tag, SyntaxCode.MISSING, f"element {number} ({label}) is mandatory and missing",
                            element=number)
                 return
-            if len(parts) > len(comps):
+            present = len(parts)
+            if present > len(comps):
                 report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
-                       f"element {number} ({label}) has {len(parts)} components, at most {len(comps)} allowed",
+                       f"element {number} ({label}) has {present} components, at most {len(comps)} allowed",
                        element=number, component=len(comps) + 1)
-            for k, comp in enumerate(comps):
-                part = parts[k] if k < len(parts) else ""
+            for k, (part, comp) in enumerate(zip(parts, comps)):
                 if not part:
                     if comp[2]:
                         report(index, tag, SyntaxCode.MISSING,
                                f"element {number} ({label}), component {k + 1} ({comp[1]}) is mandatory and missing",
                                element=number, component=k + 1)
                     continue
-                if comp[3] == _AN and comp[6] is None and comp[4] <= len(part) <= comp[5]:
-                    continue
-                problem = _check(part, comp, decimal_mark)
-                if problem is not None:
-                    pcode, ptext, closed = problem
-                    warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
-                    report(index, tag, pcode, f"element {number} ({label}), component {k + 1} ({comp[1]}): {ptext}",
-                           element=number, component=k + 1, warning=warn)
+                # the fast acceptance test (see _FREE ... _SLOW); the main loop has the same
+                test = comp[9]
+                if test == _FREE:
+                    if comp[4] <= len(part) <= comp[5]:
+                        continue
+                elif test == _CODED:
+                    if part in comp[10]:
+                        continue
+                elif test == _INTEGER:
+                    if comp[4] <= len(part) <= comp[5] and part.isdigit() and part.isascii():
+                        continue
+                report_value(index, tag, part, comp, f"element {number} ({label}), component {k + 1} ({comp[1]})",
+                             number, k + 1)
+            for k in mandatory_comps:  # the absent trailing components
+                if k >= present:
+                    report(index, tag, SyntaxCode.MISSING,
+                           f"element {number} ({label}), component {k + 1} ({comps[k][1]}) is mandatory and missing",
+                           element=number, component=k + 1)
             return
         if isinstance(value, list):
             if len(value) > 1 and any(value[1:]):
@@ -261,73 +557,21 @@ def validate_segments(
                 report(index, tag, SyntaxCode.MISSING, f"element {number} ({label}) is mandatory and missing",
                        element=number)
             return
-        problem = _check(value, comps[0], decimal_mark)
-        if problem is not None:
-            pcode, ptext, closed = problem
-            warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
-            report(index, tag, pcode, f"element {number} ({label}): {ptext}", element=number, warning=warn)
+        report_value(index, tag, value, comps[0], f"element {number} ({label})", number, None)
 
-    # A frame: [group, position of the current child, its occurrences, position already reported as exceeded]
-    stack: list[list[Any]] = [[compiled.root, 0, 0, -1]]
-    unexpected_run = False
-    last = len(segments) - 1
+    walk = _Walk(compiled, segments, strictness.allows("unknown-segments"))
+    step = walk.step
+    notes = walk.notes
     for index, segment in enumerate(segments):
         tag = segment.tag
         # ---- structure ------------------------------------------------
-        matched = False
-        exceeded: list[Any] | None = None
-        level = len(stack) - 1
-        while level >= 0:
-            frame = stack[level]
-            group, pos, count = frame[0], frame[1], frame[2]
-            target = group.ahead[pos].get(tag)
-            if target == pos and count >= group.maxes[pos]:
-                if exceeded is None and (pos or not level):  # a group's trigger again: the group repeats
-                    exceeded = frame
-                target = group.ahead[pos + 1].get(tag)
-            if target is None:
-                level -= 1
-                continue
-            # close the deeper frames: what they still lacked is missing
-            while len(stack) - 1 > level:
-                inner = stack.pop()
-                start = inner[1] + 1 if inner[2] else inner[1]
-                if start <= inner[0].last_required:
-                    missing_between(inner[0], start, len(inner[0].tags), index, tag)
-            if target == pos:
-                frame[2] = count + 1
-            else:
-                start = pos + 1 if count else pos
-                if start < target:
-                    missing_between(group, start, target, index, tag)
-                frame[1] = target
-                frame[2] = 1
-            sub = group.subs[target]
-            if sub is not None:
-                stack.append([sub, 0, 1, -1])
-            matched = True
-            break
-        if not matched:
-            if exceeded is not None:
-                group, pos = exceeded[0], exceeded[1]
-                exceeded[2] += 1
-                if exceeded[3] != pos:
-                    exceeded[3] = pos
-                    is_group = group.subs[pos] is not None
-                    report(index, tag,
-                           SyntaxCode.TOO_MANY_SEGMENT_GROUP_REPETITIONS if is_group else SyntaxCode.TOO_MANY_REPETITIONS,
-                           f"{group.labels[pos]} occurs more than the {group.maxes[pos]} times allowed")
-                # the surplus repetition still gets its elements checked
-            elif not unexpected_run:
-                unexpected_run = True
-                report(index, tag, SyntaxCode.NOT_SUPPORTED_IN_POSITION,
-                       f"segment {tag} is not allowed here in {compiled.spec.message_type}"
-                       f" {compiled.spec.directory}" + ("" if tag in seg_specs else f" (no {tag} segment in this message)"),
-                       warning=lenient_segments)
-                continue
-            else:
-                continue
-        unexpected_run = False
+        check = step(index, tag)
+        if notes:
+            for code, text, warning in notes:
+                report(index, tag, code, text, warning=warning)
+            notes.clear()
+        if not check:
+            continue
         # ---- elements -------------------------------------------------
         compiled_segment = seg_specs.get(tag)
         if compiled_segment is None:
@@ -335,61 +579,55 @@ def validate_segments(
         layout, required = compiled_segment
         elements = segment.elements
         present = len(elements)
-        size = len(layout)
-        if present > size:
+        if present > len(layout):
             report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
-                   f"{present} elements where {tag} has at most {size}", element=size + 1)
-            present = size
-        for position in range(present):
-            value = elements[position]
-            spec = layout[position]
-            if value.__class__ is str and not spec[3]:  # the common case: a simple element, one value
-                if not value:
-                    if spec[2]:
-                        report(index, tag, SyntaxCode.MISSING,
-                               f"element {position + 1} ({spec[1]}) is mandatory and missing", element=position + 1)
+                   f"{present} elements where {tag} has at most {len(layout)}", element=len(layout) + 1)
+            present = len(layout)
+        number = 0
+        for spec, value in zip(layout, elements):  # stops at the shorter: surplus elements were reported
+            number += 1
+            if value.__class__ is not str or spec[3]:  # composites, repetitions: the general way
+                if isinstance(value, tuple):  # a syntax 4 repetition: each occurrence checked alike
+                    for occurrence in value:
+                        check_element(index, tag, number, spec, occurrence)
+                else:
+                    check_element(index, tag, number, spec, value)
+                continue
+            # the common case: a simple element, one value
+            if not value:
+                if spec[2]:
+                    report(index, tag, SyntaxCode.MISSING,
+                           f"element {number} ({spec[1]}) is mandatory and missing", element=number)
+                continue
+            comp = spec[4][0]
+            # the fast acceptance test (see _FREE ... _SLOW); check_element has the same
+            test = comp[9]
+            if test == _FREE:
+                if comp[4] <= len(value) <= comp[5]:
                     continue
-                comp = spec[4][0]
-                if comp[3] == _AN and comp[6] is None and comp[4] <= len(value) <= comp[5]:
+            elif test == _CODED:
+                if value in comp[10]:
                     continue
-                problem = _check(value, comp, decimal_mark)
-                if problem is not None:
-                    pcode, ptext, closed = problem
-                    warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
-                    report(index, tag, pcode, f"element {position + 1} ({spec[1]}): {ptext}",
-                           element=position + 1, warning=warn)
-            elif isinstance(value, tuple):  # a syntax 4 repetition: each occurrence checked alike
-                for occurrence in value:
-                    check_element(index, tag, position + 1, spec, occurrence)
-            else:
-                check_element(index, tag, position + 1, spec, value)
+            elif test == _INTEGER:
+                if comp[4] <= len(value) <= comp[5] and value.isdigit() and value.isascii():
+                    continue
+            report_value(index, tag, value, comp, f"element {number} ({spec[1]})", number, None)
         for position in required:
             if position >= present:
                 spec = layout[position]
                 report(index, tag, SyntaxCode.MISSING, f"element {position + 1} ({spec[1]}) is mandatory and missing",
                        element=position + 1)
-    # ---- end of message: whatever is still open lacks its mandatory rest
     if segments:
-        end_tag = segments[last].tag
-        while stack:
-            frame = stack.pop()
-            start = frame[1] + 1 if frame[2] else frame[1]
-            for child in range(start, len(frame[0].tags)):
-                if frame[0].mandatory[child] and frame[0].tags[child] != "UNT":
-                    issues.append(Issue(
-                        f"mandatory {frame[0].labels[child]} is missing at the end of the message",
-                        code=SyntaxCode.MISSING,
-                        segment=first_position + last,
-                        tag=end_tag,
-                        message_segment=last + 1,
-                        message_ref=message_ref,
-                    ))
+        last = len(segments) - 1
+        walk.finish()
+        for code, text, warning in notes:
+            report(last, segments[last].tag, code, text, warning=warning)
     return issues
 
 
 def _check(value: str, comp: _Comp, decimal_mark: str) -> tuple[str, str, bool] | None:
     """(code, sentence, closed list) for the first problem of one value, or None."""
-    _code, _label, _mandatory, rep, low, high, codes, closed, list_name = comp
+    rep, low, high, codes, closed, list_name = comp[3:9]
     size = len(value)
     if rep == _N:
         if not (value.isascii() and value.isdigit()):

@@ -320,3 +320,62 @@ def test_aperak_d01b_and_d96a() -> None:
         msg = message(f"UNH+1+APERAK:D:{release}:UN'BGM+305+A1+9'DTM+137:20250322:102'RFF+ON:PO1'"
                       "NAD+MS+5412345000013::9'ERC+12'FTX+AAO+++Unknown item'UNT+8+1'")
         assert errors(validate_message(msg)) == [], release
+
+
+# ---- misplaced segments: one error at the misplaced segment, the walk resynchronises
+
+def _lines(count: int, after_price: str = "", at: tuple[int, ...] = ()) -> str:
+    """``count`` D96A ORDERS line groups; ``after_price`` follows the PRI of the lines in ``at``."""
+    out = []
+    for n in range(1, count + 1):
+        out.append(f"LIN+{n}++400086214140{n % 10}:EN'\nPIA+1+ABC-{n}:SA'\nIMD+F++:::Widget {n}'\n"
+                   f"QTY+21:{n}:PCE'\nPRI+AAA:12.50'\n")
+        if n in at:
+            out.append(after_price + "\n")
+    return "".join(out)
+
+
+def _orders_with(lines: str) -> str:
+    head = ORDERS.split("LIN+1")[0]
+    return head + lines + "UNS+S'\nCNT+2:5'\nUNT+99+1'"
+
+
+def test_line_moa_after_the_price_group_is_one_error() -> None:
+    # D96A ORDERS has the line MOA before SG28 (PRI): after it, MOA would only fit as the
+    # summary MOA, past the mandatory UNS; taking it there reported UNS missing and then
+    # every following LIN as not allowed
+    text = _orders_with(_lines(5, "MOA+203:37.50'", at=(2,)))
+    # UNH 2 ... CUX 9, line 1 at 10-14, line 2 at 15-19, its MOA at 20
+    issues = validate_message(message(text))
+    assert errors(issues) == [("15", 20, "MOA", None, None)]
+    assert "segment MOA is not allowed here" in issues[0].message
+    # in the last line too: UNS and CNT still fit after it
+    text = _orders_with(_lines(5, "MOA+203:37.50'", at=(5,)))
+    assert errors(validate_message(message(text))) == [("15", 35, "MOA", None, None)]
+
+
+def test_moa_after_the_price_group_in_every_line_is_one_error_each() -> None:
+    # the shape of issue 3: ten lines, each with its MOA after PRI (9 errors a message before)
+    text = _orders_with(_lines(10, "MOA+203:37.50'", at=tuple(range(1, 11))))
+    got = errors(validate_message(message(text)))
+    assert got == [("15", 15 + 6 * k, "MOA", None, None) for k in range(10)]
+
+
+def test_cnt_between_lines_is_one_error() -> None:
+    # CNT fits only after UNS: a CNT among the lines is misplaced, the lines after it are fine
+    text = _orders_with(_lines(5, "CNT+2:2'", at=(2,)))
+    assert errors(validate_message(message(text))) == [("15", 20, "CNT", None, None)]
+
+
+def test_date_before_bgm_is_one_error() -> None:
+    # DTM+137 before BGM: reading it as "BGM missing" made the BGM after it not allowed too
+    text = ORDERS.replace("BGM+220+PO123+9'\nDTM+137:20250322:102'", "DTM+137:20250322:102'\nBGM+220+PO123+9'")
+    assert errors(validate_message(message(text))) == [("15", 3, "DTM", None, None)]
+
+
+def test_a_really_missing_segment_is_still_reported_as_missing() -> None:
+    # the lookahead confirms the jump: CNT then UNT fit only if UNS is missing
+    text = _orders_with(_lines(3)).replace("UNS+S'\n", "")
+    issues = validate_message(message(text))
+    assert errors(issues) == [("13", 25, "CNT", None, None)]
+    assert "UNS" in issues[0].message
