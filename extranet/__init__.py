@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.register_blueprint(portal.bp)
     app.register_blueprint(portal_extra.bp)
     app.register_blueprint(ops.bp, url_prefix="/ops")
+    from extranet import ops_admin
+
+    app.register_blueprint(ops_admin.bp, url_prefix="/ops")
     csrf.exempt(backoffice.bp)  # bearer-token API, no browser session
     app.register_blueprint(backoffice.bp)
     from extranet.metrics import init_metrics

@@ -17,6 +17,7 @@ from extranet.security import OPS_ACTION_ROLES, roles_required
 from hub import messages as message_store
 from hub import monitor
 from hub.accounts import audit
+from hub.chain import chain_for_message
 from hub.messages import RepairError
 from hub.states import DESCRIPTIONS, Event, TransitionError
 
@@ -89,6 +90,7 @@ def message(message_id: int) -> ResponseReturnValue:
         message=found,
         view=monitor.message_payload_view(found),
         related=monitor.related_messages(session, found),
+        chain=chain_for_message(session, found),
         actions=actions,
         can_act=current_user.role in OPS_ACTION_ROLES,
         form=RepairForm(),

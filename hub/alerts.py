@@ -210,14 +210,12 @@ def _volume(session: Session, now: dt.datetime) -> list[Condition]:
 
 
 def conditions(session: Session, now: dt.datetime) -> list[Condition]:
-    """Every alert condition that holds at ``now`` (naive UTC)."""
-    return [
-        *_failures(session),
-        *_certificates(session, now),
-        *_silence(session, now),
-        *_polling(session),
-        *_volume(session, now),
-    ]
+    """Every alert condition that holds at ``now`` (naive UTC), one per key (the first found)."""
+    found: dict[str, Condition] = {}
+    for condition in (*_failures(session), *_certificates(session, now), *_silence(session, now),
+                      *_polling(session), *_volume(session, now)):
+        found.setdefault(condition.key, condition)
+    return list(found.values())
 
 
 def evaluate(session: Session, settings: Settings | None = None, *, now: dt.datetime | None = None) -> list[Alert]:

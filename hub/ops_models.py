@@ -30,7 +30,7 @@ class Alert(Base):
     __table_args__ = (Index("ix_ops_alert_key_state", "key", "state"), Index("ix_ops_alert_state_id", "state", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(200))  # e.g. "dead:ACME", "cert:ACME/as2/partner_certificate:7"
+    key: Mapped[str] = mapped_column(String(200))  # e.g. "dead:ACME", "certificate:ACME/as2/cert:7"
     kind: Mapped[str] = mapped_column(String(30))  # failure, ack_overdue, certificate, silence, polling, volume
     severity: Mapped[str] = mapped_column(String(10), default="warning")  # warning, critical
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id", ondelete="SET NULL"))

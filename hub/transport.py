@@ -17,6 +17,7 @@ from adapters.folder import FolderAdapter, FolderSettings
 from hub.inbound import receive
 from hub.messages import payload_bytes
 from hub.models import Channel, Message, utcnow
+from hub.secrets import decrypt_settings, with_plain_settings
 from hub.settings import BASE_DIR, Settings
 
 __all__ = ["adapter_for", "poll_channel", "poll_all", "deliver", "inbound_channels"]
@@ -27,8 +28,9 @@ log = logging.getLogger(__name__)
 def adapter_for(channel: Channel, settings: Settings) -> Adapter:
     """The adapter for a channel, built from its stored settings (ValueError names a bad setting)."""
     where = f"partner {channel.partner.code if channel.partner else channel.partner_id}, channel {channel.name}"
+    stored = decrypt_settings(settings, channel.settings)  # secrets are kept encrypted (hub/secrets.py)
     if channel.kind == "folder":
-        return FolderAdapter(FolderSettings.from_dict(channel.settings or {}, base=BASE_DIR, where=where))
+        return FolderAdapter(FolderSettings.from_dict(stored, base=BASE_DIR, where=where))
     if channel.kind == "sftp_mailbox":
         from adapters.sftp_server import MailboxAdapter
 
@@ -38,13 +40,13 @@ def adapter_for(channel: Channel, settings: Settings) -> Adapter:
         from hub.as2 import partner_profile
 
         try:
-            return As2Adapter(partner_profile(settings, channel))
+            return As2Adapter(partner_profile(settings, with_plain_settings(channel, settings)))
         except ValueError as exc:
             raise TransportError(str(exc), retryable=False) from exc
     if channel.kind == "sftp":
         from adapters.sftp import SftpAdapter, SftpSettings
 
-        data = {k: v for k, v in (channel.settings or {}).items() if k not in ("schedule_seconds",)}
+        data = {k: v for k, v in stored.items() if k not in ("schedule_seconds",)}
         return SftpAdapter(SftpSettings.from_dict(data, where=where))
     raise TransportError(f"{where}: channel kind {channel.kind!r} is not available in this build", retryable=False)
 

@@ -108,12 +108,12 @@ def test_ack_overdue_per_partner(session):
 
 def test_certificate_thresholds_each_open_once(session):
     acme = _partner(session)
-    channel = Channel(partner=acme, name="as2", kind="as2", settings={"partner_certificate": _cert(20)})
-    far = Channel(partner=acme, name="far", kind="as2", settings={"partner_certificate": _cert(200)})
+    channel = Channel(partner=acme, name="as2", kind="as2", settings={"cert": _cert(20)})
+    far = Channel(partner=acme, name="far", kind="as2", settings={"cert": _cert(200)})
     session.add_all([channel, far])
     session.commit()
     (alert,) = alerts.evaluate(session, now=NOW)
-    assert alert.key == "certificate:ACME/as2/partner_certificate:30" and alert.severity == "warning"
+    assert alert.key == "certificate:ACME/as2/cert:30" and alert.severity == "warning"
     assert alerts.evaluate(session, now=NOW + dt.timedelta(days=1)) == []
     (fourteen,) = alerts.evaluate(session, now=NOW + dt.timedelta(days=8))
     assert fourteen.key.endswith(":14")

@@ -1,0 +1,307 @@
+"""The operations console's dashboard, alerts, bulk repairs, partner and channel management, and roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+
+from hub.models import AuditEntry, Channel, Message, MessageEvent, Partner, PartnerIdentifier, User
+from hub.ops_models import Alert
+from hub.secrets import decrypt_settings, is_encrypted
+from tests.extranet.conftest import login, password_hash, post, rows
+
+
+@pytest.fixture
+def admin_client(client, session, world):
+    session.add(User(email="admin@kontor.example", name="Admin", role="ops_admin", password_hash=password_hash()))
+    session.commit()
+    assert login(client, "admin@kontor.example").status_code == 302
+    return client
+
+
+@pytest.fixture
+def viewer_client(client):
+    assert login(client, "viewer@kontor.example").status_code == 302
+    return client
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+# --- dashboard -----------------------------------------------------------------------
+
+
+def test_dashboard_charts_are_accessible_svg_with_tables(viewer_client, session, world):
+    order_in = session.get(Message, world.acme_message)
+    answer = Message(direction="out", partner_id=world.acme, document_type="ORDRSP", state="queued",
+                     answers_id=order_in.id, issues=[], receipt={}, size=0)
+    session.add(answer)
+    session.flush()
+    received = session.scalar(select(MessageEvent.at).where(MessageEvent.message_id == order_in.id,
+                                                            MessageEvent.event == "store"))
+    session.add(MessageEvent(message_id=answer.id, event="store", state="queued", actor="worker",
+                             at=received + dt.timedelta(seconds=42)))
+    session.add(Alert(key="dead:ACME", kind="failure", severity="critical", title="ACME: 1 message(s) dead",
+                      state="open", count=1))
+    session.commit()
+    page = viewer_client.get("/ops/dashboard")
+    assert page.status_code == 200
+    html = _text(page)
+    assert html.count("<svg") == 4 and 'role="img"' in html
+    assert '<title id="chart-volume-title">' in html and '<desc id="chart-volume-desc">' in html
+    assert "<script" not in html and "cdn" not in html.lower()
+    assert "Messages per day</caption>" in html and "ACME: 1 message(s) dead" in html
+    assert re.search(r"<td class=\"num\">1</td><td class=\"num\">42\.0</td><td class=\"num\">42\.0</td>", html)
+    table = html[html.index("Messages per partner, busiest first"):]
+    assert "ACME" in table and "BETA" in table
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+def test_alerts_list_and_acknowledge(ops_client, session, world):
+    session.add(Alert(key="dead:ACME", kind="failure", severity="critical", title="ACME: 2 message(s) dead",
+                      state="open", count=3, partner_id=world.acme))
+    session.add(Alert(key="polling:BETA/x", kind="polling", severity="warning", title="BETA: polling fails",
+                      state="closed", count=1))
+    session.commit()
+    alert_id = rows(session, select(Alert.id).where(Alert.key == "dead:ACME"))[0][0]
+    listing = _text(ops_client.get("/ops/alerts"))
+    assert "ACME: 2 message(s) dead" in listing and "BETA: polling fails" not in listing
+    assert "BETA: polling fails" in _text(ops_client.get("/ops/alerts?state=closed"))
+
+    refused = post(ops_client, f"/ops/alerts/{alert_id}/acknowledge", {"comment": " "}, token_from="/ops/alerts")
+    assert refused.status_code == 302
+    done = post(ops_client, f"/ops/alerts/{alert_id}/acknowledge", {"comment": "calling ACME"},
+                token_from="/ops/alerts", follow_redirects=True)
+    assert "Alert acknowledged" in _text(done) and "calling ACME" in _text(done)
+    state, comment = rows(session, select(Alert.state, Alert.comment).where(Alert.id == alert_id))[0]
+    assert (state, comment) == ("acknowledged", "calling ACME")
+
+
+def test_viewer_cannot_acknowledge(viewer_client, session, world):
+    session.add(Alert(key="k", kind="failure", severity="warning", title="t", state="open", count=1))
+    session.commit()
+    alert_id = rows(session, select(Alert.id))[0][0]
+    assert "may look but not acknowledge" in _text(viewer_client.get(f"/ops/alerts/{alert_id}"))
+    response = post(viewer_client, f"/ops/alerts/{alert_id}/acknowledge", {"comment": "x"}, token_from="/ops/alerts")
+    assert response.status_code == 403
+
+
+# --- bulk repairs -----------------------------------------------------------------------------
+
+
+def test_bulk_resolve_counts_refusals_and_records_comment(ops_client, session, world):
+    preview = _text(ops_client.get(f"/ops/messages/bulk?partner={world.acme}"))
+    assert "selects <strong>3</strong>" in preview
+    no_comment = post(ops_client, "/ops/messages/bulk", {"action": "resolve", "partner": str(world.acme)},
+                      token_from="/ops/messages", follow_redirects=True)
+    assert "a comment is required" in _text(no_comment)
+    assert rows(session, select(Message.state).where(Message.id == world.error_message))[0][0] == "rejected"
+
+    done = post(ops_client, "/ops/messages/bulk",
+                {"action": "resolve", "partner": str(world.acme), "comment": "partner resent corrected files"},
+                token_from="/ops/messages", follow_redirects=True)
+    html = _text(done)
+    # rejected -> resolved is allowed; processed (ORDERS) and delivered (ORDRSP) are not
+    assert "Resolve: 1 message(s) done; refused 2: 1 not allowed from" in html
+    assert rows(session, select(Message.state).where(Message.id == world.error_message))[0][0] == "resolved"
+    detail = rows(session, select(MessageEvent.detail).where(MessageEvent.message_id == world.error_message,
+                                                              MessageEvent.event == "resolve"))
+    assert detail == [("partner resent corrected files",)]
+    assert rows(session, select(AuditEntry.action).where(AuditEntry.action == "message.bulk_resolve"))
+
+
+def test_bulk_reprocess_by_state_filter(ops_client, session, world):
+    done = post(ops_client, "/ops/messages/bulk", {"action": "reprocess", "state": "rejected", "comment": "fixed"},
+                token_from="/ops/messages", follow_redirects=True)
+    assert "Reprocess: 1 message(s) done" in _text(done)
+    assert rows(session, select(Message.state).where(Message.id == world.error_message))[0][0] == "received"
+
+
+def test_bulk_forbidden_for_viewer(viewer_client, world):
+    response = post(viewer_client, "/ops/messages/bulk", {"action": "resolve", "comment": "x"},
+                    token_from="/ops/messages")
+    assert response.status_code == 403
+
+
+# --- message detail: chain, paging -------------------------------------------------------------
+
+
+def test_message_detail_shows_document_chain(ops_client, world):
+    html = _text(ops_client.get(f"/ops/messages/{world.acme_message}"))
+    assert "Document chain: order PO-ACME-1" in html
+    chain = html[html.index("chain-title"):html.index('id="trace"')]
+    for text in ("order response", "OR-1", "despatch advice", "DN-1", "invoice", "INV-1"):
+        assert text in chain
+
+
+def test_message_list_pages_by_created_at_then_id(ops_client, session, world):
+    from hub.monitor import MessageFilter, list_messages
+
+    base = dt.datetime(2026, 11, 1, 12, 0)
+    for i in range(5):  # same timestamp for some: the id breaks the tie
+        session.add(Message(direction="in", partner_id=world.beta, state="processed", issues=[], receipt={},
+                            size=0, created_at=base + dt.timedelta(minutes=i // 2), business_ref=f"PAGE-{i}"))
+    session.commit()
+    seen = []
+    before = None
+    while True:
+        page = list_messages(session, MessageFilter(partner_id=world.beta), before=before, limit=2)
+        seen += [m.id for m in page.items]
+        if page.next_before is None:
+            break
+        before = page.next_before
+    session.rollback()
+    everything = [m.id for m in list_messages(session, MessageFilter(partner_id=world.beta), limit=100).items]
+    session.rollback()
+    assert seen == everything and len(seen) == len(set(seen)) == 6
+    html = _text(ops_client.get(f"/ops/messages?partner={world.beta}&before={everything[1]}"))
+    assert f">{everything[2]}</a>" in html and f">{everything[0]}</a>" not in html
+
+
+# --- partners and channels ------------------------------------------------------------------------
+
+
+def test_partner_management_is_for_admins(ops_client, world):
+    assert ops_client.get("/ops/partners/new").status_code == 403
+    response = post(ops_client, f"/ops/partners/{world.acme}", {"code": "ACME", "name": "X"}, token_from="/ops/partners")
+    assert response.status_code == 403
+    assert ops_client.get(f"/ops/partners/{world.acme}").status_code == 200  # reading is fine
+
+
+def test_create_partner_identifiers_documents(admin_client, session, world):
+    created = post(admin_client, "/ops/partners/new", {"code": "gamma", "name": "Gamma SA", "country": "fr",
+                                                       "currency": "EUR"}, token_from="/ops/partners")
+    assert created.status_code == 302
+    partner_id = rows(session, select(Partner.id).where(Partner.code == "GAMMA"))[0][0]
+    page = f"/ops/partners/{partner_id}"
+    bad = post(admin_client, f"{page}/identifiers", {"scheme": "GLN", "value": "4012345000008"}, token_from=page,
+               follow_redirects=True)
+    assert "is not a GLN" in _text(bad)
+    post(admin_client, f"{page}/identifiers", {"scheme": "GLN", "value": "4099999000005"}, token_from=page)
+    taken = post(admin_client, f"{page}/identifiers", {"scheme": "GLN", "value": "4012345000009"}, token_from=page,
+                 follow_redirects=True)
+    assert "already belongs to partner ACME" in _text(taken)
+    assert rows(session, select(PartnerIdentifier.value).where(PartnerIdentifier.partner_id == partner_id)) == [
+        ("4099999000005",)]
+
+    saved = post(admin_client, f"{page}/documents",
+                 {"syntax": "edifact", "directory": "D01B", "subset": "UN", "charset": "UNOC",
+                  "acknowledgements": "APERAK", "order_response": "on", "ack_expected_hours": "6",
+                  "alert_silence_hours": "12", "leniencies": ""}, token_from=page, follow_redirects=True)
+    assert "Document preferences saved" in _text(saved)
+    profile = rows(session, select(Partner.profile).where(Partner.id == partner_id))[0][0]
+    assert profile["directory"] == "D01B" and profile["acknowledgements"] == ["APERAK"]
+    assert profile["alert_silence_hours"] == 12.0 and profile["ack_expected_hours"] == 6.0
+    wrong = post(admin_client, f"{page}/documents", {"syntax": "edifact", "directory": "D01B", "subset": "UN",
+                                                     "charset": "UNOC", "leniencies": "no-such-leniency"},
+                 token_from=page, follow_redirects=True)
+    assert "Not saved: documents.leniencies" in _text(wrong)
+    actions = {a for (a,) in rows(session, select(AuditEntry.action))}
+    assert {"partner.create", "partner.identifier.add", "partner.documents"} <= actions
+
+
+def _pem(days: int) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "partner")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=days))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_channel_secrets_are_encrypted_and_write_only(admin_client, session, settings, world, tmp_path):
+    page = f"/ops/partners/{world.beta}"
+    data = {"name": "beta-sftp", "kind": "sftp", "direction": "both", "active": "on",
+            "settings": 'host = "127.0.0.1"\nport = 1\nusername = "beta"\nhost_keys = []\ninbound_dir = "in"\n',
+            "password": "s3cret-pass"}
+    response = post(admin_client, f"{page}/channels/new", data, token_from=page, follow_redirects=True)
+    assert "Channel beta-sftp saved" in _text(response)
+    assert "s3cret-pass" not in _text(response) and "set · enter to replace" in _text(response)
+    stored = rows(session, select(Channel.id, Channel.settings).where(Channel.name == "beta-sftp"))[0]
+    channel_id, channel_settings = stored
+    assert is_encrypted(channel_settings["password"]) and "s3cret" not in str(channel_settings)
+    assert decrypt_settings(settings, channel_settings)["password"] == "s3cret-pass"
+    audit_text = str(rows(session, select(AuditEntry.detail).where(AuditEntry.action == "channel.create")))
+    assert "password" in audit_text and "s3cret" not in audit_text
+
+    # saving again without a password keeps it; secrets in the settings text are refused
+    again = dict(data, password="", settings=data["settings"] + "port = 2\n")
+    post(admin_client, f"{page}/channels/{channel_id}", dict(again, settings=data["settings"].replace("1", "2", 1)),
+         token_from=page)
+    kept = rows(session, select(Channel.settings).where(Channel.id == channel_id))[0][0]
+    assert decrypt_settings(settings, kept)["password"] == "s3cret-pass"
+    refused = post(admin_client, f"{page}/channels/{channel_id}",
+                   dict(data, settings=data["settings"] + 'password = "plain"\n'), token_from=page,
+                   follow_redirects=True)
+    assert "password is a secret" in _text(refused)
+
+    # the adapter gets the plaintext; the connection test fails cleanly (nothing listens on port 2)
+    tested = post(admin_client, f"{page}/channels/{channel_id}/test", {}, token_from=page, follow_redirects=True)
+    assert "Test connection failed" in _text(tested)
+
+
+def test_certificate_upload_shows_expiry(admin_client, session, world):
+    page = f"/ops/partners/{world.acme}"
+    channel_id = rows(session, select(Channel.id).where(Channel.name == "acme-sftp"))[0][0]
+    bad = post(admin_client, f"{page}/channels/{channel_id}/certificate",
+               {"key": "cert", "pem_text": "junk"}, token_from=page, follow_redirects=True)
+    assert "not a PEM certificate" in _text(bad)
+    done = post(admin_client, f"{page}/channels/{channel_id}/certificate",
+                {"key": "cert", "pem_text": _pem(20).decode()}, token_from=page, follow_redirects=True)
+    html = _text(done)
+    assert "Certificate stored; valid until" in html and ">cert<" in html
+    assert re.search(r'class="num error">(19|20)\.\d', html)
+
+
+def test_folder_channel_test_connection(admin_client, session, world, tmp_path):
+    (tmp_path / "f-in").mkdir()
+    page = f"/ops/partners/{world.beta}"
+    data = {"name": "drop", "kind": "folder", "direction": "both", "active": "on",
+            "settings": f'inbound = "{tmp_path / "f-in"}"\noutbound = "{tmp_path / "f-out"}"\n'}
+    post(admin_client, f"{page}/channels/new", data, token_from=page)
+    channel_id = rows(session, select(Channel.id).where(Channel.name == "drop"))[0][0]
+    failed = post(admin_client, f"{page}/channels/{channel_id}/test", {}, token_from=page, follow_redirects=True)
+    assert "Test connection failed" in _text(failed) and "f-out: missing" in _text(failed)
+    (tmp_path / "f-out").mkdir()
+    passed = post(admin_client, f"{page}/channels/{channel_id}/test", {}, token_from=page, follow_redirects=True)
+    assert "Test connection succeeded" in _text(passed)
+    assert rows(session, select(AuditEntry.action).where(AuditEntry.action == "channel.test"))
+
+
+def test_as2_test_connection_against_loopback(admin_client, session, world):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_HEAD(self):  # noqa: N802
+            self.send_response(405)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        acme = session.get(Partner, world.acme)
+        channel = Channel(partner=acme, name="as2", kind="as2",
+                          settings={"as2_id": "ACME", "url": f"http://127.0.0.1:{server.server_port}/as2"})
+        session.add(channel)
+        session.commit()
+        page = f"/ops/partners/{world.acme}"
+        done = post(admin_client, f"{page}/channels/{channel.id}/test", {}, token_from=page, follow_redirects=True)
+        assert "Test connection succeeded" in _text(done) and "answered 405" in _text(done)
+    finally:
+        server.shutdown()
+        server.server_close()
