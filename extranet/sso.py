@@ -33,6 +33,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from joserfc.errors import JoseError
 from requests import RequestException
 from sqlalchemy import select
 from wtforms import EmailField, PasswordField, StringField
@@ -243,7 +244,7 @@ def callback(code: str) -> ResponseReturnValue:
     next_url = session.pop("sso_next", "")
     try:
         token = client.authorize_access_token()
-    except (OAuthError, RequestException, ValueError, KeyError) as exc:
+    except (OAuthError, JoseError, RequestException, ValueError, KeyError) as exc:  # ID token checks: JoseError
         log.warning("single sign-on for %s failed: %s", partner.code, exc)
         accounts.audit(db.session, "?", "login.failed", target=f"ip:{request.remote_addr or 'unknown'}",
                        partner_id=partner.id, detail=f"single sign-on via {config['issuer']}: {exc}"[:2000])

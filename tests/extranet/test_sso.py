@@ -1,0 +1,266 @@
+"""Single sign-on through a partner's OpenID Connect provider: a real provider on loopback, real HTTP.
+
+The provider below is small but honest: discovery, JWKS, an authorization
+endpoint that signs in its one test user at once, and a token endpoint that
+checks the client's secret, the redirect URI and the PKCE verifier and
+returns an RS256-signed ID token with the nonce it was given.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from flask import Flask, jsonify, redirect, request
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from sqlalchemy import select, update
+from werkzeug.serving import make_server
+
+from hub.models import AuditEntry, Partner, User
+from tests.extranet.conftest import login, rows
+
+
+class Provider:
+    """An OpenID Connect provider on 127.0.0.1 with one signed-in user (``self.claims``)."""
+
+    def __init__(self):
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
+        self.client_id = "kontor-at-acme"
+        self.client_secret = secrets.token_urlsafe(16)
+        self.claims: dict = {"sub": "u-1", "email": "buyer@acme.example", "email_verified": True}
+        self.tamper: dict = {}  # claims to override in the next ID tokens
+        self.sign_key = self.key
+        self.codes: dict[str, dict] = {}
+        self.token_requests = 0
+        app = Flask("test-oidc-provider")
+        app.add_url_rule("/.well-known/openid-configuration", view_func=self.discovery)
+        app.add_url_rule("/jwks", view_func=self.jwks)
+        app.add_url_rule("/authorize", view_func=self.authorize)
+        app.add_url_rule("/token", view_func=self.token, methods=["POST"])
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.issuer = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(5)
+
+    def discovery(self):
+        return jsonify({
+            "issuer": self.issuer,
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/token",
+            "jwks_uri": f"{self.issuer}/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        })
+
+    def jwks(self):
+        return jsonify({"keys": [self.key.as_dict(private=False) | {"use": "sig", "alg": "RS256"}]})
+
+    def authorize(self):
+        args = request.args
+        if args.get("client_id") != self.client_id or args.get("response_type") != "code":
+            return "unknown client", 400
+        if "openid" not in args.get("scope", "").split() or args.get("code_challenge_method") != "S256":
+            return "openid scope and PKCE required", 400
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = {"redirect_uri": args["redirect_uri"], "nonce": args.get("nonce"),
+                            "challenge": args["code_challenge"], "claims": dict(self.claims),
+                            "login_hint": args.get("login_hint")}
+        return redirect(f"{args['redirect_uri']}?{urlencode({'code': code, 'state': args['state']})}")
+
+    def token(self):
+        self.token_requests += 1
+        auth = request.authorization
+        if auth is None or auth.username != self.client_id or auth.password != self.client_secret:
+            return jsonify(error="invalid_client"), 401
+        grant = self.codes.pop(request.form.get("code", ""), None)
+        if grant is None or request.form.get("grant_type") != "authorization_code":
+            return jsonify(error="invalid_grant"), 400
+        if request.form.get("redirect_uri") != grant["redirect_uri"]:
+            return jsonify(error="invalid_grant", error_description="redirect_uri"), 400
+        verifier = request.form.get("code_verifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if challenge != grant["challenge"]:
+            return jsonify(error="invalid_grant", error_description="PKCE"), 400
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300,
+                  "nonce": grant["nonce"], **grant["claims"], **self.tamper}
+        id_token = jwt.encode({"alg": "RS256", "kid": "test-key"}, claims, self.sign_key)
+        return jsonify(access_token=secrets.token_urlsafe(16), token_type="Bearer", expires_in=300,
+                       id_token=id_token)
+
+
+@pytest.fixture
+def provider():
+    running = Provider()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def acme_sso(session, world, provider):
+    """ACME signs in through the provider; its e-mail domain is acme.example."""
+    def configure(**extra):
+        oidc = {"issuer": provider.issuer, "client_id": provider.client_id, "client_secret": provider.client_secret,
+                "email_domains": ["acme.example"], "label": "Acme Login", "scope": "openid email profile",
+                "require_verified_email": True, **extra}
+        session.execute(update(Partner).where(Partner.code == "ACME").values(profile={"oidc": oidc}))
+        session.commit()
+    configure()
+    return configure
+
+
+def sso(client, provider, email: str | None = None, *, code: str = "ACME"):
+    """Go through the whole dance; returns Kontor's answer to the provider's redirect back."""
+    if email is not None:
+        provider.claims["email"] = email
+    start = client.get(f"/login/sso/{code}")
+    assert start.status_code == 302, start.get_data(as_text=True)
+    location = start.headers["Location"]
+    assert location.startswith(f"{provider.issuer}/authorize?")
+    back = requests.get(location, allow_redirects=False, timeout=10)
+    assert back.status_code == 302, back.text
+    target = urlsplit(back.headers["Location"])
+    assert (target.scheme, target.netloc, target.path) == ("http", "127.0.0.1:8080", f"/login/sso/{code}/callback")
+    return client.get(f"{target.path}?{target.query}")
+
+
+def signed_in_as(client) -> bool:
+    return client.get("/").status_code == 200
+
+
+def test_sign_in_through_the_partners_provider(client, provider, acme_sso, session):
+    page = client.get("/login").get_data(as_text=True)
+    assert "Single sign-on" in page
+    response = sso(client, provider)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "Acme Distribution" in client.get("/").get_data(as_text=True)
+    assert provider.token_requests == 1
+    [(actor, detail)] = rows(session, select(AuditEntry.actor, AuditEntry.detail).where(AuditEntry.action == "login"))
+    assert actor == "buyer@acme.example" and detail == f"single sign-on via {provider.issuer}"
+
+
+def test_the_email_domain_form_finds_the_partner(client, provider, acme_sso):
+    response = client.get("/login/sso?sso-email=Buyer@ACME.example&next=/orders")
+    assert response.status_code == 302
+    target = urlsplit(response.headers["Location"])
+    assert target.path == "/login/sso/ACME"
+    assert parse_qs(target.query) == {"next": ["/orders"], "login_hint": ["buyer@acme.example"]}
+    start = client.get(response.headers["Location"])
+    back = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    target = urlsplit(back.headers["Location"])
+    done = client.get(f"{target.path}?{target.query}")
+    assert done.status_code == 302 and done.headers["Location"] == "/orders"
+    assert client.get("/login/sso?sso-email=someone@elsewhere.example").headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("email", [
+    "buyer@beta.example",  # another partner's user, even when the domain is (wrongly) allowed
+    "ops@kontor.example",  # operations staff
+    "nobody@acme.example",  # no such user, and creation is not configured
+])
+def test_only_an_existing_user_of_that_partner_is_signed_in(client, provider, acme_sso, session, email):
+    acme_sso(email_domains=["acme.example", "beta.example", "kontor.example"])
+    response = sso(client, provider, email)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert not signed_in_as(client)
+    assert rows(session, select(User.id).where(User.email == "nobody@acme.example")) == []
+    [(detail,)] = rows(session, select(AuditEntry.detail).where(AuditEntry.action == "login.failed"))
+    assert detail.startswith(f"single sign-on via {provider.issuer}")
+
+
+def test_addresses_outside_the_partners_domains_are_refused(client, provider, acme_sso, session):
+    response = sso(client, provider, "buyer@beta.example")
+    assert response.headers["Location"].startswith("/login") and not signed_in_as(client)
+    [(detail,)] = rows(session, select(AuditEntry.detail).where(AuditEntry.action == "login.failed"))
+    assert "beta.example is not one of the partner's e-mail domains" in detail
+
+
+def test_unverified_addresses_are_refused(client, provider, acme_sso):
+    provider.claims["email_verified"] = False
+    sso(client, provider)
+    assert not signed_in_as(client)
+
+
+def test_users_are_created_only_when_configured(client, provider, acme_sso, session, world):
+    acme_sso(create_users_role="buyer")
+    response = sso(client, provider, "new.buyer@acme.example")
+    assert response.headers["Location"] == "/"
+    [(partner_id, role, password_hash)] = rows(session, select(User.partner_id, User.role, User.password_hash)
+                                               .where(User.email == "new.buyer@acme.example"))
+    assert (partner_id, role, password_hash) == (world.acme, "buyer", None)
+
+
+def test_inactive_and_locked_users_stay_out(client, provider, acme_sso, session):
+    session.execute(update(User).where(User.email == "buyer@acme.example").values(active=False))
+    session.commit()
+    sso(client, provider)
+    assert not signed_in_as(client)
+
+
+def test_totp_is_still_asked_after_single_sign_on(client, provider, acme_sso, session):
+    session.execute(update(User).where(User.email == "buyer@acme.example").values(totp_secret="JBSWY3DPEHPK3PXP"))
+    session.commit()
+    response = sso(client, provider)
+    assert response.headers["Location"] == "/login/code"
+    assert not signed_in_as(client)
+
+
+@pytest.mark.parametrize("tamper", [
+    {"aud": "someone-else"},
+    {"iss": "http://127.0.0.1:1"},
+    {"exp": int(time.time()) - 3600},
+    {"nonce": "replayed"},
+    "wrong key",
+])
+def test_bad_id_tokens_are_refused(client, provider, acme_sso, session, tamper):
+    if tamper == "wrong key":
+        provider.sign_key = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
+    else:
+        provider.tamper = tamper
+    response = sso(client, provider)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert not signed_in_as(client)
+    assert rows(session, select(AuditEntry.id).where(AuditEntry.action == "login.failed"))
+
+
+def test_a_forged_callback_is_refused(client, provider, acme_sso):
+    client.get("/login/sso/ACME")
+    response = client.get("/login/sso/ACME/callback?code=made-up&state=made-up")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert provider.token_requests == 0 and not signed_in_as(client)
+
+
+def test_a_code_from_one_browser_does_not_sign_in_another(app, provider, acme_sso):
+    alice, mallory = app.test_client(), app.test_client()
+    start = alice.get("/login/sso/ACME")
+    back = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    target = urlsplit(back.headers["Location"])
+    mallory.get(f"{target.path}?{target.query}")
+    assert not signed_in_as(mallory)
+
+
+def test_partners_without_sso_and_unreachable_providers(client, provider, acme_sso, session):
+    assert client.get("/login/sso/BETA").status_code == 404
+    assert client.get("/login/sso/NOPE").status_code == 404
+    acme_sso(issuer="http://127.0.0.1:9")  # nothing listens there
+    response = client.get("/login/sso/ACME")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert "cannot be reached" in client.get("/login").get_data(as_text=True)
+
+
+def test_password_sign_in_still_works_beside_sso(client, acme_sso):
+    assert login(client, "buyer@acme.example").status_code == 302
