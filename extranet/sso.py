@@ -33,7 +33,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from joserfc.errors import JoseError
 from requests import RequestException
 from sqlalchemy import select
 from wtforms import EmailField, PasswordField, StringField
@@ -48,6 +47,13 @@ from hub.settings import Settings
 __all__ = ["bp", "account_bp", "start_session", "PENDING", "PENDING_SECONDS", "RESET_SECONDS"]
 
 log = logging.getLogger(__name__)
+
+# ID-token checks raise joserfc's errors in current authlib, authlib.jose's in older ones.
+try:
+    from joserfc.errors import JoseError
+except ImportError:  # pragma: no cover - authlib before joserfc
+    from authlib.jose.errors import JoseError  # type: ignore[assignment,no-redef]
+TOKEN_ERRORS: tuple[type[Exception], ...] = (OAuthError, JoseError, RequestException, ValueError, KeyError)
 
 bp = Blueprint("sso", __name__)
 account_bp = Blueprint("account", __name__)
@@ -244,7 +250,7 @@ def callback(code: str) -> ResponseReturnValue:
     next_url = session.pop("sso_next", "")
     try:
         token = client.authorize_access_token()
-    except (OAuthError, JoseError, RequestException, ValueError, KeyError) as exc:  # ID token checks: JoseError
+    except TOKEN_ERRORS as exc:
         log.warning("single sign-on for %s failed: %s", partner.code, exc)
         accounts.audit(db.session, "?", "login.failed", target=f"ip:{request.remote_addr or 'unknown'}",
                        partner_id=partner.id, detail=f"single sign-on via {config['issuer']}: {exc}"[:2000])
