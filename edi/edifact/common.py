@@ -67,6 +67,8 @@ __all__ = [
 SUPPORTED_DIRECTORIES = ("D96A", "D01B")
 
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+#: A number as most senders write it (ASCII digits, no spaces), by decimal mark: parse_decimal's fast path.
+_PLAIN_NUMBER = {".": re.compile(r"-?[0-9]+(?:\.[0-9]+)?\Z"), ",": re.compile(r"-?[0-9]+(?:,[0-9]+)?\Z")}
 
 
 def check_directory(directory: str) -> tuple[str, str]:
@@ -90,13 +92,24 @@ def value_at(segment: Segment, index: int) -> str | list[str] | None:
 
 
 def component(segment: Segment, index: int, sub: int = 1) -> str | None:
-    """Component ``sub`` of element ``index`` (a simple element is its own first component); '' is None."""
-    value = value_at(segment, index)
-    if isinstance(value, list):
-        value = value[sub - 1] if 0 < sub <= len(value) else None
-    elif sub != 1:
-        value = None
-    return value or None
+    """Component ``sub`` of element ``index`` (a simple element is its own first component); '' is None.
+
+    Of a repeated element (syntax 4 repetition) the first occurrence counts, as in :func:`value_at`.
+    """
+    # The mappings call this a few times a segment: the plain str and list
+    # elements are answered here without going through value_at.
+    elements = segment.elements
+    if not 0 < index <= len(elements):
+        return None
+    value = elements[index - 1]
+    if value.__class__ is str:
+        return (value or None) if sub == 1 else None
+    if value.__class__ is not list:
+        general = value_at(segment, index)  # a repetition, or not a string yet
+        if not isinstance(general, list):
+            return (general or None) if sub == 1 else None
+        value = general
+    return (value[sub - 1] or None) if 0 < sub <= len(value) else None
 
 
 # --------------------------------------------------------------------------- numbers
@@ -109,6 +122,9 @@ def parse_decimal(text: str, decimal_mark: str = ".") -> Decimal:
     ISO 9735 forbids thousands separators and exponents, and requires a digit
     before the decimal mark (error code 38).
     """
+    plain = _PLAIN_NUMBER.get(decimal_mark)
+    if plain is not None and plain.match(text):  # the common case, the checks below would all pass
+        return Decimal(text if decimal_mark == "." else text.replace(decimal_mark, "."))
     raw = text.strip()
     other = "," if decimal_mark == "." else "."
     if other in raw:
@@ -160,6 +176,12 @@ def parse_date(value: str, fmt: str | None) -> tuple[_dt.date, str | None]:
     code = fmt or {8: "102", 12: "203", 14: "204", 6: "101"}.get(len(text))
     if code is None:
         raise ValueError(f"date {value!r} has no format and an unusual length")
+    if code == "102" and len(text) == 8 and text.isascii() and text.isdigit():
+        # the common case without strptime (ten times slower); a bad date goes the general way for its message
+        try:
+            return _dt.date(int(text[:4]), int(text[4:6]), int(text[6:])), None
+        except ValueError:
+            pass
     if code in _RANGE_FORMATS:
         code = _RANGE_FORMATS[code]
         pattern, length = _DATE_FORMATS[code]
@@ -606,44 +628,88 @@ def collect(r: MessageReader) -> Collected:
             last_rff = None
         if tag not in ("DTM", "PCD", "MOA", "PAT"):
             in_pat = False
-        if tag == "BGM":
-            c.bgm_index = i
-            c.document_code = component(s, 1, 1)
-            c.number = component(s, 2, 1)
-            c.function = component(s, 3)
-        elif tag == "DTM":
+        # the line group's segments first: most of a message, and the tests are exclusive
+        if tag == "LIN":
+            line = LineData(i, component(s, 1), component(s, 2))
+            line.package = len(c.packages) - 1 if c.packages else None
+            r.item_ids_lin(i, s, line.ids)
+            c.lines.append(line)
+        elif tag == "PIA" and line is not None:
+            for el in range(2, len(s.elements) + 1):
+                if component(s, el, 2) == "NB":
+                    line.batch = line.batch or component(s, el, 1)
+                elif not item_ids_from(line.ids, component(s, el, 1), component(s, el, 2)):
+                    r.warn(i, f"PIA item number type {component(s, el, 2)!r} is not mapped", element=el, component=2)
+        elif tag == "IMD" and line is not None:
+            text = r.imd_text(s)
+            if text and component(s, 1) in _FREE_FORM:
+                line.descriptions.append(text)
+            elif text:
+                line.coded_descriptions.append(text)
+        elif tag == "QTY" and line is not None:
             qual = component(s, 1, 1) or ""
-            value = r.date(i, s) if _wanted_date(qual) else None
-            if value is None:
+            quantity = r.decimal(i, s, 1, 2, what="quantity")
+            if quantity is not None:
+                line.quantities.setdefault(qual, Quantity(quantity, component(s, 1, 3), i))
+            else:
+                line.bad_quantity = True
+            if component(s, 1, 2) is None:
+                r.issue(i, "QTY without a quantity", code=SyntaxCode.MISSING, element=1, component=2)
+        elif tag == "MOA":
+            qual = component(s, 1, 1) or ""
+            amount = r.decimal(i, s, 1, 2, what="amount")
+            c.moa_currency = c.moa_currency or component(s, 1, 3)
+            if amount is None:
                 continue
             if in_pat:
-                c.pat_due = value
+                continue
+            if summary:
+                if tax_group is not None and qual in ("124", "125", "176", "150"):
+                    tax_group.amounts.setdefault(qual, amount)
+                else:
+                    c.summary.setdefault(qual, amount)
+            elif line is not None:
+                if not line.in_tax or qual in ("203", "66"):
+                    line.amounts.setdefault(qual, amount)
+        elif tag == "PRI" and line is not None:
+            qual = component(s, 1, 1) or ""
+            price = r.decimal(i, s, 1, 2, what="price")
+            basis = r.decimal(i, s, 1, 5, what="unit price basis")
+            line.prices.setdefault(qual, (price, basis, component(s, 1, 6), i))
+        elif tag == "DTM":
+            qual = component(s, 1, 1) or ""
+            date = r.date(i, s) if _wanted_date(qual) else None
+            if date is None:
+                continue
+            if in_pat:
+                c.pat_due = date
             elif line is not None and not summary:
-                line.dates.setdefault(qual, value)
+                line.dates.setdefault(qual, date)
             elif last_rff is not None:
-                c.ref_dates.setdefault(last_rff, value)
+                c.ref_dates.setdefault(last_rff, date)
             else:
-                c.dates.setdefault(qual, value)
+                c.dates.setdefault(qual, date)
         elif tag == "RFF":
             qual = component(s, 1, 1) or ""
-            value = component(s, 1, 2)
+            reference = component(s, 1, 2)
             last_rff = None
             if party is not None and qual == "VA":
-                party.vat_number = value
+                party.vat_number = reference
             elif line is not None and not summary:
-                if value:
-                    line.refs.setdefault(qual, (value, component(s, 1, 3)))
-            elif value:
-                c.refs.setdefault(qual, value)
+                if reference:
+                    line.refs.setdefault(qual, (reference, component(s, 1, 3)))
+            elif reference:
+                c.refs.setdefault(qual, reference)
                 last_rff = qual
-        elif tag == "NAD":
-            party = r.party(s)
-            if not party.role:
-                r.issue(i, "NAD without a party function code (3035)", code=SyntaxCode.MISSING, element=1)
-            c.parties.append(party)
-        elif tag == "CTA":
-            if party is not None:
-                party.contact = component(s, 2, 2) or component(s, 2, 1)
+        elif tag == "TAX":
+            rate, category = r.tax_details(i, s)
+            if summary:
+                tax_group = TaxGroup(i, rate, category)
+                c.tax_groups.append(tax_group)
+            elif line is not None:
+                line.in_tax = True
+                line.tax_rate = rate if rate is not None else line.tax_rate
+                line.tax_category = category or line.tax_category
         elif tag == "FTX":
             text = r.ftx_text(s)
             if not text:
@@ -660,6 +726,19 @@ def collect(r: MessageReader) -> Collected:
                 c.errors[-1] = (idx, code, prev + " " + text)
             else:
                 c.notes.append(text)
+        elif tag == "NAD":
+            party = r.party(s)
+            if not party.role:
+                r.issue(i, "NAD without a party function code (3035)", code=SyntaxCode.MISSING, element=1)
+            c.parties.append(party)
+        elif tag == "BGM":
+            c.bgm_index = i
+            c.document_code = component(s, 1, 1)
+            c.number = component(s, 2, 1)
+            c.function = component(s, 3)
+        elif tag == "CTA":
+            if party is not None:
+                party.contact = component(s, 2, 2) or component(s, 2, 1)
         elif tag == "ERC":
             if pending_erc is not None:
                 c.errors.append((pending_erc[0], pending_erc[1], ""))
@@ -697,71 +776,15 @@ def collect(r: MessageReader) -> Collected:
                 line.batch = line.batch or ident
             elif package is not None and line is None and qual == "BJ":
                 package.sscc = package.sscc or ident
-        elif tag == "LIN":
-            line = LineData(i, component(s, 1), component(s, 2))
-            line.package = len(c.packages) - 1 if c.packages else None
-            r.item_ids_lin(i, s, line.ids)
-            c.lines.append(line)
-        elif tag == "PIA" and line is not None:
-            for el in range(2, len(s.elements) + 1):
-                if component(s, el, 2) == "NB":
-                    line.batch = line.batch or component(s, el, 1)
-                elif not item_ids_from(line.ids, component(s, el, 1), component(s, el, 2)):
-                    r.warn(i, f"PIA item number type {component(s, el, 2)!r} is not mapped", element=el, component=2)
-        elif tag == "IMD" and line is not None:
-            text = r.imd_text(s)
-            if text and component(s, 1) in _FREE_FORM:
-                line.descriptions.append(text)
-            elif text:
-                line.coded_descriptions.append(text)
-        elif tag == "QTY" and line is not None:
-            qual = component(s, 1, 1) or ""
-            value = r.decimal(i, s, 1, 2, what="quantity")
-            if value is not None:
-                line.quantities.setdefault(qual, Quantity(value, component(s, 1, 3), i))
-            else:
-                line.bad_quantity = True
-            if component(s, 1, 2) is None:
-                r.issue(i, "QTY without a quantity", code=SyntaxCode.MISSING, element=1, component=2)
-        elif tag == "PRI" and line is not None:
-            qual = component(s, 1, 1) or ""
-            price = r.decimal(i, s, 1, 2, what="price")
-            basis = r.decimal(i, s, 1, 5, what="unit price basis")
-            line.prices.setdefault(qual, (price, basis, component(s, 1, 6), i))
-        elif tag == "MOA":
-            qual = component(s, 1, 1) or ""
-            value = r.decimal(i, s, 1, 2, what="amount")
-            c.moa_currency = c.moa_currency or component(s, 1, 3)
-            if value is None:
-                continue
-            if in_pat:
-                continue
-            if summary:
-                if tax_group is not None and qual in ("124", "125", "176", "150"):
-                    tax_group.amounts.setdefault(qual, value)
-                else:
-                    c.summary.setdefault(qual, value)
-            elif line is not None:
-                if not line.in_tax or qual in ("203", "66"):
-                    line.amounts.setdefault(qual, value)
-        elif tag == "TAX":
-            rate, category = r.tax_details(i, s)
-            if summary:
-                tax_group = TaxGroup(i, rate, category)
-                c.tax_groups.append(tax_group)
-            elif line is not None:
-                line.in_tax = True
-                line.tax_rate = rate if rate is not None else line.tax_rate
-                line.tax_category = category or line.tax_category
         elif tag == "UNS":
             summary = True
             line = None
         elif tag == "CNT":
             if component(s, 1, 1) == "2":
                 raw = component(s, 1, 2)
-                value = r.decimal(i, s, 1, 2, what="line count")
-                if value is not None and raw is not None:
-                    c.line_count = (int(value), i)
+                count = r.decimal(i, s, 1, 2, what="line count")
+                if count is not None and raw is not None:
+                    c.line_count = (int(count), i)
     if pending_erc is not None:
         c.errors.append((pending_erc[0], pending_erc[1], ""))
     if c.line_count is not None and c.line_count[0] != len(c.lines):
