@@ -160,7 +160,9 @@ def _nice_max(value: float) -> float:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    if value >= 10 or value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def bar_chart(
@@ -187,7 +189,7 @@ def bar_chart(
     bar_w = max(1.0, group_w * 0.8 / max(1, len(series)))
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" role="img" '
-        f'viewBox="0 0 {width} {height}" width="100%" aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc">',
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
         f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
     ]
