@@ -32,6 +32,13 @@ DEMO_USERS = [
     ("buyer@lusitania.example", "Luisa Buyer", "LUSITANIA", "buyer"),
 ]
 
+#: Which e-mails the demo users get (see hub.notifications.KINDS); sent only when [smtp] host is set.
+_DEMO_NOTIFY = {
+    "buyer": {"order_response": True, "despatch": True},
+    "admin": {"order_response": True, "approval": True},
+    "accounts": {"invoice": True},
+}
+
 _FAMILIES = [
     ("Engine oil", "Lubricants", "LTR", "SAE {v} engine oil, {s} l", ["5W-30", "5W-40", "10W-40", "0W-20", "15W-40"], [1, 4, 5, 20, 208]),
     ("Gear oil", "Lubricants", "LTR", "Gear oil {v}, {s} l", ["75W-90", "80W-90", "85W-140"], [1, 20, 208]),
@@ -114,7 +121,10 @@ def load_demo(session: Session, settings: Settings) -> list[str]:
         if code and partner is None:
             continue
         session.add(User(email=email, name=name, partner_id=partner.id if partner else None, role=role,
-                         password_hash=hash_password(DEMO_PASSWORD), notify={}))
+                         password_hash=hash_password(DEMO_PASSWORD), notify=_DEMO_NOTIFY.get(role, {})))
         changes.append(f"user {email} ({role})")
+    from hub.portal_documents import load_carriers
+
+    changes += load_carriers(session)  # tracking links for DHL, UPS, DPD, GLS, FedEx
     session.flush()
     return changes

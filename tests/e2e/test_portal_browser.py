@@ -169,3 +169,43 @@ def test_operator_reads_a_rejected_message(server, page, session_factory):
     page.get_by_role("button", name="Reprocess").click()
     sync_api.expect(page.get_by_text("Reprocess: done.")).to_be_visible()
     shot(page, "09-ops-reprocessed")
+
+
+def test_csv_upload_fixed_in_place_order_and_its_pdf_invoice(server, page, settings, session_factory, tmp_path):
+    from sqlalchemy import select
+
+    from hub.backoffice import invoice_order, ship_order
+    from hub.models import Order
+
+    page.goto(f"{server}/login")
+    page.get_by_label("E-mail address").fill("buyer@acme.example")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Upload CSV").click()
+    csv_file = tmp_path / "order.csv"
+    csv_file.write_text("sku,quantity,note\nKS-00001,4,for Leipzig\nKS-0OOO2,2,typo\n")
+    page.get_by_label("CSV file").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Upload").click()
+    sync_api.expect(page.get_by_text("1 row could not be added")).to_be_visible()
+    shot(page, "10-upload-error-row")
+    page.get_by_label("SKU in row 3").fill("KS-00002")
+    page.get_by_role("button", name="Add corrected rows").click()
+    sync_api.expect(page.get_by_role("heading", name="Cart")).to_be_visible()
+    page.get_by_role("link", name="Check out").click()
+    page.get_by_label("Your order number").fill("PO-BROWSER-CSV")
+    page.get_by_role("button", name="Place order").click()
+    sync_api.expect(page.get_by_role("heading", name="Order PO-BROWSER-CSV")).to_be_visible()
+
+    with session_factory() as session:  # the supplier's back office ships and invoices it
+        order_id = session.scalar(select(Order.id).where(Order.number == "PO-BROWSER-CSV"))
+        ship_order(session, settings, order_id, actor="erp", carrier="DHL", tracking_number="JJD0099")
+        invoice_order(session, settings, order_id, actor="erp")
+    page.reload()
+    page.get_by_role("link", name="Order, response, delivery and invoice on one page").click()
+    sync_api.expect(page.get_by_role("heading", name="Order PO-BROWSER-CSV: all documents")).to_be_visible()
+    shot(page, "11-order-chain")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDF of invoice", exact=False).first.click()
+    pdf = download.value.path()
+    assert pdf is not None and open(pdf, "rb").read(5) == b"%PDF-"
+    shutil.copyfile(pdf, SCREENSHOTS / "12-invoice.pdf")
