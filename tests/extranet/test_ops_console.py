@@ -305,3 +305,15 @@ def test_as2_test_connection_against_loopback(admin_client, session, world):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_state_counts_are_capped_and_skip_final_states(session, world):
+    from hub.monitor import state_counts
+
+    counts = state_counts(session)
+    assert counts == {"rejected": 1}  # processed (final) and delivered are not counted
+    session.add_all([Message(direction="in", partner_id=world.beta, state="failed", issues=[], receipt={}, size=0)
+                     for _ in range(3)])
+    session.commit()
+    assert state_counts(session, cap=2)["failed"] == 3  # cap + 1: "more than 2"
+    assert state_counts(session, partner_id=world.acme) == {"rejected": 1}
