@@ -340,13 +340,16 @@ def open_alert_count(session: Session) -> dict[str, int]:
 
 
 def run_ops_duties(session_factory: sessionmaker[Session], settings: Settings, *, actor: str) -> None:
-    """The operations duties of a scheduler tick: alerts (once a minute), retention (once a day)."""
+    """The operations duties of a scheduler tick: alerts (once a minute, after encrypting any channel
+    secret a partner file brought in as plaintext), retention (once a day)."""
     from hub.retention import RETENTION_EVERY, run_retention
+    from hub.secrets import seal_channel_secrets
     from hub.scheduler import claim_tick
 
     if claim_tick(session_factory, "alerts", EVALUATE_EVERY):
         try:
             with session_factory() as session:
+                seal_channel_secrets(session, settings)
                 evaluate(session, settings)
         except Exception:  # noqa: BLE001 - alerting must not stop the worker's other duties
             log.exception("alert evaluation failed")

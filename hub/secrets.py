@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.settings import Settings
 
@@ -29,6 +31,7 @@ __all__ = [
     "decrypt_settings",
     "redact",
     "with_plain_settings",
+    "seal_channel_secrets",
 ]
 
 PREFIX = "enc:v1:"
@@ -105,3 +108,18 @@ def with_plain_settings(channel: Any, settings: Settings) -> Any:
     """A read-only stand-in for ``channel`` with its secrets decrypted, for code that reads
     ``channel.settings`` to build an adapter (hub.as2.partner_profile). Never stored, never shown."""
     return _PlainChannel(channel, decrypt_settings(settings, channel.settings))
+
+
+def seal_channel_secrets(session: Session, settings: Settings) -> int:
+    """Encrypt secrets stored in plaintext (a partner file loaded by ``kontor partners load`` writes
+    them as the file has them); returns how many channels changed. Commits."""
+    from hub.models import Channel
+
+    sealed = 0
+    for channel in session.scalars(select(Channel)):
+        data = channel.settings or {}
+        if any(is_secret(k) and isinstance(v, str) and v and not is_encrypted(v) for k, v in data.items()):
+            channel.settings = encrypt_settings(settings, data)
+            sealed += 1
+    session.commit()
+    return sealed

@@ -249,3 +249,19 @@ def test_unreachable_webhook_is_recorded_not_raised(session, tmp_path, db_url):
     session.commit()
     (alert,) = alerts.evaluate(session, settings, now=NOW)
     assert alert.notified.startswith("webhook failed")
+
+
+def test_worker_tick_evaluates_alerts_and_seals_secrets(hub_env, session):
+    from hub.secrets import decrypt_settings, is_encrypted
+
+    acme = session.scalar(select(Partner).where(Partner.code == "ACME"))
+    _message(session, acme, state="dead", at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    session.add(Channel(partner=acme, name="their-sftp", kind="sftp", direction="out", active=False,
+                        settings={"host": "h", "username": "u", "password": "from-the-file"}))
+    session.commit()
+    hub_env.worker().tick(force=True)
+    session.expire_all()
+    assert "dead:ACME" in _active(session)
+    stored = session.scalar(select(Channel.settings).where(Channel.name == "their-sftp"))
+    assert is_encrypted(stored["password"])
+    assert decrypt_settings(hub_env.settings, stored)["password"] == "from-the-file"
