@@ -317,3 +317,13 @@ def test_state_counts_are_capped_and_skip_final_states(session, world):
     session.commit()
     assert state_counts(session, cap=2)["failed"] == 3  # cap + 1: "more than 2"
     assert state_counts(session, partner_id=world.acme) == {"rejected": 1}
+
+
+@pytest.mark.parametrize("path", ["/ops/dashboard", "/ops/alerts", "/ops/messages/bulk", "/ops/partners/1"])
+def test_partner_users_are_kept_out(acme_client, path):
+    assert acme_client.get(path).status_code == 403
+
+
+def test_anonymous_is_sent_to_sign_in(client, world):
+    response = client.get("/ops/dashboard")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
