@@ -72,7 +72,8 @@ def _settings():
 @bp.get("/dashboard")
 def dashboard() -> ResponseReturnValue:
     days = min(max(request.args.get("days", 14, type=int), 1), 90)
-    figures = dashboard_figures(db.session, days=days)
+    partner_id = request.args.get("partner", type=int)
+    figures = dashboard_figures(db.session, days=days, partner_id=partner_id)
     labels = [d.day.strftime("%d.%m") for d in figures.days]
     charts = {
         "volume": bar_chart(
@@ -98,7 +99,8 @@ def dashboard() -> ResponseReturnValue:
             [("inbound", [p[1] for p in figures.partners[:15]]), ("outbound", [p[2] for p in figures.partners[:15]])],
         ),
     }
-    return render_template("ops/dashboard.html", figures=figures, charts=charts, days=days)
+    return render_template("ops/dashboard.html", figures=figures, charts=charts, days=days, partner_id=partner_id,
+                           partners=monitor.partner_choices(db.session))
 
 
 # --- alerts ------------------------------------------------------------------------

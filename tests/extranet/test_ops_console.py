@@ -62,6 +62,9 @@ def test_dashboard_charts_are_accessible_svg_with_tables(viewer_client, session,
     assert re.search(r"<td class=\"num\">1</td><td class=\"num\">42\.0</td><td class=\"num\">42\.0</td>", html)
     table = html[html.index("Messages per partner, busiest first"):]
     assert "ACME" in table and "BETA" in table
+    only_beta = _text(viewer_client.get(f"/ops/dashboard?days=7&partner={world.beta}"))
+    table = only_beta[only_beta.index("Messages per partner, busiest first"):]
+    assert "BETA" in table and "ACME" not in table.split("</table>")[0]
 
 
 # --- alerts -------------------------------------------------------------------------------
