@@ -66,6 +66,7 @@ warnings: ``unknown-codes`` (12), ``element-formats`` (19, 37-40) and
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 from edi.directory import GroupSpec, MessageSpec, SegmentRef, SegmentSpec, UnknownDirectoryError, load_spec
@@ -83,9 +84,17 @@ _REPS = {"an": _AN, "a": _A, "n": _N}
 
 # The fast acceptance test of a component (see "Speed" in the module docstring):
 # _FREE: an without a code list, a length test; _CODED: membership of the code
-# list entries that fit the format; _INTEGER: n, digits and length (decimals
-# fall through to _check); _SLOW: always _check (a, the rare case).
-_FREE, _CODED, _INTEGER, _SLOW = 0, 1, 2, 3
+# list entries that fit the format; _NUMBER: n, ASCII digits (an optional
+# minus sign and decimal mark, see _decimal_fits) and length; _SLOW: always
+# _check (a, the rare case).
+_FREE, _CODED, _NUMBER, _SLOW = 0, 1, 2, 3
+
+# A decimal number as _check accepts it, by the interchange's decimal mark (with
+# a comma as the mark, _check takes a point too): sign, whole digits, fraction.
+_DECIMAL = {
+    ".": re.compile(r"-?[0-9]+(?:\.([0-9]+))?\Z"),
+    ",": re.compile(r"-?[0-9]+(?:[.,]([0-9]+))?\Z"),
+}
 
 
 class _Group:
@@ -135,11 +144,11 @@ class _Group:
 
 
 # A component: (code, label, mandatory, rep, min, max, codes or None, closed, list name, test, accepted)
-# where test is _FREE/_CODED/_INTEGER/_SLOW and accepted the code list entries that fit the
+# where test is _FREE/_CODED/_NUMBER/_SLOW and accepted the code list entries that fit the
 # format (for _CODED). An element: (code, label, mandatory, composite, components,
-# indices of the mandatory components).
+# indices of the mandatory components, how many components it needs at least to hold them).
 _Comp = tuple[str, str, bool, int, int, int, Any, bool, str, int, Any]
-_Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...]]
+_Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...], int]
 
 
 class CompiledSpec:
@@ -189,10 +198,11 @@ def _compile_segment(seg: SegmentSpec) -> tuple[_Elem, ...]:
             elif rep == _AN:
                 compiled = compiled[:9] + (_FREE, None)
             elif rep == _N:
-                compiled = compiled[:9] + (_INTEGER, None)
+                compiled = compiled[:9] + (_NUMBER, None)
             comps.append(compiled)
         mandatory = tuple(k for k, comp in enumerate(comps) if comp[2])
-        out.append((element.code, label, element.mandatory, element.composite, tuple(comps), mandatory))
+        needed = mandatory[-1] + 1 if mandatory else 0
+        out.append((element.code, label, element.mandatory, element.composite, tuple(comps), mandatory, needed))
     return tuple(out)
 
 
@@ -498,7 +508,7 @@ def validate_segments(
 
     def report_value(index: int, tag: str, value: str, comp: _Comp, where: str, element: int,
                      component: int | None) -> None:
-        """Report the problem of a present value that failed its fast acceptance test, if it has one."""
+        """Report the problem of a present value, if it has one."""
         problem = _check(value, comp, decimal_mark)
         if problem is not None:
             pcode, ptext, closed = problem
@@ -506,8 +516,8 @@ def validate_segments(
             report(index, tag, pcode, f"{where}: {ptext}", element=element, component=component, warning=warn)
 
     def check_element(index: int, tag: str, number: int, spec: _Elem, value: Any) -> None:
-        """Every element but a simple one holding one string (the main loop's own fast path)."""
-        _code, label, mandatory, composite, comps, mandatory_comps = spec
+        """Check one element (one occurrence of a repeated one) the general way, reporting every problem."""
+        _code, label, mandatory, composite, comps, mandatory_comps, _needed = spec
         if composite:
             parts = value if isinstance(value, list) else [value]
             if not any(parts):
@@ -527,17 +537,6 @@ def validate_segments(
                                f"element {number} ({label}), component {k + 1} ({comp[1]}) is mandatory and missing",
                                element=number, component=k + 1)
                     continue
-                # the fast acceptance test (see _FREE ... _SLOW); the main loop has the same
-                test = comp[9]
-                if test == _FREE:
-                    if comp[4] <= len(part) <= comp[5]:
-                        continue
-                elif test == _CODED:
-                    if part in comp[10]:
-                        continue
-                elif test == _INTEGER:
-                    if comp[4] <= len(part) <= comp[5] and part.isdigit() and part.isascii():
-                        continue
                 report_value(index, tag, part, comp, f"element {number} ({label}), component {k + 1} ({comp[1]})",
                              number, k + 1)
             for k in mandatory_comps:  # the absent trailing components
@@ -559,6 +558,7 @@ def validate_segments(
             return
         report_value(index, tag, value, comps[0], f"element {number} ({label})", number, None)
 
+    decimal_rx = _DECIMAL.get(decimal_mark, _DECIMAL["."])
     walk = _Walk(compiled, segments, strictness.allows("unknown-segments"))
     step = walk.step
     notes = walk.notes
@@ -586,32 +586,61 @@ def validate_segments(
         number = 0
         for spec, value in zip(layout, elements):  # stops at the shorter: surplus elements were reported
             number += 1
-            if value.__class__ is not str or spec[3]:  # composites, repetitions: the general way
-                if isinstance(value, tuple):  # a syntax 4 repetition: each occurrence checked alike
-                    for occurrence in value:
-                        check_element(index, tag, number, spec, occurrence)
-                else:
+            # Fast paths: a value (or every component of a composite) that passes its
+            # component's acceptance test is valid; at the first doubt the element goes
+            # the general way (check_element, report_value), which finds and words the problem.
+            if value.__class__ is str:  # a simple element, or a composite's first component alone
+                if not value:
+                    if spec[2]:
+                        report(index, tag, SyntaxCode.MISSING,
+                               f"element {number} ({spec[1]}) is mandatory and missing", element=number)
+                    continue
+                comp = spec[4][0]
+                test = comp[9]
+                if spec[6] <= 1:
+                    if test == _FREE:
+                        if comp[4] <= len(value) <= comp[5]:
+                            continue
+                    elif test == _CODED:
+                        if value in comp[10]:
+                            continue
+                    elif test == _NUMBER:
+                        if (comp[4] <= len(value) <= comp[5] and value.isdigit() and value.isascii()) or \
+                                _decimal_fits(value, comp, decimal_rx):
+                            continue
+                if spec[3]:
                     check_element(index, tag, number, spec, value)
-                continue
-            # the common case: a simple element, one value
-            if not value:
-                if spec[2]:
-                    report(index, tag, SyntaxCode.MISSING,
-                           f"element {number} ({spec[1]}) is mandatory and missing", element=number)
-                continue
-            comp = spec[4][0]
-            # the fast acceptance test (see _FREE ... _SLOW); check_element has the same
-            test = comp[9]
-            if test == _FREE:
-                if comp[4] <= len(value) <= comp[5]:
-                    continue
-            elif test == _CODED:
-                if value in comp[10]:
-                    continue
-            elif test == _INTEGER:
-                if comp[4] <= len(value) <= comp[5] and value.isdigit() and value.isascii():
-                    continue
-            report_value(index, tag, value, comp, f"element {number} ({spec[1]})", number, None)
+                else:
+                    report_value(index, tag, value, comp, f"element {number} ({spec[1]})", number, None)
+            elif value.__class__ is list and spec[3]:
+                comps = spec[4]
+                if spec[6] <= len(value) <= len(comps):
+                    for part, comp in zip(value, comps):
+                        if not part:
+                            if comp[2]:
+                                break
+                            continue
+                        test = comp[9]
+                        if test == _FREE:
+                            if comp[4] <= len(part) <= comp[5]:
+                                continue
+                        elif test == _CODED:
+                            if part in comp[10]:
+                                continue
+                        elif test == _NUMBER:
+                            if (comp[4] <= len(part) <= comp[5] and part.isdigit() and part.isascii()) or \
+                                    _decimal_fits(part, comp, decimal_rx):
+                                continue
+                        break
+                    else:
+                        if not spec[2] or any(value):
+                            continue
+                check_element(index, tag, number, spec, value)
+            elif isinstance(value, tuple):  # a syntax 4 repetition: each occurrence checked alike
+                for occurrence in value:
+                    check_element(index, tag, number, spec, occurrence)
+            else:
+                check_element(index, tag, number, spec, value)
         for position in required:
             if position >= present:
                 spec = layout[position]
@@ -623,6 +652,15 @@ def validate_segments(
         for code, text, warning in notes:
             report(last, segments[last].tag, code, text, warning=warning)
     return issues
+
+
+def _decimal_fits(value: str, comp: _Comp, pattern: re.Pattern[str]) -> bool:
+    """True when ``value`` is a number of the component's length as _check counts it (no sign, no mark)."""
+    match = pattern.match(value)
+    if match is None:
+        return False
+    digits = len(value) - (value[0] == "-") - (match.lastindex is not None)
+    return comp[4] <= digits <= comp[5]
 
 
 def _check(value: str, comp: _Comp, decimal_mark: str) -> tuple[str, str, bool] | None:
