@@ -30,6 +30,7 @@ __all__ = [
     "SUPPORTED_DIRECTORIES",
     "value_at",
     "component",
+    "components",
     "MessageReader",
     "parse_decimal",
     "format_decimal",
@@ -110,6 +111,31 @@ def component(segment: Segment, index: int, sub: int = 1) -> str | None:
             return (general or None) if sub == 1 else None
         value = general
     return (value[sub - 1] or None) if 0 < sub <= len(value) else None
+
+
+#: Padding for components(): absent trailing components are None.
+_ABSENT: tuple[None, ...] = (None,) * 16
+
+
+def components(segment: Segment, index: int, count: int) -> tuple[str | None, ...]:
+    """``(component(segment, index, 1), ..., component(segment, index, count))`` in one call.
+
+    For the mappings' hot branches (QTY, MOA, PRI, DTM ...), which read several
+    components of one composite: ``qual, amount, currency = components(s, 1, 3)``.
+    ``count`` is at most 16.
+    """
+    elements = segment.elements
+    value = elements[index - 1] if 0 < index <= len(elements) else None
+    if value.__class__ is not list:
+        if value.__class__ is not str:
+            value = value_at(segment, index)  # a repetition, or not a string yet
+        if not isinstance(value, list):
+            value = [value] if value else []
+    if len(value) < count:
+        parts = (*value, *_ABSENT[: count - len(value)])
+    else:
+        parts = tuple(value[:count])
+    return tuple(part or None for part in parts) if "" in parts else parts
 
 
 # --------------------------------------------------------------------------- numbers
@@ -453,7 +479,10 @@ class MessageReader:
     # -- typed readers
 
     def decimal(self, index: int, segment: Segment, el: int, comp: int = 1, *, what: str = "value") -> Decimal | None:
-        raw = component(segment, el, comp)
+        return self.number(index, component(segment, el, comp), el, comp, what=what)
+
+    def number(self, index: int, raw: str | None, el: int, comp: int = 1, *, what: str = "value") -> Decimal | None:
+        """:meth:`decimal` for a value already taken from element ``el``, component ``comp`` of segment ``index``."""
         if raw is None:
             return None
         try:
@@ -465,12 +494,15 @@ class MessageReader:
 
     def date(self, index: int, segment: Segment) -> _dt.date | None:
         """The date of a DTM (C507 2005:2380:2379)."""
-        raw = component(segment, 1, 2)
+        return self.date_value(index, component(segment, 1, 2), component(segment, 1, 3))
+
+    def date_value(self, index: int, raw: str | None, fmt: str | None) -> _dt.date | None:
+        """:meth:`date` for the 2380 value and 2379 format already taken from the DTM at ``index``."""
         if raw is None:
             self.issue(index, "DTM without a date value", code=SyntaxCode.MISSING, element=1, component=2)
             return None
         try:
-            value, warning = parse_date(raw, component(segment, 1, 3))
+            value, warning = parse_date(raw, fmt)
         except ValueError as exc:
             self.issue(index, str(exc), element=1, component=2)
             return None
@@ -486,7 +518,7 @@ class MessageReader:
         """Free-form description of an IMD (C273 7008 components 4 and 5)."""
         value = value_at(segment, 3)
         if isinstance(value, list):
-            return "".join(v for v in value[3:5] if v) or None
+            return "".join(value[3:5]) or None
         return None
 
     def ftx_text(self, segment: Segment) -> str | None:
@@ -496,7 +528,7 @@ class MessageReader:
         return party_from_nad(segment)
 
     def item_ids_lin(self, index: int, segment: Segment, ids: ItemIds) -> None:
-        number, kind = component(segment, 3, 1), component(segment, 3, 2)
+        number, kind = components(segment, 3, 2)
         if not item_ids_from(ids, number, kind):
             ids.supplier_sku = ids.supplier_sku or number
             said = f"type {kind!r} is not known" if kind else "has no type (7143)"
@@ -620,8 +652,10 @@ def collect(r: MessageReader) -> Collected:
     tax_group: TaxGroup | None = None
     package: PackageData | None = None
     pending_erc: tuple[int, str] | None = None
-    for i, s in r.body():
+    for i, s in enumerate(r.message.segments):  # r.body(), without a generator in the loop
         tag = s.tag
+        if tag == "UNH" or tag == "UNT":
+            continue
         if tag not in _PARTY_FOLLOWERS:
             party = None
         if tag not in ("DTM", "RFF"):
@@ -636,10 +670,11 @@ def collect(r: MessageReader) -> Collected:
             c.lines.append(line)
         elif tag == "PIA" and line is not None:
             for el in range(2, len(s.elements) + 1):
-                if component(s, el, 2) == "NB":
-                    line.batch = line.batch or component(s, el, 1)
-                elif not item_ids_from(line.ids, component(s, el, 1), component(s, el, 2)):
-                    r.warn(i, f"PIA item number type {component(s, el, 2)!r} is not mapped", element=el, component=2)
+                number, kind = components(s, el, 2)
+                if kind == "NB":
+                    line.batch = line.batch or number
+                elif not item_ids_from(line.ids, number, kind):
+                    r.warn(i, f"PIA item number type {kind!r} is not mapped", element=el, component=2)
         elif tag == "IMD" and line is not None:
             text = r.imd_text(s)
             if text and component(s, 1) in _FREE_FORM:
@@ -647,18 +682,19 @@ def collect(r: MessageReader) -> Collected:
             elif text:
                 line.coded_descriptions.append(text)
         elif tag == "QTY" and line is not None:
-            qual = component(s, 1, 1) or ""
-            quantity = r.decimal(i, s, 1, 2, what="quantity")
+            qual, raw, unit = components(s, 1, 3)
+            quantity = r.number(i, raw, 1, 2, what="quantity")
             if quantity is not None:
-                line.quantities.setdefault(qual, Quantity(quantity, component(s, 1, 3), i))
+                line.quantities.setdefault(qual or "", Quantity(quantity, unit, i))
             else:
                 line.bad_quantity = True
-            if component(s, 1, 2) is None:
+            if raw is None:
                 r.issue(i, "QTY without a quantity", code=SyntaxCode.MISSING, element=1, component=2)
         elif tag == "MOA":
-            qual = component(s, 1, 1) or ""
-            amount = r.decimal(i, s, 1, 2, what="amount")
-            c.moa_currency = c.moa_currency or component(s, 1, 3)
+            qual, raw, currency = components(s, 1, 3)
+            qual = qual or ""
+            amount = r.number(i, raw, 1, 2, what="amount")
+            c.moa_currency = c.moa_currency or currency
             if amount is None:
                 continue
             if in_pat:
@@ -672,13 +708,14 @@ def collect(r: MessageReader) -> Collected:
                 if not line.in_tax or qual in ("203", "66"):
                     line.amounts.setdefault(qual, amount)
         elif tag == "PRI" and line is not None:
-            qual = component(s, 1, 1) or ""
-            price = r.decimal(i, s, 1, 2, what="price")
-            basis = r.decimal(i, s, 1, 5, what="unit price basis")
-            line.prices.setdefault(qual, (price, basis, component(s, 1, 6), i))
+            qual, raw, _type, _kind, raw_basis, unit = components(s, 1, 6)
+            price = r.number(i, raw, 1, 2, what="price")
+            basis = r.number(i, raw_basis, 1, 5, what="unit price basis")
+            line.prices.setdefault(qual or "", (price, basis, unit, i))
         elif tag == "DTM":
-            qual = component(s, 1, 1) or ""
-            date = r.date(i, s) if _wanted_date(qual) else None
+            qual, raw, fmt = components(s, 1, 3)
+            qual = qual or ""
+            date = r.date_value(i, raw, fmt) if _wanted_date(qual) else None
             if date is None:
                 continue
             if in_pat:
@@ -690,14 +727,14 @@ def collect(r: MessageReader) -> Collected:
             else:
                 c.dates.setdefault(qual, date)
         elif tag == "RFF":
-            qual = component(s, 1, 1) or ""
-            reference = component(s, 1, 2)
+            qual, reference, ref_line = components(s, 1, 3)
+            qual = qual or ""
             last_rff = None
             if party is not None and qual == "VA":
                 party.vat_number = reference
             elif line is not None and not summary:
                 if reference:
-                    line.refs.setdefault(qual, (reference, component(s, 1, 3)))
+                    line.refs.setdefault(qual, (reference, ref_line))
             elif reference:
                 c.refs.setdefault(qual, reference)
                 last_rff = qual
