@@ -405,7 +405,7 @@ def federated_sign_in(
     where = f"ip:{address or 'unknown'}"
     email = (email or "").strip().lower()
 
-    def refuse(reason: str, why: str, user: User | None = None) -> SignIn:
+    def refuse(reason: str, why: str) -> SignIn:
         audit(session, email[:200] or "?", "login.failed", target=where, partner_id=partner_id,
               detail=f"single sign-on via {issuer}: {why}")
         session.commit()

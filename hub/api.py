@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from edi import documents as doc
@@ -105,7 +105,8 @@ class NewClient:
     secret: str  # shown once; only its hash is stored
 
 
-def create_client(session: Session, partner_code: str, scopes: list[str], *, name: str = "") -> NewClient:
+def create_client(session: Session, partner_code: str, scopes: list[str], *, name: str = "",
+                  actor: str = "cli") -> NewClient:
     """A new API client of a partner with ``scopes``; commits. The secret is returned once."""
     partner = session.scalar(select(Partner).where(Partner.code == partner_code))
     if partner is None:
@@ -126,7 +127,7 @@ def create_client(session: Session, partner_code: str, scopes: list[str], *, nam
         active=True,
     )
     session.add(client)
-    audit(session, "cli", "api.client.created", target=f"api_client:{client.client_id}", partner_id=partner.id,
+    audit(session, actor, "api.client.created", target=f"api_client:{client.client_id}", partner_id=partner.id,
           detail=f"scopes {client.scope}")
     session.commit()
     return NewClient(client, secret)
@@ -145,8 +146,14 @@ def query_client(session: Session, client_id: str) -> ApiClient | None:
 
 
 def save_token(session: Session, token: Mapping[str, Any], client: ApiClient) -> ApiToken:
-    """Store an issued token (hashed) with its scope and expiry; commits."""
+    """Store an issued token (hashed) with its scope and expiry; commits.
+
+    The client's tokens that expired more than a day ago go at the same time,
+    so the table holds about a day of tokens per client.
+    """
     now = utcnow()
+    session.execute(delete(ApiToken).where(ApiToken.client_pk == client.id,
+                                           ApiToken.expires_at < now - dt.timedelta(days=1)))
     record = ApiToken(
         client_pk=client.id,
         token_hash=digest(token["access_token"]),

@@ -110,6 +110,8 @@ def test_requests_without_a_valid_token_are_401(client, clients, session):
     session.commit()
     assert client.get("/api/v1/orders", headers=bearer(token)).status_code == 401
     token = get_token(client, clients["acme"])
+    # Tokens long expired are dropped when the client gets a new one.
+    assert rows(session, select(ApiToken.id).where(ApiToken.expires_at < dt.datetime(2001, 1, 1))) == []
     session.execute(update(ApiClient).where(ApiClient.client_id == clients["acme"][0]).values(active=False))
     session.commit()
     assert client.get("/api/v1/orders", headers=bearer(token)).status_code == 401
