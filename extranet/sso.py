@@ -34,14 +34,14 @@ from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from requests import RequestException
-from sqlalchemy import select
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from extranet.extensions import db
 from extranet.security import Account, safe_next
 from hub import accounts
-from hub.models import Partner, User
+from hub.models import Partner
+from hub.partners import oidc_partner, oidc_partners
 from hub.settings import Settings
 
 __all__ = ["bp", "account_bp", "start_session", "PENDING", "PENDING_SECONDS", "RESET_SECONDS"]
@@ -150,13 +150,6 @@ def _external(endpoint: str, **values: Any) -> str:
     return _base_url(current_app.config["KONTOR_SETTINGS"]) + url_for(endpoint, **values)
 
 
-def _oidc(partner: Partner | None) -> dict[str, Any] | None:
-    if partner is None or not partner.active:
-        return None
-    config = (partner.profile or {}).get("oidc")
-    return config if isinstance(config, dict) and config.get("issuer") and config.get("client_id") else None
-
-
 def _client(partner: Partner, config: dict[str, Any]) -> FlaskOAuth2App:
     """The partner's OIDC client, kept per application for an hour (its provider metadata with it)."""
     secret = config.get("client_secret")
@@ -183,25 +176,15 @@ def _client(partner: Partner, config: dict[str, Any]) -> FlaskOAuth2App:
 
 
 def _partner(code: str) -> tuple[Partner, dict[str, Any]]:
-    partner = db.session.scalar(select(Partner).where(Partner.code == code.upper()))
-    config = _oidc(partner)
-    if partner is None or config is None:
+    found = oidc_partner(db.session, code)
+    if found is None:
         abort(404)
-    return partner, config
-
-
-def _sso_partners() -> list[tuple[Partner, dict[str, Any]]]:
-    found = []
-    for partner in db.session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.name)):
-        config = _oidc(partner)
-        if config is not None:
-            found.append((partner, config))
     return found
 
 
 @bp.app_context_processor
 def _sso_form() -> dict[str, Any]:
-    if request.endpoint != "auth.login" or not _sso_partners():
+    if request.endpoint != "auth.login" or not oidc_partners(db.session):
         return {}
     return {"sso_form": SsoForm(formdata=None, prefix="sso")}
 
@@ -212,7 +195,7 @@ def sso_by_email() -> ResponseReturnValue:
     email = (request.args.get("sso-email") or request.args.get("email") or "").strip().lower()[:200]
     next_url = safe_next(request.args.get("next"), "") or None
     domain = email.rsplit("@", 1)[1] if "@" in email else ""
-    for partner, config in _sso_partners():
+    for partner, config in oidc_partners(db.session):
         if domain and domain in [d.lower() for d in config.get("email_domains", [])]:
             return redirect(url_for("sso.start", code=partner.code, next=next_url, login_hint=email))
     flash("There is no single sign-on for that address; sign in with your password.", "error")
@@ -402,8 +385,8 @@ def reset_password(token: str) -> ResponseReturnValue:
         return _reset_refused("This link has expired.")
     except (BadSignature, KeyError, TypeError, ValueError):
         return _reset_refused("This link is not valid.")
-    user = db.session.get(User, user_id)
-    if user is None or not user.active or accounts.password_fingerprint(user) != fingerprint:
+    user = accounts.reset_link_user(db.session, user_id, fingerprint)
+    if user is None:
         return _reset_refused("This link was used already, or the password was changed since it was sent.")
     form = NewPasswordForm()
     if form.validate_on_submit():

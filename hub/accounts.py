@@ -32,6 +32,7 @@ __all__ = [
     "password_fingerprint",
     "password_problem",
     "reset_password",
+    "reset_link_user",
     "user_for_reset",
     "federated_sign_in",
 ]
@@ -335,13 +336,21 @@ def password_problem(user: User, password: str) -> str | None:
     return None
 
 
-def reset_password(session: Session, user_id: int, fingerprint: str, password: str, *,
-                   address: str | None = None) -> SignIn:
-    """Set a new password from a reset link; commits. Refused when the password changed since the link."""
+def reset_link_user(session: Session, user_id: int, fingerprint: str) -> User | None:
+    """The active user a reset link was made for, while their password is the one it was signed with."""
     import hmac
 
     user = session.get(User, user_id)
     if user is None or not user.active or not hmac.compare_digest(password_fingerprint(user), fingerprint):
+        return None
+    return user
+
+
+def reset_password(session: Session, user_id: int, fingerprint: str, password: str, *,
+                   address: str | None = None) -> SignIn:
+    """Set a new password from a reset link; commits. Refused when the password changed since the link."""
+    user = reset_link_user(session, user_id, fingerprint)
+    if user is None:
         return SignIn(None, "refused")
     user.password_hash = hash_password(password)
     user.failed_logins = 0

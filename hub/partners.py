@@ -38,6 +38,9 @@ __all__ = [
     "load_profiles",
     "sync_partners",
     "preferences",
+    "oidc_settings",
+    "oidc_partners",
+    "oidc_partner",
 ]
 
 #: scheme -> UNB/NAD identification code qualifier
@@ -382,6 +385,31 @@ def _profile_json(documents: DocumentPreferences) -> dict[str, Any]:
     data["acknowledgements"] = list(documents.acknowledgements)
     data["leniencies"] = list(documents.leniencies)
     return data
+
+
+def oidc_settings(partner: Partner | None) -> dict[str, Any] | None:
+    """The single sign-on settings stored from an active partner's ``[oidc]`` table, else None."""
+    if partner is None or not partner.active:
+        return None
+    config = (partner.profile or {}).get("oidc")
+    return config if isinstance(config, dict) and config.get("issuer") and config.get("client_id") else None
+
+
+def oidc_partners(session: Session) -> list[tuple[Partner, dict[str, Any]]]:
+    """Active partners with single sign-on, by name, with their settings."""
+    found = []
+    for partner in session.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.name)):
+        config = oidc_settings(partner)
+        if config is not None:
+            found.append((partner, config))
+    return found
+
+
+def oidc_partner(session: Session, code: str) -> tuple[Partner, dict[str, Any]] | None:
+    """The partner with ``code`` and its single sign-on settings, when it has them."""
+    partner = session.scalar(select(Partner).where(Partner.code == code.upper()))
+    config = oidc_settings(partner)
+    return None if partner is None or config is None else (partner, config)
 
 
 def preferences(partner: Partner) -> DocumentPreferences:
