@@ -264,3 +264,41 @@ def test_partners_without_sso_and_unreachable_providers(client, provider, acme_s
 
 def test_password_sign_in_still_works_beside_sso(client, acme_sso):
     assert login(client, "buyer@acme.example").status_code == 302
+
+
+def test_the_oidc_table_of_a_partner_profile(tmp_path, session, world, provider, client, monkeypatch):
+    from hub.errors import ProfileError
+    from hub.partners import load_profile, sync_partners
+
+    path = tmp_path / "acme.toml"
+    path.write_text(
+        'code = "ACME"\nname = "Acme Distribution"\n\n[oidc]\n'
+        f'issuer = "{provider.issuer}"\nclient_id = "{provider.client_id}"\n'
+        'client_secret_env = "ACME_OIDC_SECRET"\nemail_domains = ["Acme.example"]\nlabel = "Acme Login"\n',
+        encoding="utf-8",
+    )
+    profile = load_profile(path)
+    assert profile.oidc is not None and profile.oidc.email_domains == ("acme.example",)
+    sync_partners(session, [profile])
+    session.commit()
+    [(stored,)] = rows(session, select(Partner.profile).where(Partner.code == "ACME"))
+    assert stored["oidc"]["client_secret_env"] == "ACME_OIDC_SECRET" and stored["oidc"]["client_secret"] is None
+    monkeypatch.setenv("ACME_OIDC_SECRET", provider.client_secret)  # the secret stays out of file and database
+    assert sso(client, provider).headers["Location"] == "/"
+    for table, field in [
+        ('issuer = "http://idp.example"\nclient_id = "x"\nclient_secret = "s"\nemail_domains = ["a.example"]', "oidc.issuer"),
+        ('issuer = "https://idp.example"\nclient_secret = "s"\nemail_domains = ["a.example"]', "oidc.client_id"),
+        ('issuer = "https://idp.example"\nclient_id = "x"\nemail_domains = ["a.example"]', "oidc.client_secret"),
+        ('issuer = "https://idp.example"\nclient_id = "x"\nclient_secret = "s"\nemail_domains = "a.example"',
+         "oidc.email_domains"),
+        ('issuer = "https://idp.example"\nclient_id = "x"\nclient_secret = "s"\nemail_domains = ["a.example"]\n'
+         'scope = "profile"', "oidc.scope"),
+        ('issuer = "https://idp.example"\nclient_id = "x"\nclient_secret = "s"\nemail_domains = ["a.example"]\n'
+         'create_users_role = "ops_admin"', "oidc.create_users_role"),
+        ('issuer = "https://idp.example"\nclient_id = "x"\nclient_secret = "s"\nemail_domains = ["a.example"]\n'
+         'colour = "blue"', "oidc.colour"),
+    ]:
+        path.write_text(f'code = "ACME"\nname = "Acme"\n\n[oidc]\n{table}\n', encoding="utf-8")
+        with pytest.raises(ProfileError) as caught:
+            load_profile(path)
+        assert str(caught.value).startswith(f"{path}: {field}:"), str(caught.value)
