@@ -160,11 +160,12 @@ class CompiledSpec:
         self.spec = spec
         names = {tag: seg.name for tag, seg in spec.segments.items()}
         self.root = _Group(spec.structure, names)
-        self.segments: dict[str, tuple[tuple[_Elem, ...], tuple[int, ...]]] = {}
+        # tag -> (layout, positions of the mandatory elements, how many elements hold them all)
+        self.segments: dict[str, tuple[tuple[_Elem, ...], tuple[int, ...], int]] = {}
         for tag, seg in spec.segments.items():
             layout = _compile_segment(seg)
             required = tuple(i for i, element in enumerate(layout) if element[2])
-            self.segments[tag] = (layout, required)
+            self.segments[tag] = (layout, required, required[-1] + 1 if required else 0)
 
 
 def _compile_segment(seg: SegmentSpec) -> tuple[_Elem, ...]:
@@ -576,7 +577,7 @@ def validate_segments(
         compiled_segment = seg_specs.get(tag)
         if compiled_segment is None:
             continue
-        layout, required = compiled_segment
+        layout, required, needed = compiled_segment
         elements = segment.elements
         present = len(elements)
         if present > len(layout):
@@ -641,11 +642,12 @@ def validate_segments(
                     check_element(index, tag, number, spec, occurrence)
             else:
                 check_element(index, tag, number, spec, value)
-        for position in required:
-            if position >= present:
-                spec = layout[position]
-                report(index, tag, SyntaxCode.MISSING, f"element {position + 1} ({spec[1]}) is mandatory and missing",
-                       element=position + 1)
+        if present < needed:
+            for position in required:
+                if position >= present:
+                    spec = layout[position]
+                    report(index, tag, SyntaxCode.MISSING,
+                           f"element {position + 1} ({spec[1]}) is mandatory and missing", element=position + 1)
     if segments:
         last = len(segments) - 1
         walk.finish()

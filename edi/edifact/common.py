@@ -354,7 +354,7 @@ def nad_group(party: Party) -> list[Segment]:
 # --------------------------------------------------------------------------- reading
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemIds:
     gtin: str | None = None
     supplier_sku: str | None = None
@@ -542,14 +542,14 @@ class MessageReader:
 # --------------------------------------------------------------------------- collecting
 
 
-@dataclass
+@dataclass(slots=True)
 class Quantity:
     value: Decimal
     unit: str | None
     index: int
 
 
-@dataclass
+@dataclass(slots=True)
 class LineData:
     """What one LIN group said, before it becomes a document line."""
 
