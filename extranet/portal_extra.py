@@ -22,7 +22,7 @@ from extranet.extensions import db, login_manager
 from extranet.forms import UploadForm
 from extranet.portal import MAX_CART_LINES, _rows_added, load_cart, save_cart
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required
-from hub import approvals, notifications, order_templates, partner_users, portal_documents
+from hub import approvals, notifications, order_templates, partner_users, portal_documents, turnaround
 from hub.chain import chain_for_order
 from hub.errors import HubError
 from hub.invoice_pdf import invoice_pdf
@@ -61,6 +61,14 @@ def order_approval(order_id: int):
     if not current_user.is_authenticated or current_user.is_ops:
         return None
     return approvals.approval_for(db.session, current_user.partner_id, order_id)
+
+
+@bp.app_template_global()
+def has_received_orders() -> bool:
+    """Whether the signed-in partner has purchase orders from us (then the nav shows them)."""
+    if not current_user.is_authenticated or current_user.is_ops:
+        return False
+    return bool(turnaround.received_orders_exist(portal_scope()))
 
 
 def _merge_into_cart(items: dict[str, dict[str, str]]) -> int:
@@ -347,6 +355,56 @@ def user_remove(user_id: int) -> ResponseReturnValue:
         return redirect(url_for("portal_extra.users"))
     flash(f"{user.email} can no longer sign in.", "success")
     return redirect(url_for("portal_extra.users"))
+
+
+# --- turnaround: a supplier partner answers our purchase order --------------------------------
+
+
+@bp.get("/received-orders")
+@login_required
+def received_orders() -> ResponseReturnValue:
+    return render_template("portal/received_orders.html", orders=turnaround.received_orders(portal_scope()))
+
+
+@bp.get("/received-orders/<int:order_id>")
+@login_required
+def received_order(order_id: int) -> ResponseReturnValue:
+    order = turnaround.received_order(portal_scope(), order_id)
+    return render_template("portal/received_order.html", order=order, doc=order.document,
+                           left_despatch=turnaround.remaining(order, "despatch_advice"),
+                           left_invoice=turnaround.remaining(order, "invoice"))
+
+
+@bp.route("/received-orders/<int:order_id>/<any(despatch, invoice):kind>", methods=["GET", "POST"])
+@login_required
+def turnaround_document(order_id: int, kind: str) -> ResponseReturnValue:
+    scope = portal_scope()
+    order = turnaround.received_order(scope, order_id)
+    key = "despatch_advice" if kind == "despatch" else "invoice"
+    left = turnaround.remaining(order, key)
+    error = None
+    if request.method == "POST":
+        quantities = {line_no: request.form.get(f"quantity-{line_no}", "") for line_no in left}
+        try:
+            if kind == "despatch":
+                record = turnaround.create_despatch(
+                    scope, _user(), order.id, number=request.form.get("number", ""), quantities=quantities,
+                    carrier=request.form.get("carrier", ""), tracking_number=request.form.get("tracking_number", ""))
+            else:
+                days = request.form.get("payment_days", "30")
+                record = turnaround.create_invoice(scope, _user(), order.id, number=request.form.get("number", ""),
+                                                   quantities=quantities,
+                                                   payment_days=int(days) if days.isdigit() else -1)
+        except turnaround.TurnaroundError as exc:
+            db.session.rollback()
+            error = str(exc)
+            order = turnaround.received_order(scope, order_id)
+        else:
+            flash(f"{'Despatch advice' if kind == 'despatch' else 'Invoice'} {record.number} is sent to "
+                  f"{current_app.config['KONTOR_SETTINGS'].hub_name}.", "success")
+            return redirect(url_for("portal_extra.received_order", order_id=order_id))
+    return render_template("portal/turnaround.html", order=order, doc=order.document, kind=kind, left=left,
+                           error=error, form=request.form), 422 if error else 200
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])

@@ -7,6 +7,9 @@
   set-password token is stored only as its SHA-256 and works once.
 - :class:`Carrier`: a carrier's tracking URL pattern (``{tracking}`` is replaced
   by the consignment reference), so despatch advices link to the parcel.
+- :class:`SupplierOrder` and :class:`SupplierDocument`: the turnaround, for a
+  partner that also supplies the hub's owner: our purchase order to it, and
+  the despatch advices and invoices it makes from that order in the portal.
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models import Base, Money, Order, User, utcnow
 
-__all__ = ["OrderApproval", "OrderTemplate", "Invitation", "Carrier"]
+__all__ = ["OrderApproval", "OrderTemplate", "Invitation", "Carrier", "SupplierOrder", "SupplierDocument"]
 
 
 class OrderApproval(Base):
@@ -85,3 +88,47 @@ class Carrier(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)  # as despatch advices name it, e.g. DHL
     tracking_url: Mapped[str] = mapped_column(String(300))
+
+
+class SupplierOrder(Base):
+    """A purchase order the hub's owner placed with a partner that also supplies it (we are the buyer).
+
+    The minimum for the portal's turnaround: a partner without EDI sees it
+    under *Received orders* and turns it into a despatch advice or an invoice.
+    ``document`` is the canonical :class:`edi.documents.Order` (we as buyer).
+    Status: open, despatched (in part: partially_despatched), invoiced.
+    """
+
+    __tablename__ = "supplier_order"
+    __table_args__ = (UniqueConstraint("partner_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
+    number: Mapped[str] = mapped_column(String(35))  # our purchase order number
+    order_date: Mapped[dt.date] = mapped_column(Date)
+    requested_delivery: Mapped[dt.date | None] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    documents: Mapped[list[SupplierDocument]] = relationship(back_populates="order", order_by="SupplierDocument.id")
+
+
+class SupplierDocument(Base):
+    """A despatch advice or invoice a supplier partner made in the portal from a :class:`SupplierOrder`."""
+
+    __tablename__ = "supplier_document"
+    __table_args__ = (UniqueConstraint("partner_id", "kind", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("supplier_order.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # despatch_advice, invoice
+    number: Mapped[str] = mapped_column(String(35))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)  # canonical DespatchAdvice or Invoice
+    total: Mapped[Decimal | None] = mapped_column(Money)  # invoices: amount payable incl. VAT
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    order: Mapped[SupplierOrder] = relationship(back_populates="documents")

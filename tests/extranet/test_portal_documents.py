@@ -137,6 +137,8 @@ ID_ROUTES = {
     "portal_extra.template_delete": ("POST", "template"),
     "portal_extra.user_role": ("POST", "user"),
     "portal_extra.user_remove": ("POST", "user"),
+    "portal_extra.received_order": ("GET", "supplier_order"),
+    "portal_extra.turnaround_document": ("GET", "supplier_order"),
 }
 
 
@@ -156,7 +158,14 @@ def beta_records(session, world):
                      password_hash=password_hash()))
     session.commit()
     beta_user = session.scalar(select(User.id).where(User.email == "buyer@beta.example"))
-    ids = {"order": world.beta_order, "invoice": beta_invoice.id, "despatch": despatch.id, "template": template.id,
+    from hub.portal_models import SupplierOrder
+
+    supplier_order = SupplierOrder(partner_id=world.beta, number="KO-B-1", order_date=dt.date(2026, 11, 1),
+                                   document={"document": "Order", "number": "KO-B-1", "issue_date": "2026-11-01",
+                                             "lines": []})
+    session.add(supplier_order)
+    session.commit()
+    ids = {"supplier_order": supplier_order.id, "order": world.beta_order, "invoice": beta_invoice.id, "despatch": despatch.id, "template": template.id,
            "user": beta_user}
     session.rollback()
     return ids
@@ -164,7 +173,7 @@ def beta_records(session, world):
 
 def test_every_new_route_with_an_id_is_covered(app):
     routes = {rule.endpoint for rule in app.url_map.iter_rules()
-              if rule.endpoint.startswith("portal_extra.") and rule.arguments - {"token"}}
+              if rule.endpoint.startswith("portal_extra.") and rule.arguments - {"token", "kind"}}
     assert routes == set(ID_ROUTES), "add new portal routes with ids to ID_ROUTES"
 
 
@@ -173,7 +182,8 @@ def test_other_partners_records_are_not_found(app, client, session, beta_records
     login(client, "admin@acme.example")
     method, kind = ID_ROUTES[endpoint]
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    path = re.sub(r"<[^>]+>", str(beta_records[kind]), rule.rule)
+    path = re.sub(r"<any[^>]+>", "despatch", rule.rule)
+    path = re.sub(r"<[^>]+>", str(beta_records[kind]), path)
     if method == "GET":
         response = client.get(path)
     else:

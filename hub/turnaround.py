@@ -1,0 +1,252 @@
+"""Turnaround: a supplier partner without EDI answers our purchase order in the portal.
+
+Some partners also supply the hub's owner. The hub had no "orders we placed"
+yet, so this models the minimum (:class:`hub.portal_models.SupplierOrder`):
+our purchase order addressed to the partner, as a canonical
+:class:`edi.documents.Order` with us as the buyer, agreed unit prices and VAT
+rates on its lines. In the portal the partner sees it under *Received
+orders* and turns it, prefilled, into
+
+- a despatch advice: per line at most what was ordered and not yet
+  despatched; packages get no SSCC (the partner may give one per despatch);
+- an invoice: per line at most what was ordered and not yet invoiced, at the
+  agreed price; line amounts, VAT per rate and totals are computed here and
+  checked with :meth:`edi.documents.Invoice.arithmetic_errors`.
+
+Both are stored as canonical documents (:class:`SupplierDocument`) for the
+owner's purchasing to read; feeding them into the inbound pipeline as
+DESADV/INVOIC messages is left for when the hub has a purchasing domain.
+:func:`create_supplier_order` is how such an order comes in (the demo and the
+tests use it; an ERP interface would too).
+
+Everything reads through a :class:`hub.portal.PartnerScope`: another
+partner's order is not found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from edi import documents as docs
+from hub.accounts import audit
+from hub.errors import HubError
+from hub.models import Partner, User
+from hub.portal import PartnerScope
+from hub.portal_models import SupplierDocument, SupplierOrder
+from hub.settings import Settings
+
+__all__ = [
+    "TurnaroundError",
+    "create_supplier_order",
+    "received_orders",
+    "received_orders_exist",
+    "received_order",
+    "remaining",
+    "create_despatch",
+    "create_invoice",
+]
+
+CENT = Decimal("0.01")
+
+
+class TurnaroundError(HubError):
+    """The document cannot be made as filled in; the message says why (and where)."""
+
+
+def create_supplier_order(session: Session, settings: Settings, partner: Partner, *, number: str,
+                          lines: list[docs.OrderLine], order_date: dt.date | None = None,
+                          requested_delivery: dt.date | None = None) -> SupplierOrder:
+    """Record our purchase order to ``partner`` (lines carry the agreed ``net_price``). No commit."""
+    if not lines:
+        raise TurnaroundError("a purchase order needs lines")
+    for line in lines:
+        if line.net_price is None or line.quantity <= 0:
+            raise TurnaroundError(f"line {line.line_no}: needs a quantity and the agreed price")
+    document = docs.Order(
+        number=number, issue_date=order_date or dt.date.today(), requested_delivery=requested_delivery,
+        currency=partner.currency,
+        parties=[docs.Party(role=docs.PartyRole.BUYER, id=settings.hub_id, name=settings.hub_name),
+                 docs.Party(role=docs.PartyRole.SUPPLIER, id=_gln(partner), name=partner.name,
+                            vat_number=partner.vat_number)],
+        lines=lines,
+    )
+    order = SupplierOrder(partner_id=partner.id, number=number, order_date=document.issue_date,
+                          requested_delivery=requested_delivery, currency=partner.currency, status="open",
+                          document=docs.to_dict(document))
+    session.add(order)
+    session.flush()
+    return order
+
+
+def _gln(partner: Partner) -> str | None:
+    return next((i.value for i in partner.identifiers if i.scheme == "GLN"), None)
+
+
+def received_orders(scope: PartnerScope) -> list[SupplierOrder]:
+    stmt = scope.owned(select(SupplierOrder), SupplierOrder).order_by(SupplierOrder.order_date.desc(),
+                                                                      SupplierOrder.id.desc())
+    return list(scope.session.scalars(stmt))
+
+
+def received_orders_exist(scope: PartnerScope) -> bool:
+    stmt = scope.owned(select(SupplierOrder.id), SupplierOrder).limit(1)
+    return scope.session.scalar(stmt) is not None
+
+
+def received_order(scope: PartnerScope, order_id: int) -> SupplierOrder:
+    return scope._get(SupplierOrder, order_id, selectinload(SupplierOrder.documents))
+
+
+def _order_document(order: SupplierOrder) -> docs.Order:
+    document = docs.from_dict(order.document)
+    assert isinstance(document, docs.Order)
+    return document
+
+
+def remaining(order: SupplierOrder, kind: str) -> dict[str, Decimal]:
+    """Per line number: ordered minus what earlier documents of ``kind`` already cover."""
+    covered: dict[str, Decimal] = defaultdict(Decimal)
+    for record in order.documents:
+        if record.kind != kind:
+            continue
+        document = docs.from_dict(record.document)
+        lines = document.all_lines() if isinstance(document, docs.DespatchAdvice) else document.lines
+        for line in lines:
+            covered[line.order_line_no or line.line_no] += line.quantity
+    return {line.line_no: line.quantity - covered[line.line_no] for line in _order_document(order).lines}
+
+
+def _quantities(order: SupplierOrder, given: dict[str, str], kind: str) -> dict[str, Decimal]:
+    left = remaining(order, kind)
+    result: dict[str, Decimal] = {}
+    problems = []
+    for line_no, text in given.items():
+        if line_no not in left:
+            problems.append(f"line {line_no}: not a line of order {order.number}")
+            continue
+        text = (text or "").strip().replace(",", ".") or "0"
+        try:
+            quantity = Decimal(text)
+        except InvalidOperation:
+            problems.append(f"line {line_no}: {text!r} is not a quantity")
+            continue
+        if not quantity.is_finite() or quantity < 0:
+            problems.append(f"line {line_no}: the quantity must not be negative")
+        elif quantity > left[line_no]:
+            problems.append(f"line {line_no}: {_q(quantity)} is more than the {_q(left[line_no])} ordered and not yet"
+                            f" {'despatched' if kind == 'despatch_advice' else 'invoiced'}")
+        elif quantity > 0:
+            result[line_no] = quantity
+    if problems:
+        raise TurnaroundError("; ".join(problems))
+    if not result:
+        raise TurnaroundError("Give a quantity for at least one line.")
+    return result
+
+
+def _q(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _number(scope: PartnerScope, kind: str, number: str) -> str:
+    number = (number or "").strip()
+    if not number or len(number) > 35:
+        raise TurnaroundError("Give your document number (at most 35 characters).")
+    taken = scope.session.scalar(scope.owned(select(SupplierDocument.id).where(
+        SupplierDocument.kind == kind, SupplierDocument.number == number), SupplierDocument))
+    if taken is not None:
+        raise TurnaroundError(f"You already used the number {number}.")
+    return number
+
+
+def _parties(order: docs.Order) -> list[docs.Party]:
+    return list(order.parties)
+
+
+def create_despatch(scope: PartnerScope, user: User, order_id: int, *, number: str, quantities: dict[str, str],
+                    despatch_date: dt.date | None = None, carrier: str = "", tracking_number: str = "",
+                    today: dt.date | None = None) -> SupplierDocument:
+    """A despatch advice for what is given (never more than ordered and not yet despatched); commits."""
+    order = received_order(scope, order_id)
+    given = _quantities(order, quantities, "despatch_advice")
+    number = _number(scope, "despatch_advice", number)
+    source = _order_document(order)
+    lines = [docs.DespatchLine(line_no=line.line_no, gtin=line.gtin, supplier_sku=line.supplier_sku,
+                               buyer_sku=line.buyer_sku, description=line.description, quantity=given[line.line_no],
+                               unit=line.unit, order_number=order.number, order_line_no=line.line_no)
+             for line in source.lines if line.line_no in given]
+    today = today or dt.date.today()
+    document = docs.DespatchAdvice(
+        number=number, issue_date=today, despatch_date=despatch_date or today,
+        expected_delivery=order.requested_delivery, order_number=order.number,
+        carrier=carrier.strip()[:80] or None, tracking_number=tracking_number.strip()[:80] or None,
+        parties=_parties(source), packages=[docs.Package(level="1", package_type="PK", lines=lines)],
+    )
+    record = SupplierDocument(order_id=order.id, partner_id=scope.partner_id, kind="despatch_advice", number=number,
+                              document=docs.to_dict(document), created_by_id=user.id)
+    scope.session.add(record)
+    order.documents.append(record)
+    left = remaining(order, "despatch_advice")
+    order.status = "despatched" if all(v <= 0 for v in left.values()) else "partially_despatched"
+    audit(scope.session, user.email, "supplier.despatch_advice", target=f"supplier_order:{order.number}",
+          partner_id=scope.partner_id, detail=f"{number}: {len(lines)} line(s)")
+    scope.session.commit()
+    return record
+
+
+def create_invoice(scope: PartnerScope, user: User, order_id: int, *, number: str, quantities: dict[str, str],
+                   payment_days: int = 30, today: dt.date | None = None) -> SupplierDocument:
+    """An invoice at the agreed prices for what is given (never more than ordered and not yet
+    invoiced); amounts, VAT breakdown and totals computed; commits."""
+    order = received_order(scope, order_id)
+    given = _quantities(order, quantities, "invoice")
+    number = _number(scope, "invoice", number)
+    if not 0 <= payment_days <= 365:
+        raise TurnaroundError("Payment terms: between 0 and 365 days.")
+    source = _order_document(order)
+    lines = []
+    for line in source.lines:
+        if line.line_no not in given:
+            continue
+        price = line.net_price or Decimal(0)
+        basis = line.price_basis or Decimal(1)
+        rate = Decimal("19")  # the owner's purchases are domestic, standard rate
+        lines.append(docs.InvoiceLine(
+            line_no=line.line_no, gtin=line.gtin, supplier_sku=line.supplier_sku, buyer_sku=line.buyer_sku,
+            description=line.description, quantity=given[line.line_no], unit=line.unit, net_price=price,
+            price_basis=line.price_basis, line_amount=(given[line.line_no] * price / basis).quantize(CENT),
+            tax_category="S", tax_rate=rate, order_number=order.number, order_line_no=line.line_no))
+    groups: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
+    for line in lines:
+        groups[(line.tax_category, line.tax_rate or Decimal(0))] += line.line_amount
+    subtotals = [docs.TaxSubtotal(category=c, rate=r, taxable_amount=base, tax_amount=(base * r / 100).quantize(CENT))
+                 for (c, r), base in sorted(groups.items())]
+    line_total = sum((line.line_amount for line in lines), Decimal(0))
+    tax_total = sum((s.tax_amount for s in subtotals), Decimal(0))
+    today = today or dt.date.today()
+    parties = _parties(source)
+    document = docs.Invoice(
+        number=number, issue_date=today, order_number=order.number, currency=order.currency, parties=parties,
+        payment_terms=docs.PaymentTerms(due_date=today + dt.timedelta(days=payment_days), days=payment_days,
+                                        description=f"{payment_days} days net"),
+        lines=lines, tax_subtotals=subtotals, line_total=line_total, taxable_total=line_total,
+        tax_total=tax_total, total=line_total + tax_total,
+    )
+    problems = document.arithmetic_errors()
+    if problems:  # our own arithmetic: a bug
+        raise TurnaroundError("the invoice does not add up: " + "; ".join(problems))
+    record = SupplierDocument(order_id=order.id, partner_id=scope.partner_id, kind="invoice", number=number,
+                              document=docs.to_dict(document), total=document.total, created_by_id=user.id)
+    scope.session.add(record)
+    order.documents.append(record)
+    if all(v <= 0 for v in remaining(order, "invoice").values()):
+        order.status = "invoiced"
+    audit(scope.session, user.email, "supplier.invoice", target=f"supplier_order:{order.number}",
+          partner_id=scope.partner_id, detail=f"{number}: {document.total} {order.currency}")
+    scope.session.commit()
+    return record
