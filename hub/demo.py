@@ -126,5 +126,24 @@ def load_demo(session: Session, settings: Settings) -> list[str]:
     from hub.portal_documents import load_carriers
 
     changes += load_carriers(session)  # tracking links for DHL, UPS, DPD, GLS, FedEx
+    changes += _demo_purchase_order(session, settings, partners.get("LUSITANIA"))
     session.flush()
     return changes
+
+
+def _demo_purchase_order(session: Session, settings: Settings, supplier: Partner | None) -> list[str]:
+    """A purchase order of ours to Lusitania (portal only, no EDI), to try the turnaround with."""
+    from edi import documents as docs
+    from hub.portal_models import SupplierOrder
+    from hub.turnaround import create_supplier_order
+
+    if supplier is None or session.scalar(select(SupplierOrder.id).where(SupplierOrder.partner_id == supplier.id)):
+        return []
+    create_supplier_order(session, settings, supplier, number="KO-PO-1001", lines=[
+        docs.OrderLine(line_no="1", supplier_sku="LU-CORK-20", description="Cork gaskets, box of 20",
+                       quantity=Decimal(50), unit="PCE", net_price=Decimal("7.40")),
+        docs.OrderLine(line_no="2", supplier_sku="LU-DRUM-208", description="Steel drum 208 l, reconditioned",
+                       quantity=Decimal(12), unit="PCE", net_price=Decimal("31.00")),
+    ], requested_delivery=dt.date.today() + dt.timedelta(days=14))
+    return ["purchase order KO-PO-1001 to LUSITANIA (turnaround demo)"]
+
