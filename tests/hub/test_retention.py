@@ -86,3 +86,16 @@ def test_cli_dry_run(session, settings, tmp_path, db_url):
     assert result.exit_code == 0, result.output
     assert "would be purged" in result.output
     assert _data(session, old) is not None
+
+
+def test_scheduler_runs_retention_once_a_day(session, session_factory, settings):
+    from hub.alerts import run_ops_duties
+
+    old, young, invoice, ancient = _world(session)
+    settings = dataclasses.replace(settings, retention_payload_days=30, retention_mode="purge")
+    run_ops_duties(session_factory, settings, actor="test worker")
+    assert _data(session, old) is None and _data(session, young) is not None
+    fresh = _message(session, session.scalar(select(Partner)), age_days=100)
+    session.commit()
+    run_ops_duties(session_factory, settings, actor="test worker")  # the same day: not again
+    assert _data(session, fresh.payload_id) is not None
