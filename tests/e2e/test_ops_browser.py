@@ -154,3 +154,30 @@ def test_list_filter_detail_reprocess_dashboard(server, page):
     page.get_by_role("link", name="Alerts").click()
     expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
     shot(page, "ops-06-alerts")
+
+
+def test_partner_and_channel_pages(server, page):
+    expect = sync_api.expect
+    page.goto(f"{server}/ops/partners")
+    page.get_by_label("E-mail address").fill("ops@kontor.example")
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{server}/ops/partners")
+    page.get_by_role("link", name="Acme Distribution GmbH").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("ACME")
+    page.get_by_label("Alert when nothing arrives for (hours)").fill("8")
+    page.get_by_role("button", name="Save document preferences").click()
+    expect(page.get_by_role("status")).to_contain_text("Document preferences saved")
+    shot(page, "ops-07-partner")
+
+    page.get_by_role("link", name="sftp", exact=True).click()
+    page.get_by_label("Name").fill("acme-upload")
+    page.get_by_label("Settings").fill('host = "127.0.0.1"\nport = 1\nusername = "acme"\nhost_keys = []\n')
+    page.get_by_label("Password (not set)").fill("browser-secret")
+    page.get_by_role("button", name="Save channel").click()
+    expect(page.get_by_role("status")).to_contain_text("Channel acme-upload saved")
+    expect(page.get_by_label("Password (set · enter to replace)")).to_have_value("")
+    assert "browser-secret" not in page.content()
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.get_by_role("alert")).to_contain_text("Test connection failed")
+    shot(page, "ops-08-channel")
