@@ -35,6 +35,13 @@ def safe_name(name: str) -> str:
     return cleaned[:200] or "unnamed"
 
 
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class FolderSettings:
     inbound: Path | None = None
@@ -134,6 +141,10 @@ class FolderAdapter:
             outbound.mkdir(parents=True, exist_ok=True)
             target = outbound / name
             if target.exists():
+                if _same_bytes(target, data):
+                    # already there, untouched by the partner: a delivery cut off before it was
+                    # recorded, or a redelivery of a file not yet collected; never a second copy
+                    return Receipt(detail=f"already in place at {target}", data={"path": str(target), "size": len(data)})
                 stem, dot, ext = name.partition(".")
                 target = outbound / f"{stem}-{time.time_ns()}{dot}{ext}"
             temporary = outbound / f".{target.name}.tmp"

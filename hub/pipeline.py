@@ -42,7 +42,7 @@ class Outcome:
 def _release_waiting(session: Session, message: Message, *, actor: str) -> None:
     """Something of this partner was applied: messages waiting on it get another go."""
     stmt = select(Message).where(
-        Message.partner_id == message.partner_id, Message.state == State.WAITING, Message.id != message.id
+        Message.partner_id == message.partner.id, Message.state == State.WAITING, Message.id != message.id
     )
     with session.no_autoflush:  # the pending results are flushed once, when the worker commits
         waiting_messages = session.scalars(stmt).all()
@@ -61,7 +61,7 @@ def _find_duplicate(session: Session, message: Message) -> Message | None:
         .where(
             Message.id != message.id,
             Message.direction == "in",
-            Message.partner_id == message.partner_id,
+            Message.partner_id == message.partner.id,
             Message.id < message.id,
             Message.state.in_((State.PROCESSED, State.REJECTED, State.RESOLVED)),
             or_(*conditions),
@@ -171,7 +171,7 @@ def process_inbound(
         prefs = preferences(partner)
 
     with session.no_autoflush:
-        duplicate = _find_duplicate(session, message) if message.partner_id is not None else None
+        duplicate = _find_duplicate(session, message) if message.partner is not None else None
     if duplicate is not None:
         message.duplicate_of_id = duplicate.id
         message.issues = issues_to_json(translation.all_issues())

@@ -63,6 +63,10 @@ class Worker:
 
     def claim(self) -> int | None:
         """Claim the oldest due message (inbound first); returns its id or None."""
+        claimed = self._claim()
+        return claimed[0] if claimed else None
+
+    def _claim(self) -> tuple[int, str] | None:
         now = utcnow()
         with self.session_factory() as session:
             stmt = (
@@ -90,7 +94,7 @@ class Worker:
             transition(session, message, Event.CLAIM, actor=self.actor,
                        detail=f"attempt {message.attempts}")
             session.commit()
-            return message.id
+            return message.id, message.direction
 
     def release_expired(self) -> int:
         """Put messages whose worker's lease ran out back in the queue."""
@@ -126,11 +130,12 @@ class Worker:
 
     def run_once(self) -> bool:
         """Do one message if one is due; True when something was done."""
-        message_id = self.claim()
-        if message_id is None:
+        claimed = self._claim()
+        if claimed is None:
             return False
+        message_id, direction = claimed
         with self._heartbeat(message_id):
-            if self._inbound(message_id):
+            if direction == "in":
                 translation = self._translate(message_id)
                 if translation is None:
                     return True
@@ -140,10 +145,6 @@ class Worker:
                 with self.session_factory() as session:
                     self._deliver(session, session.get(Message, message_id))
         return True
-
-    def _inbound(self, message_id: int) -> bool:
-        with self.session_factory() as session:
-            return session.scalar(select(Message.direction).where(Message.id == message_id)) == "in"
 
     def _translate(self, message_id: int):
         """Translate outside any write transaction (reading the payload is a short read)."""
@@ -254,13 +255,16 @@ class Worker:
             done += 1
         return done
 
-    def tick(self, *, force: bool = False) -> bool:
+    def tick(self, *, force: bool = False, poll: bool = True) -> bool:
         """The periodic duties, done by one node per tick: poll inbound channels and the
         back-office drop folder, mark overdue acknowledgements, release expired leases.
         Returns False when another node had this tick."""
         from hub.alerts import run_ops_duties
         from hub.backoffice import process_drop_folder
 
+        self.release_expired()  # every worker, every tick: cheap, and a dead worker's messages come back
+        if not poll:
+            return False
         interval = 0.0 if force else self.settings.worker_poll_seconds
         if not claim_tick(self.session_factory, "duties", interval) and not force:
             return False
@@ -279,8 +283,10 @@ class Worker:
 
         while not self.stop_event.is_set():
             try:
-                if poll and time.monotonic() >= next_tick:
-                    self.tick()
+                if time.monotonic() >= next_tick:
+                    # without polling (another node or process polls), expired
+                    # leases of killed workers must still come back
+                    self.tick(poll=poll)
                     next_tick = time.monotonic() + interval
                 if self.run_once():
                     continue

@@ -141,6 +141,7 @@ def test_repair_actions_need_a_comment_and_are_traced(hub_env):
         with pytest.raises(store.RepairError, match="only received messages can be reprocessed"):
             store.reprocess(session, message_id, actor="ops@kontor.example", comment="why not")
         store.redeliver(session, message_id, actor="ops@kontor.example", comment="partner lost the file")
+    (hub_env.outbound / "again.edi").rename(hub_env.outbound / "collected-by-partner.edi")
     hub_env.worker().run_once()
     with hub_env.session_factory() as session:
         message = session.get(Message, message_id)
@@ -149,8 +150,17 @@ def test_repair_actions_need_a_comment_and_are_traced(hub_env):
         assert (redeliver.actor, redeliver.detail) == ("ops@kontor.example", "partner lost the file")
         with pytest.raises(TransitionError):
             store.resolve(session, message_id, actor="ops", comment="nothing to resolve")
-    copies = sorted(hub_env.outbound.glob("again*.edi"))
-    assert len(copies) == 2 and copies[0].read_bytes() == copies[1].read_bytes()
+    assert (hub_env.outbound / "again.edi").read_bytes() == (hub_env.outbound / "collected-by-partner.edi").read_bytes()
+
+
+def test_a_delivery_cut_off_before_it_was_recorded_writes_no_second_copy(hub_env):
+    message_id = queue_outbound(hub_env, name="once.edi")
+    (hub_env.outbound / "once.edi").write_bytes(b"UNB+...'")  # written, then the worker died before commit
+    hub_env.worker().run_once()
+    assert [p.name for p in hub_env.outbound_files()] == ["once.edi"]
+    with hub_env.session_factory() as session:
+        message = session.get(Message, message_id)
+        assert message.state == State.DELIVERED and "already in place" in message.receipt["delivery"]
 
 
 def test_reprocessing_a_processed_order_does_not_apply_it_twice(quiet_env, orders_bytes):
