@@ -117,7 +117,7 @@ def confirm_order(
 ) -> Order:
     """Confirm (or change) an order: per-line confirmed quantities, a delivery date; sends an ORDRSP."""
     order = _order(session, order_id)
-    if order.status not in ("received", "confirmed", "changed", "pending_approval"):
+    if order.status not in ("received", "confirmed", "changed"):  # pending_approval: the partner's admin first
         raise BackofficeError(f"order {order.number} is {order.status} and can no longer be confirmed")
     quantities = _quantities(order, lines, what="confirmed")
     for line in order.lines:

@@ -154,3 +154,15 @@ def test_open_exposure_counts_invoices_until_due(session, world):
     assert open_exposure(session, world.acme, today=today) == Decimal("80")
     assert open_exposure(session, world.acme, today=today + dt.timedelta(days=31)) == Decimal("30")
     assert open_exposure(session, world.beta, today=today) == Decimal("30")  # its own order only
+
+
+def test_the_back_office_cannot_confirm_an_order_before_it_is_approved(acme_client, session, settings, world):
+    from hub.backoffice import BackofficeError, confirm_order
+
+    _limits(session, world.acme, threshold=Decimal("100"))
+    place(acme_client, "20", "PO-BIG-5")
+    order_id = value(session, select(Order.id).where(Order.number == "PO-BIG-5"))
+    with pytest.raises(BackofficeError, match="pending_approval"):
+        confirm_order(session, settings, order_id, actor="erp")
+    session.rollback()
+    assert value(session, select(Order.status).where(Order.id == order_id)) == "pending_approval"
