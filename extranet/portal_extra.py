@@ -23,6 +23,7 @@ from extranet.forms import UploadForm
 from extranet.portal import MAX_CART_LINES, _rows_added, load_cart, save_cart
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required
 from hub import approvals, notifications, order_templates, partner_users, portal_documents, turnaround
+from hub.accounts import audit
 from hub.chain import chain_for_order
 from hub.errors import HubError
 from hub.invoice_pdf import invoice_pdf
@@ -288,8 +289,6 @@ def notification_settings() -> ResponseReturnValue:
     if request.method == "POST":
         chosen = {kind: request.form.get(kind) == "1" for kind in kinds}
         user.notify = {**(user.notify or {}), **chosen}
-        from hub.accounts import audit
-
         audit(db.session, user.email, "user.notifications", target=f"user:{user.id}", partner_id=user.partner_id,
               detail=", ".join(k for k, v in chosen.items() if v) or "none")
         db.session.commit()

@@ -143,3 +143,23 @@ def test_settings_page_opts_in_and_out(acme_client, session, smtp):
 
 def test_settings_page_needs_a_sign_in(client, world):
     assert client.get("/account/notifications").status_code == 302
+
+
+def test_admins_hear_of_orders_waiting_for_their_approval(acme_client, session, smtp, world):
+    from decimal import Decimal
+
+    from hub.models import Partner
+    from tests.extranet.conftest import password_hash
+
+    session.get(Partner, world.acme).approval_threshold = Decimal("100")
+    session.add(User(email="admin@acme.example", name="Arno Admin", role="admin", partner_id=world.acme,
+                     password_hash=password_hash(), notify={"approval": True}))
+    session.commit()
+    _opt_in(session, "buyer@acme.example", approval=True, order_response=True)  # not an admin: no approval mail
+    post(acme_client, "/cart/add", {"sku": "WID-100", "quantity": "20"}, token_from="/")
+    post(acme_client, "/checkout", {"number": "PO-WAIT-1"}, token_from="/checkout")
+    smtp.wait(1)
+    time.sleep(0.2)
+    assert [(rcpt, m["Subject"]) for rcpt, m in smtp.messages] == [
+        (["admin@acme.example"], "Order PO-WAIT-1 waits for your approval")]
+    assert "http://portal.kontor.example/approvals" in smtp.messages[0][1].get_content()
