@@ -264,7 +264,7 @@ def web(state: _State, host: str | None, port: int | None, threads: int) -> None
 
 @main.command()
 @click.option("--once", is_flag=True, help="Work until nothing is due, then exit.")
-@click.option("--no-poll", is_flag=True, help="Do not poll inbound channels (another node does); expired leases are still released.")
+@click.option("--no-poll", is_flag=True, help="Leave the periodic duties (polling, alerts, retention) to other nodes; expired leases are still released.")
 @click.option("--name", help="Worker name in message traces (default host:pid:random).")
 @pass_state
 def worker(state: _State, once: bool, no_poll: bool, name: str | None) -> None:

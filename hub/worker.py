@@ -256,9 +256,10 @@ class Worker:
         return done
 
     def tick(self, *, force: bool = False, poll: bool = True) -> bool:
-        """The periodic duties, done by one node per tick: poll inbound channels and the
-        back-office drop folder, mark overdue acknowledgements, release expired leases.
-        Returns False when another node had this tick."""
+        """Release expired leases (every worker, every tick); then, without ``poll`` never and
+        otherwise on one node per tick: poll inbound channels and the back-office drop
+        folder, mark overdue acknowledgements, evaluate alerts and retention.
+        Returns False when this worker did not do the node-wide duties."""
         from hub.alerts import run_ops_duties
         from hub.backoffice import process_drop_folder
 
@@ -268,11 +269,18 @@ class Worker:
         interval = 0.0 if force else self.settings.worker_poll_seconds
         if not claim_tick(self.session_factory, "duties", interval) and not force:
             return False
-        poll_all(self.session_factory, self.settings, actor=self.actor)
-        process_drop_folder(self.session_factory, self.settings, actor=f"{self.actor} (back-office folder)")
-        mark_overdue_acknowledgements(self.session_factory, actor=self.actor)
-        run_ops_duties(self.session_factory, self.settings, actor=self.actor)  # alerts, retention
-        self.release_expired()
+        duties = (
+            ("polling", lambda: poll_all(self.session_factory, self.settings, actor=self.actor)),
+            ("back-office folder", lambda: process_drop_folder(self.session_factory, self.settings,
+                                                               actor=f"{self.actor} (back-office folder)")),
+            ("overdue acknowledgements", lambda: mark_overdue_acknowledgements(self.session_factory, actor=self.actor)),
+            ("alerts and retention", lambda: run_ops_duties(self.session_factory, self.settings, actor=self.actor)),
+        )
+        for name, duty in duties:
+            try:  # one duty failing must not keep the others (or the messages) waiting
+                duty()
+            except Exception:  # noqa: BLE001 - logged with its traceback; the next tick tries again
+                log.exception("worker %s: periodic duty %s failed", self.name, name)
         return True
 
     def run(self, *, poll: bool = True) -> None:
@@ -282,12 +290,15 @@ class Worker:
         next_tick = 0.0
 
         while not self.stop_event.is_set():
-            try:
-                if time.monotonic() >= next_tick:
-                    # without polling (another node or process polls), expired
-                    # leases of killed workers must still come back
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + interval
+                try:
+                    # without polling (another node polls), expired leases
+                    # of killed workers must still come back
                     self.tick(poll=poll)
-                    next_tick = time.monotonic() + interval
+                except Exception:  # noqa: BLE001 - a tick failing must not stop the messages
+                    log.exception("worker %s: periodic duties failed; continuing", self.name)
+            try:
                 if self.run_once():
                     continue
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
