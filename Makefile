@@ -41,7 +41,9 @@ test-postgres: postgres
 
 # Install the Debian packages the tests drive as real peers when they are
 # missing and we can: OpenSSH's sshd and sftp client (and sshpass for its
-# password login), the openssl command line (the other side of AS2), Chromium.
+# password login), the openssl command line (the other side of AS2), Chromium,
+# poppler's pdftotext/pdftoppm (reading the invoice PDFs back) and the DejaVu
+# font the PDFs embed.
 debian-packages:
 	@missing=""; \
 	command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
@@ -49,6 +51,8 @@ debian-packages:
 	command -v sshpass >/dev/null 2>&1 || missing="$$missing sshpass"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else SUDO=none; fi; \
 	  if [ "$$SUDO" = none ]; then echo "missing Debian packages:$$missing (cannot install: not root); their tests will be skipped"; \

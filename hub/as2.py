@@ -33,6 +33,7 @@ from hub.inbound import receive
 from hub.messages import new_message, transition
 from hub.as2_models import As2Transfer
 from hub.models import Channel, Message, Partner
+from hub.secrets import decrypt_settings
 from hub.settings import BASE_DIR, Settings
 from hub.states import Event, State
 
@@ -83,7 +84,7 @@ def ensure_identity(settings: Settings) -> tuple[Path, Path]:
 
 def local_settings(settings: Settings, channel: Channel | None = None) -> As2Settings:
     """Our side for a channel: its own key pair if it names one, else the hub's."""
-    data = (channel.settings or {}) if channel is not None else {}
+    data = decrypt_settings(settings, channel.settings) if channel is not None else {}
     if data.get("local_key") and data.get("local_cert"):
         key, cert = (_pem_or_path(data["local_key"]), _pem_or_path(data["local_cert"]))
     else:
@@ -103,7 +104,7 @@ def partner_profile(settings: Settings, channel: Channel, *, verify_only: bool =
     ``verify_only``: for checking what the partner sent (its certificates),
     whatever we would ask for when sending."""
     where = f"partner {channel.partner.code}, channel {channel.name}"
-    data = {k: v for k, v in (channel.settings or {}).items() if k not in _LOCAL_KEYS}
+    data = {k: v for k, v in decrypt_settings(settings, channel.settings).items() if k not in _LOCAL_KEYS}
     if verify_only:
         data["mdn"] = "sync"
     if isinstance(data.get("cert"), str) and "-----BEGIN" not in data["cert"]:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -323,6 +324,14 @@ class Message(Base):
     __tablename__ = "message"
     __table_args__ = (
         Index("ix_message_claim", "state", "next_attempt_at"),
+        # what workers claim, in claim order, without scanning the history
+        Index(
+            "ix_message_claimable",
+            "direction",
+            "id",
+            postgresql_where=text("state IN ('received', 'queued', 'failed')"),
+            sqlite_where=text("state IN ('received', 'queued', 'failed')"),
+        ),
         Index("ix_message_partner_created", "partner_id", "created_at"),
         Index("ix_message_sender_interchange", "partner_id", "direction", "interchange_ref"),
     )
