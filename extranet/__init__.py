@@ -74,6 +74,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.register_blueprint(ops_admin.bp, url_prefix="/ops")
     csrf.exempt(backoffice.bp)  # bearer-token API, no browser session
     app.register_blueprint(backoffice.bp)
+    from extranet import ops_orders
+
+    app.register_blueprint(ops_orders.bp)
     from extranet.metrics import init_metrics
 
     init_metrics(app, session_factory)

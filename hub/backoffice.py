@@ -467,3 +467,16 @@ def process_drop_folder(session_factory, settings: Settings, *, actor: str) -> i
             os.replace(path, failed_dir / path.name)
         count += 1
     return count
+
+
+def list_orders(session: Session, *, partner_code: str | None = None, status: str | None = None,
+                number: str | None = None, limit: int = 100) -> list[Order]:
+    """Orders for the console and the ERP, newest first, filtered."""
+    stmt = select(Order).join(Partner).order_by(Order.id.desc())
+    if partner_code:
+        stmt = stmt.where(Partner.code == partner_code)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if number:
+        stmt = stmt.where(Order.number.contains(number.strip()))
+    return list(session.scalars(stmt.limit(limit)))

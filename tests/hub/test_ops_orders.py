@@ -1,0 +1,67 @@
+"""The ops console's order pages: confirm, ship and invoice from the browser, role-checked."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from extranet import create_app
+from hub.accounts import hash_password
+from hub.models import AuditEntry, Message, Order, User
+from hub.states import State
+
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def signed_in(env, role: str):
+    with env.session_factory() as session:
+        session.add(User(email=f"{role}@kontor.example", name=role, role=role,
+                         password_hash=hash_password("pw-123456789")))
+        session.commit()
+    client = create_app(env.settings, session_factory=env.session_factory).test_client()
+    token = TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)
+    answer = client.post("/login", data={"email": f"{role}@kontor.example", "password": "pw-123456789",
+                                         "csrf_token": token})
+    assert answer.status_code == 302
+    return client
+
+
+def test_confirm_ship_invoice_from_the_console(hub_env, orders_bytes):
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        order_id = session.scalar(select(Order.id))
+    client = signed_in(hub_env, "ops_operator")
+    assert "PO-2026-0001" in client.get("/ops/orders?partner=ACME").get_data(as_text=True)
+    page = client.get(f"/ops/orders/{order_id}").get_data(as_text=True)
+    token = TOKEN.search(page).group(1)
+    answer = client.post(f"/ops/orders/{order_id}/confirm", data={"csrf_token": token, "qty-2": "6"},
+                         follow_redirects=True)
+    assert "order response PO-2026-0001-R2 sent" in answer.get_data(as_text=True)
+    answer = client.post(f"/ops/orders/{order_id}/ship", follow_redirects=True,
+                         data={"csrf_token": token, "carrier": "DHL", "tracking_number": "JJD1", "packages": "2"})
+    assert "despatch advice DN-PO-2026-0001-1 recorded and sent" in answer.get_data(as_text=True)
+    answer = client.post(f"/ops/orders/{order_id}/invoice", data={"csrf_token": token}, follow_redirects=True)
+    text = answer.get_data(as_text=True)
+    assert "invoice INV-" in text and "invoiced" in text
+    refused = client.post(f"/ops/orders/{order_id}/ship", data={"csrf_token": token}, follow_redirects=True)
+    assert "Ship refused: order PO-2026-0001 is invoiced" in refused.get_data(as_text=True)
+    hub_env.worker().drain()
+    with hub_env.session_factory() as session:
+        kinds = sorted(m.document_type for m in session.scalars(
+            select(Message).where(Message.direction == "out", Message.state == State.DELIVERED)))
+        assert kinds == ["CONTRL", "DESADV", "INVOIC", "ORDRSP", "ORDRSP"]
+        assert {a.action for a in session.scalars(select(AuditEntry))} >= {"order.confirm", "order.ship", "order.invoice"}
+
+
+def test_viewers_read_but_do_not_act(hub_env, orders_bytes):
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        order_id = session.scalar(select(Order.id))
+    client = signed_in(hub_env, "ops_viewer")
+    page = client.get(f"/ops/orders/{order_id}").get_data(as_text=True)
+    assert "PO-2026-0001" in page and "Back office" not in page
+    token = TOKEN.search(page).group(1)
+    assert client.post(f"/ops/orders/{order_id}/ship", data={"csrf_token": token}).status_code == 403
