@@ -27,8 +27,10 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/kontor run --demo
 
-## make test: install what the tests need, then the suite on SQLite and on PostgreSQL.
+## make test: install what the tests need, type-check edi/ and adapters/, then the suite
+## on SQLite and the database part again on PostgreSQL.
 test: install-test debian-packages
+	$(BIN)/python -m mypy
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 

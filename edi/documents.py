@@ -369,7 +369,7 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
             raise DocumentFormatError(f"{path}: expected a list")
         (item,) = typing.get_args(tp)
         return [_decode(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, path)
     try:
         if tp is Decimal:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from edi.documents import Acknowledgement, Document
 from edi.envelope import InterchangeHeader, Message, Separators, DEFAULT_SEPARATORS
@@ -189,9 +189,10 @@ def render_edifact(
 
     if subset not in ("EANCOM", "UN"):
         raise EdiError(f"unknown subset {subset!r}; use EANCOM or UN")
-    extra = {} if subset == "EANCOM" else {"association": None}
     messages = [
-        document_to_message(document, reference=str(number), directory=directory, **extra)
+        document_to_message(document, reference=str(number), directory=directory)
+        if subset == "EANCOM"
+        else document_to_message(document, reference=str(number), directory=directory, association=None)
         for number, document in enumerate(documents, start=1)
     ]
     return syntax.write_interchange(
@@ -226,6 +227,8 @@ def contrl_for(translation: Translation, *, number: str, issue_date: _dt.date) -
     from edi.edifact import contrl_from_issues
 
     header = translation.header
+    if header is None:
+        raise EdiError("a CONTRL answers an interchange; this translation has no interchange header")
     return contrl_from_issues(
         interchange=header,
         messages=[(m.message, m.issues) for m in translation.messages if m.message is not None],
@@ -283,7 +286,7 @@ def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) ->
     decimal = "."
     header = None
     with open(path, "rb") as handle:
-        source = _CountingReader(handle, on_progress) if on_progress else handle
+        source: Any = _CountingReader(handle, on_progress) if on_progress else handle
         try:
             for item in syntax.read(source, strictness=strictness):
                 if isinstance(item, _Header):

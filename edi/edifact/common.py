@@ -15,6 +15,8 @@ Nothing here raises anything but :class:`~edi.errors.EdiError`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import datetime as _dt
 import re
 from dataclasses import dataclass, field
@@ -242,12 +244,12 @@ def split_text(text: str, width: int, parts: int) -> list[str]:
 # --------------------------------------------------------------------------- building segments
 
 
-def seg(tag: str, *elements: str | list[str] | None) -> Segment:
+def seg(tag: str, *elements: str | Sequence[str | None] | None) -> Segment:
     """A Segment with trailing empty elements and components dropped (pydifact's model)."""
     cleaned: list[str | list[str]] = []
     for value in elements:
-        if isinstance(value, list):
-            comps = [c or "" for c in value]
+        if isinstance(value, (list, tuple)):
+            comps: list[str] = [c or "" for c in value]
             while comps and comps[-1] == "":
                 comps.pop()
             if len(comps) == 0:
@@ -257,7 +259,7 @@ def seg(tag: str, *elements: str | list[str] | None) -> Segment:
             else:
                 cleaned.append(comps)
         else:
-            cleaned.append(value or "")
+            cleaned.append(value if isinstance(value, str) else "")
     while cleaned and cleaned[-1] == "":
         cleaned.pop()
     return Segment(tag, *cleaned)
