@@ -89,6 +89,7 @@ def message(message_id: int) -> ResponseReturnValue:
         "ops/message.html",
         message=found,
         view=monitor.message_payload_view(found),
+        documents=monitor.parsed_documents(found),
         related=monitor.related_messages(session, found),
         chain=chain_for_message(session, found),
         actions=actions,

@@ -438,3 +438,24 @@ def payload_view(data: bytes | None, syntax: str = "", issues: list[dict[str, An
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
+
+
+#: payloads above this size are not translated for display (the download is always there)
+PARSED_VIEW_LIMIT = 2_000_000
+
+
+def parsed_documents(message: Message) -> list[dict] | None:
+    """The canonical documents of a stored payload, as JSON-ready dicts, for the console.
+
+    None when there is nothing to show (no payload, too large, an MDN); an
+    empty list when the payload yields no sound document (its issues are
+    shown with the payload).
+    """
+    from edi.documents import to_dict
+    from edi.translate import translate
+
+    data = message_payload(message)
+    if data is None or len(data) > PARSED_VIEW_LIMIT or message.syntax not in ("edifact", "ubl"):
+        return None
+    translation = translate(data)
+    return [to_dict(m.document) for m in translation.messages if m.document is not None]

@@ -65,3 +65,17 @@ def test_viewers_read_but_do_not_act(hub_env, orders_bytes):
     assert "PO-2026-0001" in page and "Back office" not in page
     token = TOKEN.search(page).group(1)
     assert client.post(f"/ops/orders/{order_id}/ship", data={"csrf_token": token}).status_code == 403
+
+
+def test_message_page_shows_the_parsed_document_and_the_receipt(hub_env, orders_bytes):
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound_id = session.scalar(select(Message.id).where(Message.direction == "in"))
+        outbound_id = session.scalar(select(Message.id).where(Message.document_type == "ORDRSP"))
+    client = signed_in(hub_env, "ops_viewer")
+    page = client.get(f"/ops/messages/{inbound_id}").get_data(as_text=True)
+    assert "Parsed document" in page and '"number": "PO-2026-0001"' in page
+    assert "Transport receipt" in page and "po.edi" in page
+    page = client.get(f"/ops/messages/{outbound_id}").get_data(as_text=True)
+    assert "Transport receipt" in page and "written to" in page and "delivered at" in page
