@@ -111,7 +111,9 @@ def catalog() -> ResponseReturnValue:
     scope = portal_scope()
     form = CatalogSearchForm(request.args)
     form.category.choices = options([("", "All categories")] + [(c, c) for c in scope.categories()])
-    page = scope.catalog(form.q.data or "", form.category.data or "", page=request.args.get("page", 1, type=int))
+    # keyset paging: "next"/"previous" links carry a product id (after=/before=), no page numbers
+    page = scope.catalog_slice(form.q.data or "", form.category.data or "",
+                               after=request.args.get("after", type=int), before=request.args.get("before", type=int))
     return render_template("portal/catalog.html", form=form, page=page, partner=scope.partner)
 
 

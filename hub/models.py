@@ -166,6 +166,13 @@ class Channel(Base):
 
 class Product(Base):
     __tablename__ = "product"
+    __table_args__ = (
+        Index("ix_product_name_id", "name", "id"),  # the catalogue's keyset order (migration 0005)
+        # catalogue search (name/SKU ILIKE '%word%'): pg_trgm GIN indexes on PostgreSQL; on SQLite
+        # plain B-trees (alembic's comparison ignores ddl_if, so both dialects get an index)
+        Index("ix_product_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        Index("ix_product_sku_trgm", "sku", postgresql_using="gin", postgresql_ops={"sku": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(40), unique=True)  # our article number
