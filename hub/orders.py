@@ -255,7 +255,8 @@ def respond(
     )
     session.add(response)
     order.responses.append(response)
-    notifications.order_response(session, settings, partner, order, response)
+    with session.no_autoflush:  # finding the recipients needs none of the pending rows: they go with the next flush
+        notifications.order_response(session, settings, partner, order, response)
     return response
 
 

@@ -72,10 +72,16 @@ def _find_duplicate(session: Session, message: Message) -> Message | None:
     return session.scalar(stmt)
 
 
-def _identify(session: Session, translation: Translation) -> Partner | None:
+def _identify(session: Session, translation: Translation, known: Partner | None = None) -> Partner | None:
+    """The partner the interchange sender names: ``known`` (the channel's) when it is one of its
+    identifiers (they are loaded once and used again to address the answer), else by a query."""
     header = translation.header
     if header is None:
         return None
+    if known is not None:
+        for ident in known.identifiers:
+            if ident.value == header.sender and (not header.sender_qualifier or ident.qualifier == header.sender_qualifier):
+                return known
     stmt = select(PartnerIdentifier).where(PartnerIdentifier.value == header.sender)
     if header.sender_qualifier:
         stmt = stmt.where(PartnerIdentifier.qualifier == header.sender_qualifier)
@@ -89,7 +95,7 @@ def _envelope_issues(session: Session, settings: Settings, message: Message, tra
     if header is None:
         return []
     issues = []
-    sender_partner = _identify(session, translation)
+    sender_partner = _identify(session, translation, message.partner)
     if message.partner_id is None and sender_partner is not None:
         message.partner = sender_partner
     elif sender_partner is None or (message.partner_id is not None and sender_partner.id != message.partner_id):

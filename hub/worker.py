@@ -4,7 +4,9 @@ Claiming is a short transaction of its own that moves the message into
 ``processing``/``delivering`` with the worker's name and a lease; on
 PostgreSQL it uses ``SELECT ... FOR UPDATE SKIP LOCKED`` so any number of
 workers on any number of machines never take the same message. The work
-itself runs in a second transaction that ends by checking the claim is
+itself runs in a second transaction, in the same session (the claimed
+message is not read again; the translation loads its payload and partner
+there, just before the results are applied), that ends by checking the claim is
 still ours (``UPDATE ... WHERE claimed_by = me``): if the lease ran out and
 another worker took the message, this worker's results are rolled back, so
 nothing is ever applied twice. A worker that dies leaves its lease to run
@@ -24,7 +26,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from adapters.base import TransportError
 from hub.db import is_postgres
@@ -67,34 +69,41 @@ class Worker:
         return claimed[0] if claimed else None
 
     def _claim(self) -> tuple[int, str] | None:
-        now = utcnow()
         with self.session_factory() as session:
-            stmt = (
-                select(Message)
-                .where(
-                    Message.state.in_(CLAIMABLE_INBOUND + CLAIMABLE_OUTBOUND + (State.FAILED,)),
-                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-                )
-                .order_by(Message.direction, Message.id)  # "in" sorts before "out"
-                .limit(1)
+            message = self._claim_in(session)
+            return (message.id, message.direction) if message is not None else None
+
+    def _claim_in(self, session: Session) -> Message | None:
+        """Claim in ``session`` and commit the claim; the message stays loaded there (None: nothing due)."""
+        now = utcnow()
+        stmt = (
+            select(Message)
+            .where(
+                Message.state.in_(CLAIMABLE_INBOUND + CLAIMABLE_OUTBOUND + (State.FAILED,)),
+                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
             )
-            if is_postgres(session.get_bind()):
-                stmt = stmt.with_for_update(skip_locked=True)
-            message = session.scalar(stmt)
-            if message is None:
-                session.rollback()
-                return None
-            if message.state == State.FAILED:
-                event = Event.RETRY if message.direction == "in" else Event.RESEND
-                transition(session, message, event, actor=self.actor, detail="the backoff has passed")
-            message.claimed_by = self.name
-            message.lease_until = now + timedelta(seconds=self.settings.worker_lease_seconds)
-            message.next_attempt_at = None
-            message.attempts += 1
-            transition(session, message, Event.CLAIM, actor=self.actor,
-                       detail=f"attempt {message.attempts}")
-            session.commit()
-            return message.id, message.direction
+            .order_by(Message.direction, Message.id)  # "in" sorts before "out"
+            .limit(1)
+            # the work needs both: read with the claim, not by two more queries after it
+            .options(joinedload(Message.partner), joinedload(Message.payload))
+        )
+        if is_postgres(session.get_bind()):
+            stmt = stmt.with_for_update(skip_locked=True, of=Message)
+        message = session.scalar(stmt)
+        if message is None:
+            session.rollback()
+            return None
+        if message.state == State.FAILED:
+            event = Event.RETRY if message.direction == "in" else Event.RESEND
+            transition(session, message, event, actor=self.actor, detail="the backoff has passed")
+        message.claimed_by = self.name
+        message.lease_until = now + timedelta(seconds=self.settings.worker_lease_seconds)
+        message.next_attempt_at = None
+        message.attempts += 1
+        transition(session, message, Event.CLAIM, actor=self.actor,
+                   detail=f"attempt {message.attempts}")
+        session.commit()
+        return message
 
     def release_expired(self) -> int:
         """Put messages whose worker's lease ran out back in the queue."""
@@ -129,32 +138,37 @@ class Worker:
     # -- working ------------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Do one message if one is due; True when something was done."""
-        claimed = self._claim()
-        if claimed is None:
-            return False
-        message_id, direction = claimed
-        with self._heartbeat(message_id):
-            if direction == "in":
-                translation = self._translate(message_id)
-                if translation is None:
-                    return True
-                with self.session_factory() as session:
-                    self._process(session, session.get(Message, message_id), translation)
-            else:
-                with self.session_factory() as session:
-                    self._deliver(session, session.get(Message, message_id))
+        """Do one message if one is due; True when something was done.
+
+        The session that committed the claim goes on with the work: the
+        message it holds (expire_on_commit is off) is not read again, and its
+        payload and partner are loaded once, by the translation, in the
+        transaction that then applies the result and ends with the fence.
+        """
+        # one connection for the claim and the work: one pool checkout (and, on
+        # PostgreSQL, one pre-ping) a message instead of one a transaction
+        with self.session_factory.kw["bind"].connect() as connection, \
+                self.session_factory(bind=connection) as session:
+            message = self._claim_in(session)
+            if message is None:
+                return False
+            with self._heartbeat(message.id):
+                if message.direction == "in":
+                    translation = self._translate_in(session, message)
+                    if translation is None:
+                        return True
+                    self._process(session, message, translation)
+                else:
+                    self._deliver(session, message)
         return True
 
-    def _translate(self, message_id: int):
-        """Translate outside any write transaction (reading the payload is a short read)."""
+    def _translate_in(self, session: Session, message: Message):
+        """Translate the claimed message in ``session``; None after recording our failure."""
+        message_id = message.id
         try:
-            with self.session_factory() as session:
-                message = session.get(Message, message_id)
-                translation = translate_message(message)
-                session.rollback()
-            return translation
+            return translate_message(message)
         except Exception as exc:  # noqa: BLE001 - our failure: stored and retried
+            session.rollback()
             self._fail(message_id, State.PROCESSING, exc)
             return None
 
