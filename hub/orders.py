@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from edi import documents as docs
@@ -26,6 +26,9 @@ from hub.settings import Settings
 __all__ = ["place_order", "order_response_for", "find_product", "find_products"]
 
 CENT = Decimal("0.01")
+
+_ORDER_BY_NUMBER = select(Order).where(Order.partner_id == bindparam("order_partner"),
+                                       Order.number == bindparam("order_number"))
 
 
 def find_product(session: Session, line: docs.OrderLine) -> Product | None:
@@ -96,9 +99,7 @@ def place_order(
         problems.append("the order has no lines")
     if document.currency and document.currency != partner.currency:
         problems.append(f"currency {document.currency} is not the agreed currency {partner.currency}")
-    existing = session.scalar(
-        select(Order).where(Order.partner_id == partner.id, Order.number == document.number)
-    )
+    existing = session.scalar(_ORDER_BY_NUMBER, {"order_partner": partner.id, "order_number": document.number})
     if document.function == "1":
         return _cancel(session, settings, partner, document, existing, actor=actor, message=message)
     if existing is not None and document.function != "5":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from edi import translate
@@ -21,16 +21,25 @@ from hub.settings import Settings
 
 __all__ = ["next_control_ref", "outbound_channel", "queue_document", "partner_identity"]
 
+# built once: every outbound message runs both
+_NEXT_CONTROL = (
+    update(ControlCounter)
+    .where(ControlCounter.partner_id == bindparam("counter_partner"), ControlCounter.kind == bindparam("counter_kind"))
+    .values(value=ControlCounter.value + 1)
+    .returning(ControlCounter.value)
+)
+_OUTBOUND_CHANNEL = (
+    select(Channel)
+    .where(Channel.partner_id == bindparam("channel_partner"), Channel.active.is_(True),
+           Channel.direction.in_(("out", "both")))
+    .order_by(Channel.id)
+    .limit(1)
+)
+
 
 def next_control_ref(session: Session, partner: Partner, kind: str = "interchange") -> int:
     """The next number of ``kind`` for ``partner``; locks the counter row until commit."""
-    stmt = (
-        update(ControlCounter)
-        .where(ControlCounter.partner_id == partner.id, ControlCounter.kind == kind)
-        .values(value=ControlCounter.value + 1)
-        .returning(ControlCounter.value)
-    )
-    value = session.execute(stmt).scalar()
+    value = session.execute(_NEXT_CONTROL, {"counter_partner": partner.id, "counter_kind": kind}).scalar()
     if value is None:
         session.add(ControlCounter(partner_id=partner.id, kind=kind, value=1))
         session.flush()
@@ -40,13 +49,7 @@ def next_control_ref(session: Session, partner: Partner, kind: str = "interchang
 
 def outbound_channel(session: Session, partner: Partner) -> Channel | None:
     """The partner's first active channel that sends (None for a portal-only partner)."""
-    stmt = (
-        select(Channel)
-        .where(Channel.partner_id == partner.id, Channel.active.is_(True), Channel.direction.in_(("out", "both")))
-        .order_by(Channel.id)
-        .limit(1)
-    )
-    return session.scalar(stmt)
+    return session.scalar(_OUTBOUND_CHANNEL, {"channel_partner": partner.id})
 
 
 def partner_identity(partner: Partner) -> tuple[str, str | None]:

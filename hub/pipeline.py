@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from edi import documents as docs
@@ -32,6 +32,27 @@ __all__ = ["process_inbound", "translate_message", "Outcome"]
 log = logging.getLogger(__name__)
 
 
+# the queries every inbound message runs, built once
+_WAITING = select(Message).where(Message.partner_id == bindparam("waiting_partner"), Message.state == State.WAITING,
+                                 Message.id != bindparam("waiting_self"))
+_EARLIER_INBOUND = (
+    select(Message)
+    .where(
+        Message.id != bindparam("dup_self"),
+        Message.direction == "in",
+        Message.partner_id == bindparam("dup_partner"),
+        Message.id < bindparam("dup_self"),
+        Message.state.in_((State.PROCESSED, State.REJECTED, State.RESOLVED)),
+    )
+    .order_by(Message.id)
+    .limit(1)
+)
+_DUPLICATE_BY_HASH = _EARLIER_INBOUND.where(Message.content_hash == bindparam("dup_hash"))
+_DUPLICATE_BY_HASH_OR_REF = _EARLIER_INBOUND.where(
+    or_(Message.content_hash == bindparam("dup_hash"), Message.interchange_ref == bindparam("dup_ref"))
+)
+
+
 class Outcome:
     PROCESSED = "processed"
     REJECTED = "rejected"
@@ -41,11 +62,9 @@ class Outcome:
 
 def _release_waiting(session: Session, message: Message, *, actor: str) -> None:
     """Something of this partner was applied: messages waiting on it get another go."""
-    stmt = select(Message).where(
-        Message.partner_id == message.partner.id, Message.state == State.WAITING, Message.id != message.id
-    )
     with session.no_autoflush:  # the pending results are flushed once, when the worker commits
-        waiting_messages = session.scalars(stmt).all()
+        waiting_messages = session.scalars(_WAITING, {"waiting_partner": message.partner.id,
+                                                      "waiting_self": message.id}).all()
     for waiting in waiting_messages:
         transition(session, waiting, Event.RELEASE, actor=actor,
                    detail=f"message {message.id} was applied; trying again")
@@ -53,23 +72,10 @@ def _release_waiting(session: Session, message: Message, *, actor: str) -> None:
 
 def _find_duplicate(session: Session, message: Message) -> Message | None:
     """An earlier inbound message of the same partner with the same interchange reference or bytes."""
-    conditions = [Message.content_hash == message.content_hash]
+    params = {"dup_self": message.id, "dup_partner": message.partner.id, "dup_hash": message.content_hash}
     if message.interchange_ref:
-        conditions.append(Message.interchange_ref == message.interchange_ref)
-    stmt = (
-        select(Message)
-        .where(
-            Message.id != message.id,
-            Message.direction == "in",
-            Message.partner_id == message.partner.id,
-            Message.id < message.id,
-            Message.state.in_((State.PROCESSED, State.REJECTED, State.RESOLVED)),
-            or_(*conditions),
-        )
-        .order_by(Message.id)
-        .limit(1)
-    )
-    return session.scalar(stmt)
+        return session.scalar(_DUPLICATE_BY_HASH_OR_REF, {**params, "dup_ref": message.interchange_ref})
+    return session.scalar(_DUPLICATE_BY_HASH, params)
 
 
 def _identify(session: Session, translation: Translation, known: Partner | None = None) -> Partner | None:

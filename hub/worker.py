@@ -25,7 +25,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from adapters.base import TransportError
@@ -42,6 +42,30 @@ from hub.transport import deliver, poll_all
 __all__ = ["Worker", "LostClaim"]
 
 log = logging.getLogger(__name__)
+
+
+#: the oldest due message (inbound first), with what the work needs loaded with it; built once
+_CLAIM = (
+    select(Message)
+    .where(
+        Message.state.in_(CLAIMABLE_INBOUND + CLAIMABLE_OUTBOUND + (State.FAILED,)),
+        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= bindparam("now")),
+    )
+    .order_by(Message.direction, Message.id)  # "in" sorts before "out"
+    .limit(1)
+    # the work needs both: read with the claim, not by two more queries after it
+    .options(joinedload(Message.partner), joinedload(Message.payload))
+)
+_CLAIM_PG = _CLAIM.with_for_update(skip_locked=True, of=Message)
+
+#: the fence of :meth:`Worker._still_mine` (a Core update: the ORM's bulk-update machinery adds nothing here)
+_MESSAGE = Message.__table__
+_FENCE = (
+    update(_MESSAGE)
+    .where(_MESSAGE.c.id == bindparam("fence_id"), _MESSAGE.c.claimed_by == bindparam("fence_owner"),
+           _MESSAGE.c.state == bindparam("fence_state"))
+    .values(claimed_by=None, lease_until=None)
+)
 
 
 class LostClaim(HubError):
@@ -76,20 +100,8 @@ class Worker:
     def _claim_in(self, session: Session) -> Message | None:
         """Claim in ``session`` and commit the claim; the message stays loaded there (None: nothing due)."""
         now = utcnow()
-        stmt = (
-            select(Message)
-            .where(
-                Message.state.in_(CLAIMABLE_INBOUND + CLAIMABLE_OUTBOUND + (State.FAILED,)),
-                or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
-            )
-            .order_by(Message.direction, Message.id)  # "in" sorts before "out"
-            .limit(1)
-            # the work needs both: read with the claim, not by two more queries after it
-            .options(joinedload(Message.partner), joinedload(Message.payload))
-        )
-        if is_postgres(session.get_bind()):
-            stmt = stmt.with_for_update(skip_locked=True, of=Message)
-        message = session.scalar(stmt)
+        stmt = _CLAIM_PG if is_postgres(session.get_bind()) else _CLAIM
+        message = session.scalar(stmt, {"now": now})
         if message is None:
             session.rollback()
             return None
@@ -126,12 +138,9 @@ class Worker:
 
     def _still_mine(self, session: Session, message_id: int, state: str) -> None:
         """Fence: the claim must still be ours when we commit, or all our work is rolled back."""
-        result = session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.claimed_by == self.name, Message.state == state)
-            .values(claimed_by=None, lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
+        session.flush()  # the work first, then the fence, as the autoflush of an ORM update would
+        result = session.connection().execute(
+            _FENCE, {"fence_id": message_id, "fence_owner": self.name, "fence_state": state})
         if result.rowcount != 1:
             raise LostClaim(f"message {message_id} is no longer claimed by {self.name}")
 
