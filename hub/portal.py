@@ -479,19 +479,26 @@ class PartnerScope:
     def _products_by_code(self, codes: set[str]) -> dict[str, Product]:
         """Active products for many SKUs (keyed lower-case) or GTINs (keyed as given), in few queries."""
         found: dict[str, Product] = {}
-        codes_list = sorted(codes)
-        for start in range(0, len(codes_list), 500):
-            chunk = codes_list[start : start + 500]
-            lowered = [c.lower() for c in chunk]
+
+        def lookup(chunk: list[str], sku_match: Any) -> None:
             gtins = chunk + [_gtin13(c) for c in chunk if c.isdigit()]
-            stmt = select(Product).where(
-                Product.active.is_(True),
-                or_(func.lower(Product.sku).in_(lowered), Product.gtin.in_(gtins)),
-            )
+            stmt = select(Product).where(Product.active.is_(True), or_(sku_match, Product.gtin.in_(gtins)))
             for product in self.session.scalars(stmt):
                 found[product.sku.lower()] = product
                 if product.gtin:
                     found[product.gtin] = product
+
+        codes_list = sorted(codes)
+        for start in range(0, len(codes_list), 500):
+            chunk = codes_list[start : start + 500]
+            # the SKU as typed, upper- or lower-case: the unique index on sku answers these
+            lookup(chunk, Product.sku.in_(sorted({v for c in chunk for v in (c, c.upper(), c.lower())})))
+        # codes in any other mix of case (or unknown): the case-insensitive match, a scan
+        rest = [c for c in codes_list
+                if c.lower() not in found and c not in found and not (c.isdigit() and _gtin13(c) in found)]
+        for start in range(0, len(rest), 500):
+            chunk = rest[start : start + 500]
+            lookup(chunk, func.lower(Product.sku).in_([c.lower() for c in chunk]))
         return found
 
     def resolve_rows(self, rows: Iterable[Row]) -> ParsedRows:
