@@ -17,7 +17,8 @@ What it does:
 3. runs locust headless (this same file is the locustfile: the user class is
    defined when locust imports it): each simulated user signs in once, then
    browses catalogue pages, searches, filters a category, and orders
-   (cart add + checkout), waiting 0.5-1.5 s between actions (``--no-wait``:
+   (cart add + checkout), waiting 1-3 s between actions like a person reading a
+   page (``--think 0.5-1.5``: another range; ``--no-wait``:
    none, the server's saturation throughput); the statistics are reset once
    every user has signed in, so they show ``--duration`` seconds of steady
    state (sign-in, deliberately slow with Argon2, is not part of the targets);
@@ -42,17 +43,22 @@ if __name__ != "__main__":  # pragma: no cover - runs inside locust
 
     from locust import HttpUser, between, constant, task
 
+    import html
+
     _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+    _NEXT = re.compile(r'href="([^"]+)" rel="next"')
+    _THINK = [float(x) for x in os.environ.get("BENCH_THINK", "1,3").split(",")]
     _numbers = itertools.count(1)
     _WORDS = os.environ.get("BENCH_WORDS", "oil").split(",")
     _PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "50000"))
     _CATEGORIES = os.environ.get("BENCH_CATEGORIES", "").split(",")
-    _PAGES = max(1, _PRODUCTS // 25)
     _USERS = int(os.environ.get("BENCH_USERS", "50"))
     _signed_in = 0
 
     class Buyer(HttpUser):
-        wait_time = constant(0) if os.environ.get("BENCH_NO_WAIT") else between(0.5, 1.5)
+        wait_time = constant(0) if os.environ.get("BENCH_NO_WAIT") else between(*_THINK)
+        next_url: str | None = None  # the "Next" link of the catalogue page this buyer is reading
+        browsed = 0
 
         def on_start(self) -> None:
             number = next(_numbers)
@@ -71,7 +77,16 @@ if __name__ != "__main__":  # pragma: no cover - runs inside locust
 
         @task(6)
         def catalog_page(self) -> None:
-            self.client.get(f"/?page={random.randint(1, _PAGES)}", name="catalogue page")
+            """Leaf through the catalogue as a buyer does: follow "Next" a few pages, then start
+            over, from the first page or from anywhere in it (a bookmarked or shared deep link)."""
+            if self.next_url is None or self.browsed >= 5:
+                start = random.randint(1, _PRODUCTS)
+                self.next_url = random.choice(["/", f"/?after={start}"])
+                self.browsed = 0
+            response = self.client.get(self.next_url, name="catalogue page")
+            found = _NEXT.search(response.text)
+            self.next_url = html.unescape(found.group(1)) if found else None
+            self.browsed += 1
 
         @task(3)
         def catalog_search(self) -> None:
@@ -79,8 +94,10 @@ if __name__ != "__main__":  # pragma: no cover - runs inside locust
 
         @task(2)
         def catalog_category(self) -> None:
-            self.client.get("/", params={"category": random.choice(_CATEGORIES), "page": random.randint(1, 20)},
-                            name="catalogue category")
+            params = {"category": random.choice(_CATEGORIES)}
+            if random.random() < 0.5:  # a later page of the category
+                params["after"] = str(random.randint(1, _PRODUCTS))
+            self.client.get("/", params=params, name="catalogue category")
 
         @task(2)
         def order(self) -> None:
@@ -189,15 +206,19 @@ if __name__ == "__main__":
         print(f"prepared {products:,} products, {len(prices):,} contract prices, {users} users"
               f" in {time.perf_counter() - started:.1f} s", flush=True)
 
-    def serve(kind: str, url: str, port: int, workers: int, var: Path) -> subprocess.Popen:
+    def serve(kind: str, url: str, port: int, workers: int, var: Path, keep_alive: int = 5) -> subprocess.Popen:
         env = dict(os.environ, KONTOR_DATABASE_URL=url, KONTOR_WEB_SECRET_KEY="bench-secret",
                    KONTOR_SFTP_ENABLED="false", KONTOR_VAR_DIR=str(var), KONTOR_SMTP_HOST="",
                    KONTOR_CONFIG=str(var / "none.toml"))
         (var / "none.toml").write_text("")
         bin_dir = Path(sys.executable).parent
         if kind == "gunicorn":
+            # keep-alive longer than the think time (gunicorn's default is 2 s): otherwise the server
+            # closes an idle connection just as locust reuses it (connection reset), as a proxy
+            # in front of gunicorn would not
             command = [str(bin_dir / "gunicorn"), "-w", str(workers), "-k", "gthread", "--threads", "4",
-                       "-b", f"127.0.0.1:{port}", "--log-level", "warning", "extranet:create_app()"]
+                       "--keep-alive", str(keep_alive), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                       "extranet:create_app()"]
         else:
             command = [str(bin_dir / "kontor"), "web", "--port", str(port), "--threads", "8"]
         process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
@@ -222,9 +243,11 @@ if __name__ == "__main__":
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
-    def run_locust(port: int, users: int, duration: int, products: int, no_wait: bool, out: Path) -> Path:
+    def run_locust(port: int, users: int, duration: int, products: int, no_wait: bool, out: Path,
+                   think: tuple[float, float] = (1.0, 3.0)) -> Path:
         env = dict(os.environ, BENCH_PASSWORD=PASSWORD, BENCH_PRODUCTS=str(products), BENCH_USERS=str(users),
-                   BENCH_WORDS=",".join(WORDS), BENCH_CATEGORIES=",".join(CATEGORIES))
+                   BENCH_WORDS=",".join(WORDS), BENCH_CATEGORIES=",".join(CATEGORIES),
+                   BENCH_THINK=f"{think[0]},{think[1]}")
         if no_wait:
             env["BENCH_NO_WAIT"] = "1"
         locust = Path(sys.executable).parent / "locust"
@@ -262,6 +285,7 @@ if __name__ == "__main__":
         parser.add_argument("--products", type=int, default=50_000)
         parser.add_argument("--server", choices=("gunicorn", "waitress"), default="gunicorn")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--think", default="1-3", help="think time between a user's actions, seconds MIN-MAX")
         parser.add_argument("--no-wait", action="store_true", help="no think time: saturation throughput")
         parser.add_argument("--keep", action="store_true", help="keep the scratch database")
         args = parser.parse_args()
@@ -284,12 +308,13 @@ if __name__ == "__main__":
         try:
             prepare(url, args.products, args.users)
             port = free_port()
-            server = serve(args.server, url, port, args.workers, work)
-            wait = "no think time" if args.no_wait else "0.5-1.5 s think time"
+            think = tuple(float(x) for x in args.think.split("-", 1))
+            server = serve(args.server, url, port, args.workers, work, keep_alive=int(think[1]) + 3)
+            wait = "no think time" if args.no_wait else f"{think[0]:g}-{think[1]:g} s think time"
             print(f"load: {args.users} users, {args.duration} s, {wait}, {args.server}"
                   f"{f' ({args.workers} workers x 4 threads)' if args.server == 'gunicorn' else ' (8 threads)'},"
                   f" {os.cpu_count()} cores shared by server, database and locust", flush=True)
-            stats = run_locust(port, args.users, args.duration, args.products, args.no_wait, work)
+            stats = run_locust(port, args.users, args.duration, args.products, args.no_wait, work, think)
             ok = report(stats, args.duration)
         finally:
             if server is not None:
