@@ -341,6 +341,10 @@ class Message(Base):
         ),
         Index("ix_message_partner_created", "partner_id", "created_at"),
         Index("ix_message_sender_interchange", "partner_id", "direction", "interchange_ref"),
+        # the console's reference filters and the answers of a message (migration 0006)
+        Index("ix_message_interchange_ref", "interchange_ref"),
+        Index("ix_message_message_ref", "message_ref"),
+        Index("ix_message_answers", "answers_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
