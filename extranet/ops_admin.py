@@ -37,6 +37,8 @@ __all__ = ["bp", "ADMIN_ROLES", "BULK_LIMIT"]
 bp = Blueprint("ops_admin", __name__)
 
 ADMIN_ROLES = ("ops_admin",)
+#: UNB 0002 syntax version numbers (ISO 9735): 1 and 2 UNOA/UNOB only, 3 adds UNOC-UNOK, 4 adds UNOW-UNOY
+SYNTAX_VERSIONS = ("1", "2", "3", "4")
 #: the most messages one bulk action touches (the page says when the selection is larger)
 BULK_LIMIT = 500
 
@@ -275,7 +277,7 @@ def partner_edit(partner_id: int) -> ResponseReturnValue:
     return render_template(
         "ops/partner_edit.html", partner=partner, prefs=preferences(partner), schemes=IDENTIFIER_SCHEMES,
         directories=DIRECTORIES, subsets=SUBSETS, charsets=CHARSETS, acknowledgements=ACKNOWLEDGEMENTS,
-        kinds=CHANNEL_KINDS,
+        kinds=CHANNEL_KINDS, syntax_versions=SYNTAX_VERSIONS,
     )
 
 
@@ -345,10 +347,11 @@ def documents_save(partner_id: int) -> ResponseReturnValue:
         "test": form.get("test") == "on",
         "leniencies": [x.strip() for x in form.get("leniencies", "").replace(",", " ").split() if x.strip()],
     }
+    if form.get("syntax_version"):
+        data["syntax_version"] = form["syntax_version"]
     for key in ("ack_expected_hours", "alert_silence_hours"):
-        value = _number(form.get(key))
-        if value is not None:
-            data[key] = value
+        if key in form:
+            data[key] = _number(form.get(key))  # empty: back to the default (no silence alert)
     try:
         partner_admin.save_documents(db.session, current_user.email, partner_id, data)
         flash("Document preferences saved.", "success")

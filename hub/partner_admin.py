@@ -30,6 +30,7 @@ from hub.certificates import CERTIFICATE_KEYS, certificate_expiry
 from hub.errors import ProfileError
 from hub.models import Channel, ControlCounter, Partner, PartnerIdentifier
 from hub.partners import _CODE, CHANNEL_KINDS, IDENTIFIER_SCHEMES, _channels, _documents, _profile_json, _valid_gln
+from hub.partners import preferences as stored_preferences
 from hub.secrets import SECRET_SETTINGS, encrypt_settings, redact
 from hub.settings import BASE_DIR, Settings
 
@@ -155,14 +156,25 @@ def remove_identifier(session: Session, actor: str, partner_id: int, identifier_
 
 
 def save_documents(session: Session, actor: str, partner_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Replace a partner's document preferences, checked as a partner file's ``[documents]`` is. Commits."""
+    """Change a partner's document preferences, checked as a partner file's ``[documents]`` is. Commits.
+
+    ``data`` is merged over the stored preferences: a preference it leaves out keeps its stored value,
+    one given as None goes back to its default. Everything else in the profile (the ``oidc`` table of
+    single sign-on, keys other writers keep there) is left as it was. Returns the new profile.
+    """
     partner = _partner(session, partner_id)
+    before = dict(partner.profile or {})
+    wanted = {k: v for k, v in _profile_json(stored_preferences(partner)).items() if v is not None}
+    for key, value in data.items():
+        if value is None:
+            wanted.pop(key, None)
+        else:
+            wanted[key] = value
     try:
-        preferences = _documents(data, "console")
+        documents = _documents(wanted, "console")
     except ProfileError as exc:
         raise AdminError(str(exc).removeprefix("console: ")) from None
-    profile = _profile_json(preferences)
-    before = partner.profile or {}
+    profile = {**before, **_profile_json(documents)}
     partner.profile = profile
     changed = {k: v for k, v in profile.items() if before.get(k) != v}
     audit(session, actor, "partner.documents", target=f"partner:{partner.code}", partner_id=partner.id,

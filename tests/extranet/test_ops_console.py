@@ -213,6 +213,37 @@ def test_create_partner_identifiers_documents(admin_client, session, world):
     assert {"partner.create", "partner.identifier.add", "partner.documents"} <= actions
 
 
+def test_saving_documents_keeps_the_rest_of_the_profile(admin_client, session, world):
+    acme = session.get(Partner, world.acme)
+    oidc = {"issuer": "https://login.acme.example", "client_id": "kontor", "email_domains": ["acme.example"]}
+    acme.profile = {"syntax_version": "4", "directory": "D01B", "alert_silence_hours": 8.0, "oidc": oidc}
+    session.commit()
+    page = f"/ops/partners/{world.acme}"
+    shown = _text(admin_client.get(page))
+    assert re.search(r'<select id="syntax_version" name="syntax_version"[^>]*>.*<option selected>4</option>', shown)
+    # a form without the syntax version (an older page) keeps the stored one
+    saved = post(admin_client, f"{page}/documents",
+                 {"syntax": "edifact", "directory": "D96A", "subset": "EANCOM", "charset": "UNOC",
+                  "acknowledgements": "CONTRL", "ack_expected_hours": "12", "alert_silence_hours": "8",
+                  "leniencies": ""}, token_from=page, follow_redirects=True)
+    assert "Document preferences saved" in _text(saved)
+    profile = rows(session, select(Partner.profile).where(Partner.id == world.acme))[0][0]
+    assert profile["oidc"] == oidc
+    assert profile["syntax_version"] == "4" and profile["directory"] == "D96A"
+    assert profile["ack_expected_hours"] == 12.0 and profile["alert_silence_hours"] == 8.0
+    # the select changes it; an emptied silence field turns the silence alert off
+    post(admin_client, f"{page}/documents",
+         {"syntax": "edifact", "directory": "D96A", "subset": "EANCOM", "charset": "UNOC", "syntax_version": "2",
+          "ack_expected_hours": "12", "alert_silence_hours": "", "leniencies": ""}, token_from=page)
+    profile = rows(session, select(Partner.profile).where(Partner.id == world.acme))[0][0]
+    assert profile["oidc"] == oidc and profile["syntax_version"] == "2"
+    assert profile["alert_silence_hours"] is None
+    refused = post(admin_client, f"{page}/documents", {"syntax": "edifact", "syntax_version": "5"},
+                   token_from=page, follow_redirects=True)
+    assert "Not saved: documents.syntax_version" in _text(refused)
+    assert rows(session, select(Partner.profile).where(Partner.id == world.acme))[0][0]["syntax_version"] == "2"
+
+
 def _pem(days: int) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "partner")])
