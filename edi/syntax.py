@@ -907,14 +907,14 @@ class _Reader:
         if not date:
             return None
         try:
-            if len(date) == 8 and date.isdigit():
+            if len(date) == 8 and _digits(date):
                 day = _dt.datetime.strptime(date, "%Y%m%d")
-            elif len(date) == 6 and date.isdigit():
+            elif len(date) == 6 and _digits(date):
                 day = _dt.datetime.strptime(date, "%y%m%d")
             else:
                 raise ValueError(date)
             if time:
-                if len(time) != 4 or not time.isdigit():
+                if len(time) != 4 or not _digits(time):
                     raise ValueError(time)
                 day = day.replace(hour=int(time[:2]), minute=int(time[2:]))
             return day
@@ -955,7 +955,7 @@ class _Reader:
         n = len(msg.segments)
         if not count:
             self._msg_issue(msg, "UNT has no number of segments (0074)", SyntaxCode.MISSING, self.pos, "UNT", 1)
-        elif not count.isdigit():
+        elif not _digits(count):
             self._msg_issue(msg, f"UNT number of segments {count[:20]!r} is not a number", SyntaxCode.INVALID_VALUE, self.pos, "UNT", 1)
         elif int(count) != n:
             self._msg_issue(msg, f"UNT says {int(count)} segments but message {msg.reference!r} has {n} (UNH to UNT)", SyntaxCode.CONTROL_COUNT_MISMATCH, self.pos, "UNT", 1, leniency="control-counts")
@@ -992,11 +992,11 @@ class _Reader:
         group = self.group
         assert group is not None
         count, ref = c(seg, 1, 1), c(seg, 2, 1)
-        trailer = GroupTrailer(message_count=int(count) if count.isdigit() else None, control_ref=ref or None, position=self.pos)
+        trailer = GroupTrailer(message_count=int(count) if _digits(count) else None, control_ref=ref or None, position=self.pos)
         sev_c, sev_r = self._severity("control-counts"), self._severity("control-references")
         if not count:
             trailer.issues.append(Issue("UNE has no number of messages (0060)", SyntaxCode.MISSING, segment=self.pos, tag="UNE", element=1))
-        elif not count.isdigit():
+        elif not _digits(count):
             trailer.issues.append(Issue(f"UNE number of messages {count[:20]!r} is not a number", SyntaxCode.INVALID_VALUE, segment=self.pos, tag="UNE", element=1))
         elif int(count) != self.group_msgs:
             trailer.issues.append(Issue(f"UNE says {int(count)} messages but group {group.control_ref!r} has {self.group_msgs}", SyntaxCode.CONTROL_COUNT_MISMATCH, segment=self.pos, tag="UNE", element=1, severity=sev_c))
@@ -1029,7 +1029,7 @@ class _Reader:
         expected, what = self._expected_count()
         if not count:
             self._ic_issue("UNZ has no interchange control count (0036)", SyntaxCode.MISSING, self.pos, "UNZ", 1)
-        elif not count.isdigit():
+        elif not _digits(count):
             self._ic_issue(f"UNZ control count {count[:20]!r} is not a number", SyntaxCode.INVALID_VALUE, self.pos, "UNZ", 1)
         elif int(count) != expected and not (self.group_count and self.bare_count):
             self._ic_issue(f"UNZ says {int(count)} {what} but the interchange has {expected}", SyntaxCode.CONTROL_COUNT_MISMATCH, self.pos, "UNZ", 1, leniency="control-counts")
@@ -1037,7 +1037,7 @@ class _Reader:
             self._ic_issue("UNZ has no interchange control reference (0020)", SyntaxCode.MISSING, self.pos, "UNZ", 2)
         elif ref != header.control_ref:
             self._ic_issue(f"UNZ reference {ref[:35]!r} differs from UNB reference {header.control_ref!r}", SyntaxCode.REFERENCES_DO_NOT_MATCH, self.pos, "UNZ", 2, leniency="control-references")
-        self.pending = InterchangeTrailer(count=int(count) if count.isdigit() else None, control_ref=ref or None, position=self.pos, issues=self.ic_issues)
+        self.pending = InterchangeTrailer(count=int(count) if _digits(count) else None, control_ref=ref or None, position=self.pos, issues=self.ic_issues)
         self.open = False
         self.expect_unb = False
 
@@ -1101,6 +1101,15 @@ def _missing(segment: Segment, required: _Required) -> Iterator[tuple[int | None
         for c, name in comps:
             if not _component(segment, e, c or 1):
                 yield e, c, name
+
+
+def _digits(text: str) -> bool:
+    """True for a non-empty run of ASCII digits 0-9 only.
+
+    ``str.isdigit`` also accepts superscripts and other Unicode digits
+    (``'\u00b2'``, byte 0xB2 in ISO 8859-1), which ``int`` then refuses.
+    """
+    return text.isascii() and text.isdigit()
 
 
 def _una_problem(chars: str) -> str | None:

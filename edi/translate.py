@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from typing import Any, Sequence
 
 from edi.documents import Acknowledgement, Document
 from edi.envelope import InterchangeHeader, Message, Separators, DEFAULT_SEPARATORS
-from edi.errors import EdiError, Issue, Severity
+from edi.errors import EdiError, Issue, Severity, SyntaxCode
 from edi.options import STRICT, Strictness
 
 __all__ = [
+    "INTERNAL_ERROR",
     "TranslatedMessage",
     "Translation",
+    "check_message",
+    "translate_events",
+    "translate_file",
+    "validate_file",
     "detect_syntax",
     "translate",
     "render_edifact",
@@ -113,38 +119,153 @@ def translate(data: bytes, *, strictness: Strictness = STRICT, validate: bool = 
     return _translate_edifact(data, strictness=strictness, validate=validate)
 
 
-def _translate_edifact(data: bytes, *, strictness: Strictness, validate: bool) -> Translation:
-    from edi import syntax
+#: ``Issue.rule`` of an issue that stands for an unexpected exception inside the translator (a bug).
+INTERNAL_ERROR = "internal-error"
+
+
+def _internal(exc: BaseException, what: str, message: Message | None = None) -> Issue:
+    """An unexpected exception turned into an issue, so that bad input never escapes as a traceback.
+
+    The partner's file is still rejected (error, code 18) and the ops console
+    keeps the exception's type and text; tests look for ``rule ==
+    INTERNAL_ERROR`` to find such bugs.
+    """
+    text = f"the translator failed while {what} ({type(exc).__name__}: {str(exc)[:200]}); please report this as a bug"
+    if message is None:
+        return Issue(text, SyntaxCode.UNSPECIFIED, rule=INTERNAL_ERROR)
+    return Issue(
+        text,
+        SyntaxCode.UNSPECIFIED,
+        segment=message.first_position,
+        tag="UNH",
+        message_segment=1,
+        message_ref=message.reference or None,
+        rule=INTERNAL_ERROR,
+    )
+
+
+def _edi_error_issues(exc: EdiError, message: Message | None = None) -> list[Issue]:
+    """The issues an EdiError carries (its text as one issue when it carries none), placed at the UNH when unplaced."""
+    issues = exc.issues or [Issue(str(exc))]
+    if message is None:
+        return list(issues)
+    return [
+        i if i.segment is not None else i.located(
+            segment=message.first_position, tag=i.tag or "UNH", message_segment=1, message_ref=message.reference or None
+        )
+        for i in issues
+    ]
+
+
+def check_message(
+    message: Message,
+    *,
+    strictness: Strictness = STRICT,
+    decimal_mark: str = ".",
+    header: InterchangeHeader | None = None,
+    validate: bool = True,
+) -> tuple[Document | None, list[Issue]]:
+    """Validate (unless ``validate`` is False) and map one message read by :mod:`edi.syntax`.
+
+    Returns the document (None when errors prevent one) and every issue, one
+    per cause. Never raises: an :class:`EdiError` becomes its issues, and any
+    other exception (a bug) an issue with rule :data:`INTERNAL_ERROR` at the UNH.
+    """
     from edi.edifact import message_to_document
     from edi.validate import validate_message
 
+    issues = list(message.issues)
+    if validate:
+        try:
+            issues.extend(validate_message(message, strictness=strictness, decimal_mark=decimal_mark))
+        except EdiError as exc:
+            issues.extend(_edi_error_issues(exc, message))
+        except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
+            issues.append(_internal(exc, f"validating message {message.reference!r}", message))
+    document: Document | None = None
     try:
-        interchange = syntax.parse(data, strictness=strictness)
-    except EdiError as exc:
-        issues = exc.issues or [Issue(str(exc))]
-        return Translation(syntax="edifact", issues=issues)
-    result = Translation(syntax="edifact", header=interchange.header, issues=list(interchange.issues))
-    if interchange.trailer is not None:
-        result.issues.extend(i for i in interchange.trailer.issues if i not in result.issues)
-    decimal = interchange.header.separators.decimal
-    for message in interchange.messages:
-        issues = list(message.issues)
-        if validate:
-            try:
-                issues.extend(validate_message(message, strictness=strictness, decimal_mark=decimal))
-            except EdiError as exc:
-                issues.extend(exc.issues or [Issue(str(exc), message_ref=message.reference)])
-        document, mapping_issues = message_to_document(message, decimal_mark=decimal, header=interchange.header)
+        document, mapping_issues = message_to_document(message, decimal_mark=decimal_mark, header=header)
         issues.extend(mapping_issues)
-        result.messages.append(
-            TranslatedMessage(
-                message_type=message.type,
-                reference=message.reference,
-                document=document,
-                issues=_dedupe(issues),
-                message=message,
-            )
-        )
+    except EdiError as exc:
+        issues.extend(_edi_error_issues(exc, message))
+    except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
+        issues.append(_internal(exc, f"mapping message {message.reference!r}", message))
+    issues = _dedupe(issues)
+    if any(i.rule == INTERNAL_ERROR for i in issues):
+        document = None
+    return document, issues
+
+
+def _translate_edifact(data: bytes, *, strictness: Strictness, validate: bool) -> Translation:
+    return translate_events(_events(data, strictness), strictness=strictness, validate=validate)
+
+
+def _events(source: Any, strictness: Strictness) -> Iterator[Any]:
+    from edi import syntax
+
+    return syntax.read(source, strictness=strictness)
+
+
+def translate_events(
+    events: Iterable[Any],
+    *,
+    strictness: Strictness = STRICT,
+    validate: bool = True,
+    first_only: bool = True,
+    keep_messages: bool = True,
+) -> Translation:
+    """A Translation from the events of :func:`edi.syntax.read`, a message at a time.
+
+    Without ``keep_messages`` a TranslatedMessage keeps its document and
+    issues but not the message as read (its segments), to spare memory.
+
+    With ``first_only`` (what :func:`translate` does) a second interchange
+    in the data is reported, not read, as :func:`edi.syntax.parse` does.
+    Never raises for bad input: see :func:`check_message`.
+    """
+    from edi.envelope import GroupTrailer, InterchangeTrailer
+
+    result = Translation(syntax="edifact")
+    decimal = "."
+    iterator = iter(events)
+    try:
+        for event in iterator:
+            if isinstance(event, InterchangeHeader):
+                if result.header is not None and first_only:
+                    result.issues.append(
+                        Issue(
+                            "the file holds more than one interchange; only the first was read",
+                            SyntaxCode.UNSPECIFIED,
+                            segment=1,
+                            tag="UNB",
+                        )
+                    )
+                    break
+                result.header = result.header or event
+                decimal = event.separators.decimal
+            elif isinstance(event, Message):
+                document, issues = check_message(
+                    event, strictness=strictness, decimal_mark=decimal, header=result.header, validate=validate
+                )
+                result.messages.append(
+                    TranslatedMessage(
+                        message_type=event.type,
+                        reference=event.reference,
+                        document=document,
+                        issues=issues,
+                        message=event if keep_messages else None,
+                    )
+                )
+            elif isinstance(event, (GroupTrailer, InterchangeTrailer)):
+                result.issues.extend(i for i in event.issues if i not in result.issues)
+    except EdiError as exc:
+        result.issues.extend(_edi_error_issues(exc))
+    except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
+        result.issues.append(_internal(exc, "reading the interchange"))
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
     return result
 
 
@@ -256,12 +377,54 @@ class _CountingReader:
         return data
 
 
+def _open_counting(path: Any, on_progress: Any) -> Any:
+    handle = open(path, "rb")
+    return (_CountingReader(handle, on_progress), handle) if on_progress else (handle, handle)
+
+
+def translate_file(
+    path: Any,
+    *,
+    strictness: Strictness = STRICT,
+    validate: bool = True,
+    on_progress: Any = None,
+    keep_messages: bool = True,
+) -> Translation:
+    """:func:`translate` for a file, EDIFACT streamed a message at a time.
+
+    Only the documents (and, with ``keep_messages``, the messages as read)
+    stay in memory, never the whole file. UBL is read whole, within the XML
+    size limit. ``on_progress(n)`` is called with the number of bytes read
+    each time a chunk is read. Never raises for bad input; a file that cannot
+    be opened or read raises :class:`EdiError`.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+        if detect_syntax(head) == "ubl":
+            data = path.read_bytes()
+            if on_progress:
+                on_progress(len(data))
+            return translate(data, strictness=strictness, validate=validate)
+        source, handle = _open_counting(path, on_progress)
+    except OSError as exc:
+        raise EdiError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with handle:
+        return translate_events(
+            _events(source, strictness), strictness=strictness, validate=validate, keep_messages=keep_messages
+        )
+
+
 def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) -> tuple[list[Issue], int]:
     """Every issue in the file at ``path`` and the number of messages it holds.
 
-    EDIFACT is streamed (a message at a time: a 100 MB file is never held in
-    memory); UBL is read whole, within the XML size limit.
-    ``on_progress(n)`` is called with the number of bytes read so far each time.
+    Every interchange of the file is read. EDIFACT is streamed (a message at
+    a time: a 100 MB file is never held in memory, nor its documents); UBL is
+    read whole, within the XML size limit. ``on_progress(n)`` is called with
+    the number of bytes read each time a chunk is read.
     """
     from pathlib import Path
 
@@ -275,31 +438,26 @@ def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) ->
         translation = translate(data, strictness=strictness)
         return translation.all_issues(), len(translation.messages)
 
-    from edi import syntax
-    from edi.edifact import message_to_document
-    from edi.envelope import InterchangeHeader as _Header
     from edi.envelope import GroupTrailer, InterchangeTrailer
-    from edi.validate import validate_message
 
     issues: list[Issue] = []
     count = 0
     decimal = "."
     header = None
-    with open(path, "rb") as handle:
-        source: Any = _CountingReader(handle, on_progress) if on_progress else handle
+    source, handle = _open_counting(path, on_progress)
+    with handle:
         try:
-            for item in syntax.read(source, strictness=strictness):
-                if isinstance(item, _Header):
+            for item in _events(source, strictness):
+                if isinstance(item, InterchangeHeader):
                     header = item
                     decimal = item.separators.decimal
                 elif isinstance(item, Message):
                     count += 1
-                    found = list(item.issues)
-                    found.extend(validate_message(item, strictness=strictness, decimal_mark=decimal))
-                    found.extend(message_to_document(item, decimal_mark=decimal, header=header)[1])
-                    issues.extend(_dedupe(found))
+                    issues.extend(check_message(item, strictness=strictness, decimal_mark=decimal, header=header)[1])
                 elif isinstance(item, (GroupTrailer, InterchangeTrailer)):
                     issues.extend(item.issues)
         except EdiError as exc:
-            issues.extend(exc.issues or [Issue(str(exc))])
+            issues.extend(_edi_error_issues(exc))
+        except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
+            issues.append(_internal(exc, "reading the interchange"))
     return issues, count

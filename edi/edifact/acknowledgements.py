@@ -282,7 +282,8 @@ def write_contrl(ack: Acknowledgement) -> list[Segment]:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() else None
+    # isascii: str.isdigit accepts digits such as '\u00b2' that int() refuses
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 def read_contrl(r: MessageReader, issue_date: _dt.date) -> Acknowledgement | None:

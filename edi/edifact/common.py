@@ -220,7 +220,7 @@ def parse_date(value: str, fmt: str | None) -> tuple[_dt.date, str | None]:
     if code == "102" and len(text) in (12, 14):
         warning = f"date {value!r} has a time although format 102 is CCYYMMDD; the date part was used"
         text = text[:8]
-    if len(text) != length or not text.isdigit():
+    if len(text) != length or not (text.isascii() and text.isdigit()):
         raise ValueError(f"date {value!r} does not match format {code}")
     try:
         return _dt.datetime.strptime(text, pattern).date(), warning
@@ -790,7 +790,7 @@ def collect(r: MessageReader) -> Collected:
             c.pat_description = c.pat_description or component(s, 2, 4)
             days = component(s, 3, 4)
             if days is not None:
-                if days.isdigit():
+                if days.isascii() and days.isdigit():
                     c.pat_days = int(days)
                 else:
                     r.issue(i, f"number of periods {days!r} is not a whole number", element=3, component=4)

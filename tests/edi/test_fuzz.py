@@ -149,3 +149,86 @@ def test_written_segments_read_back_equal(data, newline, chunk):
     for message in ic.messages:
         got = [(s.tag, s.elements) for s in message.segments[1:-1]]
         assert got == [(s.tag, normalise(s.elements)) for s in bodies]
+
+
+# --------------------------------------------------------------------------- translate() over mutated real interchanges
+
+from pathlib import Path  # noqa: E402
+
+from edi.translate import INTERNAL_ERROR, translate, validate_file  # noqa: E402
+
+GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.edi"))
+GOLDEN_BYTES = [p.read_bytes() for p in GOLDEN]
+# bytes that tripped the translator before, and the service characters
+TRICKY = [b"\xb2", b"\xb9", b"\xbd", b"\xef\xbb\xbf", b"'", b"+", b":", b"?", b"*", b",", b".", b"-", b"\r\n", b"\x00", b"\xff\xfe", b"9" * 40]
+
+mutation = st.tuples(
+    st.sampled_from(["replace", "insert", "delete", "digit"]),
+    st.integers(0, 1 << 16),
+    st.one_of(st.sampled_from(TRICKY), st.binary(min_size=1, max_size=6)),
+)
+
+
+def mutate(data: bytes, mutations) -> bytes:
+    out = bytearray(data)
+    for kind, where, chunk in mutations:
+        at = where % (len(out) + 1)
+        if kind == "digit":
+            # a digit (counts, positions, numbers, dates) becomes a look-alike: superscript or fraction
+            digits = [i for i, b in enumerate(out) if 0x30 <= b <= 0x39]
+            if digits:
+                out[digits[where % len(digits)]] = b"\xb2\xb3\xb9\xbc\xbd\xbe"[len(chunk) % 6]
+        elif kind == "replace":
+            out[at : at + len(chunk)] = chunk
+        elif kind == "insert":
+            out[at:at] = chunk
+        else:
+            del out[at : at + len(chunk)]
+    return bytes(out)
+
+
+def assert_translates_cleanly(data: bytes) -> None:
+    translation = translate(data)  # must not raise, whatever the bytes
+    internal = [i for i in translation.all_issues() if i.rule == INTERNAL_ERROR]
+    assert internal == [], internal[0].message
+    for issue in translation.all_issues():
+        assert issue.message
+        issue.format("F")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=st.sampled_from(GOLDEN_BYTES), mutations=st.lists(mutation, min_size=1, max_size=4))
+def test_translate_never_raises_on_mutated_golden_files(source, mutations):
+    assert_translates_cleanly(mutate(source, mutations))
+
+
+def _golden(name: str) -> bytes:
+    return (Path(__file__).parent / "golden" / name).read_bytes()
+
+
+def test_unicode_digits_in_counts_and_numbers_are_located_issues():
+    """Byte 0xB2 is '\u00b2' in ISO 8859-1: str.isdigit() accepts it, int() does not."""
+    cases = [
+        (_golden("orders_D96A.edi").replace(b"UNT+28+1'", b"UNT+2\xb2+1'"), "UNT", 1),
+        (_golden("orders_D96A.edi").replace(b"UNZ+1+42'", b"UNZ+\xb2+42'"), "UNZ", 1),
+        (_golden("invoic_D96A.edi").replace(b"PAT+1++5:3:D:30'", b"PAT+1++5:3:D:3\xb2'"), "PAT", 3),
+        (_golden("contrl_D96A.edi").replace(b"UCS+9'", b"UCS+\xb2'"), "UCS", 1),
+    ]
+    for data, tag, element in cases:
+        translation = translate(data)
+        errors = [i for i in translation.all_issues() if i.is_error]
+        assert [(i.tag, i.element) for i in errors] == [(tag, element)], [i.format() for i in errors]
+        assert "not a number" in errors[0].message
+
+
+def test_ungrouped_une_count_with_unicode_digit(tmp_path):
+    data = (
+        b"UNB+UNOC:3+S+R+250101:1200+7'UNG+ORDERS+S+R+250101:1200+G+UN+D:96A'"
+        b"UNH+1+ORDERS:D:96A:UN'BGM+220+1+9'UNT+3+1'UNE+\xb2+G'UNZ+1+7'"
+    )
+    path = tmp_path / "une.edi"
+    path.write_bytes(data)
+    issues, count = validate_file(path)
+    une = [i for i in issues if i.tag == "UNE"]
+    assert count == 1
+    assert [(i.element, i.code) for i in une] == [(1, "12")]
