@@ -551,9 +551,7 @@ def list_catalog(scope: PartnerScope, args: Mapping[str, str]) -> dict[str, Any]
 
 
 def get_product(scope: PartnerScope, sku: str) -> dict[str, Any]:
-    product = scope.session.scalar(
-        select(Product).where(Product.active.is_(True), func.lower(Product.sku) == sku.strip().lower())
-    )
+    product = scope.session.scalar(scope.products().where(func.lower(Product.sku) == sku.strip().lower()))
     if product is None:
         raise NotFound(f"product {sku}")
     breaks = scope._prices([product.id]).get(product.id, [])
@@ -566,9 +564,10 @@ def list_prices(scope: PartnerScope, args: Mapping[str, str]) -> dict[str, Any]:
     page, per_page = paging(args)
     on = _date_arg(args, "on") or dt.date.today()
     sku = _text_arg(args, "sku", 40)
+    visible = scope.products(Product.id).scalar_subquery()  # active products of the partner's assortment
     stmt = scope.owned(
         select(Price).join(Product).where(
-            Product.active.is_(True),
+            Product.id.in_(visible),
             Price.valid_from <= on,
             or_(Price.valid_to.is_(None), Price.valid_to >= on),
         ),

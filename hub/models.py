@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -39,6 +40,7 @@ __all__ = [
     "Channel",
     "Product",
     "Price",
+    "AssortmentItem",
     "Order",
     "OrderLine",
     "OrderResponse",
@@ -91,6 +93,8 @@ class Partner(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     credit_limit: Mapped[Decimal | None] = mapped_column(Money)
     approval_threshold: Mapped[Decimal | None] = mapped_column(Money)
+    # True: the partner sees and orders only the products of its assortment (AssortmentItem rows)
+    assortment_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     identifiers: Mapped[list[PartnerIdentifier]] = relationship(
@@ -432,6 +436,22 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
 
+
+
+class AssortmentItem(Base):
+    """One entry of a restricted partner's assortment: a product (by SKU) or a whole category."""
+
+    __tablename__ = "assortment_item"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "product_id"),
+        UniqueConstraint("partner_id", "category"),
+        CheckConstraint("(product_id IS NULL) <> (category IS NULL)", name="product_or_category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str | None] = mapped_column(String(80))
 
 
 # Tables of the API, portal and ops areas live beside their code; importing them

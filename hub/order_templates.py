@@ -94,8 +94,7 @@ def items_for(scope: PartnerScope, template_id: int) -> tuple[dict[str, dict[str
     """Cart items for a template's lines, and the SKUs that cannot be ordered any more."""
     found = template(scope, template_id)
     ids = [line.get("product_id") for line in found.lines if isinstance(line.get("product_id"), int)]
-    active = {p.id for p in scope.session.scalars(select(Product).where(Product.id.in_(ids), Product.active.is_(True)))} \
-        if ids else set()
+    active = set(scope.session.scalars(scope.products(Product.id).where(Product.id.in_(ids)))) if ids else set()
     items: dict[str, dict[str, str]] = {}
     skipped = []
     for line in found.lines:

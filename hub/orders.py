@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from edi import documents as docs
-from hub import approvals, notifications
+from hub import approvals, assortment, notifications
 from hub.errors import OrderRejected
 from hub.models import Message, Order, OrderLine, OrderResponse, Partner, Product, User
 from hub.outbound import queue_document
@@ -122,6 +122,9 @@ def place_order(
         if line.quantity is None or line.quantity <= 0:
             problems.append(f"{_line_label(line)}: quantity must be greater than zero")
         resolved.append((line, product))
+    hidden = assortment.outside(session, partner, [product for _, product in resolved if product is not None])
+    problems.extend(f"{_line_label(line)}: item {product.sku} {assortment.NOT_IN_ASSORTMENT}"
+                    for line, product in resolved if product is not None and product.id in hidden)
     if problems:
         raise OrderRejected(problems)
 

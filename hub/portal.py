@@ -3,8 +3,10 @@
 Everything a partner's user may see goes through one :class:`PartnerScope`:
 its queries all carry ``partner_id = <the user's partner>``, so a view
 cannot forget the filter, and a record of another partner is simply not
-found (:class:`NotFound`, a 404 on the web). Products are shared by all
-partners; prices, orders, documents and messages are not.
+found (:class:`NotFound`, a 404 on the web). Products are shared, but a
+partner with a restricted assortment sees only its own (:meth:`PartnerScope.products`,
+the one product query, adds :func:`hub.assortment.product_filter`); prices,
+orders, documents and messages belong to one partner.
 
 The cart lives in the web session as ``{product_id: {"quantity": str, "note": str}}``;
 the scope turns it into priced lines and, at checkout, into a canonical
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from edi import documents as doc
 from hub.accounts import audit
+from hub.assortment import product_filter
 from hub.approvals import credit_problems
 from hub.errors import OrderRejected
 from hub.models import (
@@ -344,10 +347,30 @@ class PartnerScope:
             raise NotFound(f"partner {self.partner_id}")
         return partner
 
+    def products(self, *columns: Any) -> Select:
+        """The one product query: active products of this partner's assortment
+        (``columns`` instead of whole products when given)."""
+        stmt = select(*columns) if columns else select(Product)
+        stmt = stmt.where(Product.active.is_(True))
+        condition = product_filter(self.partner)
+        return stmt if condition is None else stmt.where(condition)
+
+    @property
+    def restricted(self) -> bool:
+        """True when this partner sees only its assortment."""
+        return bool(self.partner.assortment_restricted)
+
     # catalogue -----------------------------------------------------------------------
     def categories(self) -> list[str]:
         """The active products' categories, sorted: a loose index scan over ``ix_product_category``
-        (one index probe per category, not a DISTINCT over the whole assortment)."""
+        (one index probe per category, not a DISTINCT over the whole assortment). A partner
+        with a restricted assortment gets the categories of its own products."""
+        if self.restricted:
+            rows = self.session.scalars(
+                self.products(Product.category).where(Product.category.is_not(None))
+                .distinct().order_by(Product.category)
+            )
+            return [c for c in rows if c]
         stmt = text(
             "WITH RECURSIVE cats(category) AS ("
             " SELECT min(category) FROM product WHERE active = :yes AND category IS NOT NULL"
@@ -365,7 +388,7 @@ class PartnerScope:
         indexes of migration 0005 answer it; on SQLite (development, small
         catalogues) it is a scan of the product table.
         """
-        stmt = select(Product).where(Product.active.is_(True))
+        stmt = self.products()
         query = query.strip()
         if query:
             like = f"%{_escape_like(query)}%"
@@ -470,19 +493,17 @@ class PartnerScope:
         if not code:
             return None
         return self.session.scalar(
-            select(Product).where(
-                Product.active.is_(True),
-                or_(func.lower(Product.sku) == code.lower(), Product.gtin == code),
-            )
+            self.products().where(or_(func.lower(Product.sku) == code.lower(), Product.gtin == code))
         )
 
     def _products_by_code(self, codes: set[str]) -> dict[str, Product]:
-        """Active products for many SKUs (keyed lower-case) or GTINs (keyed as given), in few queries."""
+        """Active products of the assortment for many SKUs (keyed lower-case) or GTINs (keyed as given),
+        in few queries."""
         found: dict[str, Product] = {}
 
         def lookup(chunk: list[str], sku_match: Any) -> None:
             gtins = chunk + [_gtin13(c) for c in chunk if c.isdigit()]
-            stmt = select(Product).where(Product.active.is_(True), or_(sku_match, Product.gtin.in_(gtins)))
+            stmt = self.products().where(or_(sku_match, Product.gtin.in_(gtins)))
             for product in self.session.scalars(stmt):
                 found[product.sku.lower()] = product
                 if product.gtin:
@@ -541,9 +562,7 @@ class PartnerScope:
                 ids.append(int(key))
             except ValueError:
                 continue
-        products = {
-            p.id: p for p in self.session.scalars(select(Product).where(Product.id.in_(ids), Product.active.is_(True)))
-        } if ids else {}
+        products = {p.id: p for p in self.session.scalars(self.products().where(Product.id.in_(ids)))} if ids else {}
         lines, missing = [], []
         for key, item in items.items():
             product = products.get(int(key)) if key.isdigit() else None
@@ -590,11 +609,13 @@ class PartnerScope:
     def reorder_items(self, order_id: int) -> tuple[dict[str, dict[str, str]], list[str]]:
         """Cart items for the lines of an earlier order, and the lines that cannot be ordered again."""
         order = self.order(order_id)
+        ids = [line.product_id for line in order.lines if line.product_id]
+        orderable = set(self.session.scalars(self.products(Product.id).where(Product.id.in_(ids)))) if ids else set()
         items: dict[str, dict[str, str]] = {}
         skipped = []
         for line in order.lines:
-            product = line.product if line.product_id else None
-            if product is None or not product.active:
+            product = line.product if line.product_id in orderable else None
+            if product is None:
                 skipped.append(f"line {line.line_no} ({line.sku or line.gtin or line.description or '?'})")
                 continue
             key = str(product.id)
