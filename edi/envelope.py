@@ -16,6 +16,7 @@ from pydifact.segments import Segment
 from edi.errors import Issue
 
 __all__ = [
+    "Number",
     "Segment",
     "Separators",
     "DEFAULT_SEPARATORS",
@@ -29,6 +30,18 @@ __all__ = [
     "element",
     "component",
 ]
+
+
+class Number(str):
+    """A numeric data element value as text, written with ``.`` as decimal mark.
+
+    The writer (:func:`edi.syntax.format_segment`) replaces the ``.`` with the
+    decimal mark of the separators in force (UNA position 3), so a message
+    built once can be written with a decimal comma. Plain ``str`` values are
+    written as they are: mark numbers as Number where a decimal comma may apply.
+    """
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ from pydifact.segments import Segment
 from edi.charsets import CHARSETS, UTF8_INVALID, Charset, charset_for
 from edi.envelope import (
     DEFAULT_SEPARATORS,
+    Number,
     GroupHeader,
     GroupTrailer,
     Interchange,
@@ -1239,7 +1240,13 @@ def _values(value: object) -> list[str]:
         return [""]
     if isinstance(value, str):
         return [value]
-    return ["" if v is None else str(v) for v in cast(Iterable[object], value)]
+    # str subclasses (Number) are kept as they are: str() would drop the class
+    return ["" if v is None else v if isinstance(v, str) else str(v) for v in cast(Iterable[object], value)]
+
+
+def _with_decimal(values: list[str], decimal: str) -> list[str]:
+    """``values`` with the ``.`` of every :class:`~edi.envelope.Number` replaced by ``decimal``."""
+    return [v.replace(".", decimal) if isinstance(v, Number) else v for v in values]
 
 
 def _trim(values: list[str]) -> list[str]:
@@ -1252,22 +1259,24 @@ def format_segment(segment: Segment, separators: Separators = DEFAULT_SEPARATORS
     """One segment as EDIFACT text with the given separators, service characters released.
 
     Trailing empty elements, components and repetitions are left out.
-    :class:`Repetition` elements need a repetition separator (syntax
+    :class:`~edi.envelope.Number` values get the separators' decimal mark
+    in place of ``.``. :class:`Repetition` elements need a repetition separator (syntax
     version 4); without one :class:`EdiError` is raised.
     """
     esc = escape
     parts = [segment.tag]
     rep = _repetition_of(separators)
+    values = _values if separators.decimal == "." else (lambda v: _with_decimal(_values(v), separators.decimal))
     for index, value in enumerate(cast(list[object], segment.elements), start=1):
         if isinstance(value, Repetition):
             if rep is None:
                 raise EdiError(f"{segment.tag} element {index} repeats, but repetitions need syntax version 4")
-            occs = [separators.component.join(esc(c, separators) for c in _trim(_values(o))) for o in value]
+            occs = [separators.component.join(esc(c, separators) for c in _trim(values(o))) for o in value]
             parts.append(rep.join(_trim(occs)))
         elif isinstance(value, (list, tuple)):
-            parts.append(separators.component.join(esc(c, separators) for c in _trim(_values(value))))
+            parts.append(separators.component.join(esc(c, separators) for c in _trim(values(value))))
         else:
-            parts.append(esc(_values(value)[0], separators))
+            parts.append(esc(values(value)[0], separators))
     while len(parts) > 1 and not parts[-1]:
         parts.pop()
     text = separators.element.join(parts)
@@ -1343,8 +1352,10 @@ def write_interchange(
     In syntax version 4 a repetition separator of ``" "`` becomes the
     default ``*``; below 4 the repetition separator is not used. UNA is
     written when the separators differ from the defaults of the syntax
-    version, or when ``una`` is True (never when it is False).
-    ``group`` (UNG/UNE) takes the message group, sender, recipient and
+    version, or when ``una`` is True (never when it is False). Numbers
+    (:class:`~edi.envelope.Number` values, as the mappings produce) are
+    written with ``separators.decimal``, so a UNA that declares a decimal
+    comma is kept by every amount. ``group`` (UNG/UNE) takes the message group, sender, recipient and
     reference from a :class:`GroupHeader`; agency and version come from the
     first message. ``newline`` puts a line break after each segment (True
     means ``"\\n"``; pass ``"\\r\\n"`` for CRLF). Raises :class:`EdiError` for

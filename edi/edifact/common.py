@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Iterator
 
 from edi.documents import Party
-from edi.envelope import Message, Segment
+from edi.envelope import Message, Number, Segment
 from edi.envelope import element as _element
 from edi.errors import EdiError, Issue, Severity, SyntaxCode
 
@@ -168,14 +168,18 @@ def parse_decimal(text: str, decimal_mark: str = ".") -> Decimal:
         raise ValueError(f"{text!r} is not a number", SyntaxCode.INVALID_VALUE) from exc
 
 
-def format_decimal(value: Decimal | int) -> str:
-    """Render a number for an EDIFACT element: ``.`` as decimal mark, no exponent, scale kept."""
+def format_decimal(value: Decimal | int) -> Number:
+    """Render a number for an EDIFACT element: no exponent, scale kept.
+
+    The result is a :class:`~edi.envelope.Number` with ``.`` as decimal mark;
+    the writer puts the interchange's decimal mark (UNA) in its place.
+    """
     if isinstance(value, int):
-        return str(value)
+        return Number(value)
     text = format(value, "f")
     if text.startswith("-0") and Decimal(text) == 0:
         text = text[1:]
-    return text
+    return Number(text)
 
 
 # --------------------------------------------------------------------------- dates

@@ -613,3 +613,46 @@ def test_round_trip_in_syntax_version_4(kind: str) -> None:
     back, issues = message_to_document(message, decimal_mark=mark, header=HEADER)
     assert [str(i) for i in issues] == []
     assert back == document
+
+
+@pytest.mark.parametrize("directory", DIRECTORIES)
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_round_trip_with_a_decimal_comma(kind: str, directory: str) -> None:
+    """render_edifact with UNA decimal ',': amounts are written with a comma and translate() reads them back."""
+    from edi.envelope import Separators
+    from edi.translate import render_edifact, translate
+
+    document = SAMPLES[kind]()
+    data = render_edifact(
+        [document], sender="5412345000013", sender_qualifier="14", recipient="4012345500004",
+        recipient_qualifier="14", control_ref="9", directory=directory, prepared=PREPARED,
+        separators=Separators(decimal=","),
+    )
+    assert data.startswith(b"UNA:+,? 'UNB")
+    body = data.split(b"UNH", 1)[1]
+    for tag in (b"QTY", b"MOA", b"PRI", b"TAX", b"PCD"):
+        for segment in body.split(b"'"):
+            if segment.startswith(tag):
+                assert b"." not in segment, segment
+    translation = translate(data)
+    assert [i.format() for i in translation.all_issues() if i.is_error] == []
+    (message,) = translation.messages
+    if isinstance(document, Acknowledgement) and document.kind == "CONTRL":
+        document.number = "1"
+    assert message.document == document
+
+
+def test_decimal_comma_is_written_in_numbers_only() -> None:
+    from edi.envelope import Separators
+
+    out = document_to_message(sample_invoice(), reference="1", directory="D96A")
+    data = syntax.write_interchange(
+        [out], sender="S", recipient="R", control_ref="9", prepared=PREPARED, separators=Separators(decimal=","),
+    )
+    text = data.decode("latin-1")
+    assert "MOA+" in text and any(seg.startswith("MOA+") and "," in seg for seg in text.split("'"))
+    # text values keep their full stops: only Number values change
+    plain = syntax.write_interchange([out], sender="S", recipient="R", control_ref="9", prepared=PREPARED)
+    non_numeric = [s for s in plain.decode("latin-1").split("'") if s[:3] in ("FTX", "IMD", "NAD") and "." in s]
+    for segment in non_numeric:
+        assert segment in text
