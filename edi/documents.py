@@ -285,6 +285,7 @@ class AckError:
     tag: str | None = None
     element: int | None = None
     component: int | None = None
+    path: str | None = None  # XML location (UBL), e.g. /Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount
 
 
 @dataclass(kw_only=True)

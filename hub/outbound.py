@@ -97,7 +97,9 @@ def queue_document(
         recipient, recipient_qualifier = partner_identity(partner)
     prefs = prefs or preferences(partner)
     doc_type = _document_type(document)
-    syntax = prefs.syntax if not isinstance(document, Acknowledgement) else "edifact"
+    # CONTRL is EDIFACT only; an APERAK goes to a UBL partner as a Peppol Message Level Response
+    ubl_answer = isinstance(document, Acknowledgement) and document.kind == "APERAK" and prefs.syntax == "ubl"
+    syntax = prefs.syntax if not isinstance(document, Acknowledgement) or ubl_answer else "edifact"
     # we ask for a CONTRL back (UNB 0031) when the partner's profile exchanges them
     ack_expected = syntax == "edifact" and "CONTRL" in prefs.acknowledgements and not isinstance(document, Acknowledgement)
     control_ref = str(control)

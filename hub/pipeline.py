@@ -22,7 +22,7 @@ from hub.errors import PartnerError, WaitingFor
 from hub.messages import issues_to_json, payload_bytes, transition
 from hub.models import Message, Order, Partner, PartnerIdentifier
 from hub.orders import place_order
-from hub.outbound import queue_document
+from hub.outbound import partner_identity, queue_document
 from hub.partners import preferences
 from hub.settings import Settings
 from hub.states import Event, State
@@ -228,6 +228,8 @@ def process_inbound(
                        business_ref=message.business_ref)
 
     errors = [i for i in all_issues if i.is_error]
+    if partner is not None and prefs is not None and translation.syntax == "ubl" and errors and prefs.acknowledgements:
+        _answer_ubl_rejection(session, settings, partner, message, translation, errors, prefs, actor=actor)
     if applied:
         _release_waiting(session, message, actor=actor)
     if applied and not errors and not problems:
@@ -288,13 +290,49 @@ def _record_acknowledgement(session: Session, partner: Partner, message: Message
         transition(session, target, Event.ACKNOWLEDGE, actor=actor, detail=detail)
 
 
+def _answer_ubl_rejection(session: Session, settings: Settings, partner: Partner, message: Message,
+                          translation: Translation, errors: list[Issue], prefs, *, actor: str) -> None:
+    """A UBL document refused (unsafe, not well-formed, XSD, EN 16931, sender): the partner gets a
+    Peppol Message Level Response naming each error's path, whenever its profile exchanges
+    acknowledgements at all (the MLR stands for both CONTRL and APERAK in UBL)."""
+    from dataclasses import replace
+
+    from edi.ubl import rejection_for
+
+    translated = translation.messages[0] if translation.messages else None
+    reference = getattr(translated.document, "number", None) if translated is not None else None
+    reference = reference or (translated.reference if translated is not None else None)
+    recipient, recipient_qualifier = partner_identity(partner)
+    ack = rejection_for(errors, document_ref=reference or message.filename, number=f"R{message.id}",
+                        issue_date=dt.date.today(), sender=settings.hub_id, sender_qualifier=settings.hub_id_qualifier,
+                        recipient=recipient, recipient_qualifier=recipient_qualifier)
+    queue_document(session, settings, partner, ack, actor=actor, answers=message, prefs=replace(prefs, syntax="ubl"),
+                   business_ref=reference)
+
+
 def _answer_aperak(session: Session, settings: Settings, partner: Partner, message: Message, translated, problems: list[str], *, actor: str) -> None:
-    """Tell the partner why a well-formed message was not applied, when its profile wants APERAKs."""
+    """Tell the partner why a well-formed message was not applied, when its profile wants APERAKs
+    (in the syntax the message came in: a UBL document is answered with a Message Level Response)."""
+    from dataclasses import replace
+
     from edi.edifact import aperak_for
 
-    if "APERAK" not in preferences(partner).acknowledgements:
+    prefs = preferences(partner)
+    if "APERAK" not in prefs.acknowledgements:
         return
     document = translated.document
+    if message.syntax == "ubl":
+        from edi.ubl import rejection_for
+
+        recipient, recipient_qualifier = partner_identity(partner)
+        reference = getattr(document, "number", None)
+        ack = rejection_for([Issue(p[:512], path=f"/{type(document).__name__}") for p in problems],
+                            document_ref=reference, number=f"A{message.id}-1", issue_date=dt.date.today(),
+                            sender=settings.hub_id, sender_qualifier=settings.hub_id_qualifier,
+                            recipient=recipient, recipient_qualifier=recipient_qualifier)
+        queue_document(session, settings, partner, ack, actor=actor, answers=message,
+                       prefs=replace(prefs, syntax="ubl"), business_ref=reference)
+        return
     ack = aperak_for(
         number=f"A{message.id}-{translated.reference or 1}",
         issue_date=dt.date.today(),

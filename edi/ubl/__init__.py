@@ -5,11 +5,14 @@ Public API::
     parse_ubl(data, *, validate_schema=True, max_bytes=50_000_000) -> (document | None, issues)
     render_ubl(document, *, customization=None) -> bytes
     validate_ubl(data, *, max_bytes=50_000_000) -> issues
-    rejection_for(issues, *, document_ref, number, issue_date) -> Acknowledgement  (APERAK, action 4)
+    rejection_for(issues, *, document_ref, number, issue_date, sender=..., recipient=...) -> Acknowledgement
+        (APERAK, action 4; render_ubl writes it as a Peppol Message Level Response)
 
 Document types: ``Order`` (Peppol BIS Ordering 3, T01), ``OrderResponse``
 (T76), ``DespatchAdvice`` (Peppol BIS Despatch Advice 3, T16), ``Invoice``
-and ``CreditNote`` (Peppol BIS Billing 3.0 / EN 16931). A canonical
+and ``CreditNote`` (Peppol BIS Billing 3.0 / EN 16931), and the APERAK-kind
+:class:`~edi.documents.Acknowledgement` as ``ApplicationResponse`` (Peppol
+BIS Message Level Response 3.0; its XSD is not shipped, the mapping checks it). A canonical
 :class:`~edi.documents.Invoice` with ``document_code`` 381 is a UBL
 ``CreditNote``; every other code is a UBL ``Invoice`` with that
 ``InvoiceTypeCode``.
@@ -112,7 +115,7 @@ def _checked(data: bytes, validate_schema: bool, max_bytes: int):  # type: ignor
         return None, exc.issues or [Issue(str(exc), path="/")]
     issues: list[Issue] = []
     name = root_name(tree)
-    if validate_schema:
+    if validate_schema and name != "ApplicationResponse":  # no shipped XSD: the mapping checks it
         try:
             issues.extend(schema_issues(tree))
         except EdiError as exc:
@@ -161,16 +164,31 @@ def render_ubl(document: Document, *, customization: str | None = None) -> bytes
 
 
 def rejection_for(
-    issues: list[Issue], *, document_ref: str | None, number: str, issue_date: _dt.date
+    issues: list[Issue],
+    *,
+    document_ref: str | None,
+    number: str,
+    issue_date: _dt.date,
+    sender: str | None = None,
+    sender_qualifier: str | None = None,
+    recipient: str | None = None,
+    recipient_qualifier: str | None = None,
 ) -> Acknowledgement:
     """The APERAK-equivalent rejection for a UBL document: action 4, one error per error issue.
 
-    Each error keeps the issue's code and reads ``PATH: [RULE] message``, so
-    the partner sees where and why. Warnings are left out; when there is no
-    error at all the acknowledgement still says rejected, with one
-    unspecified error, because the caller asked for a rejection.
+    Each error keeps the issue's code and its XML path (``AckError.path``) and
+    reads ``PATH: [RULE] message``, so the partner sees where and why.
+    Warnings are left out; when there is no error at all the acknowledgement
+    still says rejected, with one unspecified error, because the caller asked
+    for a rejection. ``sender``/``recipient`` (with UNB qualifiers, 14 = GLN)
+    become the EndpointIDs when it is rendered as a Peppol Message Level
+    Response (:func:`render_ubl`).
     """
-    errors = [AckError(code=issue.code, text=issue.format()) for issue in issues if issue.is_error]
+    errors = [
+        AckError(code=issue.code, text=issue.format(), path=issue.path)
+        for issue in issues
+        if issue.is_error
+    ]
     if not errors:
         errors = [AckError(code=SyntaxCode.UNSPECIFIED, text="document rejected")]
     return Acknowledgement(
@@ -179,5 +197,9 @@ def rejection_for(
         issue_date=issue_date,
         action="4",
         document_ref=document_ref,
+        interchange_sender=sender,
+        interchange_sender_qualifier=sender_qualifier if sender else None,
+        interchange_recipient=recipient,
+        interchange_recipient_qualifier=recipient_qualifier if recipient else None,
         errors=errors,
     )

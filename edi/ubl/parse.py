@@ -21,6 +21,8 @@ from typing import Any, Callable
 from lxml import etree
 
 from edi.documents import (
+    AckError,
+    Acknowledgement,
     DespatchAdvice,
     DespatchLine,
     Document,
@@ -50,6 +52,9 @@ __all__ = [
     "RESPONSE_CODE_TO_UBL",
     "RESPONSE_CODE_FROM_UBL",
     "NOT_APPLICABLE",
+    "APPLICATION_RESPONSE_NS",
+    "MLR_RESPONSE_FOR_ACTION",
+    "SCHEME_FOR_QUALIFIER",
     "root_name",
     "path_of",
     "schema_for",
@@ -74,6 +79,18 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 #: UN/CEFACT 3055 code list agency -> ISO 6523 ICD used as UBL ``schemeID``.
 SCHEME_FOR_AGENCY = {"9": "0088", "16": "0060"}  # GS1 GLN, Dun & Bradstreet DUNS
 AGENCY_FOR_SCHEME = {scheme: agency for agency, scheme in SCHEME_FOR_AGENCY.items()}
+
+#: UNB identification code qualifier (0007) -> ISO 6523 ICD, for the EndpointIDs of a Message Level Response.
+SCHEME_FOR_QUALIFIER = {"14": "0088", "1": "0060"}  # GLN, DUNS
+QUALIFIER_FOR_SCHEME = {scheme: qualifier for qualifier, scheme in SCHEME_FOR_QUALIFIER.items()}
+
+#: The Peppol Message Level Response (BIS MLR 3.0) is a UBL 2.1 ApplicationResponse. Its XSD is
+#: not shipped (see schemas/SOURCES.md), so it is checked by the mapping, not by the schema.
+APPLICATION_RESPONSE_NS = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
+
+#: APERAK/CONTRL action (0083) <-> MLR document ResponseCode (UNCL 4343 subset used by Peppol MLR).
+MLR_RESPONSE_FOR_ACTION = {"4": "RE", "7": "AP", "8": "AB"}
+MLR_ACTION_FOR_RESPONSE = {code: action for action, code in MLR_RESPONSE_FOR_ACTION.items()}
 
 #: Order response code, UN/CEFACT 1225 (canonical) <-> UNCL 4343 subset used by Peppol BIS 3.
 RESPONSE_CODE_TO_UBL = {"29": "AP", "4": "CA", "27": "RE"}
@@ -675,13 +692,56 @@ def _invoice(r: _Reader, root: etree._Element) -> Invoice | None:
     )
 
 
+def _application_response(r: _Reader, root: etree._Element) -> Acknowledgement | None:
+    """A Peppol Message Level Response back to the APERAK-equivalent :class:`Acknowledgement`."""
+    number = r.text(root, "cbc:ID")
+    issue_date = r.date(root, "cbc:IssueDate")
+    r.required(number, root, "cbc:ID", "response identifier")
+    r.required(issue_date, root, "cbc:IssueDate", "response issue date")
+    response = r.find(root, "cac:DocumentResponse")
+    code = r.text(response, "cac:Response/cbc:ResponseCode")
+    if response is None:
+        r.issues.append(Issue("document response is missing", code=SyntaxCode.MISSING,
+                              path=f"{path_of(root)}/cac:DocumentResponse"))
+    else:
+        r.required(code, response, "cac:Response/cbc:ResponseCode", "response code")
+    action = MLR_ACTION_FOR_RESPONSE.get(code or "")
+    if code is not None and action is None:
+        node = r.find(response, "cac:Response/cbc:ResponseCode")
+        r.issues.append(Issue(f"response code {code!r} is not one of {', '.join(MLR_ACTION_FOR_RESPONSE)}",
+                              code=SyntaxCode.INVALID_VALUE, path=path_of(node) if node is not None else None))
+    errors = []
+    for line in r.findall(response, "cac:LineResponse"):
+        where = _line_ref(r.text(line, "cac:LineReference/cbc:LineID"))
+        for answer in r.findall(line, "cac:Response"):
+            text = r.text(answer, "cbc:Description") or r.text(answer, "cbc:ResponseCode") or "no description"
+            errors.append(AckError(code=r.text(answer, "cac:Status/cbc:StatusReasonCode") or "SV", text=text, path=where))
+    if number is None or issue_date is None or action is None:
+        return None
+    return Acknowledgement(
+        kind="APERAK",
+        number=number,
+        issue_date=issue_date,
+        action=action,
+        document_ref=_line_ref(r.text(response, "cac:DocumentReference/cbc:ID")),
+        interchange_sender=_line_ref(r.text(root, "cac:SenderParty/cbc:EndpointID")),
+        interchange_sender_qualifier=QUALIFIER_FOR_SCHEME.get(r.attr(root, "cac:SenderParty/cbc:EndpointID", "schemeID") or ""),
+        interchange_recipient=_line_ref(r.text(root, "cac:ReceiverParty/cbc:EndpointID")),
+        interchange_recipient_qualifier=QUALIFIER_FOR_SCHEME.get(
+            r.attr(root, "cac:ReceiverParty/cbc:EndpointID", "schemeID") or ""),
+        errors=errors,
+    )
+
+
 _MAPPERS: dict[str, Callable[[_Reader, etree._Element], Document | None]] = {
     "Order": _order,
     "OrderResponse": _order_response,
     "DespatchAdvice": _despatch_advice,
     "Invoice": _invoice,
     "CreditNote": _invoice,
+    "ApplicationResponse": _application_response,
 }
+_NAMESPACES = {**ROOT_NAMESPACES, "ApplicationResponse": APPLICATION_RESPONSE_NS}
 
 
 def to_document(tree: etree._ElementTree) -> tuple[Document | None, list[Issue]]:
@@ -689,11 +749,11 @@ def to_document(tree: etree._ElementTree) -> tuple[Document | None, list[Issue]]
     root = tree.getroot()
     name = root_name(tree)
     mapper = _MAPPERS.get(name)
-    if mapper is None or etree.QName(root).namespace != ROOT_NAMESPACES.get(name):
+    if mapper is None or etree.QName(root).namespace != _NAMESPACES.get(name):
         return None, [
             Issue(
                 f"{etree.QName(root).text} is not a supported UBL 2.1 document"
-                f" (expected one of {', '.join(ROOT_NAMESPACES)} in its UBL namespace)",
+                f" (expected one of {', '.join(_NAMESPACES)} in its UBL namespace)",
                 code=SyntaxCode.NO_AGREEMENT,
                 path="/" + name,
             )

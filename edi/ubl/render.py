@@ -13,6 +13,7 @@ from decimal import Decimal
 from lxml import etree
 
 from edi.documents import (
+    Acknowledgement,
     DespatchAdvice,
     Document,
     Invoice,
@@ -22,7 +23,17 @@ from edi.documents import (
     PartyRole,
 )
 from edi.errors import EdiError
-from edi.ubl.parse import CAC, CBC, NOT_APPLICABLE, RESPONSE_CODE_TO_UBL, ROOT_NAMESPACES, SCHEME_FOR_AGENCY
+from edi.ubl.parse import (
+    APPLICATION_RESPONSE_NS,
+    CAC,
+    CBC,
+    MLR_RESPONSE_FOR_ACTION,
+    NOT_APPLICABLE,
+    RESPONSE_CODE_TO_UBL,
+    ROOT_NAMESPACES,
+    SCHEME_FOR_AGENCY,
+    SCHEME_FOR_QUALIFIER,
+)
 
 __all__ = ["PEPPOL_IDS", "render_document"]
 
@@ -38,6 +49,7 @@ PEPPOL_IDS: dict[str, tuple[str, str]] = {
     ),
     "Invoice": (_BILLING, "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"),
     "CreditNote": (_BILLING, "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"),
+    "ApplicationResponse": ("urn:fdc:peppol.eu:poacc:trns:mlr:3", "urn:fdc:peppol.eu:poacc:bis:mlr:3"),
 }
 
 _GTIN_SCHEME = "0160"  # ISO 6523 ICD for GS1 GTIN
@@ -49,7 +61,8 @@ def _num(value: Decimal) -> str:
 
 class _Writer:
     def __init__(self, root: str, currency: str | None):
-        self.root = etree.Element(f"{{{ROOT_NAMESPACES[root]}}}{root}", nsmap={None: ROOT_NAMESPACES[root], "cac": CAC, "cbc": CBC})
+        namespace = APPLICATION_RESPONSE_NS if root == "ApplicationResponse" else ROOT_NAMESPACES[root]
+        self.root = etree.Element(f"{{{namespace}}}{root}", nsmap={None: namespace, "cac": CAC, "cbc": CBC})
         self.currency = currency
 
     @staticmethod
@@ -393,6 +406,47 @@ def _invoice(doc: Invoice, customization: str | None) -> bytes:
     return w.tostring()
 
 
+def _endpoint(w: _Writer, tag: str, value: str | None, qualifier: str | None) -> None:
+    party = w.add(w.root, tag)
+    scheme = SCHEME_FOR_QUALIFIER.get(qualifier or "", qualifier) if value else None
+    w.add(party, "cbc:EndpointID", value or NOT_APPLICABLE, schemeID=scheme)
+
+
+def _application_response(doc: Acknowledgement, customization: str | None) -> bytes:
+    """Peppol BIS Message Level Response 3.0: the UBL answer to a UBL document.
+
+    Document response code (UNCL 4343 subset): ``RE`` rejected (action 4),
+    ``AP`` accepted (7), ``AB`` acknowledged/received (8). One LineResponse per
+    error: LineID is the XML path of the problem (``NA`` when it has none),
+    Description its text, and the Peppol status reason ``BV`` for a business
+    rule (EN 16931 ``[BR-...]``) or ``SV`` for a syntax/schema problem.
+    """
+    if doc.kind != "APERAK":
+        raise EdiError(
+            f"a {doc.kind} has no UBL rendering: UBL partners get a Message Level Response"
+            " (ApplicationResponse) for rejected documents, built from an APERAK"
+        )
+    code = MLR_RESPONSE_FOR_ACTION.get(doc.action)
+    if code is None:
+        raise EdiError(f"APERAK action {doc.action!r} has no Message Level Response code (4, 7 or 8)")
+    w = _Writer("ApplicationResponse", None)
+    w.header("ApplicationResponse", doc.number, doc.issue_date, customization)
+    _endpoint(w, "cac:SenderParty", doc.interchange_sender, doc.interchange_sender_qualifier)
+    _endpoint(w, "cac:ReceiverParty", doc.interchange_recipient, doc.interchange_recipient_qualifier)
+    response = w.add(w.root, "cac:DocumentResponse")
+    w.add(w.add(response, "cac:Response"), "cbc:ResponseCode", code, listID="UNCL4343OpSubset")
+    w.add(w.add(response, "cac:DocumentReference"), "cbc:ID", doc.document_ref or doc.interchange_ref or NOT_APPLICABLE)
+    for error in doc.errors:
+        line = w.add(response, "cac:LineResponse")
+        w.add(w.add(line, "cac:LineReference"), "cbc:LineID", error.path or NOT_APPLICABLE)
+        answer = w.add(line, "cac:Response")
+        w.add(answer, "cbc:ResponseCode", "RE", listID="UNCL4343OpSubset")
+        w.add(answer, "cbc:Description", error.text)
+        reason = "BV" if "[BR-" in error.text else "SV"
+        w.add(w.add(answer, "cac:Status"), "cbc:StatusReasonCode", reason, listID="PEPPOLStatusReasonCode")
+    return w.tostring()
+
+
 def render_document(document: Document, customization: str | None = None) -> bytes:
     """UBL 2.1 bytes (UTF-8, with XML declaration) for a canonical document; EdiError when it cannot be expressed."""
     if isinstance(document, Order):
@@ -403,4 +457,6 @@ def render_document(document: Document, customization: str | None = None) -> byt
         return _despatch_advice(document, customization)
     if isinstance(document, Invoice):
         return _invoice(document, customization)
+    if isinstance(document, Acknowledgement):
+        return _application_response(document, customization)
     raise EdiError(f"{type(document).__name__} has no UBL rendering (Order, OrderResponse, DespatchAdvice, Invoice only)")

@@ -36,6 +36,7 @@ from edi.documents import (
 from edi.errors import EdiError, Issue, Severity, SyntaxCode
 from edi.ubl import DTD_REFUSED, PEPPOL_IDS, parse_ubl, rejection_for, render_ubl, validate_ubl
 from edi.ubl.parse import NS, _LocalOnly, path_of, schema_for
+from edi.ubl.rules import en16931_issues
 from edi.ubl.safe import new_parser, parse_xml
 
 SAMPLES = Path(__file__).parent / "ubl_samples"
@@ -278,7 +279,9 @@ def test_render_refuses_what_ubl_cannot_say() -> None:
     with pytest.raises(EdiError, match="currency"):
         render_ubl(order)
     with pytest.raises(EdiError, match="no UBL rendering"):
-        render_ubl(Acknowledgement(kind="APERAK", number="1", issue_date=dt.date(2026, 1, 1)))
+        render_ubl(Acknowledgement(kind="CONTRL", number="1", issue_date=dt.date(2026, 1, 1)))
+    with pytest.raises(EdiError, match="action '5'"):
+        render_ubl(Acknowledgement(kind="APERAK", number="1", issue_date=dt.date(2026, 1, 1), action="5"))
     order = sample_order()
     order.lines = []
     with pytest.raises(EdiError, match="at least one line"):
@@ -488,10 +491,47 @@ def test_a_comment_mentioning_doctype_after_the_root_is_fine() -> None:
 
 
 def test_an_unsupported_root_is_an_issue() -> None:
-    data = b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"/>'
+    data = b'<Catalogue xmlns="urn:oasis:names:specification:ubl:schema:xsd:Catalogue-2"/>'
     document, issues = parse_ubl(data)
     assert document is None
     assert any("not a supported UBL 2.1 document" in issue.message for issue in issues)
+
+
+def test_rejection_renders_as_a_peppol_message_level_response_and_reads_back() -> None:
+    tree = etree.fromstring(read_sample("peppol_invoice.xml"))
+    _unit(tree)
+    issues = en16931_issues(tree)
+    ack = rejection_for(issues, document_ref="INV-1", number="R1", issue_date=dt.date(2026, 1, 2),
+                        sender="4000001000005", sender_qualifier="14", recipient="4012345000009",
+                        recipient_qualifier="14")
+    data = render_ubl(ack)
+    root = etree.fromstring(data)
+    assert etree.QName(root).localname == "ApplicationResponse"
+    assert root.findtext("cbc:ProfileID", namespaces=NS) == "urn:fdc:peppol.eu:poacc:bis:mlr:3"
+    assert root.find("cac:SenderParty/cbc:EndpointID", NS).get("schemeID") == "0088"
+    assert root.findtext("cac:DocumentResponse/cac:Response/cbc:ResponseCode", namespaces=NS) == "RE"
+    lines = root.findall("cac:DocumentResponse/cac:LineResponse", NS)
+    assert [line.findtext("cac:LineReference/cbc:LineID", namespaces=NS) for line in lines] == [
+        "/Invoice/cac:InvoiceLine[2]/cbc:InvoicedQuantity/@unitCode"]
+    assert lines[0].findtext("cac:Response/cac:Status/cbc:StatusReasonCode", namespaces=NS) == "BV"
+    back, problems = parse_ubl(data)
+    assert not problems
+    # the EDIFACT error code (0085/9321) becomes the Peppol status reason; everything else comes back
+    assert [(e.code, e.text, e.path) for e in back.errors] == [("BV", e.text, e.path) for e in ack.errors]
+    back.errors = ack.errors
+    assert back == ack
+
+
+def test_message_level_response_without_a_response_code_is_an_issue() -> None:
+    data = (b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"'
+            b' xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"'
+            b' xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2">'
+            b'<cbc:ID>1</cbc:ID><cbc:IssueDate>2026-01-01</cbc:IssueDate>'
+            b'<cac:DocumentResponse><cac:Response><cbc:ResponseCode>XX</cbc:ResponseCode></cac:Response>'
+            b'</cac:DocumentResponse></ApplicationResponse>')
+    document, issues = parse_ubl(data)
+    assert document is None
+    assert [i.path for i in issues] == ["/ApplicationResponse/cac:DocumentResponse/cac:Response/cbc:ResponseCode"]
 
 
 # --------------------------------------------------------------------------- XSD errors

@@ -3,13 +3,19 @@ and its order response goes back as UBL; the domain never knows the difference."
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from lxml import etree
 from sqlalchemy import select
 
-from edi.documents import OrderResponse
+from edi.documents import Acknowledgement, OrderResponse
 from edi.translate import translate
-from edi.ubl import render_ubl
+from edi.ubl import DTD_REFUSED, render_ubl
+from edi.ubl.parse import CAC, CBC
 from hub.models import Message, Order, Partner
 from hub.states import State
+
+SAMPLES = Path(__file__).resolve().parents[1] / "edi" / "ubl_samples"
 
 
 def test_ubl_order_in_ubl_response_out(hub_env, orders_bytes):
@@ -45,3 +51,92 @@ def test_ubl_with_an_entity_is_rejected_not_failed(hub_env):
         assert inbound.state == State.REJECTED
         assert "root:" not in (inbound.error or "")
         assert session.scalar(select(Order)) is None
+
+
+def _ubl_partner(hub_env) -> None:
+    with hub_env.session_factory() as session:
+        partner = session.scalar(select(Partner))
+        partner.profile = {**partner.profile, "syntax": "ubl"}
+        session.commit()
+
+
+def _only_answer(hub_env):
+    """The one outbound file, read back: a Peppol Message Level Response."""
+    (path,) = hub_env.outbound_files()
+    assert path.name.startswith("APERAK_") and path.suffix == ".xml"
+    assert path.read_bytes().lstrip().startswith(b"<?xml")
+    answer = translate(path.read_bytes())
+    assert answer.syntax == "ubl" and not answer.errors, [i.format() for i in answer.all_issues()]
+    ack = answer.messages[0].document
+    assert isinstance(ack, Acknowledgement) and ack.kind == "APERAK"
+    return path, ack
+
+
+def test_ubl_order_failing_the_xsd_is_answered_with_a_ubl_rejection(hub_env, orders_bytes):
+    _ubl_partner(hub_env)
+    order = translate(orders_bytes).messages[0].document
+    broken = render_ubl(order).replace(b"<cbc:IssueDate>", b"<cbc:Bogus>x</cbc:Bogus><cbc:IssueDate>", 1)
+    hub_env.drop("broken.xml", broken)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.REJECTED
+        (outbound,) = session.scalars(select(Message).where(Message.direction == "out")).all()
+        assert (outbound.syntax, outbound.document_type, outbound.answers_id) == ("ubl", "APERAK", inbound.id)
+    path, ack = _only_answer(hub_env)
+    assert ack.action == "4"
+    assert ack.interchange_recipient == "4012345000009"
+    assert any(e.path and e.path.startswith("/Order") and "Bogus" in e.text for e in ack.errors), ack.errors
+    root = etree.fromstring(path.read_bytes())
+    assert root.tag == "{urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2}ApplicationResponse"
+    assert root.findtext(f"{{{CBC}}}CustomizationID") == "urn:fdc:peppol.eu:poacc:trns:mlr:3"
+    reasons = root.findall(f".//{{{CAC}}}LineResponse/{{{CAC}}}Response/{{{CAC}}}Status/{{{CBC}}}StatusReasonCode")
+    assert reasons and {r.text for r in reasons} == {"SV"}
+
+
+def test_ubl_invoice_breaking_en16931_is_answered_with_rule_ids_and_paths(hub_env):
+    _ubl_partner(hub_env)
+    invoice = (SAMPLES / "peppol_invoice.xml").read_bytes()
+    bad = invoice.replace(b"<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>",
+                          b"<cbc:DocumentCurrencyCode>EUX</cbc:DocumentCurrencyCode>")
+    assert bad != invoice
+    hub_env.drop("invoice.xml", bad)
+    hub_env.run()
+    _, ack = _only_answer(hub_env)
+    assert any(e.path == "/Invoice/cbc:DocumentCurrencyCode" and "[BR-CL-04]" in e.text for e in ack.errors), ack.errors
+
+
+def test_xxe_file_is_answered_with_a_ubl_rejection(hub_env):
+    _ubl_partner(hub_env)
+    evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Order>&e;</Order>'
+    hub_env.drop("evil.xml", evil)
+    hub_env.run()
+    _, ack = _only_answer(hub_env)
+    assert ack.action == "4" and ack.document_ref == "evil.xml"
+    assert any(DTD_REFUSED in e.text for e in ack.errors)
+    assert not any("root:" in e.text for e in ack.errors)
+
+
+def test_business_rejection_of_a_ubl_order_is_a_ubl_rejection(hub_env, orders_bytes):
+    _ubl_partner(hub_env)
+    order = translate(orders_bytes.replace(b"4000000000075:SRV", b"4000000099999:SRV")).messages[0].document
+    hub_env.drop("order.xml", render_ubl(order))
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.REJECTED and session.scalar(select(Order)) is None
+        kinds = [(m.document_type, m.syntax) for m in session.scalars(select(Message).where(Message.direction == "out"))]
+        assert kinds == [("APERAK", "ubl")], "no CONTRL, no EDIFACT APERAK for a UBL partner"
+    _, ack = _only_answer(hub_env)
+    assert ack.document_ref == "PO-2026-0001"
+    assert any("unknown item" in e.text and e.path == "/Order" for e in ack.errors), ack.errors
+
+
+def test_edifact_partner_still_gets_contrl_and_edifact_aperak(hub_env, orders_bytes):
+    hub_env.drop("bad.edi", orders_bytes.replace(b"4000000000075:SRV", b"4000000099999:SRV"))
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        kinds = sorted((m.document_type, m.syntax) for m in session.scalars(select(Message).where(Message.direction == "out")))
+        assert kinds == [("APERAK", "edifact"), ("CONTRL", "edifact")]
+    for path in hub_env.outbound_files():
+        assert path.suffix == ".edi" and path.read_bytes().startswith((b"UNA", b"UNB"))
