@@ -1055,20 +1055,35 @@ class As2Adapter:
     def confirm(self, file: InboundFile) -> None:
         return None
 
-    def deliver(self, name: str, data: bytes, *, message_id: str | None = None) -> Receipt:
+    def prepare(self, name: str, data: bytes, *, message_id: str | None = None) -> OutboundAs2:
+        """Build the message (signed, encrypted, ...) without sending it: its ``message_id`` and
+        ``mic`` can be kept before a byte leaves, so a retry reuses them and an early
+        asynchronous MDN finds them. Raises a non-retryable TransportError for a profile
+        that cannot be used."""
+        try:
+            return build_message(data, name, self.partner, message_id=message_id)
+        except ValueError as exc:
+            raise TransportError(f"AS2 message to {self.partner.as2_id} cannot be built: {exc}", retryable=False) from exc
+
+    def post(self, out: OutboundAs2) -> Receipt:
+        """POST a prepared message and, with a sync MDN, check the MDN (see the class docstring)."""
         p = self.partner
         assert p.url is not None
-        try:
-            out = build_message(data, name, p, message_id=message_id)
-        except ValueError as exc:
-            raise TransportError(f"AS2 message to {p.as2_id} cannot be built: {exc}", retryable=False) from exc
         response = self._send(p.url, out.headers, out.body, p.timeout)
         info: dict[str, Any] = {"message_id": out.message_id, "mic": out.mic, "url": p.url, "http_status": response.status}
         if p.mdn != "sync":
             log.info("AS2 %s sent to %s (%s MDN)", out.message_id, p.as2_id, p.mdn)
             return Receipt(detail=f"AS2 {out.message_id} posted to {p.url}", data=info, acknowledged=False)
+        return self.check_mdn(out, response.headers, response.body, info)
+
+    def check_mdn(self, out: OutboundAs2, headers: Mapping[str, str] | Headers, body: bytes,
+                  info: dict[str, Any] | None = None) -> Receipt:
+        """The Receipt for an MDN answering ``out``: acknowledged when positive with a matching
+        MIC; a negative or untrustworthy MDN raises a non-retryable TransportError."""
+        p = self.partner
+        info = dict(info or {"message_id": out.message_id, "mic": out.mic, "url": p.url})
         try:
-            mdn = parse_mdn(response.headers, response.body, out.message_id, out.mic, p)
+            mdn = parse_mdn(headers, body, out.message_id, out.mic, p)
         except MdnError as exc:
             raise TransportError(f"AS2 {out.message_id} to {p.as2_id}: {exc}", retryable=False) from exc
         info["mdn"] = {"disposition": mdn.disposition, "mic": mdn.mic, "signed": mdn.signed, "text": mdn.text}
@@ -1078,6 +1093,10 @@ class As2Adapter:
             raise TransportError(f"AS2 {out.message_id}: MDN MIC {mdn.mic} does not match ours ({out.mic})", retryable=False)
         log.info("AS2 %s delivered to %s, MDN processed", out.message_id, p.as2_id)
         return Receipt(detail=f"AS2 {out.message_id} to {p.url}: MDN processed, MIC matches", data=info, acknowledged=True)
+
+    def deliver(self, name: str, data: bytes, *, message_id: str | None = None) -> Receipt:
+        """:meth:`prepare` then :meth:`post`."""
+        return self.post(self.prepare(name, data, message_id=message_id))
 
 
 def _rest_of(disposition: str) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.as2 import As2Partner, As2Settings, parse_mdn, peek_mdn
+from hub.db import is_postgres
 from hub.inbound import receive
 from hub.messages import new_message, transition
 from hub.as2_models import As2Transfer
@@ -37,7 +38,7 @@ from hub.secrets import decrypt_settings
 from hub.settings import BASE_DIR, Settings
 from hub.states import Event, State
 
-__all__ = ["DbAs2Hub", "local_settings", "partner_profile", "ensure_identity", "record_outbound", "sent_message_id"]
+__all__ = ["DbAs2Hub", "local_settings", "partner_profile", "ensure_identity", "reserve_outbound", "sent_message_id", "early_mdn"]
 
 log = logging.getLogger(__name__)
 
@@ -194,14 +195,22 @@ class DbAs2Hub:
         """An asynchronous MDN for one of our messages: check it and move the message on."""
         original = peek_mdn(headers, body)
         with self.session_factory() as session:
-            transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "out",
-                                                                As2Transfer.message_id == original))
+            stmt = select(As2Transfer).where(As2Transfer.direction == "out", As2Transfer.message_id == original)
+            if is_postgres(session.get_bind()):
+                stmt = stmt.with_for_update()  # serialised with the worker's early_mdn() look
+            transfer = session.scalar(stmt)
             if transfer is None:
                 raise LookupError(f"no AS2 message {original} was sent by us")
             message = transfer.message
             result = parse_mdn(headers, body, transfer.message_id, transfer.mic,
                                partner_profile(self.settings, message.channel, verify_only=True))
             transfer.mdn_headers, transfer.mdn_body = dict(headers), body
+            if message.state == State.DELIVERING:
+                # the MDN overtook the end of our POST: the delivering worker takes it from the
+                # transfer (hub.transport.deliver) and acknowledges or fails the message itself
+                log.info("AS2 %s: asynchronous MDN arrived during the delivery; kept for it", original)
+                session.commit()
+                return
             message.receipt = {**(message.receipt or {}), "mdn": {"disposition": result.disposition,
                                                                    "mic_ok": result.mic_ok, "signed": result.signed}}
             detail = f"asynchronous MDN: {result.disposition}"
@@ -213,19 +222,45 @@ class DbAs2Hub:
             session.commit()
 
 
-def record_outbound(session: Session, message: Message, data: dict[str, Any]) -> None:
-    """After a delivery: remember our Message-ID and MIC (to keep it on resend, to match an async MDN)."""
-    message_id = data.get("message_id")
-    if not message_id:
-        return
-    existing = session.scalar(select(As2Transfer).where(As2Transfer.direction == "out",
+def reserve_outbound(session: Session, message: Message, message_id: str, mic: str) -> As2Transfer:
+    """Before a delivery: keep the Message-ID and MIC of the message about to be posted.
+
+    The caller commits this before sending, so a retry after a timeout or a
+    dropped connection (the partner may have stored the first copy) resends
+    under the same Message-ID, and an asynchronous MDN that arrives while the
+    POST is still running finds its message. An MDN left from an earlier
+    delivery is cleared: this delivery waits for its own.
+    """
+    transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "out",
                                                         As2Transfer.message_id == message_id))
-    if existing is None:
-        session.add(As2Transfer(direction="out", message_id=message_id, partner_id=message.partner_id,
-                                message=message, mic=data.get("mic")))
+    if transfer is None:
+        transfer = As2Transfer(direction="out", message_id=message_id, partner_id=message.partner_id,
+                               message=message, mic=mic)
+        session.add(transfer)
+    else:
+        transfer.mic = mic  # the same bytes give the same MIC; a changed micalg setting does not
+        transfer.mdn_headers, transfer.mdn_body = None, None
+    return transfer
 
 
 def sent_message_id(session: Session, message: Message) -> str | None:
-    """The AS2 Message-ID a message was first sent with (None if never)."""
+    """The AS2 Message-ID a message was first sent (or reserved) with; None if never."""
     return session.scalar(select(As2Transfer.message_id).where(As2Transfer.direction == "out",
-                                                               As2Transfer.message_fk == message.id))
+                                                               As2Transfer.message_fk == message.id)
+                          .order_by(As2Transfer.id).limit(1))
+
+
+def early_mdn(session: Session, message_id: str) -> tuple[dict[str, str], bytes] | None:
+    """An asynchronous MDN for our ``message_id`` that arrived while the POST was running.
+
+    Reads the committed row under a row lock (PostgreSQL; SQLite's writer lock
+    does the same): either :meth:`DbAs2Hub.receive_mdn` stored the MDN before,
+    and it is returned here, or it waits and sees the message delivered."""
+    stmt = (select(As2Transfer).where(As2Transfer.direction == "out", As2Transfer.message_id == message_id)
+            .execution_options(populate_existing=True))
+    if is_postgres(session.get_bind()):
+        stmt = stmt.with_for_update()
+    transfer = session.scalar(stmt)
+    if transfer is None or transfer.mdn_body is None:
+        return None
+    return dict(transfer.mdn_headers or {}), transfer.mdn_body

@@ -2,7 +2,8 @@
 
 The order of events is the promise: a fetched file is stored and committed
 before the adapter is told to remove it at the source; a delivery is
-recorded only after the adapter returned its receipt.
+recorded only after the adapter returned its receipt (an AS2 Message-ID is
+kept before the POST, so that every retry resends under it).
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ def deliver(session: Session, settings: Settings, message: Message) -> Receipt:
     """Hand an outbound message's bytes to its channel's adapter.
 
     AS2 keeps the Message-ID of a message's first delivery on every later
-    one (a redelivery is a resend to the partner, not a new message), and
-    asynchronous MDNs we owe are posted as they are.
+    one (a redelivery is a resend to the partner, not a new message): the
+    Message-ID and MIC are committed in ``session`` before the POST, so a
+    failed attempt's retry reuses them. Asynchronous MDNs we owe are posted
+    as they are.
     """
     if message.document_type == "MDN" and (message.receipt or {}).get("mdn_url"):
         from adapters.as2 import send
@@ -122,9 +125,27 @@ def deliver(session: Session, settings: Settings, message: Message) -> Receipt:
     adapter = adapter_for(message.channel, settings)
     name = message.filename or f"message-{message.id}"
     if message.channel.kind == "as2":
-        from hub.as2 import record_outbound, sent_message_id
-
-        receipt = adapter.deliver(name, payload_bytes(message), message_id=sent_message_id(session, message))
-        record_outbound(session, message, receipt.data)
-        return receipt
+        return _deliver_as2(session, adapter, name, message)
     return adapter.deliver(name, payload_bytes(message))
+
+
+def _deliver_as2(session: Session, adapter: Adapter, name: str, message: Message) -> Receipt:
+    """Build, keep the Message-ID and MIC (committed), then post; an async MDN that
+    overtook the POST is taken as this delivery's receipt."""
+    from adapters.as2 import As2Adapter
+    from hub.as2 import early_mdn, reserve_outbound, sent_message_id
+
+    assert isinstance(adapter, As2Adapter)
+    out = adapter.prepare(name, payload_bytes(message), message_id=sent_message_id(session, message))
+    reserve_outbound(session, message, out.message_id, out.mic)
+    # Committed before a byte leaves (and no transaction stays open during the POST):
+    # a retry after a timeout resends under this Message-ID, and the partner, which
+    # may have stored the first copy, answers with its original MDN.
+    session.commit()
+    receipt = adapter.post(out)
+    if not receipt.acknowledged and adapter.partner.mdn == "async":
+        arrived = early_mdn(session, out.message_id)
+        if arrived is not None:
+            receipt = adapter.check_mdn(out, arrived[0], arrived[1], receipt.data)
+            receipt.detail = f"AS2 {out.message_id} to {adapter.partner.url}: asynchronous MDN processed, MIC matches"
+    return receipt

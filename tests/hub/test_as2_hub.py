@@ -4,7 +4,9 @@ to the partner's endpoint; duplicates get the original MDN, redeliveries keep th
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -46,8 +48,46 @@ def key_pair(folder: Path, name: str) -> tuple[Path, Path]:
 PARTNER_URLS: list[str] = []
 
 
+class PartnerFaults:
+    """WSGI middleware in front of the partner's /as2 that misbehaves on request, AFTER the
+    partner stored the message: ``drop`` next messages get their connection dropped,
+    ``stall`` next messages get their answer after ``stall_seconds``; with ``mdn_first``
+    the asynchronous MDN a message asked for is posted (and answered) before the
+    message's own HTTP answer. ``answers`` keeps every MDN body produced per Message-ID."""
+
+    def __init__(self, app, hub):
+        self.app, self.hub = app, hub
+        self.drop = self.stall = 0
+        self.stall_seconds = 2.5
+        self.mdn_first = False
+        self.answers: dict[str, list[bytes]] = {}
+        self.mdn_posts: list[int] = []
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] != "POST":
+            return self.app(environ, start_response)
+        message_id = environ.get("HTTP_MESSAGE_ID", "")
+        queued = len(self.hub.async_mdns)
+        answer: dict = {}
+        body = b"".join(self.app(environ, lambda status, headers, exc_info=None: answer.update(s=status, h=headers)))
+        self.answers.setdefault(message_id, []).append(body)
+        if self.mdn_first and len(self.hub.async_mdns) > queued:
+            url, headers, mdn = self.hub.async_mdns[-1]
+            self.mdn_posts.append(send(url, headers, mdn, 30).status)
+        if self.drop:
+            self.drop -= 1
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            start_response("500 Dropped", [])
+            return []
+        if self.stall:
+            self.stall -= 1
+            time.sleep(self.stall_seconds)
+        start_response(answer["s"], answer["h"])
+        return [body]
+
+
 class Server:
-    def __init__(self, app: Flask):
+    def __init__(self, app):
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/as2"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -68,6 +108,8 @@ def as2_world(settings, session_factory, tmp_path):
     partner_app = Flask("partner")
     partner_app.register_blueprint(as2_endpoint.bp)
     partner_app.extensions["kontor_as2"] = partner_hub
+    partner_hub.faults = PartnerFaults(partner_app.wsgi_app, partner_hub)
+    partner_app.wsgi_app = partner_hub.faults
     partner_server = Server(partner_app)
     PARTNER_URLS.append(partner_server.url.rsplit("/as2", 1)[0])
 
@@ -205,3 +247,67 @@ def test_asynchronous_mdns_both_ways(as2_world, settings, session_factory, order
 
 def partner_hub_url(world) -> str:
     return PARTNER_URLS[-1]
+
+
+def _answered_orders(as2_world, settings, session_factory, orders_bytes, **channel_settings):
+    """Acme's ORDERS in by AS2 and processed; our answers to Acme queued on its as2 channel."""
+    us, _ = as2_world
+    As2Adapter(us).deliver("PO-2026-0001.edi", orders_bytes)
+    with session_factory() as session:
+        inbound = session.scalar(select(Message))
+        inbound.channel.settings = {**inbound.channel.settings, **channel_settings}
+        session.commit()
+
+
+def _due_now(session_factory, message_id: int) -> None:
+    with session_factory() as session:
+        session.get(Message, message_id).next_attempt_at = None
+        session.commit()
+
+
+@pytest.mark.parametrize("fault", ["connection dropped", "MDN timed out"])
+def test_a_retry_after_the_partner_stored_the_message_keeps_its_message_id(
+        as2_world, settings, session_factory, orders_bytes, fault):
+    us, partner_hub = as2_world
+    faults = partner_hub.faults
+    _answered_orders(as2_world, settings, session_factory, orders_bytes, timeout=1)
+    if fault == "connection dropped":
+        faults.drop = 1
+    else:
+        faults.stall = 1
+    Worker(settings, session_factory, name="t").drain()
+    with session_factory() as session:
+        failed = session.scalar(select(Message).where(Message.direction == "out", Message.state == State.FAILED))
+        assert failed is not None, "the first delivery failed on our side"
+        assert "AS2 endpoint" in failed.error
+        failed_id = failed.id
+    assert len(partner_hub.stored) == 2, "yet the partner had stored it (and the other answer)"
+    first_id = next(r["message_id"] for _, name, _, r in partner_hub.stored if name == failed.filename)
+
+    _due_now(session_factory, failed_id)
+    Worker(settings, session_factory, name="t").drain()
+    with session_factory() as session:
+        again = session.get(Message, failed_id)
+        assert again.state == State.ACKNOWLEDGED, again.error
+        assert again.receipt["message_id"] == first_id, "the retry went under the first Message-ID"
+    assert len(partner_hub.stored) == 2, "the partner stored the message once"
+    assert [r["message_id"] for _, _, _, r in partner_hub.stored].count(first_id) == 1
+    first_mdn, second_mdn = faults.answers[first_id]
+    assert first_mdn == second_mdn, "the duplicate was answered with the original MDN"
+
+
+def test_an_async_mdn_arriving_during_the_post_acknowledges_the_message(
+        as2_world, settings, session_factory, orders_bytes):
+    import dataclasses
+
+    us, partner_hub = as2_world
+    _answered_orders(as2_world, settings, session_factory, orders_bytes, mdn="async")
+    partner_hub.faults.mdn_first = True  # the partner's MDN reaches /as2 before its HTTP 200
+    Worker(dataclasses.replace(settings, hub_as2_mdn_url=us.url), session_factory, name="t").drain()
+    assert partner_hub.faults.mdn_posts == [200, 200], "both MDNs found their message while it was being sent"
+    with session_factory() as session:
+        answers = list(session.scalars(select(Message).where(Message.direction == "out")))
+        assert {m.document_type for m in answers} == {"ORDRSP", "CONTRL"}
+        for message in answers:
+            assert message.state == State.ACKNOWLEDGED, message.error
+            assert "asynchronous MDN processed" in message.receipt["delivery"]
