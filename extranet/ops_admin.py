@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from extranet.extensions import db, login_manager
 from extranet.security import OPS_ACTION_ROLES, roles_required
+from hub import accounts
 from hub import alerts as alert_service
 from hub import messages as message_store
 from hub import monitor
@@ -440,3 +441,65 @@ def channel_test(partner_id: int, channel_id: int) -> ResponseReturnValue:
           "success" if result.ok else "error")
     return redirect(url_for("ops_admin.channel_edit", partner_id=partner_id, channel_id=channel_id, _anchor="test"))
 
+
+
+# --- operations users ----------------------------------------------------------------------
+
+OPS_ROLE_LABELS = {"ops_viewer": "Viewer: reads every page",
+                   "ops_operator": "Operator: also repairs messages and acknowledges alerts",
+                   "ops_admin": "Admin: also manages partners, channels and operations users"}
+
+
+@bp.get("/users")
+@roles_required(*ADMIN_ROLES)
+def ops_users() -> ResponseReturnValue:
+    return render_template("ops/users.html", users=accounts.ops_users(db.session), roles=OPS_ROLE_LABELS)
+
+
+@bp.post("/users")
+@roles_required(*ADMIN_ROLES)
+def ops_user_add() -> ResponseReturnValue:
+    form = request.form
+    try:
+        user, created = accounts.save_ops_user(db.session, current_user.email, form.get("email", ""),
+                                               role=form.get("role", ""), name=form.get("name"))
+    except accounts.OpsUserError as exc:
+        db.session.rollback()
+        flash(f"Not saved: {exc}.", "error")
+        return redirect(url_for("ops_admin.ops_users"))
+    how = ("added; they set their password through “Forgotten your password?” on the sign-in page"
+           if created and not user.password_hash else "updated")
+    flash(f"{user.email} {how}.", "success")
+    return redirect(url_for("ops_admin.ops_users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@roles_required(*ADMIN_ROLES)
+def ops_user_role(user_id: int) -> ResponseReturnValue:
+    try:
+        user = accounts.set_ops_role(db.session, current_user.email, user_id, request.form.get("role", ""))
+    except LookupError:
+        db.session.rollback()
+        abort(404)
+    except accounts.OpsUserError as exc:
+        db.session.rollback()
+        flash(f"Not changed: {exc}.", "error")
+    else:
+        flash(f"{user.email} is now {user.role.removeprefix('ops_')}.", "success")
+    return redirect(url_for("ops_admin.ops_users"))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@roles_required(*ADMIN_ROLES)
+def ops_user_deactivate(user_id: int) -> ResponseReturnValue:
+    try:
+        user = accounts.deactivate_ops_user(db.session, current_user.email, user_id)
+    except LookupError:
+        db.session.rollback()
+        abort(404)
+    except accounts.OpsUserError as exc:
+        db.session.rollback()
+        flash(f"Not deactivated: {exc}.", "error")
+    else:
+        flash(f"{user.email} deactivated.", "success")
+    return redirect(url_for("ops_admin.ops_users"))

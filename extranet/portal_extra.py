@@ -67,7 +67,7 @@ def order_approval(order_id: int):
 @bp.app_template_global()
 def has_received_orders() -> bool:
     """Whether the signed-in partner has purchase orders from us (then the nav shows them)."""
-    if not current_user.is_authenticated or current_user.is_ops:
+    if not current_user.is_authenticated or current_user.partner_id is None:
         return False
     return bool(turnaround.received_orders_exist(portal_scope()))
 

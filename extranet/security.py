@@ -54,7 +54,8 @@ class Account(UserMixin):
 
     @property
     def is_ops(self) -> bool:
-        return self.user.partner_id is None
+        """Operations staff: no partner and an ops role (a partner-less user without one gets nowhere)."""
+        return self.user.is_ops
 
 
 @login_manager.user_loader

@@ -4,6 +4,7 @@ the TOTP second factor, password reset and single sign-on, which share the locko
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -35,6 +36,13 @@ __all__ = [
     "reset_link_user",
     "user_for_reset",
     "federated_sign_in",
+    "OPS_ROLES",
+    "OpsUserError",
+    "ops_role",
+    "ops_users",
+    "save_ops_user",
+    "set_ops_role",
+    "deactivate_ops_user",
 ]
 
 _hasher = PasswordHasher()
@@ -451,3 +459,131 @@ def federated_sign_in(
     _signed_in(session, user, where, now, f"single sign-on via {issuer}")
     session.commit()
     return SignIn(user, "ok")
+
+
+# --- operations users ---------------------------------------------------------------------
+
+#: the roles of operations staff, weakest first: viewers read, operators repair, admins manage
+OPS_ROLES = ("ops_viewer", "ops_operator", "ops_admin")
+_OPS_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class OpsUserError(ValueError):
+    """A change to an operations user was refused; the message names the field and why."""
+
+
+def ops_role(name: str) -> str:
+    """``viewer``/``operator``/``admin`` (or the full ``ops_...`` name) as the stored role."""
+    role = (name or "").strip().lower()
+    role = role if role.startswith("ops_") else f"ops_{role}"
+    if role not in OPS_ROLES:
+        raise OpsUserError(f"role: {name!r} is not one of viewer, operator, admin")
+    return role
+
+
+def ops_users(session: Session) -> list[User]:
+    """Operations users (no partner), active first, by e-mail."""
+    return list(session.scalars(select(User).where(User.partner_id.is_(None))
+                                .order_by(User.active.desc(), User.email)))
+
+
+def save_ops_user(
+    session: Session,
+    actor: str,
+    email: str,
+    *,
+    role: str,
+    name: str | None = None,
+    password: str | None = None,
+) -> tuple[User, bool]:
+    """Create an operations user, or update one (role, name, password; reactivates it). Commits.
+
+    Returns the user and whether it was created. Without a password a new user
+    sets one through the password-reset link of the sign-in page. An address
+    that belongs to a partner's user is refused.
+    """
+    email = (email or "").strip().lower()
+    if not _OPS_EMAIL.match(email) or len(email) > 200:
+        raise OpsUserError(f"email: {email!r} is not an e-mail address")
+    role = ops_role(role)
+    name = " ".join((name or "").split())
+    if len(name) > 200:
+        raise OpsUserError("name: at most 200 characters")
+    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    if user is not None and user.partner_id is not None:
+        raise OpsUserError(f"email: {email} belongs to a user of partner {user.partner.code}")
+    created = user is None
+    if user is None:
+        user = User(email=email, name=name or email.split("@", 1)[0], role=role, active=True, failed_logins=0,
+                    password_hash=None, notify={})
+        session.add(user)
+    if password is not None:
+        problem = password_problem(user, password)
+        if problem is not None:
+            raise OpsUserError(f"password: {problem}")
+    changes = []
+    if not created:
+        if user.role != role and _last_admin(session, user):
+            raise OpsUserError(f"role: {email} is the last active ops admin; make another admin first")
+        if user.role != role:
+            changes.append(f"role {user.role} -> {role}")
+        if name and user.name != name:
+            changes.append("name changed")
+        if not user.active:
+            changes.append("reactivated")
+    user.role, user.active = role, True
+    if name:
+        user.name = name
+    if password is not None:
+        user.password_hash = hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
+        changes.append("password set")
+    session.flush()
+    if created:
+        detail = f"{email} as {role}" + ("; password set" if password is not None else "")
+    else:
+        detail = f"{email}: " + (", ".join(changes) or "no change")
+    audit(session, actor, "ops_user.created" if created else "ops_user.updated", target=f"user:{user.id}",
+          detail=detail)
+    session.commit()
+    return user, created
+
+
+def _ops_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.partner_id is not None:
+        raise LookupError(f"no operations user {user_id}")
+    return user
+
+
+def _last_admin(session: Session, user: User) -> bool:
+    """True when ``user`` is the only active ops admin (taking it away would lock everyone out)."""
+    others = session.scalar(select(func.count(User.id)).where(
+        User.partner_id.is_(None), User.role == "ops_admin", User.active.is_(True), User.id != user.id))
+    return user.role == "ops_admin" and user.active and not others
+
+
+def set_ops_role(session: Session, actor: str, user_id: int, role: str) -> User:
+    """Change an operations user's role; the last active admin keeps its role. Commits."""
+    user = _ops_user(session, user_id)
+    role = ops_role(role)
+    if role != user.role and _last_admin(session, user):
+        raise OpsUserError(f"role: {user.email} is the last active ops admin; make another admin first")
+    if role != user.role:
+        audit(session, actor, "ops_user.role_changed", target=f"user:{user.id}",
+              detail=f"{user.email}: {user.role} -> {role}")
+        user.role = role
+    session.commit()
+    return user
+
+
+def deactivate_ops_user(session: Session, actor: str, user_id: int) -> User:
+    """Deactivate an operations user (its trail keeps its name); not the last active admin. Commits."""
+    user = _ops_user(session, user_id)
+    if _last_admin(session, user):
+        raise OpsUserError(f"{user.email} is the last active ops admin; make another admin first")
+    if user.active:
+        user.active = False
+        audit(session, actor, "ops_user.deactivated", target=f"user:{user.id}", detail=user.email)
+    session.commit()
+    return user

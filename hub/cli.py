@@ -428,6 +428,74 @@ def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipien
         sys.stdout.buffer.write(b"\n")
 
 
+# -- operations users --------------------------------------------------------------------
+
+
+@main.command("ops-users")
+@click.argument("email", required=False)
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]),
+              help="Create the user, or change its role: viewer reads, operator repairs, admin manages.")
+@click.option("--name", help="The person's name (new users: the part before @ when left out).")
+@click.option("--password-file", type=click.File("r"),
+              help="Read the password from the first line of this file ('-' for standard input) instead of asking.")
+@click.option("--no-password", is_flag=True,
+              help="Set no password: the person sets one through the sign-in page's reset link.")
+@click.option("--deactivate", is_flag=True, help="Deactivate the user (it keeps its name in the audit log).")
+@pass_state
+def ops_users(state: _State, email: str | None, role: str | None, name: str | None, password_file,
+              no_password: bool, deactivate: bool) -> None:
+    """List operations users, or create/update the one with EMAIL.
+
+    \b
+    kontor ops-users                                  list them
+    kontor ops-users ana@example.com --role admin     create or update (asks for the password)
+    kontor ops-users ana@example.com --deactivate
+    The password is asked twice without echo, or read from --password-file; it is never printed.
+    """
+    from sqlalchemy import func, select
+
+    from hub.accounts import OpsUserError, deactivate_ops_user, save_ops_user
+    from hub.accounts import ops_users as list_ops_users
+    from hub.models import User
+
+    actor = "kontor ops-users"
+    with _session_factory(state.settings)() as session:
+        if email is None:
+            if role or name or password_file or no_password or deactivate:
+                raise click.UsageError("give the user's EMAIL")
+            for user in list_ops_users(session):
+                click.echo(f"{user.email:40} {user.role.removeprefix('ops_'):9} "
+                           f"{'active' if user.active else 'inactive'}  {user.name}")
+            return
+        existing = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+        try:
+            if deactivate:
+                if role or name or password_file or no_password:
+                    raise click.UsageError("--deactivate takes no other option")
+                if existing is None or existing.partner_id is not None:
+                    raise click.UsageError(f"{email}: no operations user with this address")
+                deactivate_ops_user(session, actor, existing.id)
+                click.echo(f"{existing.email}: deactivated")
+                return
+            if existing is None and role is None:
+                raise click.UsageError(f"{email}: a new user needs --role viewer, operator or admin")
+            password: str | None = None
+            if password_file is not None:
+                password = password_file.readline().rstrip("\r\n")
+                if not password:
+                    raise click.UsageError("--password-file: the first line is empty")
+            elif not no_password and (existing is None or not (role or name)):
+                password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            wanted = role or (existing.role if existing is not None else "viewer")
+            user, created = save_ops_user(session, actor, email, role=wanted, name=name, password=password)
+        except OpsUserError as exc:
+            session.rollback()
+            raise click.UsageError(str(exc)) from None
+        click.echo(f"{user.email}: {'created' if created else 'updated'} as {user.role.removeprefix('ops_')}"
+                   + ("" if password is not None or user.password_hash else
+                      " (no password yet: the reset link of the sign-in page sets one)"))
+
+
 __import__("hub.retention_cli").retention_cli.register(main)  # kontor retention
 from hub.api_cli import register as _register_api; _register_api(main)  # noqa: E402,E702  kontor api
 

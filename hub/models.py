@@ -146,7 +146,7 @@ class User(Base):
 
     @property
     def is_ops(self) -> bool:
-        return self.partner_id is None
+        return self.partner_id is None and self.role in ("ops_viewer", "ops_operator", "ops_admin")
 
 
 class Channel(Base):
