@@ -81,20 +81,35 @@ class Issue:
         return replace(self, **where)  # type: ignore[arg-type]
 
     def where(self) -> str:
-        """``segment N (TAG) element E[.C]`` or the XML path, as far as known."""
+        """Where the issue is, as ``kontor edi validate`` prints it before the colon.
+
+        * ``segment N (TAG) element E[.C]`` when the segment position is known
+          (element and component as far as known);
+        * ``message REF`` when only the message is known (its UNH reference,
+          0062), e.g. a mandatory item that is absent from it;
+        * ``interchange`` for the interchange as a whole;
+        * ``interchange (TAG)`` / ``message REF (TAG)`` when a segment that is
+          not counted (a UNA) or has no position is named;
+        * the XPath-like path for XML.
+        """
         if self.path is not None:
             return self.path
-        parts = []
         if self.segment is not None:
-            parts.append(f"segment {self.segment}" + (f" ({self.tag})" if self.tag else ""))
-        elif self.tag:
-            parts.append(f"segment {self.tag}")
+            text = f"segment {self.segment}" + (f" ({self.tag})" if self.tag else "")
+        else:
+            text = f"message {self.message_ref}" if self.message_ref is not None else "interchange"
+            if self.tag:
+                text += f" ({self.tag})"
         if self.element is not None:
-            parts.append(f"element {self.element}" + (f".{self.component}" if self.component else ""))
-        return " ".join(parts) if parts else "interchange"
+            text += f" element {self.element}" + (f".{self.component}" if self.component else "")
+        return text
 
     def format(self, filename: str | None = None) -> str:
-        """The line ``kontor edi validate`` prints: ``FILE: segment N (TAG) element E[.C]: message``."""
+        """The line ``kontor edi validate`` prints: ``FILE: segment N (TAG) element E[.C]: message``.
+
+        See :meth:`where` for issues without a segment position. A rule
+        comes in brackets before the text, a warning ends in ``(warning)``.
+        """
         text = f"{self.where()}: {self.message}"
         if self.rule:
             text = f"{self.where()}: [{self.rule}] {self.message}"

@@ -333,6 +333,10 @@ def edi_validate(files: tuple[str, ...], leniencies: tuple[str, ...], progress: 
     \b
     Each problem is printed on its own line as
       FILE: segment N (TAG) element E[.C]: message
+    or, for a problem that has no segment position,
+      FILE: message REF: message      (REF: the UNH message reference)
+      FILE: interchange: message      (the interchange as a whole)
+    warnings end in "(warning)".
     """
     from edi.translate import validate_file
 

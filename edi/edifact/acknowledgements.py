@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from edi.documents import AckError, Acknowledgement, Invoice, MessageAck
-from edi.edifact.common import MessageReader, collect, component, dtm, header_checks, seg, split_text
+from edi.edifact.common import MessageReader, collect, component, dtm, header_checks, missing_date, seg, split_text
 from edi.envelope import Message, Segment
 from edi.errors import Issue, SyntaxCode
 
@@ -392,8 +392,8 @@ def read_aperak(r: MessageReader) -> Acknowledgement | None:
     c = collect(r)
     number = header_checks(r, c)
     issue_date = c.dates.get("137")
-    if issue_date is None and c.bgm_index is not None:
-        r.missing("the APERAK has no document date (DTM+137)", tag="DTM")
+    if issue_date is None:
+        missing_date(r, c, "137", "the APERAK has no document date (DTM+137)")
     if r.has_errors or number is None or issue_date is None:
         return None
     document_ref, qualifier = None, None

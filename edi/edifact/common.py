@@ -36,6 +36,7 @@ __all__ = [
     "MessageReader",
     "parse_decimal",
     "format_decimal",
+    "missing_date",
     "parse_date",
     "format_date",
     "split_text",
@@ -475,8 +476,14 @@ class MessageReader:
         self.issue(index, text, severity=Severity.WARNING, **where)  # type: ignore[arg-type]
 
     def missing(self, text: str, tag: str | None = None) -> None:
-        """A mandatory business item that is absent, reported against the UNH."""
-        self.issue(0, text, code=SyntaxCode.MISSING, tag=tag)
+        """A mandatory business item that is absent, reported against the message's UNH.
+
+        ``tag`` names the missing segment for the caller's text only: the
+        issue is placed at the UNH (segment position and tag UNH), the one
+        segment that exists to point at, so the location never pairs one
+        segment's position with another's tag.
+        """
+        self.issue(0, text, code=SyntaxCode.MISSING, tag="UNH")
 
     @property
     def has_errors(self) -> bool:
@@ -612,6 +619,7 @@ class Collected:
     number: str | None = None
     function: str | None = None
     dates: dict[str, _dt.date] = field(default_factory=dict)
+    bad_dates: set[str] = field(default_factory=set)  # header DTM qualifiers present but unreadable (already reported)
     refs: dict[str, str] = field(default_factory=dict)
     ref_dates: dict[str, _dt.date] = field(default_factory=dict)  # DTM after an RFF, by RFF qualifier
     parties: list[Party] = field(default_factory=list)
@@ -723,6 +731,8 @@ def collect(r: MessageReader) -> Collected:
             qual = qual or ""
             date = r.date_value(i, raw, fmt) if _wanted_date(qual) else None
             if date is None:
+                if _wanted_date(qual) and not in_pat and (line is None or summary) and last_rff is None:
+                    c.bad_dates.add(qual)
                 continue
             if in_pat:
                 c.pat_due = date
@@ -841,6 +851,12 @@ _DATES = {"137", "3", "2", "10", "11", "17", "35", "13", "140", "171", "361", "6
 
 def _wanted_date(qualifier: str) -> bool:
     return qualifier in _DATES
+
+
+def missing_date(r: MessageReader, c: Collected, qualifier: str, text: str) -> None:
+    """Report a missing header date, unless its DTM is there but unreadable (one error per cause)."""
+    if c.bgm_index is not None and qualifier not in c.bad_dates:
+        r.missing(text, tag="DTM")
 
 
 def header_checks(r: MessageReader, c: Collected, expected_codes: tuple[str, ...] | None = None) -> str | None:

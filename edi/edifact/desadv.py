@@ -22,6 +22,7 @@ from edi.edifact.common import (
     imd,
     lin,
     line_identity,
+    missing_date,
     missing_quantity,
     nad_group,
     pia,
@@ -43,8 +44,8 @@ def read_desadv(r: MessageReader) -> DespatchAdvice | None:
     c = collect(r)
     number = header_checks(r, c, ("351", "YA5"))
     issue_date = c.dates.get("137")
-    if issue_date is None and c.bgm_index is not None:
-        r.missing("the despatch advice has no document date (DTM+137)", tag="DTM")
+    if issue_date is None:
+        missing_date(r, c, "137", "the despatch advice has no document date (DTM+137)")
     packages = [
         Package(level=p.level, parent=p.parent, package_type=p.package_type, sscc=p.sscc) for p in c.packages
     ]

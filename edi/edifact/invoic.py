@@ -36,6 +36,7 @@ from edi.edifact.common import (
     imd,
     lin,
     line_identity,
+    missing_date,
     missing_quantity,
     moa,
     nad_group,
@@ -61,8 +62,8 @@ def read_invoic(r: MessageReader) -> Invoice | None:
     issue_date = c.dates.get("137")
     if issue_date is None and "3" in c.dates:
         issue_date = c.dates["3"]
-    if issue_date is None and c.bgm_index is not None:
-        r.missing("the invoice has no document date (DTM+137)", tag="DTM")
+    if issue_date is None:
+        missing_date(r, c, "137", "the invoice has no document date (DTM+137)")
     currency = c.currency
     if currency is None:
         currency = c.moa_currency or ""

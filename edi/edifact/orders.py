@@ -11,6 +11,7 @@ from __future__ import annotations
 from edi.documents import Order, OrderLine
 from edi.edifact.common import (
     Collected,
+    LineData,
     MessageReader,
     collect,
     cux,
@@ -18,11 +19,11 @@ from edi.edifact.common import (
     first_quantity,
     ftx,
     header_checks,
-    LineData,
-    line_identity,
-    missing_quantity,
     imd,
     lin,
+    line_identity,
+    missing_date,
+    missing_quantity,
     moa,
     nad_group,
     pia,
@@ -42,8 +43,8 @@ def read_orders(r: MessageReader) -> Order | None:
     c = collect(r)
     number = header_checks(r, c, ("220", "221", "226", "227", "22E", "105", "402"))
     issue_date = c.dates.get("137")
-    if issue_date is None and c.bgm_index is not None:
-        r.missing("the order has no document date (DTM+137)", tag="DTM")
+    if issue_date is None:
+        missing_date(r, c, "137", "the order has no document date (DTM+137)")
     lines = [_line(r, c, n, line) for n, line in enumerate(c.lines, 1)]
     if r.has_errors or number is None or issue_date is None:
         return None

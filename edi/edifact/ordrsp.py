@@ -25,6 +25,7 @@ from edi.edifact.common import (
     imd,
     lin,
     line_identity,
+    missing_date,
     missing_quantity,
     nad_group,
     pia,
@@ -44,8 +45,8 @@ def read_ordrsp(r: MessageReader) -> OrderResponse | None:
     c = collect(r)
     number = header_checks(r, c, ("231", "230"))
     issue_date = c.dates.get("137")
-    if issue_date is None and c.bgm_index is not None:
-        r.missing("the order response has no document date (DTM+137)", tag="DTM")
+    if issue_date is None:
+        missing_date(r, c, "137", "the order response has no document date (DTM+137)")
     order_number = c.refs.get("ON")
     if order_number is None and c.bgm_index is not None:
         r.missing("the order response names no order (RFF+ON)", tag="RFF")

@@ -656,3 +656,41 @@ def test_decimal_comma_is_written_in_numbers_only() -> None:
     non_numeric = [s for s in plain.decode("latin-1").split("'") if s[:3] in ("FTX", "IMD", "NAD") and "." in s]
     for segment in non_numeric:
         assert segment in text
+
+
+@pytest.mark.parametrize("kind", ["orders", "ordrsp", "desadv", "invoic", "aperak"])
+def test_a_bad_document_date_is_one_error_not_two(kind: str) -> None:
+    """DTM+137 with an impossible date: the format error only, not also 'has no document date'."""
+    from edi.translate import translate
+
+    good = (GOLDEN / f"{kind}_D96A.edi").read_bytes()
+    start = good.index(b"DTM+137:") + len(b"DTM+137:")
+    data = good[:start] + b"20261399" + good[start + 8 :]
+    errors = [i for i in translate(data).all_issues() if i.is_error]
+    assert len(errors) == 1, [i.format() for i in errors]
+    (error,) = errors
+    assert (error.tag, error.element, error.component) == ("DTM", 1, 2)
+    assert "20261399" in error.message
+
+
+@pytest.mark.parametrize("kind", ["orders", "invoic"])
+def test_a_missing_document_date_is_placed_at_the_unh(kind: str) -> None:
+    from edi.translate import translate
+
+    lines = (GOLDEN / f"{kind}_D96A.edi").read_bytes().split(b"\n")
+    kept = [line for line in lines if not line.startswith(b"DTM+137:")]
+    kept = [b"UNT+%d+1'" % (int(line[4:].split(b"+")[0]) - 1) if line.startswith(b"UNT+") else line for line in kept]
+    errors = [i for i in translate(b"\n".join(kept)).all_issues() if i.is_error]
+    assert [i.format("F") for i in errors] == [
+        f"F: segment 2 (UNH): the {'order' if kind == 'orders' else 'invoice'} has no document date (DTM+137)"
+    ]
+
+
+def test_issues_without_a_segment_name_the_message_or_the_interchange() -> None:
+    from edi.errors import Issue
+
+    assert Issue("x", message_ref="M1").format("F") == "F: message M1: x"
+    assert Issue("x", message_ref="M1", tag="DTM", severity="warning").format("F") == "F: message M1 (DTM): x (warning)"
+    assert Issue("x").format("F") == "F: interchange: x"
+    assert Issue("x", tag="UNA").format("F") == "F: interchange (UNA): x"
+    assert Issue("x", segment=4, tag="DTM", element=1, component=2).format("F") == "F: segment 4 (DTM) element 1.2: x"
