@@ -211,6 +211,10 @@ class SftpSettings:
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc}") from exc
             kwargs[key] = value
+        missing = [k for k in ("host", "username", "host_keys") if k not in kwargs]
+        if missing:
+            raise ValueError(f"{where}: {missing[0]} is required"
+                             + (": pin the server's host key (unknown keys are refused)" if missing[0] == "host_keys" else ""))
         try:
             return cls(**kwargs)
         except TypeError as exc:  # a required key is missing

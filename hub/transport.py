@@ -61,29 +61,49 @@ def inbound_channels(session: Session) -> list[Channel]:
 
 
 def poll_channel(session_factory: sessionmaker[Session], settings: Settings, channel_id: int, *, actor: str) -> int:
-    """Fetch complete files from one channel; store and commit each, then confirm it at the source."""
+    """Fetch complete files from one channel; store and commit each, then confirm it at the source.
+
+    Whatever goes wrong with this channel (a bad setting, a transport error, a
+    file that cannot be archived) is written to ``channel.last_error`` and
+    logged; it never escapes, so the other channels are still polled. Files
+    stored before the failure stay stored.
+    """
     with session_factory() as session:
         channel = session.get(Channel, channel_id)
         if channel is None or not channel.active:
             return 0
-        adapter = adapter_for(channel, settings)
+        where = f"{channel.partner.code if channel.partner else channel.partner_id}/{channel.name}"
         count = 0
         try:
+            adapter = adapter_for(channel, settings)
             for file in adapter.fetch():
-                receive(session, data=file.data, actor=actor, partner=channel.partner, channel=channel,
-                        filename=file.name, receipt={"source": file.meta})
+                message = receive(session, data=file.data, actor=actor, partner=channel.partner, channel=channel,
+                                  filename=file.name, receipt={"source": file.meta})
                 session.commit()
-                adapter.confirm(file)
                 count += 1
+                try:
+                    adapter.confirm(file)
+                except Exception as exc:
+                    raise TransportError(f"{file.name} is stored as message {message.id}, but could not be "
+                                         f"removed or archived at the source: {_reason(exc)}") from exc
             channel.last_error = None
-        except TransportError as exc:
+        except Exception as exc:  # the boundary: one channel's failure is stored on it, never stops the others
             session.rollback()
             channel = session.get(Channel, channel_id)
-            channel.last_error = str(exc)
-            log.warning("polling %s/%s failed: %s", channel.partner.code, channel.name, exc)
+            assert channel is not None
+            channel.last_error = _reason(exc)
+            log.warning("polling %s failed: %s", where, channel.last_error,
+                        exc_info=not isinstance(exc, (TransportError, ValueError)))
         channel.last_poll_at = utcnow()
         session.commit()
         return count
+
+
+def _reason(exc: BaseException) -> str:
+    """An error for the ops console: the message, with the kind of error when it does not say much alone."""
+    if isinstance(exc, (TransportError, ValueError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 #: seconds between polls when a channel names no ``schedule_seconds``
@@ -102,7 +122,13 @@ def poll_all(session_factory: sessionmaker[Session], settings: Settings, *, acto
     now = utcnow()
     with session_factory() as session:
         ids = [c.id for c in inbound_channels(session) if _due(c, now)]
-    return sum(poll_channel(session_factory, settings, channel_id, actor=actor) for channel_id in ids)
+    total = 0
+    for channel_id in ids:
+        try:
+            total += poll_channel(session_factory, settings, channel_id, actor=actor)
+        except Exception:  # e.g. the database went away while recording the poll: the next channel still runs
+            log.exception("polling channel %s failed", channel_id)
+    return total
 
 
 def deliver(session: Session, settings: Settings, message: Message) -> Receipt:
