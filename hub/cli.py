@@ -305,6 +305,100 @@ def demo_load(state: _State) -> None:
         session.commit()
 
 
+# -- catalogue, contract prices, assortments ---------------------------------------------
+
+
+def _load_file(state: _State, loader, path: Path, noun: str, **options) -> None:
+    """Run a catalogue loader; its errors one a line (``FILE: line N column C: message``), exit 1."""
+    from hub.catalog_load import LoadError
+
+    with _session_factory(state.settings)() as session:
+        try:
+            result = loader(session, path, **options)
+        except LoadError as exc:
+            for error in exc.errors:
+                click.echo(error)
+            click.echo(f"{path.name}: {len(exc.errors)} error(s); nothing was loaded", err=True)
+            sys.exit(1)
+    click.echo(f"{path.name}: {result.summary(noun)}"
+               + (f" ({', '.join(result.partners)})" if result.partners else ""))
+
+
+@main.group()
+def catalog() -> None:
+    """The product catalogue."""
+
+
+@catalog.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_state
+def catalog_load(state: _State, file: Path) -> None:
+    """Create or update products by SKU from a CSV file (all rows or none).
+
+    \b
+    Columns: sku, name, list_price (required); gtin, description, category,
+    unit, currency, tax_rate, stock (empty: not tracked), active (yes/no).
+    """
+    from hub.catalog_load import load_products
+
+    _load_file(state, load_products, file, "products")
+
+
+@main.group()
+def prices() -> None:
+    """Partners' contract prices."""
+
+
+@prices.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="The file is the whole price list of the partners it names:"
+              " their other prices are removed.")
+@pass_state
+def prices_load(state: _State, file: Path, replace: bool) -> None:
+    """Create or update contract prices from a CSV file (all rows or none).
+
+    \b
+    Columns: partner, sku, price (required); currency, min_quantity (a
+    quantity break, default 1), valid_from, valid_to (YYYY-MM-DD, inclusive).
+    """
+    from hub.catalog_load import load_prices
+
+    _load_file(state, load_prices, file, "prices", replace=replace)
+
+
+@main.group()
+def assortment() -> None:
+    """Partners' assortments (the products a partner may see and order)."""
+
+
+@assortment.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_state
+def assortment_load(state: _State, file: Path) -> None:
+    """Replace the assortments of the partners named in a CSV file (columns partner, sku or category).
+
+    Those partners see only these products and categories from now on.
+    """
+    from hub.catalog_load import load_assortment
+
+    _load_file(state, load_assortment, file, "assortment entries")
+
+
+@assortment.command("open")
+@click.argument("partner")
+@pass_state
+def assortment_open(state: _State, partner: str) -> None:
+    """Let PARTNER see the whole catalogue again."""
+    from hub.catalog_load import open_assortment
+
+    with _session_factory(state.settings)() as session:
+        try:
+            found = open_assortment(session, partner)
+        except LookupError as exc:
+            raise click.UsageError(str(exc)) from None
+        click.echo(f"{found.code}: sees the whole catalogue")
+
+
 # -- edi -------------------------------------------------------------------------------
 
 
