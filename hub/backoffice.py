@@ -235,14 +235,30 @@ def ship_order(
 
 
 def _parties(settings: Settings, order: Order) -> list[docs.Party]:
-    parties = [docs.Party(role=docs.PartyRole.SUPPLIER, id=settings.hub_id, name=settings.hub_name)]
+    """Supplier (us, from the ``[hub]`` settings), buyer and delivery point of an outbound document.
+
+    The buyer and delivery point keep what the order said about them (identifier,
+    name, address); the buyer's country and VAT identifier fall back to the
+    partner's profile, so an invoice always has the postal address EN 16931
+    asks for (BR-08 .. BR-11).
+    """
+    parties = [docs.Party(role=docs.PartyRole.SUPPLIER, id=settings.hub_id, name=settings.hub_name,
+                          street=settings.hub_street or None, city=settings.hub_city or None,
+                          postcode=settings.hub_postcode or None, country=settings.hub_country or None,
+                          vat_number=settings.hub_vat_number or None)]
     for party in (order.document or {}).get("parties", []):
         if party.get("role") in (docs.PartyRole.BUYER, docs.PartyRole.DELIVERY):
             parties.append(docs.Party(role=party["role"], id=party.get("id"), id_agency=party.get("id_agency"),
-                                      name=party.get("name")))
+                                      name=party.get("name"), street=party.get("street"), city=party.get("city"),
+                                      postcode=party.get("postcode"), country=party.get("country"),
+                                      vat_number=party.get("vat_number")))
     if not any(p.role == docs.PartyRole.BUYER for p in parties):
         gln = next((i.value for i in order.partner.identifiers if i.scheme == "GLN"), None)
         parties.append(docs.Party(role=docs.PartyRole.BUYER, id=gln, name=order.partner.name))
+    buyer = next(p for p in parties if p.role == docs.PartyRole.BUYER)
+    buyer.name = buyer.name or order.partner.name
+    buyer.country = buyer.country or order.partner.country
+    buyer.vat_number = buyer.vat_number or order.partner.vat_number
     return parties
 
 
@@ -273,8 +289,8 @@ def invoice_order(
         rate = line.product.tax_rate if line.product is not None else Decimal("19")
         lines.append(
             docs.InvoiceLine(line_no=line.line_no, gtin=line.gtin, supplier_sku=line.sku,
-                             description=line.description, quantity=quantity, unit=line.unit,
-                             net_price=price, line_amount=(quantity * price).quantize(CENT),
+                             description=line.description or (line.product.name if line.product is not None else None),
+                             quantity=quantity, unit=line.unit, net_price=price, line_amount=(quantity * price).quantize(CENT),
                              tax_category="S" if rate else "Z", tax_rate=rate,
                              order_number=order.number, order_line_no=line.line_no)
         )
@@ -295,10 +311,6 @@ def invoice_order(
     number = f"INV-{issue.year}-{next_number(session, f'invoice-{issue.year}'):06d}"
     latest = order.despatches[-1] if order.despatches else None
     parties = _parties(settings, order)
-    supplier = parties[0]
-    supplier.vat_number = None
-    buyer = next(p for p in parties if p.role == docs.PartyRole.BUYER)
-    buyer.vat_number = order.partner.vat_number
     document = docs.Invoice(
         number=number,
         issue_date=issue,

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 
 from edi import translate
 from edi.documents import Acknowledgement, Document
+from hub.errors import HubError
 from hub.messages import new_message
 from hub.models import Channel, ControlCounter, Message, Order, Partner, utcnow
 from hub.partners import DocumentPreferences, preferences
 from hub.settings import Settings
 
-__all__ = ["next_control_ref", "outbound_channel", "queue_document", "partner_identity"]
+__all__ = ["OutboundDocumentError", "next_control_ref", "outbound_channel", "queue_document", "partner_identity"]
 
 # built once: every outbound message runs both
 _NEXT_CONTROL = (
@@ -70,6 +71,28 @@ def _document_type(document: Document) -> str:
     return translate.MESSAGE_TYPES[type(document).__name__]
 
 
+class OutboundDocumentError(HubError, ValueError):
+    """A document we produced breaks the rules of its syntax (UBL XSD, EN 16931): our error.
+
+    Nothing is queued and nothing is sent; the message names every rule id and
+    path. It is a ValueError too, so the back office's callers (ops console,
+    ERP folder) report it as a refused action instead of crashing.
+    """
+
+
+def _check_ubl(document: Document, doc_type: str, data: bytes) -> None:
+    """Every outbound UBL document passes our own reader: XSD and, for invoices, EN 16931."""
+    from edi.ubl import validate_ubl
+
+    errors = [issue for issue in validate_ubl(data) if issue.is_error]
+    if errors:
+        number = getattr(document, "number", "") or ""
+        raise OutboundDocumentError(
+            f"{doc_type} {number} is not sent: as UBL it breaks "
+            + "; ".join(issue.format() for issue in errors)
+        )
+
+
 def queue_document(
     session: Session,
     settings: Settings,
@@ -86,6 +109,8 @@ def queue_document(
 
     Returns None (and renders nothing) when the partner has no channel that
     sends: it then follows its documents in the portal only. Does not commit.
+    A UBL rendering is read back first (XSD, EN 16931 for invoices): one that
+    fails raises :class:`OutboundDocumentError` and nothing is queued.
     """
     # Reading the channel and taking the number need none of the caller's pending
     # changes; those go to the database with the new message, in one flush.
@@ -105,6 +130,7 @@ def queue_document(
     control_ref = str(control)
     if syntax == "ubl":
         data = translate.render(document, format="ubl")
+        _check_ubl(document, doc_type, data)
     else:
         data = translate.render_edifact(
             [document],

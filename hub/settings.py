@@ -47,6 +47,12 @@ class Settings:
     hub_name: str = field(default="Kontor Supplies AG", metadata=_section("hub"))
     hub_id: str = field(default="4000001000005", metadata=_section("hub"))
     hub_id_qualifier: str = field(default="14", metadata=_section("hub"))
+    # our postal address and VAT identifier, as the seller on invoices (EN 16931 BG-5, BT-31)
+    hub_street: str = field(default="", metadata=_section("hub"))
+    hub_city: str = field(default="", metadata=_section("hub"))
+    hub_postcode: str = field(default="", metadata=_section("hub"))
+    hub_country: str = field(default="DE", metadata=_section("hub"))  # ISO 3166-1 alpha-2
+    hub_vat_number: str = field(default="", metadata=_section("hub"))
     hub_as2_id: str = field(default="KONTOR", metadata=_section("hub"))
     hub_as2_key: str = field(default="", metadata=_section("hub"))  # PEM file; empty: var/as2/key.pem, made once
     hub_as2_cert: str = field(default="", metadata=_section("hub"))

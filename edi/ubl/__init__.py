@@ -24,10 +24,11 @@ resolve inside that folder only, never over the network.
 Safety: partner bytes go through :func:`edi.ubl.safe.parse_xml` (size limit,
 no DTD, no entities, no network); refusals come back as issues.
 
-Mapping (UBL <-> canonical). Values are kept as written in both directions:
-unit codes are *not* converted (EDIFACT ``PCE`` stays ``PCE``, UBL ``C62``
-stays ``C62``), so round trips hold; EN 16931 BR-CL-23 reports units outside
-UN/ECE Rec. 20/21 on invoices. Party identifiers: 3055 agency ``9`` (GS1)
+Mapping (UBL <-> canonical). Values are kept as written, with one exception:
+unit codes are written as UN/ECE Rec. 20 codes (:mod:`edi.ubl.units`: EANCOM
+``PCE`` becomes ``H87`` "piece", a bare Rec. 21 package code ``CT`` becomes
+``XCT``), because UBL and EN 16931 (BR-CL-23) accept no other; parsing keeps
+the code as the partner wrote it (UBL ``C62`` stays ``C62``). Party identifiers: 3055 agency ``9`` (GS1)
 <-> ISO 6523 ``schemeID`` ``0088``, ``16`` (DUNS) <-> ``0060``, no agency
 <-> no ``schemeID``; other values pass through.
 
@@ -81,7 +82,8 @@ mappings produce (Order/OrderResponse: BY, SU, DP, IV; DespatchAdvice: SU,
 BY, SE, DP, SF; Invoice: BY, SU, SE, IV, DP, PE), so a document that went
 EDIFACT -> UBL -> canonical compares equal to the one read from EDIFACT.
 
-Not carried by UBL (lost on the way through it): ``OrderResponseLine.ordered_quantity``
+Changed on the way through UBL: EANCOM-only unit codes (``PCE`` comes back as
+``H87``). Not carried by UBL (lost on the way through it): ``OrderResponseLine.ordered_quantity``
 (Peppol has no element for it), parties with roles other than the ones above,
 an IV party without a BY party on an invoice (comes back as BY), an SE party
 without an SU party (comes back as SU).

@@ -3,8 +3,8 @@
 The mapping (UBL element -> canonical field) is the mirror image of
 :mod:`edi.ubl.render`; the table in ``edi/ubl/__init__.py`` documents both.
 Values are taken as written: unit codes (``unitCode``), party roles and
-code values are not translated, so an EDIFACT ``PCE`` stays ``PCE`` and a
-UBL ``C62`` stays ``C62`` (no lossy conversion, round trips hold).
+code values are not translated, so a UBL ``C62`` stays ``C62`` (rendering
+writes Rec. 20 units, see :mod:`edi.ubl.units`).
 
 Problems are collected as :class:`edi.errors.Issue` with ``path`` set to an
 XPath-like location such as ``/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount``.

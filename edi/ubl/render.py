@@ -34,6 +34,7 @@ from edi.ubl.parse import (
     SCHEME_FOR_AGENCY,
     SCHEME_FOR_QUALIFIER,
 )
+from edi.ubl.units import rec20_unit
 
 __all__ = ["PEPPOL_IDS", "render_document"]
 
@@ -186,7 +187,7 @@ class _Writer:
         el = self.add(parent, "cac:Price")
         self.amount(el, "cbc:PriceAmount", price)
         if basis is not None:
-            self.add(el, "cbc:BaseQuantity", _num(basis), unitCode=unit)
+            self.add(el, "cbc:BaseQuantity", _num(basis), unitCode=rec20_unit(unit))
 
     def tostring(self) -> bytes:
         return etree.tostring(self.root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
@@ -224,7 +225,7 @@ def _order(doc: Order, customization: str | None) -> bytes:
     for line in doc.lines:
         item = w.path(w.root, "cac:OrderLine", "cac:LineItem")
         w.add(item, "cbc:ID", line.line_no)
-        w.add(item, "cbc:Quantity", _num(line.quantity), unitCode=line.unit)
+        w.add(item, "cbc:Quantity", _num(line.quantity), unitCode=rec20_unit(line.unit))
         w.amount(item, "cbc:LineExtensionAmount", line.line_amount)
         if line.requested_delivery:
             w.add(w.path(item, "cac:Delivery", "cac:RequestedDeliveryPeriod"), "cbc:StartDate", line.requested_delivery.isoformat())
@@ -255,7 +256,7 @@ def _order_response(doc: OrderResponse, customization: str | None) -> bytes:
         item = w.add(order_line, "cac:LineItem")
         w.add(item, "cbc:ID", line.line_no)
         w.add(item, "cbc:LineStatusCode", line.action)
-        w.add(item, "cbc:Quantity", _num(line.quantity), unitCode=line.unit)
+        w.add(item, "cbc:Quantity", _num(line.quantity), unitCode=rec20_unit(line.unit))
         if line.delivery_date:
             w.add(w.path(item, "cac:Delivery", "cac:PromisedDeliveryPeriod"), "cbc:StartDate", line.delivery_date.isoformat())
         w.price(item, line.net_price, None, line.unit)
@@ -307,7 +308,7 @@ def _despatch_advice(doc: DespatchAdvice, customization: str | None) -> bytes:
         for line in package.lines:
             el = w.add(w.root, "cac:DespatchLine")
             w.add(el, "cbc:ID", line.line_no)
-            w.add(el, "cbc:DeliveredQuantity", _num(line.quantity), unitCode=line.unit)
+            w.add(el, "cbc:DeliveredQuantity", _num(line.quantity), unitCode=rec20_unit(line.unit))
             reference = w.add(el, "cac:OrderLineReference")
             w.add(reference, "cbc:LineID", line.order_line_no or NOT_APPLICABLE)
             if line.order_number:
@@ -393,7 +394,7 @@ def _invoice(doc: Invoice, customization: str | None) -> bytes:
     for line in doc.lines:
         el = w.add(w.root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
         w.add(el, "cbc:ID", line.line_no)
-        w.add(el, "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity", _num(line.quantity), unitCode=line.unit)
+        w.add(el, "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity", _num(line.quantity), unitCode=rec20_unit(line.unit))
         w.amount(el, "cbc:LineExtensionAmount", line.line_amount)
         if line.order_line_no or line.order_number:
             reference = w.add(el, "cac:OrderLineReference")

@@ -30,6 +30,7 @@ from edi.documents import (
     OrderResponseLine,
     Package,
     Party,
+    PartyRole,
     PaymentTerms,
     TaxSubtotal,
 )
@@ -37,6 +38,7 @@ from edi.errors import EdiError, Issue, Severity, SyntaxCode
 from edi.ubl import DTD_REFUSED, PEPPOL_IDS, parse_ubl, rejection_for, render_ubl, validate_ubl
 from edi.ubl.parse import NS, _LocalOnly, path_of, schema_for
 from edi.ubl.rules import en16931_issues
+from edi.ubl.units import rec20_unit
 from edi.ubl.safe import new_parser, parse_xml
 
 SAMPLES = Path(__file__).parent / "ubl_samples"
@@ -79,7 +81,7 @@ def sample_order() -> Order:
         notes=["Please deliver before noon", "R&D <ramp 3> \"north\" gate, Müller & Söhne"],
         lines=[
             OrderLine(line_no="1", gtin="04012345000017", supplier_sku="HB-M8-40", buyer_sku="NL-77",
-                      description="Hex bolt M8x40", quantity=D("120"), unit="PCE", net_price=D("1.50"),
+                      description="Hex bolt M8x40", quantity=D("120"), unit="H87", net_price=D("1.50"),
                       price_basis=D("1"), line_amount=D("180.00"), requested_delivery=dt.date(2026, 10, 12)),
             OrderLine(line_no="2", supplier_sku="GR-LI-1", quantity=D("2.5"), unit="KGM", net_price=D("26.00")),
         ],
@@ -98,7 +100,7 @@ def sample_response() -> OrderResponse:
         notes=["Line 2 only partly in stock"],
         lines=[
             OrderResponseLine(line_no="1", action="5", gtin="04012345000017", description="Hex bolt M8x40",
-                              quantity=D("120"), unit="PCE"),
+                              quantity=D("120"), unit="H87"),
             OrderResponseLine(line_no="2", action="3", supplier_sku="GR-LI-1", quantity=D("1.5"), unit="KGM",
                               net_price=D("26.00"), delivery_date=dt.date(2026, 10, 27)),
             OrderResponseLine(line_no="3", action="7", buyer_sku="NL-99", quantity=D("0"), unit="C62"),
@@ -121,7 +123,7 @@ def sample_despatch() -> DespatchAdvice:
             Package(level="1", package_type="201", sscc="340123450000000000"),
             Package(level="2", parent="1", package_type="CT", sscc="340123450000000017", lines=[
                 DespatchLine(line_no="1", gtin="04012345000017", description="Hex bolt M8x40", quantity=D("120"),
-                             unit="PCE", batch="L2026-40", order_number="PO-4711", order_line_no="1"),
+                             unit="H87", batch="L2026-40", order_number="PO-4711", order_line_no="1"),
             ]),
             Package(level="3", parent="1", package_type="CT", lines=[
                 DespatchLine(line_no="2", supplier_sku="GR-LI-1", quantity=D("1.5"), unit="KGM",
@@ -239,11 +241,18 @@ def test_customization_can_be_overridden() -> None:
     assert parse_ubl(data)[0] == sample_order()
 
 
-def test_units_and_agencies_are_kept_as_written() -> None:
-    data = render_ubl(sample_order())
+def test_units_become_rec20_and_agencies_iso6523() -> None:
+    order = sample_order()
+    order.lines[0].unit = "PCE"  # EANCOM 6411
+    order.lines[1].unit = "CT"  # a bare Rec. 21 package code
+    data = render_ubl(order)
     tree = etree.fromstring(data)
-    quantity = tree.find("cac:OrderLine/cac:LineItem/cbc:Quantity", NS)
-    assert quantity.get("unitCode") == "PCE"  # no conversion to C62/H87: round trips hold
+    quantities = tree.findall("cac:OrderLine/cac:LineItem/cbc:Quantity", NS)
+    assert [q.get("unitCode") for q in quantities] == ["H87", "XCT"]  # EANCOM PCE is Rec. 20 H87 "piece"
+    assert rec20_unit("C62") == "C62" and rec20_unit("KGM") == "KGM" and rec20_unit("ZZZZ") == "ZZZZ"
+    assert rec20_unit(None) is None
+    back, _ = parse_ubl(data)
+    assert [line.unit for line in back.lines] == ["H87", "XCT"]  # parsing keeps what is written
     ident = tree.find("cac:BuyerCustomerParty/cac:Party/cac:PartyIdentification/cbc:ID", NS)
     assert ident.get("schemeID") == "0088"  # 3055 agency 9 (GS1) is ISO 6523 ICD 0088
 
@@ -734,7 +743,8 @@ def test_en16931_rules_apply_to_credit_notes() -> None:
 
 
 def test_en16931_rules_do_not_apply_to_orders() -> None:
-    order = sample_order()  # PCE would break BR-CL-23 on an invoice
+    order = sample_order()
+    assert order.lines[1].description is None  # an item without a name would break BR-25 on an invoice
     assert parse_ubl(render_ubl(order))[1] == []
 
 
@@ -791,8 +801,9 @@ def test_edifact_orders_to_ubl_and_back_is_the_same_document() -> None:
     assert schema_for("Order").validate(etree.fromstring(xml))
     second, ubl_issues = parse_ubl(xml)
     assert ubl_issues == []
+    assert first.lines[0].unit == "PCE" and second.lines[0].unit == "H87"  # UBL writes Rec. 20 units
+    second.lines[0].unit = "PCE"
     assert second == first
-    assert copy.deepcopy(second).lines[0].unit == "PCE"
 
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -806,7 +817,8 @@ def test_edifact_golden_messages_survive_a_trip_through_ubl(name: str) -> None:
     """Every EDIFACT golden message -> document -> UBL -> document: the same document.
 
     The one field UBL cannot carry (Peppol has no element for it) is the
-    order response's ordered quantity; it is cleared before comparing.
+    order response's ordered quantity; it is cleared before comparing. Units
+    come back as the Rec. 20 codes UBL was written with.
     """
     edifact = pytest.importorskip("edi.edifact")
     syntax = pytest.importorskip("edi.syntax")
@@ -822,4 +834,7 @@ def test_edifact_golden_messages_survive_a_trip_through_ubl(name: str) -> None:
     if isinstance(first, OrderResponse):
         for line in first.lines:
             line.ordered_quantity = None
+    lines = first.all_lines() if isinstance(first, DespatchAdvice) else first.lines
+    for line in lines:
+        line.unit = rec20_unit(line.unit)
     assert second == first

@@ -3,16 +3,21 @@ and its order response goes back as UBL; the domain never knows the difference."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from edi.documents import Acknowledgement, OrderResponse
+from edi.documents import Acknowledgement, Invoice, OrderResponse, PartyRole
 from edi.translate import translate
-from edi.ubl import DTD_REFUSED, render_ubl
+from edi.ubl import DTD_REFUSED, parse_ubl, render_ubl, validate_ubl
 from edi.ubl.parse import CAC, CBC
+from hub import backoffice
+from hub.models import Invoice as Invoice_
 from hub.models import Message, Order, Partner
+from hub.outbound import OutboundDocumentError
 from hub.states import State
 
 SAMPLES = Path(__file__).resolve().parents[1] / "edi" / "ubl_samples"
@@ -140,3 +145,50 @@ def test_edifact_partner_still_gets_contrl_and_edifact_aperak(hub_env, orders_by
         assert kinds == [("APERAK", "edifact"), ("CONTRL", "edifact")]
     for path in hub_env.outbound_files():
         assert path.suffix == ".edi" and path.read_bytes().startswith((b"UNA", b"UNB"))
+
+
+@pytest.fixture
+def ubl_order(hub_env, orders_bytes):
+    """An order from a UBL partner, applied and answered; the answer files cleared."""
+    _ubl_partner(hub_env)
+    hub_env.drop("order.xml", render_ubl(translate(orders_bytes).messages[0].document))
+    hub_env.run()
+    for path in hub_env.outbound_files():
+        path.unlink()
+    with hub_env.session_factory() as session:
+        return session.scalar(select(Order)).id
+
+
+def test_despatch_advice_and_invoice_to_a_ubl_partner_pass_xsd_and_en16931(hub_env, ubl_order):
+    with hub_env.session_factory() as session:
+        backoffice.ship_order(session, hub_env.settings, ubl_order, actor="erp", carrier="DHL", packages=2)
+        invoice = backoffice.invoice_order(session, hub_env.settings, ubl_order, actor="erp")
+        number = invoice.number
+        kinds = [(m.document_type, m.syntax) for m in session.scalars(select(Message).where(Message.direction == "out"))]
+        assert ("DESADV", "ubl") in kinds and ("INVOIC", "ubl") in kinds
+    hub_env.worker().drain()
+    files = {path.name.split("_")[0]: path for path in hub_env.outbound_files()}
+    assert set(files) == {"DESADV", "INVOIC"}
+    for path in files.values():
+        assert path.suffix == ".xml"
+        assert [i.format() for i in validate_ubl(path.read_bytes())] == []
+    sent, issues = parse_ubl(files["INVOIC"].read_bytes())
+    assert issues == [] and isinstance(sent, Invoice) and sent.number == number
+    seller, buyer = sent.party(PartyRole.SUPPLIER), sent.party(PartyRole.BUYER)
+    assert (seller.id, seller.country) == (hub_env.settings.hub_id, hub_env.settings.hub_country)
+    assert (buyer.id, buyer.country) == ("4012345000009", "DE")
+    assert {line.unit for line in sent.lines} <= {"H87", "KGM", "C62"}
+    assert all(line.description for line in sent.lines)
+
+
+def test_an_invoice_breaking_en16931_is_not_sent(hub_env, ubl_order):
+    settings = replace(hub_env.settings, hub_country="")  # no seller address at all: BR-08
+    with hub_env.session_factory() as session:
+        backoffice.ship_order(session, settings, ubl_order, actor="erp")
+        with pytest.raises(OutboundDocumentError, match=r"INVOIC INV-\S+ is not sent: .*\[BR-08\]") as caught:
+            backoffice.invoice_order(session, settings, ubl_order, actor="erp")
+        assert "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PostalAddress" in str(caught.value)
+        session.rollback()
+        assert session.scalar(select(Invoice_)) is None
+        sent = [m.document_type for m in session.scalars(select(Message).where(Message.direction == "out"))]
+        assert sent == ["ORDRSP", "DESADV"], "the despatch went out; the invalid invoice did not"
