@@ -13,7 +13,7 @@ bp = Blueprint("metrics", __name__)
 
 def init_metrics(app, session_factory) -> None:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HubCollector(session_factory))
+    registry.register(HubCollector(session_factory, app.config.get("KONTOR_SETTINGS")))
     app.extensions["kontor_metrics"] = registry
     app.register_blueprint(bp)
 

@@ -429,6 +429,25 @@ def certificate_upload(partner_id: int, channel_id: int) -> ResponseReturnValue:
                             _anchor="certificates"))
 
 
+@bp.post("/partners/<int:partner_id>/channels/<int:channel_id>/certificate/remove")
+@roles_required(*ADMIN_ROLES)
+def certificate_remove(partner_id: int, channel_id: int) -> ResponseReturnValue:
+    _channel_or_404(partner_id, channel_id)
+    try:
+        partner_admin.remove_certificate(db.session, current_user.email, channel_id, request.form.get("key", ""),
+                                         request.form.get("index", -1, type=int))
+    except LookupError:
+        db.session.rollback()
+        abort(404)
+    except partner_admin.AdminError as exc:
+        db.session.rollback()
+        flash(f"Not removed: {exc}.", "error")
+    else:
+        flash("Certificate removed.", "success")
+    return redirect(url_for("ops_admin.channel_edit", partner_id=partner_id, channel_id=channel_id,
+                            _anchor="certificates"))
+
+
 @bp.post("/partners/<int:partner_id>/channels/<int:channel_id>/test")
 @roles_required(*OPS_ACTION_ROLES)
 def channel_test(partner_id: int, channel_id: int) -> ResponseReturnValue:

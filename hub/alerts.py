@@ -46,7 +46,7 @@ from email.message import EmailMessage
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.certificates import certificate_days_left
+from hub.certificates import certificate_records
 from hub.models import Channel, Message, Partner, utcnow
 from hub.ops_models import Alert
 from hub.partners import preferences
@@ -119,20 +119,31 @@ def _failures(session: Session) -> list[Condition]:
     return found
 
 
-def _certificates(session: Session, now: dt.datetime) -> list[Condition]:
+def _certificates(session: Session, now: dt.datetime, settings: Settings | None = None) -> list[Condition]:
+    """Certificates expiring within 30/14/7 days or expired, each told apart by its fingerprint; the hub's own
+    AS2 certificate too when ``settings`` are given."""
     codes = dict(session.execute(select(Partner.code, Partner.id)).all())
     found = []
-    for code, channel, key, days in certificate_days_left(session, now):
-        if days > max(CERTIFICATE_THRESHOLDS):
+    for record in certificate_records(session, settings):
+        days = record.days_left(now)
+        if days is None or days > max(CERTIFICATE_THRESHOLDS):
             continue
         threshold = 0 if days <= 0 else min(t for t in CERTIFICATE_THRESHOLDS if days <= t)
         what = "has expired" if threshold == 0 else f"expires within {threshold} days ({days:.1f} days left)"
+        short = record.fingerprint[:16]
+        if record.partner:
+            where = f"Partner {record.partner}, channel {record.channel}: the {record.key.replace('_', ' ')}"
+            title = f"{record.partner}: certificate {record.key} of channel {record.channel} {what}"
+            todo = "Upload the new certificate in the console (the old one stays until you remove it)."
+        else:
+            where = f"The hub's own AS2 certificate ({record.source})"
+            title = f"Hub: our AS2 certificate {what}"
+            todo = "Make a new key pair, give partners the new certificate and set [hub] as2_key / as2_cert."
         found.append(Condition(
-            key=f"certificate:{code}/{channel}/{key}:{threshold}", kind="certificate",
-            severity="critical" if threshold <= 7 else "warning", partner_id=codes.get(code),
-            title=f"{code}: certificate {key} of channel {channel} {what}",
-            detail=f"Partner {code}, channel {channel}: the {key.replace('_', ' ')} {what}. "
-                   f"Upload the new certificate in the console.",
+            key=f"certificate:{record.partner or 'hub'}/{record.channel}/{record.key}/{short}:{threshold}",
+            kind="certificate", severity="critical" if threshold <= 7 else "warning",
+            partner_id=codes.get(record.partner), title=title,
+            detail=f"{where} {record.subject} (SHA-256 {short}…) {what}. {todo}",
         ))
     return found
 
@@ -209,10 +220,10 @@ def _volume(session: Session, now: dt.datetime) -> list[Condition]:
     return found
 
 
-def conditions(session: Session, now: dt.datetime) -> list[Condition]:
+def conditions(session: Session, now: dt.datetime, settings: Settings | None = None) -> list[Condition]:
     """Every alert condition that holds at ``now`` (naive UTC), one per key (the first found)."""
     found: dict[str, Condition] = {}
-    for condition in (*_failures(session), *_certificates(session, now), *_silence(session, now),
+    for condition in (*_failures(session), *_certificates(session, now, settings), *_silence(session, now),
                       *_polling(session), *_volume(session, now)):
         found.setdefault(condition.key, condition)
     return list(found.values())
@@ -226,7 +237,7 @@ def evaluate(session: Session, settings: Settings | None = None, *, now: dt.date
     now = now or utcnow()
     active = {a.key: a for a in session.scalars(select(Alert).where(Alert.state.in_(ACTIVE)))}
     opened = []
-    for condition in conditions(session, now):
+    for condition in conditions(session, now, settings):
         alert = active.pop(condition.key, None)
         if alert is not None:
             alert.count += 1

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from hub.models import Message, MessageEvent, Partner, Sequence, utcnow
+from hub.settings import Settings
 from hub.states import State
 
 __all__ = ["HubCollector", "LATENCY_BUCKETS", "worker_liveness"]
@@ -37,8 +38,9 @@ def worker_liveness(session: Session) -> float | None:
 class HubCollector(Collector):
     """A prometheus_client collector over the hub's tables."""
 
-    def __init__(self, session_factory: sessionmaker[Session]):
+    def __init__(self, session_factory: sessionmaker[Session], settings: Settings | None = None):
         self.session_factory = session_factory
+        self.settings = settings  # for the hub's own AS2 certificate
 
     def collect(self):
         with self.session_factory() as session:
@@ -120,10 +122,21 @@ class HubCollector(Collector):
         yield family
 
     def _certificates(self, session: Session):
-        from hub.certificates import certificate_days_left
+        from hub.certificates import certificate_records
 
-        family = GaugeMetricFamily("kontor_certificate_days_left", "Days until a partner channel certificate expires",
-                                   labels=["partner", "channel", "certificate"])
-        for partner, channel, name, days in certificate_days_left(session):
-            family.add_metric([partner, channel, name], days)
+        family = GaugeMetricFamily(
+            "kontor_certificate_days_left",
+            "Days until a certificate expires: partner channel certificates and the hub's own AS2 certificate "
+            "(partner \"\", channel \"hub\"); fingerprint: the first 16 hex digits of its SHA-256",
+            labels=["partner", "channel", "certificate", "fingerprint"],
+        )
+        now = utcnow()
+        seen = set()
+        for record in certificate_records(session, self.settings):
+            days = record.days_left(now)
+            labels = (record.partner, record.channel, record.key, record.fingerprint[:16])
+            if days is None or labels in seen:  # the same certificate twice under one key: one series
+                continue
+            seen.add(labels)
+            family.add_metric(list(labels), days)
         yield family

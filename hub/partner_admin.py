@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.accounts import audit
-from hub.certificates import CERTIFICATE_KEYS, certificate_expiry
+from hub.certificates import CERTIFICATE_KEYS, fingerprint, read_certificates
 from hub.errors import ProfileError
 from hub.models import Channel, ControlCounter, Partner, PartnerIdentifier
 from hub.partners import _CODE, CHANNEL_KINDS, IDENTIFIER_SCHEMES, _channels, _documents, _profile_json, _valid_gln
@@ -43,6 +43,7 @@ __all__ = [
     "save_documents",
     "save_channel",
     "upload_certificate",
+    "remove_certificate",
     "channel_view",
     "certificates_of",
     "test_connection",
@@ -261,8 +262,26 @@ def save_channel(
     return channel
 
 
+#: the keys that hold the partner's certificates (verification accepts any; AS2 encryption uses the first)
+PARTNER_CERTIFICATE_KEYS = ("cert", "certs")
+
+
+def _pem_entries(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def upload_certificate(session: Session, actor: str, channel_id: int, key: str, pem: str | bytes) -> Any:
-    """Store a PEM certificate in a channel's settings under ``key``; returns its expiry. Commits."""
+    """Add a PEM certificate to a channel; returns its expiry. Commits.
+
+    A partner certificate (``cert``/``certs``) is added beside the ones already
+    stored, so a rollover keeps the old certificate until it is removed
+    (:func:`remove_certificate`); once there are several they are kept as the
+    ``certs`` list, oldest first (AS2 encrypts to the first). Our own
+    ``local_cert`` is one certificate (it pairs with ``local_key``): an upload
+    replaces it. The same certificate twice is refused.
+    """
     if key not in CERTIFICATE_KEYS:
         raise AdminError(f"certificate: one of {', '.join(CERTIFICATE_KEYS)}")
     text = pem.decode("ascii", "replace") if isinstance(pem, bytes) else pem
@@ -270,39 +289,98 @@ def upload_certificate(session: Session, actor: str, channel_id: int, key: str, 
         raise AdminError("certificate: not a PEM certificate (-----BEGIN CERTIFICATE-----)")
     if "PRIVATE KEY" in text:
         raise AdminError("certificate: the file holds a private key; upload it in the channel's key field")
-    try:
-        expiry = certificate_expiry(text)
-    except ValueError as exc:
-        raise AdminError(f"certificate: cannot be read: {exc}") from None
+    rows = read_certificates(text)
+    bad = [problem for _i, _s, _c, problem in rows if problem]
+    if bad or len(rows) != 1:
+        raise AdminError(f"certificate: cannot be read: {bad[0] if bad else 'upload one certificate per file'}")
+    cert = rows[0][2]
+    assert cert is not None
+    expiry = cert.not_valid_after_utc.replace(tzinfo=None)
+    new_print = fingerprint(cert)
     channel = session.get(Channel, channel_id)
     if channel is None:
         raise LookupError(f"no channel {channel_id}")
-    channel.settings = {**(channel.settings or {}), key: text.strip() + "\n"}
+    stored = dict(channel.settings or {})
+    text = text.strip() + "\n"
+    if key == "local_cert":
+        stored["local_cert"] = text
+        what = "local_cert replaced"
+    else:
+        existing = [*_pem_entries(stored.get("cert")), *_pem_entries(stored.get("certs"))]
+        for _index, _source, old, _problem in read_certificates(existing):
+            if old is not None and fingerprint(old) == new_print:
+                raise AdminError(f"certificate: already stored (SHA-256 {new_print[:16]}…)")
+        if not existing:
+            stored[key] = text if key == "cert" else [text]
+        else:
+            stored.pop("cert", None)
+            stored["certs"] = [*existing, text]
+        what = f"partner certificate added ({len(existing) + 1} stored)"
+    channel.settings = stored
     audit(session, actor, "channel.certificate", target=f"channel:{channel.partner.code}/{channel.name}",
-          partner_id=channel.partner_id, detail=f"{key} uploaded, valid until {expiry:%Y-%m-%d}")
+          partner_id=channel.partner_id,
+          detail=f"{what}: {cert.subject.rfc4514_string()}, SHA-256 {new_print[:16]}, valid until {expiry:%Y-%m-%d}")
     session.commit()
     return expiry
+
+
+def remove_certificate(session: Session, actor: str, channel_id: int, key: str, index: int) -> None:
+    """Remove entry ``index`` of a channel's certificate setting ``key`` (as :func:`certificates_of` lists them).
+
+    The last partner certificate of an AS2 channel stays: the channel cannot work without one (upload the new
+    one first). Commits.
+    """
+    channel = session.get(Channel, channel_id)
+    if channel is None:
+        raise LookupError(f"no channel {channel_id}")
+    if key not in CERTIFICATE_KEYS:
+        raise AdminError(f"certificate: one of {', '.join(CERTIFICATE_KEYS)}")
+    stored = dict(channel.settings or {})
+    entries = _pem_entries(stored.get(key))
+    if not 0 <= index < len(entries):
+        raise LookupError(f"no certificate {key}[{index}] in channel {channel.name}")
+    partner_count = sum(len(_pem_entries(stored.get(k))) for k in PARTNER_CERTIFICATE_KEYS)
+    if channel.kind == "as2" and key in PARTNER_CERTIFICATE_KEYS and partner_count <= 1:
+        raise AdminError("certificate: the channel's only partner certificate; upload the new one first")
+    described = [f"{c.subject.rfc4514_string()}, SHA-256 {fingerprint(c)[:16]}" if c is not None else (problem or "?")
+                 for i, _source, c, problem in read_certificates(entries) if i == index]
+    del entries[index]
+    if isinstance(stored.get(key), (list, tuple)):
+        stored[key] = entries
+    elif entries:
+        stored[key] = entries[0]
+    if not entries:
+        stored.pop(key, None)
+    channel.settings = stored
+    audit(session, actor, "channel.certificate_removed", target=f"channel:{channel.partner.code}/{channel.name}",
+          partner_id=channel.partner_id, detail=f"{key}: " + "; ".join(described))
+    session.commit()
 
 
 @dataclass
 class CertificateInfo:
     key: str
+    index: int  # the entry of the setting (what remove_certificate takes)
+    source: str  # "PEM text" or the file path
     expiry: Any  # datetime or None when unreadable
     days_left: float | None
+    subject: str = ""
+    fingerprint: str = ""
+    problem: str | None = None  # why it could not be read
 
 
 def certificates_of(channel: Channel, now) -> list[CertificateInfo]:
+    """Every certificate of a channel, readable or not, in settings order. Never raises for a bad setting."""
     found = []
     for key in CERTIFICATE_KEYS:
-        pem = (channel.settings or {}).get(key)
-        if not pem:
-            continue
-        try:
-            expiry = certificate_expiry(pem)
-        except ValueError:
-            found.append(CertificateInfo(key, None, None))
-            continue
-        found.append(CertificateInfo(key, expiry, round((expiry - now).total_seconds() / 86400, 1)))
+        for index, source, cert, problem in read_certificates((channel.settings or {}).get(key)):
+            if cert is None:
+                found.append(CertificateInfo(key, index, source, None, None, problem=problem))
+                continue
+            expiry = cert.not_valid_after_utc.replace(tzinfo=None)
+            found.append(CertificateInfo(key, index, source, expiry,
+                                         round((expiry - now).total_seconds() / 86400, 1),
+                                         cert.subject.rfc4514_string(), fingerprint(cert)))
     return found
 
 

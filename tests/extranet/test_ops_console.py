@@ -298,6 +298,48 @@ def test_certificate_upload_shows_expiry(admin_client, session, world):
     assert re.search(r'class="num error">(19|20)\.\d', html)
 
 
+def test_certificate_list_path_rollover_and_removal(admin_client, session, settings, world, tmp_path):
+    old_pem, other_pem, new_pem = _pem(200).decode(), _pem(300).decode(), _pem(400).decode()
+    path = tmp_path / "partner.crt"
+    path.write_text(other_pem)
+    acme = session.get(Partner, world.acme)
+    channel = Channel(partner=acme, name="acme-as2", kind="as2", direction="both",
+                      settings={"as2_id": "ACME", "certs": [old_pem, str(path)], "cert": "", "local_cert": 42})
+    session.add(channel)
+    session.commit()
+    channel_id = channel.id
+    page = f"/ops/partners/{world.acme}/channels/{channel_id}"
+    shown = admin_client.get(page)
+    assert shown.status_code == 200  # a list used to raise TypeError here
+    html = _text(shown)
+    assert str(path) in html and html.count("CN=partner") == 2
+    assert html.count("unreadable") == 1 and "entry 1 is int" in html  # only the bad local_cert
+
+    # a rollover keeps the old certificates; the same one twice is refused
+    done = post(admin_client, f"{page}/certificate", {"key": "cert", "pem_text": new_pem}, token_from=page,
+                follow_redirects=True)
+    assert "Certificate stored" in _text(done)
+    stored = rows(session, select(Channel.settings).where(Channel.id == channel_id))[0][0]
+    assert stored["certs"] == [old_pem, str(path), new_pem.strip() + "\n"] and "cert" not in stored
+    again = post(admin_client, f"{page}/certificate", {"key": "certs", "pem_text": old_pem}, token_from=page,
+                 follow_redirects=True)
+    assert "already stored" in _text(again)
+
+    # remove the old one; the last partner certificate of an AS2 channel stays
+    post(admin_client, f"{page}/certificate/remove", {"key": "certs", "index": "0"}, token_from=page)
+    post(admin_client, f"{page}/certificate/remove", {"key": "certs", "index": "0"}, token_from=page)
+    last = post(admin_client, f"{page}/certificate/remove", {"key": "certs", "index": "0"}, token_from=page,
+                follow_redirects=True)
+    assert "only partner certificate" in _text(last)
+    stored = rows(session, select(Channel.settings).where(Channel.id == channel_id))[0][0]
+    assert stored["certs"] == [new_pem.strip() + "\n"]
+    details = [d for (d,) in rows(session, select(AuditEntry.detail)
+                                  .where(AuditEntry.action == "channel.certificate_removed"))]
+    assert len(details) == 2 and all("SHA-256" in d for d in details)
+    assert post(admin_client, f"{page}/certificate/remove", {"key": "certs", "index": "5"},
+                token_from=page).status_code == 404
+
+
 def test_folder_channel_test_connection(admin_client, session, world, tmp_path):
     (tmp_path / "f-in").mkdir()
     page = f"/ops/partners/{world.beta}"

@@ -113,7 +113,8 @@ def test_certificate_thresholds_each_open_once(session):
     session.add_all([channel, far])
     session.commit()
     (alert,) = alerts.evaluate(session, now=NOW)
-    assert alert.key == "certificate:ACME/as2/cert:30" and alert.severity == "warning"
+    assert alert.key.startswith("certificate:ACME/as2/cert/") and alert.key.endswith(":30")
+    assert alert.severity == "warning"
     assert alerts.evaluate(session, now=NOW + dt.timedelta(days=1)) == []
     (fourteen,) = alerts.evaluate(session, now=NOW + dt.timedelta(days=8))
     assert fourteen.key.endswith(":14")
@@ -122,6 +123,28 @@ def test_certificate_thresholds_each_open_once(session):
     assert seven.key.endswith(":7") and seven.severity == "critical"
     (expired,) = alerts.evaluate(session, now=NOW + dt.timedelta(days=21))
     assert expired.key.endswith(":0") and "expired" in expired.title
+
+
+def test_certificates_in_a_list_and_the_hubs_own(session, settings, tmp_path):
+    acme = _partner(session)
+    old, new = _cert(10), _cert(25)
+    session.add(Channel(partner=acme, name="as2", kind="as2", settings={"certs": [old, new]}))
+    session.commit()
+    own = settings.var_path / "as2" / "cert.pem"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.write_text(_cert(5))
+    opened = alerts.evaluate(session, settings, now=NOW)
+    by_title = {a.title: a for a in opened}
+    assert len(opened) == 3 and len({a.key for a in opened}) == 3  # one per certificate, told apart
+    assert sum(a.key.startswith("certificate:ACME/as2/certs/") for a in opened) == 2
+    hub = by_title["Hub: our AS2 certificate expires within 7 days (5.0 days left)"]
+    assert hub.partner_id is None and hub.severity == "critical" and str(own) in hub.detail
+    # [hub] as2_cert wins over the generated file
+    configured = tmp_path / "ours.pem"
+    configured.write_text(_cert(100))
+    later = load_settings(config_file=False, environ={}, database_url=settings.database, var_dir=settings.var_path,
+                          hub_as2_cert=str(configured))
+    assert not any(c.key.startswith("certificate:hub/") for c in alerts.conditions(session, NOW, later))
 
 
 def test_silence_only_where_configured(session):

@@ -4,6 +4,7 @@ to the partner's endpoint; duplicates get the original MDN, redeliveries keep th
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socket
 import threading
 import time
@@ -205,7 +206,8 @@ def test_certificate_days_left_in_metrics(as2_world, settings, session_factory):
         ((partner, channel, key, days),) = list(certificate_days_left(session))
     assert (partner, channel, key) == ("ACME", "as2", "cert") and 363 < days <= 365
     text = create_app(settings, session_factory=session_factory).test_client().get("/metrics").get_data(as_text=True)
-    assert 'kontor_certificate_days_left{certificate="cert",channel="as2",partner="ACME"}' in text
+    assert re.search(r'kontor_certificate_days_left\{certificate="cert",channel="as2",fingerprint="[0-9a-f]{16}",'
+                     r'partner="ACME"\}', text)
 
 
 def test_asynchronous_mdns_both_ways(as2_world, settings, session_factory, orders_bytes):
