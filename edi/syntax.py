@@ -26,7 +26,9 @@ a stray segment for everything after it; a run of segments outside any
 message (e.g. after a lost UNH) is one issue and its closing UNT still counts
 as a message for UNZ. Only bytes that are no interchange at all (nothing
 starting with UNA or UNB after an optional UTF-8 BOM and whitespace, or an
-unusable UNA) raise :class:`~edi.errors.EdiSyntaxError`; nothing but
+unusable UNA) and a segment longer than :data:`MAX_SEGMENT_BYTES` (no
+terminator where one must be: reading stops there, with the byte offset)
+raise :class:`~edi.errors.EdiSyntaxError`; nothing but
 :class:`~edi.errors.EdiError` ever escapes.
 
 Positions: ``Issue.segment`` counts from UNB = 1 in each interchange (UNA is
@@ -108,6 +110,7 @@ from edi.options import STRICT, Strictness
 __all__ = [
     "CHUNK_SIZE",
     "Event",
+    "MAX_SEGMENT_BYTES",
     "Repetition",
     "Source",
     "escape",
@@ -124,6 +127,14 @@ __all__ = [
 
 #: Bytes read from the source at a time.
 CHUNK_SIZE = 64 * 1024
+
+#: The longest segment the reader accepts, in bytes. A longer run without a
+#: segment terminator means the terminator is missing or the UNA declares
+#: another one than the data uses: the reader stops there with
+#: :class:`~edi.errors.EdiSyntaxError` naming the byte offset, instead of
+#: buffering the rest of the file. (ISO 9735 segments are far shorter: at most
+#: 99 data elements of a few hundred characters each.)
+MAX_SEGMENT_BYTES = 1024 * 1024
 
 #: What :func:`read` yields.
 Event = Union[InterchangeHeader, GroupHeader, Message, GroupTrailer, InterchangeTrailer]
@@ -215,7 +226,8 @@ def read(source: Source, *, strictness: Strictness = STRICT) -> Iterator[Event]:
     """Stream the interchanges of ``source``; see the module docstring for what is yielded.
 
     Raises :class:`EdiSyntaxError` (with an Issue) when the bytes do not start
-    an interchange, :class:`EdiError` when the source cannot be read.
+    an interchange or a segment runs past :data:`MAX_SEGMENT_BYTES` without a
+    terminator, :class:`EdiError` when the source cannot be read.
     """
     stream, close = _open(source)
     try:
@@ -308,7 +320,8 @@ class _Reader:
     def __init__(self, stream: object, strictness: Strictness):
         self.stream = stream
         self.strictness = strictness
-        self.data = b""
+        self.data = b""  # always the unconsumed tail of what was read
+        self.consumed = 0  # bytes read from the stream so far
         self.eof = False
         self.first = True
         self.lenient = {name: strictness.allows(name) for name in ("charset", "control-counts", "control-references", "missing-unz", "utf8-as-unoc")}
@@ -329,7 +342,10 @@ class _Reader:
             raise EdiError(f"cannot read the interchange: {exc}") from exc
         if isinstance(chunk, str):
             raise EdiError("the source is a text stream; open it in binary mode")
-        return bytes(chunk) if chunk else b""
+        if not chunk:
+            return b""
+        self.consumed += len(chunk)
+        return bytes(chunk)
 
     def _fill(self, at_least: int) -> None:
         while len(self.data) < at_least and not self.eof:
@@ -474,11 +490,18 @@ class _Reader:
 
     def _body(self) -> Iterator[Event]:
         """Split, decode and dispatch segments until the end of the source."""
+        limit = MAX_SEGMENT_BYTES
+        split = False  # whether self.data is the rest of a split (holds no whole segment)
         while True:
             if not self.eof:
                 chunk = self._read()
                 if chunk:
                     self.data += chunk
+                    if split and self.tb not in chunk:
+                        # no segment ends in this chunk: nothing new to split, so do not re-scan the buffer
+                        if len(self.data) > limit:
+                            self._too_long(self.data)
+                        continue
                 else:
                     self.eof = True
             data = self.data
@@ -523,8 +546,23 @@ class _Reader:
                     base = len(data) - len(last)
                     yield from self._segments(data, [last], suspicious, len(sep), base, unterminated=True)
             self.data = rest
+            split = True
             if self.eof:
                 return
+            if len(rest) > limit:
+                self._too_long(rest)
+
+    def _too_long(self, rest: bytes) -> None:
+        """Stop: ``rest`` (the unconsumed tail of the data) has run past :data:`MAX_SEGMENT_BYTES` without a terminator."""
+        start = len(rest) - len(rest.lstrip(_WSB))
+        offset = self.consumed - len(rest) + start
+        head = rest[start : start + 3].decode("latin-1")
+        tag = head if _TAG_RE.match(head) else None
+        text = (
+            f"no segment terminator {self.term!r} within {MAX_SEGMENT_BYTES} bytes from byte offset {offset}:"
+            " the terminator is missing, or the UNA declares another one than the data uses; reading stopped there"
+        )
+        raise EdiSyntaxError(text, [Issue(text, SyntaxCode.MISSING, segment=self.pos + 1, tag=tag)])
 
     def _segments(
         self, data: bytes, parts: list[bytes], suspicious: bool, seplen: int, base: int, unterminated: bool = False
@@ -1132,19 +1170,22 @@ def _una_problem(chars: str) -> str | None:
 
 
 def _merge_released(parts: list[bytes], rest: bytes, sep: bytes, rb: bytes) -> tuple[list[bytes], bytes]:
-    """Re-join pieces split at a terminator that an odd run of release characters escapes."""
+    """Re-join pieces split at a terminator that an odd run of release characters escapes.
+
+    Pieces of one segment are gathered in a list and joined once, so a
+    segment with many released terminators costs linear time, not quadratic.
+    """
     out: list[bytes] = []
-    acc: bytes | None = None
+    acc: list[bytes] = []
     for p in parts:
-        if acc is not None:
-            p = acc + sep + p
-            acc = None
+        acc.append(p)
         if p.endswith(rb) and (len(p) - len(p.rstrip(rb))) % 2 == 1:
-            acc = p
-        else:
-            out.append(p)
-    if acc is not None:
-        rest = acc + sep + rest
+            continue  # the terminator after p is released: the segment goes on
+        out.append(acc[0] if len(acc) == 1 else sep.join(acc))
+        acc = []
+    if acc:
+        acc.append(rest)
+        rest = sep.join(acc)
     return out, rest
 
 

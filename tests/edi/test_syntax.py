@@ -539,3 +539,53 @@ def test_reader_streams_messages_before_the_source_is_read_to_the_end():
     assert stream.pos <= 3 * syntax.CHUNK_SIZE
     rest = list(events)
     assert len(rest) == 3000 and stream.pos == len(data)
+
+
+# --------------------------------------------------------------------------- missing terminators
+
+
+def _consume(data):
+    events = []
+    with pytest.raises(EdiSyntaxError) as caught:
+        for event in read(data):
+            events.append(event)
+    return events, caught.value
+
+
+def test_a_declared_terminator_that_the_data_never_uses_stops_at_the_limit():
+    """UNA says '~' but the data ends segments with "'": 4 MB that never end a segment."""
+    from edi.syntax import MAX_SEGMENT_BYTES
+
+    data = b"UNA:+.? ~UNB+UNOC:3+S+R+250101:1200+1'UNH+1+ORDERS:D:96A:UN'" + b"FTX+AAI+++abc'" * (4 * 1024 * 1024 // 14)
+    events, error = _consume(data)
+    assert events == []
+    (issue,) = error.issues
+    assert (issue.segment, issue.tag, issue.code) == (1, "UNB", "13")
+    assert f"no segment terminator '~' within {MAX_SEGMENT_BYTES} bytes from byte offset 9" in issue.message
+
+
+@pytest.mark.parametrize("filler", [b"FTX+AAI+++abc\n", b"FTX+AAI+++a?'b?'c"])
+def test_segments_before_a_run_without_terminator_are_read_then_reading_stops(filler):
+    head = b"UNB+UNOC:3+S+R+250101:1200+1'UNH+1+ORDERS:D:96A:UN'BGM+220+1+9'"
+    events, error = _consume(head + filler * (3 * 1024 * 1024 // len(filler)))
+    assert [type(e).__name__ for e in events] == ["InterchangeHeader"]
+    (issue,) = error.issues
+    assert (issue.segment, issue.tag) == (4, "FTX")
+    assert f"from byte offset {len(head)}:" in issue.message
+
+
+def test_translate_reports_the_missing_terminator_as_an_issue():
+    from edi.translate import translate
+
+    data = b"UNB+UNOC:3+S+R+250101:1200+1'UNH+1+ORDERS:D:96A:UN'" + b"BGM+220+1+9\n" * 200000
+    translation = translate(data)
+    assert not translation.ok
+    assert [(i.segment, i.tag) for i in translation.issues if "no segment terminator" in i.message] == [(3, "BGM")]
+
+
+def test_many_released_terminators_in_one_segment_read_back():
+    text = "a'" * 50000
+    data = b"UNB+UNOC:3+S+R+250101:1200+1'UNH+1+ORDERS:D:96A:UN'FTX+AAI+++" + text.replace("'", "?'").encode() + b"'UNT+3+1'UNZ+1+1'"
+    interchange = parse(data)
+    assert interchange.all_issues() == []
+    assert interchange.messages[0].segments[1].elements[3] == text
