@@ -32,6 +32,7 @@ __all__ = [
     "DespatchLine",
     "Package",
     "DespatchAdvice",
+    "AllowanceCharge",
     "InvoiceLine",
     "TaxSubtotal",
     "PaymentTerms",
@@ -181,6 +182,25 @@ class DespatchAdvice:
 
 
 @dataclass(kw_only=True)
+class AllowanceCharge:
+    """A discount (allowance) or a surcharge (charge) on an invoice or on one of its lines.
+
+    UBL ``cac:AllowanceCharge`` (EN 16931 BG-20/BG-21 on the document, BG-27/BG-28
+    on a line). Line ones are already netted in the line amount (BT-131);
+    document ones sit between the line total and the taxable total (BR-CO-13).
+    """
+
+    charge: bool  # True: charge (ChargeIndicator true), False: allowance
+    amount: Decimal  # net of VAT
+    reason: str | None = None
+    reason_code: str | None = None  # UNCL 5189 (allowances) or UNCL 7161 (charges)
+    base_amount: Decimal | None = None
+    percent: Decimal | None = None  # MultiplierFactorNumeric as a percentage of base_amount
+    tax_category: str | None = None  # 5305, document level only
+    tax_rate: Decimal | None = None
+
+
+@dataclass(kw_only=True)
 class InvoiceLine:
     line_no: str
     gtin: str | None = None
@@ -196,6 +216,7 @@ class InvoiceLine:
     tax_rate: Decimal | None = None  # percent
     order_number: str | None = None
     order_line_no: str | None = None
+    allowances_charges: list[AllowanceCharge] = field(default_factory=list)  # netted in line_amount
 
 
 @dataclass(kw_only=True)
@@ -232,9 +253,27 @@ class Invoice:
     taxable_total: Decimal  # MOA+125
     tax_total: Decimal  # MOA+124
     total: Decimal  # MOA+77 amount payable incl. tax
+    allowances_charges: list[AllowanceCharge] = field(default_factory=list)  # document level
+    prepaid_amount: Decimal | None = None  # EN 16931 BT-113, paid in advance
+    rounding_amount: Decimal | None = None  # BT-114, added to reach the payable amount
 
     def party(self, role: str) -> Party | None:
         return _party(self.parties, role)
+
+    @property
+    def allowance_total(self) -> Decimal:
+        """Sum of the document level allowances (BT-107)."""
+        return sum((a.amount for a in self.allowances_charges if not a.charge), Decimal(0))
+
+    @property
+    def charge_total(self) -> Decimal:
+        """Sum of the document level charges (BT-108)."""
+        return sum((a.amount for a in self.allowances_charges if a.charge), Decimal(0))
+
+    @property
+    def payable_amount(self) -> Decimal:
+        """Amount due for payment (BT-115): total with VAT - prepaid + rounding."""
+        return self.total - (self.prepaid_amount or Decimal(0)) + (self.rounding_amount or Decimal(0))
 
     def arithmetic_errors(self) -> list[str]:
         """Sentences for every total that does not add up (empty when sound).
@@ -249,11 +288,20 @@ class Invoice:
             errors.append(f"line total {self.line_total} is not the sum of the line amounts {lines}")
         for line in self.lines:
             basis = line.price_basis or Decimal(1)
-            expected = (line.quantity * line.net_price / basis).quantize(cent)
+            adjust = sum((a.amount if a.charge else -a.amount for a in line.allowances_charges), Decimal(0))
+            expected = (line.quantity * line.net_price / basis + adjust).quantize(cent)
             if expected != line.line_amount.quantize(cent):
+                adjusted = f" {'+' if adjust >= 0 else '-'} allowances/charges {abs(adjust)}" if adjust else ""
                 errors.append(
                     f"line {line.line_no}: amount {line.line_amount} is not quantity {line.quantity}"
-                    f" x price {line.net_price} = {expected}"
+                    f" x price {line.net_price}{adjusted} = {expected}"
+                )
+        if self.allowances_charges:
+            expected = (self.line_total - self.allowance_total + self.charge_total).quantize(cent)
+            if expected != self.taxable_total.quantize(cent):
+                errors.append(
+                    f"taxable total {self.taxable_total} is not line total {self.line_total}"
+                    f" - allowances {self.allowance_total} + charges {self.charge_total} = {expected}"
                 )
         taxable = sum((t.taxable_amount for t in self.tax_subtotals), Decimal(0))
         tax = sum((t.tax_amount for t in self.tax_subtotals), Decimal(0))

@@ -73,7 +73,12 @@ payment terms       cbc:DueDate (CreditNote: PaymentTerms/PaymentDueDate),
                     PaymentTerms Note, SettlementDiscountPercent,
                     SettlementPeriod/DurationMeasure (days)
 totals              LegalMonetaryTotal: LineExtension, TaxExclusive,
-                    TaxInclusive (= total), Payable (= total); TaxTotal/TaxAmount
+                    TaxInclusive (= total), AllowanceTotal, ChargeTotal,
+                    Prepaid (prepaid_amount), PayableRounding (rounding_amount),
+                    Payable (= payable_amount); TaxTotal/TaxAmount
+allowances_charges  cac:AllowanceCharge on the invoice (with its TaxCategory)
+                    and on each line: ChargeIndicator, ReasonCode, Reason,
+                    MultiplierFactorNumeric (percent), Amount, BaseAmount
 VAT breakdown       TaxTotal/TaxSubtotal with TaxCategory ID/Percent
 ==================  ==========================================================
 

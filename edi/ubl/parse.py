@@ -23,6 +23,7 @@ from lxml import etree
 from edi.documents import (
     AckError,
     Acknowledgement,
+    AllowanceCharge,
     DespatchAdvice,
     DespatchLine,
     Document,
@@ -567,6 +568,36 @@ def _despatch_advice(r: _Reader, root: etree._Element) -> DespatchAdvice | None:
     )
 
 
+def _allowances_charges(r: _Reader, parent: etree._Element, *, document_level: bool) -> list[AllowanceCharge]:
+    """Every ``cac:AllowanceCharge`` directly under ``parent`` (an invoice or one of its lines)."""
+    found = []
+    for el in r.findall(parent, "cac:AllowanceCharge"):
+        indicator = r.text(el, "cbc:ChargeIndicator")
+        amount = r.decimal(el, "cbc:Amount")
+        r.required(indicator, el, "cbc:ChargeIndicator", "allowance/charge indicator")
+        r.required(amount, el, "cbc:Amount", "allowance/charge amount")
+        if indicator is not None and indicator not in ("true", "false", "1", "0"):
+            node = r.find(el, "cbc:ChargeIndicator")
+            r.issues.append(Issue(f"{indicator!r} is not true or false", code=SyntaxCode.INVALID_VALUE,
+                                  path=path_of(node) if node is not None else path_of(el)))
+            continue
+        if indicator is None or amount is None:
+            continue
+        found.append(
+            AllowanceCharge(
+                charge=indicator in ("true", "1"),
+                amount=amount,
+                reason=r.text(el, "cbc:AllowanceChargeReason"),
+                reason_code=r.text(el, "cbc:AllowanceChargeReasonCode"),
+                base_amount=r.decimal(el, "cbc:BaseAmount"),
+                percent=r.decimal(el, "cbc:MultiplierFactorNumeric"),
+                tax_category=r.text(el, "cac:TaxCategory/cbc:ID") if document_level else None,
+                tax_rate=r.decimal(el, "cac:TaxCategory/cbc:Percent") if document_level else None,
+            )
+        )
+    return found
+
+
 def _invoice(r: _Reader, root: etree._Element) -> Invoice | None:
     credit = root_name(root) == "CreditNote"
     line_tag, qty_tag = ("cac:CreditNoteLine", "cbc:CreditedQuantity") if credit else ("cac:InvoiceLine", "cbc:InvoicedQuantity")
@@ -600,6 +631,7 @@ def _invoice(r: _Reader, root: etree._Element) -> Invoice | None:
                 tax_rate=r.decimal(item, "cac:ClassifiedTaxCategory/cbc:Percent"),
                 order_number=r.text(el, "cac:OrderLineReference/cac:OrderReference/cbc:ID"),
                 order_line_no=_line_ref(r.text(el, "cac:OrderLineReference/cbc:LineID")),
+                allowances_charges=_allowances_charges(r, el, document_level=False),
                 **_item(r, item),
             )
         )
@@ -689,6 +721,9 @@ def _invoice(r: _Reader, root: etree._Element) -> Invoice | None:
         taxable_total=taxable_total,
         tax_total=tax_total,
         total=total,
+        allowances_charges=_allowances_charges(r, root, document_level=True),
+        prepaid_amount=r.decimal(totals, "cbc:PrepaidAmount"),
+        rounding_amount=r.decimal(totals, "cbc:PayableRoundingAmount"),
     )
 
 

@@ -14,6 +14,7 @@ from lxml import etree
 
 from edi.documents import (
     Acknowledgement,
+    AllowanceCharge,
     DespatchAdvice,
     Document,
     Invoice,
@@ -336,6 +337,18 @@ def _tax_category(w: _Writer, parent: etree._Element, tag: str, category: str, r
     w.add(w.add(el, "cac:TaxScheme"), "cbc:ID", "VAT")
 
 
+def _allowance_charge(w: _Writer, parent: etree._Element, item: AllowanceCharge, *, document_level: bool) -> None:
+    el = w.add(parent, "cac:AllowanceCharge")
+    w.add(el, "cbc:ChargeIndicator", "true" if item.charge else "false")
+    w.opt(el, "cbc:AllowanceChargeReasonCode", item.reason_code)
+    w.opt(el, "cbc:AllowanceChargeReason", item.reason)
+    w.opt(el, "cbc:MultiplierFactorNumeric", item.percent)
+    w.amount(el, "cbc:Amount", item.amount)
+    w.amount(el, "cbc:BaseAmount", item.base_amount)
+    if document_level and item.tax_category:
+        _tax_category(w, el, "cac:TaxCategory", item.tax_category, item.tax_rate)
+
+
 def _invoice(doc: Invoice, customization: str | None) -> bytes:
     credit = doc.document_code == "381"
     root = "CreditNote" if credit else "Invoice"
@@ -379,6 +392,8 @@ def _invoice(doc: Invoice, customization: str | None) -> bytes:
             w.opt(el, "cbc:PaymentDueDate", terms.due_date)
         if terms.days is not None:
             w.add(w.add(el, "cac:SettlementPeriod"), "cbc:DurationMeasure", str(terms.days), unitCode="DAY")
+    for item in doc.allowances_charges:
+        _allowance_charge(w, w.root, item, document_level=True)
     tax = w.add(w.root, "cac:TaxTotal")
     w.amount(tax, "cbc:TaxAmount", doc.tax_total)
     for sub in doc.tax_subtotals:
@@ -390,7 +405,13 @@ def _invoice(doc: Invoice, customization: str | None) -> bytes:
     w.amount(totals, "cbc:LineExtensionAmount", doc.line_total)
     w.amount(totals, "cbc:TaxExclusiveAmount", doc.taxable_total)
     w.amount(totals, "cbc:TaxInclusiveAmount", doc.total)
-    w.amount(totals, "cbc:PayableAmount", doc.total)
+    if any(not a.charge for a in doc.allowances_charges):
+        w.amount(totals, "cbc:AllowanceTotalAmount", doc.allowance_total)
+    if any(a.charge for a in doc.allowances_charges):
+        w.amount(totals, "cbc:ChargeTotalAmount", doc.charge_total)
+    w.amount(totals, "cbc:PrepaidAmount", doc.prepaid_amount)
+    w.amount(totals, "cbc:PayableRoundingAmount", doc.rounding_amount)
+    w.amount(totals, "cbc:PayableAmount", doc.payable_amount)
     for line in doc.lines:
         el = w.add(w.root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
         w.add(el, "cbc:ID", line.line_no)
@@ -401,6 +422,8 @@ def _invoice(doc: Invoice, customization: str | None) -> bytes:
             w.add(reference, "cbc:LineID", line.order_line_no or NOT_APPLICABLE)
             if line.order_number:
                 w.add(w.add(reference, "cac:OrderReference"), "cbc:ID", line.order_number)
+        for adjustment in line.allowances_charges:
+            _allowance_charge(w, el, adjustment, document_level=False)
         item = w.item(el, description=line.description, buyer_sku=line.buyer_sku, supplier_sku=line.supplier_sku, gtin=line.gtin)
         _tax_category(w, item, "cac:ClassifiedTaxCategory", line.tax_category, line.tax_rate)
         w.price(el, line.net_price, line.price_basis, line.unit)

@@ -21,8 +21,8 @@ What is checked (all "fatal" in EN 16931, so reported as errors):
   BR-CL-18 (UNCL 5305), BR-CL-23 (UN/ECE Rec. 20 and 21 units; note that
   EDIFACT's ``PCE`` is not among them: it is kept as given and reported).
 
-Not checked: allowances/charges rules beyond the totals (the canonical
-invoice carries none), exemption reasons (BR-E-10 and kin), payment means,
+Not checked: allowances/charges rules beyond the totals (BR-31 .. BR-44:
+reasons and VAT categories of each allowance/charge), exemption reasons (BR-E-10 and kin), payment means,
 and the Peppol-specific PEPPOL-EN16931-R rules.
 """
 

@@ -20,6 +20,7 @@ from lxml import etree
 
 from edi.documents import (
     Acknowledgement,
+    AllowanceCharge,
     DespatchAdvice,
     DespatchLine,
     Invoice,
@@ -265,6 +266,69 @@ def test_credit_note_is_a_ubl_credit_note_and_other_codes_stay_invoices() -> Non
     assert etree.QName(corrected).localname == "Invoice"
     assert corrected.findtext("cbc:InvoiceTypeCode", namespaces=NS) == "384"
     assert parse_ubl(render_ubl(sample_invoice("384")))[0] == sample_invoice("384")
+
+
+def adjusted_invoice(code: str = "380") -> Invoice:
+    """The sample invoice with a line discount, a document allowance and charge, a prepayment and rounding."""
+    invoice = sample_invoice(code)
+    line = invoice.lines[0]  # 100 x 1.50 = 150.00, less a 10 % discount
+    line.allowances_charges = [AllowanceCharge(charge=False, amount=D("15.00"), reason="Discount", reason_code="95",
+                                               base_amount=D("150.00"), percent=D("10"))]
+    line.line_amount = D("135.00")
+    invoice.allowances_charges = [
+        AllowanceCharge(charge=True, amount=D("10.00"), reason="Freight", reason_code="FC", tax_category="S",
+                        tax_rate=D("19")),
+        AllowanceCharge(charge=False, amount=D("5.00"), reason="Loyalty", reason_code="100", tax_category="S",
+                        tax_rate=D("19")),
+    ]
+    invoice.line_total = D("185.00")
+    invoice.taxable_total = D("190.00")  # 185 - 5 + 10
+    invoice.tax_subtotals[0] = TaxSubtotal(category="S", rate=D("19"), taxable_amount=D("140.00"),
+                                           tax_amount=D("26.60"))
+    invoice.tax_total = D("26.60")
+    invoice.total = D("216.60")
+    invoice.prepaid_amount = D("100.00")
+    invoice.rounding_amount = D("0.40")
+    return invoice
+
+
+@pytest.mark.parametrize("code", ["380", "381"])
+def test_allowances_charges_prepaid_and_rounding_are_carried(code: str) -> None:
+    invoice = adjusted_invoice(code)
+    assert invoice.arithmetic_errors() == []
+    assert (invoice.allowance_total, invoice.charge_total, invoice.payable_amount) == (D("5.00"), D("10.00"), D("117.00"))
+    data = render_ubl(invoice)
+    tree = etree.fromstring(data)
+    root = etree.QName(tree).localname
+    assert schema_for(root).validate(tree), schema_for(root).error_log
+    totals = tree.find("cac:LegalMonetaryTotal", NS)
+    assert [(etree.QName(el).localname, el.text) for el in totals][3:] == [
+        ("AllowanceTotalAmount", "5.00"), ("ChargeTotalAmount", "10.00"), ("PrepaidAmount", "100.00"),
+        ("PayableRoundingAmount", "0.40"), ("PayableAmount", "117.00")]
+    parsed, issues = parse_ubl(data)
+    assert issues == []  # BR-CO-13, BR-CO-16, BR-S-08 all hold
+    assert parsed == invoice
+
+
+def test_invoice_arithmetic_counts_allowances_and_charges() -> None:
+    invoice = adjusted_invoice()
+    invoice.lines[0].line_amount = D("150.00")  # the line discount forgotten
+    invoice.taxable_total = D("200.00")
+    problems = invoice.arithmetic_errors()
+    assert any("line 1: amount 150.00 is not quantity 100 x price 1.50 - allowances/charges 15.00 = 135.00" in p
+               for p in problems), problems
+    assert any("taxable total 200.00 is not line total 185.00 - allowances 5.00 + charges 10.00 = 190.00" in p
+               for p in problems), problems
+
+
+def test_the_sample_invoice_with_its_freight_charge_round_trips() -> None:
+    invoice, issues = parse_ubl(read_sample("peppol_invoice.xml"))
+    assert issues == []
+    assert [(a.charge, a.amount, a.reason_code, a.tax_category) for a in invoice.allowances_charges] == [
+        (True, D("10.00"), "FC", "S")]
+    again, issues = parse_ubl(render_ubl(invoice))
+    assert issues == [], [i.format() for i in issues]  # no BR-CO-13 / BR-S-08: the charge is written back
+    assert again == invoice
 
 
 def test_invoicee_and_buyer_both_survive() -> None:
