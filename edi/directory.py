@@ -148,6 +148,9 @@ class MessageSpec:
     segments: Mapping[str, SegmentSpec]
     source: str
     notes: tuple[str, ...] = field(default=())
+    #: segment tags the subset leaves out everywhere (EANCOM "not used"): a message
+    #: carrying one is told so, rather than only that the segment is out of place
+    unused: frozenset[str] = field(default=frozenset())
 
     def find(self, path: str) -> Node:
         """The node at a path such as ``"SG25"``, ``"SG25/QTY"`` or ``"DTM"`` (top level)."""
@@ -256,7 +259,16 @@ def _segment(tag: str, raw: list[Any], overrides: Mapping[str, CodeList]) -> Seg
     return SegmentSpec(tag, names.get(tag), tuple(elements))
 
 
-def _nodes(raw: list[Any], changes: Mapping[str, tuple[str, int]], path: str) -> tuple[Node, ...]:
+def _nodes(
+    raw: list[Any], changes: Mapping[str, tuple[str, int]], path: str, used: set[str], dropped: set[str]
+) -> tuple[Node, ...]:
+    """The structure below ``path`` with a subset's ``changes`` applied.
+
+    A change is (status, maximum repeats) for the node at its path; a maximum
+    of 0 leaves the segment or group out (not used in the subset). The tags
+    of the segments kept go to ``used``, those of the segments left out to
+    ``dropped``.
+    """
     out: list[Node] = []
     for item in raw:
         name = item[0]
@@ -264,11 +276,32 @@ def _nodes(raw: list[Any], changes: Mapping[str, tuple[str, int]], path: str) ->
         status, max_repeat = item[1], item[2]
         if here in changes:
             status, max_repeat = changes[here]
+        if max_repeat == 0:
+            _tags(item, dropped)
+            continue
         if len(item) == 4:
-            out.append(GroupSpec(name, status == "M", max_repeat, _nodes(item[3], changes, here)))
+            out.append(GroupSpec(name, status == "M", max_repeat, _nodes(item[3], changes, here, used, dropped)))
         else:
+            used.add(name)
             out.append(SegmentRef(name, status == "M", max_repeat))
     return tuple(out)
+
+
+def _tags(item: list[Any], into: set[str]) -> None:
+    if len(item) == 4:
+        for child in item[3]:
+            _tags(child, into)
+    else:
+        into.add(item[0])
+
+
+def _paths(raw: list[Any], path: str, into: set[str]) -> set[str]:
+    for item in raw:
+        here = f"{path}/{item[0]}" if path else item[0]
+        into.add(here)
+        if len(item) == 4:
+            _paths(item[3], here, into)
+    return into
 
 
 def _unknown(message_type: str, version: str, release: str, why: str) -> UnknownDirectoryError:
@@ -286,7 +319,11 @@ def load_spec(message_type: str, version: str, release: str, association: str | 
     """The spec of ``message_type`` in directory ``version``+``release`` (``"D"``, ``"96A"``).
 
     ``association`` (UNH 0057, e.g. ``"EAN008"``) selects a subset Kontor
-    has data for; an association it does not know gives the plain UN spec.
+    has data for (``eancom.json``): its closed code sets replace the UN code
+    lists, the segments and groups it does not use are left out of the
+    structure (their tags, where used nowhere else, in ``unused``) and the
+    statuses and repeat counts it narrows are applied; an association Kontor
+    does not know gives the plain UN spec.
     CONTRL is the syntax version 3 service message (``"D"``, ``"3"``).
     Raises :class:`UnknownDirectoryError` (an ``EdiError`` whose issue has
     code 12 on UNH element 2) for a directory or type there is no data for.
@@ -317,9 +354,16 @@ def load_spec(message_type: str, version: str, release: str, association: str | 
             name = base.name if base else code
             overrides[code] = CodeList(code, name, frozenset(values), True, subset["source"])
         changes = {path: (v[0], v[1]) for path, v in subset.get("structure", {}).items()}
+        unknown = sorted(set(changes) - _paths(raw_structure, "", set()))
+        if unknown:
+            text = (f"edi/directories/eancom.json: subset {message_type}:{directory}:{association} changes"
+                    f" {', '.join(unknown)}, not in the UN {message_type} {directory} structure")
+            raise EdiError(text)
         notes = tuple(subset.get("notes", ()))
         source = f"{source}; subset: {subset['source']}"
-    structure = GroupSpec("message", True, 1, _nodes(raw_structure, changes, ""))
+    used: set[str] = set()
+    dropped: set[str] = set()
+    structure = GroupSpec("message", True, 1, _nodes(raw_structure, changes, "", used, dropped))
     segments = {tag: _segment(tag, raw, overrides) for tag, raw in data["segments"].items()}
     return MessageSpec(
         message_type=message_type,
@@ -330,4 +374,5 @@ def load_spec(message_type: str, version: str, release: str, association: str | 
         segments=segments,
         source=source,
         notes=notes,
+        unused=frozenset(dropped - used),
     )

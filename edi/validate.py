@@ -392,10 +392,12 @@ class _Walk:
             return
         self.run = True
         spec = self.compiled.spec
-        absent = "" if tag in self.compiled.segments else f" (no {tag} segment in this message)"
-        self._note(SyntaxCode.NOT_SUPPORTED_IN_POSITION,
-                   f"segment {tag} is not allowed here in {spec.message_type} {spec.directory}{absent}",
-                   self.lenient)
+        if tag in spec.unused:  # a segment the subset (EANCOM) leaves out everywhere
+            text = f"segment {tag} is not used in {spec.subset_name}"
+        else:
+            absent = "" if tag in self.compiled.segments else f" (no {tag} segment in this message)"
+            text = f"segment {tag} is not allowed here in {spec.message_type} {spec.directory}{absent}"
+        self._note(SyntaxCode.NOT_SUPPORTED_IN_POSITION, text, self.lenient)
 
     # -- resynchronisation
 

@@ -20,6 +20,11 @@ What comes from where (see edi/directories/SOURCES.md for the full record):
   below from ISO 9735 / the UN/EDIFACT service directory, as published by the
   ISO/TC 154 - UN/CEFACT Joint Syntax Working Group.
 * Element names and code lists are tables in this file, each with its source.
+* EANCOM subsets (eancom.json): the member lists of the segment groups that
+  the GS1 EANCOM message guides show, typed into ``EANCOM_STRUCTURES`` with
+  the pages they come from; the generator checks them against the UN
+  structures above and writes what each subset leaves out. It logs one line
+  per subset, saying so where no structure source was found.
 
 The output is deterministic (sorted keys, no timestamps), so a regeneration
 that changes nothing leaves ``git diff`` empty.
@@ -326,37 +331,257 @@ CODE_LISTS: dict[str, dict[str, Any]] = {
     "0081": _codes("section identification", "D S", "ISO 9735 service code list 0081", closed=True),
 }
 
-#: EANCOM subsets Kontor knows, by "TYPE:DIRECTORY:ASSOCIATION". Only the
-#: association codes the EANCOM message guides show (UNH segment pages) are
-#: listed; each subset restricts the UN message by closed code sets where the
-#: EANCOM Part III code set page was seen complete. No segment is dropped or
-#: re-counted: EANCOM's "not used" markings were not available here.
+# --------------------------------------------------------------------------
+# EANCOM subsets, by "TYPE:DIRECTORY:ASSOCIATION" (UNH S009 0065, the
+# directory, 0057). A subset narrows the UN message in two ways:
+#
+# * code_lists: closed EANCOM code sets for some coded elements, where the
+#   EANCOM Part III code set page was seen complete;
+# * structure: the segments and segment groups EANCOM does not use, from the
+#   GS1 message guides. Each guide's segment layout pages head every segment
+#   with the groups that hold it and their member lists ("SG17 - C 9999 -
+#   LIN-PIA-...-SG25"), and its message structure chart lists the used
+#   segments in order. The facts below are those member lists, typed from the
+#   pages named in each entry's "pages" (seen through the search tool's page
+#   index, which shows the start of each page only).
+#
+# "groups" maps a group path ("" for the message level, UNH and UNT left
+# out; "SG10/SG17" for a nested group) to the members EANCOM uses, in UN
+# order. A trailing "*" means the list was seen only up to its last named
+# member: the members after it keep the UN definition. A group without an
+# entry was not seen and keeps the UN definition. Statuses and repeat counts
+# on those pages equal the UN ones (checked for every line seen), so the
+# subsets only drop what is not used; "counts" would narrow a status or a
+# repeat count where a guide does (none seen).
+#
+# Not a source: the Bots grammars named after EANCOM associations
+# (bots-edi/bots-plugins e9d581bdee44b3396e8fe2a5dcd6a8c302af7f85
+# edifact/order_to_print/usersys/grammars/edifact/ORDERSD96AUNEAN008.py and
+# edifact/orders_desadv_invoice/usersys/grammars/edifact/DESADVD96AUNEAN005.py,
+# 0e828397a8925cfd8dc5d29ecbbc0e227d8f01f8
+# edifact/json_to_invoice/usersys/grammars/edifact/INVOICD96AUNEAN008.py,
+# Ardast-Team/raspimapper 54d6c3eeaccf1e72f17a361d4a1251338aea1e7f
+# bots/usersys/grammars/edifact/ORDERSD96AUNEAN008.py) hold the plain UN
+# D96A structures, segment for segment (compared with D96A.json): Bots
+# names a grammar after the association, it does not restrict it.
+# --------------------------------------------------------------------------
 _EAN97_RESTRICT = {
     "1229": "1 2 3 4 5 6 7 10 11 23 24".split(),
     "4343": "AA AB AC AI AP CA NA PE RE".split(),
 }
-EANCOM_SUBSETS: dict[str, Any] = {
-    "subsets": {
-        "ORDERS:D96A:EAN008": {
-            "name": "EANCOM 1997 ORDERS (EAN008)",
-            "source": "EANCOM 1997 ORDERS guide, UNH 0057 EAN008; " + _EAN97,
-            "code_lists": _EAN97_RESTRICT,
-            "notes": ["code sets 1229 and 4343 restricted to the EANCOM 1997 code sets"],
+_EAN97_CODES_NOTE = "code sets 1229 and 4343 restricted to the EANCOM 1997 code sets"
+_GUIDE97 = "EANCOM 1997 Part II (EAN 1997-07-01), ref.gs1.org/standards/eancom/1997 HTML/"
+_GUIDE02S3 = "EANCOM 2002 S3 Edition 2016 Part II, www.eancom.com/ean02s3/part2/"
+_GUIDE02S4 = "EANCOM 2002 S4 Part II, www.gs1.org/sites/default/files/docs/eancom/ean02s4/part2/"
+
+EANCOM_STRUCTURES: dict[str, dict[str, Any]] = {
+    "ORDERS:D96A:EAN008": {
+        "name": "EANCOM 1997 ORDERS (EAN008)",
+        "pages": [_GUIDE97 + "ORDERS/GD1B.HTM (segment 47, QVR: SG25 members)"],
+        "groups": {
+            "SG25": "LIN PIA IMD MEA QTY DTM MOA GIN QVR FTX SG28 SG29 SG30 SG33 SG34 SG35 SG39 SG45",
         },
-        "INVOIC:D96A:EAN008": {
-            "name": "EANCOM 1997 INVOIC (EAN008)",
-            "source": "EANCOM 1997 INVOIC guide, UNH 0057 EAN008; " + _EAN97,
-            "code_lists": _EAN97_RESTRICT,
-            "notes": ["code sets 1229 and 4343 restricted to the EANCOM 1997 code sets"],
-        },
-        "DESADV:D01B:EAN007": {
-            "name": "EANCOM 2002 DESADV (EAN007)",
-            "source": "EANCOM 2002 (GS1 in Europe eDESADV) guide, UNH 0057 EAN007",
-            "code_lists": {},
-            "notes": ["association recognised; no restriction data available here, the UN D01B structure applies"],
+        "code_lists": _EAN97_RESTRICT,
+        "notes": [_EAN97_CODES_NOTE],
+    },
+    "ORDRSP:D96A:EAN005": {
+        "name": "EANCOM 1997 ORDRSP (EAN005)",
+        "pages": [_GUIDE97 + "ORDRSP/GD1B.HTM (segment 47, QVR: SG26 members)"],
+        "groups": {
+            "SG26": "LIN PIA IMD MEA QTY DTM MOA GIN QVR FTX SG30 SG31 SG32 SG35 SG36 SG37 SG41 SG47",
         },
     },
+    "DESADV:D96A:EAN005": {
+        "name": "EANCOM 1997 DESADV (EAN005)",
+        "pages": [_GUIDE97 + "DESADV/GD19.HTM (segment 45, HAN: SG10, SG15, SG20 and SG22 members)"],
+        "groups": {
+            "SG10": "CPS SG11 SG15",
+            "SG10/SG15": "LIN PIA IMD MEA QTY DLM DTM FTX SG16 SG18 SG20 SG23",
+            "SG10/SG15/SG20": "PCI DTM MEA QTY SG21 SG22",
+            "SG10/SG15/SG20/SG22": "HAN",
+        },
+    },
+    "INVOIC:D96A:EAN008": {
+        "name": "EANCOM 1997 INVOIC (EAN008)",
+        "pages": [],
+        "groups": {},
+        "code_lists": _EAN97_RESTRICT,
+        "notes": [_EAN97_CODES_NOTE],
+    },
+    "ORDERS:D01B:EAN010": {
+        "name": "EANCOM 2002 ORDERS (EAN010)",
+        "pages": [_GUIDE02S4 + "orders/021.htm (2. Message Structure Chart, seen to segment 47, RNG in SG23)",
+                  _GUIDE02S4 + "orders/053.htm (UNH: EANCOM version 010 of the Purchase Order)"],
+        "groups": {
+            "": "BGM DTM PAI ALI FTX SG1 SG2 SG6 SG7 SG8 SG10 SG12 SG13 SG15 SG19 *",
+            "SG1": "RFF DTM",
+            "SG2": "NAD LOC FII SG3 SG4 SG5",
+            "SG2/SG3": "RFF",
+            "SG2/SG4": "DOC",
+            "SG2/SG5": "CTA COM",
+            "SG6": "TAX MOA",
+            "SG7": "CUX DTM",
+            "SG8": "PAT DTM PCD SG9",
+            "SG8/SG9": "MOA",
+            "SG10": "TDT SG11",
+            "SG10/SG11": "LOC DTM",
+            "SG12": "TOD LOC",
+            "SG13": "PAC SG14",
+            "SG13/SG14": "PCI RFF DTM GIN",
+            "SG15": "EQD",
+            "SG19": "ALC ALI DTM SG20 SG21 SG22 SG23 SG24",
+            "SG19/SG20": "QTY RNG",
+            "SG19/SG21": "PCD RNG",
+            "SG19/SG22": "MOA RNG",
+            "SG19/SG23": "RTE RNG",
+        },
+        "notes": ["structure from the EANCOM 2002 S4 edition of the guide, which carries the same association"
+                  " EAN010"],
+    },
+    "ORDRSP:D01B:EAN007": {"name": "EANCOM 2002 ORDRSP (EAN007)", "pages": [], "groups": {}},
+    "DESADV:D01B:EAN007": {
+        "name": "EANCOM 2002 DESADV (EAN007)",
+        "pages": [_GUIDE02S3 + "desadv/021.htm (2. Message Structure Chart, seen to segment 41, MOA in SG17)",
+                  _GUIDE02S3 + "desadv/0545.htm (segment 45, NAD: SG20 members)",
+                  _GUIDE02S3 + "desadv/0552.htm (segment 52, GIN: SG22 and SG23 members)",
+                  _GUIDE02S3 + "desadv/0554.htm (segment 54, HAN: SG24 members)"],
+        "groups": {
+            "": "BGM DTM ALI MEA MOA SG1 SG2 SG5 SG6 SG8 SG10 *",
+            "SG1": "RFF DTM",
+            "SG2": "NAD LOC SG3 SG4",
+            "SG2/SG3": "RFF",
+            "SG2/SG4": "CTA COM",
+            "SG5": "TOD LOC",
+            "SG6": "TDT SG7",
+            "SG6/SG7": "LOC DTM",
+            "SG8": "EQD MEA SEL",
+            "SG10": "CPS FTX SG11 SG17",
+            "SG10/SG11": "PAC MEA QTY SG12 SG13",
+            "SG10/SG11/SG12": "HAN",
+            "SG10/SG11/SG13": "PCI RFF DTM SG15",
+            "SG10/SG11/SG13/SG15": "GIN",
+            "SG10/SG17": "LIN PIA IMD MEA QTY ALI DLM DTM FTX MOA SG18 SG20 SG22 SG25",
+            "SG10/SG17/SG20": "LOC NAD DTM QTY",
+            "SG10/SG17/SG22": "PCI DTM MEA QTY SG23 SG24",
+            "SG10/SG17/SG22/SG23": "GIN DLM",
+            "SG10/SG17/SG22/SG24": "HAN",
+        },
+    },
+    "INVOIC:D01B:EAN010": {
+        "name": "EANCOM 2002 INVOIC (EAN010)",
+        "pages": [_GUIDE02S3 + "invoic/0568.htm (segment 68, RFF: SG26, SG35 and SG36 members)"],
+        "groups": {
+            "SG26": "LIN PIA IMD MEA QTY ALI DTM GIN QVR FTX SG27 SG28 SG29 SG30 SG31 SG33 SG34 SG35 SG39"
+                    " SG45 SG47",
+            "SG26/SG35": "NAD SG36",
+            "SG26/SG35/SG36": "RFF",
+        },
+        "notes": ["the UNH page of the S3 INVOIC guide was not seen here: EAN010 is taken as its association"
+                  " (the S4 edition, EAN011, lists the same SG26 members)"],
+    },
+    "APERAK:D96A:EAN000": {"name": "EANCOM 1997 APERAK (EAN000)", "pages": [], "groups": {}},
+    "APERAK:D01B:EAN003": {"name": "EANCOM 2002 APERAK (EAN003)", "pages": [], "groups": {}},
+    "CONTRL:S3:EAN002": {"name": "EANCOM 1997 CONTRL (EAN002)", "pages": [], "groups": {}},
+    "CONTRL:S3:EAN004": {"name": "EANCOM 2002 CONTRL (EAN004)", "pages": [], "groups": {}},
 }
+
+
+def _levels(structure: list[Any], path: str, into: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Every group's children by path ("" the message level, UNH and UNT left out)."""
+    into[path] = [item for item in structure if not (path == "" and item[0] in ("UNH", "UNT"))]
+    for item in structure:
+        if len(item) == 4:
+            _levels(item[3], f"{path}/{item[0]}" if path else item[0], into)
+    return into
+
+
+def _subset_structure(key: str, entry: dict[str, Any], un: list[Any]) -> dict[str, list[Any]]:
+    """The structure changes of one subset: {path: [status, max]}, max 0 for "not used".
+
+    Checks the typed facts against the UN structure and stops the generator
+    (naming the subset and the group) on any that do not fit: a member not in
+    the group, members out of UN order, a group whose trigger is left out, a
+    mandatory UN segment or group left out, or a group listed inside one that
+    is not used.
+    """
+    levels = _levels(un, "", {})
+    changes: dict[str, list[Any]] = {}
+    for path, members in entry["groups"].items():
+        where = f"{key}: group {path or '(message level)'}"
+        if path not in levels:
+            raise SystemExit(f"{where}: no such group in the UN message")
+        if any(path.startswith(p + "/") or path == p for p, v in changes.items() if v[1] == 0):
+            raise SystemExit(f"{where}: listed, but a group holding it is not used")
+        names = [item[0] for item in levels[path]]
+        if len(set(names)) != len(names):
+            raise SystemExit(f"{where}: the UN group repeats a tag, a path cannot name it")
+        tokens = members.split()
+        open_tail = tokens[-1] == "*"
+        if open_tail:
+            tokens.pop()
+        position = -1
+        for token in tokens:
+            if token not in names or names.index(token) <= position:
+                raise SystemExit(f"{where}: {token} is not a member after position {position + 1} in UN order")
+            position = names.index(token)
+        if path and tokens[0] != names[0]:
+            raise SystemExit(f"{where}: the trigger segment {names[0]} must be the first member")
+        seen_until = position if open_tail else len(names) - 1
+        for index, item in enumerate(levels[path]):
+            if item[0] in tokens or index > seen_until:
+                continue
+            if item[1] == "M":
+                raise SystemExit(f"{where}: {item[0]} is mandatory in the UN message, it cannot be left out")
+            changes[f"{path}/{item[0]}" if path else item[0]] = ["C", 0]
+    for path, (status, count) in entry.get("counts", {}).items():
+        node = next((i for p, level in levels.items() for i in level
+                     if (f"{p}/{i[0]}" if p else i[0]) == path), None)
+        if node is None or status not in ("M", "C") or not 0 < count <= node[2] or (node[1] == "M" and status == "C"):
+            raise SystemExit(f"{key}: counts for {path}: {status}{count} does not narrow the UN definition")
+        changes[path] = [status, count]
+    return changes
+
+
+def generate_eancom(un_messages: dict[str, dict[str, Any]], log: Any = sys.stderr) -> dict[str, Any]:
+    """eancom.json: every subset's name, source, notes, code sets and structure changes.
+
+    ``un_messages`` maps a directory (D96A, D01B, S3) to its generated
+    message structures. One log line per subset says what restricts it, or
+    that nothing does.
+    """
+    subsets: dict[str, Any] = {}
+    for key, entry in sorted(EANCOM_STRUCTURES.items()):
+        message_type, directory, association = key.split(":")
+        un = un_messages[directory][message_type]
+        structure = _subset_structure(key, entry, un)
+        notes = list(entry.get("notes", []))
+        code_lists = entry.get("code_lists", {})
+        if entry["pages"]:
+            unused = sorted(path for path, change in structure.items() if change[1] == 0)
+            seen = [(p or "the message level") + (" (up to its last member listed)" if v.endswith("*") else "")
+                    for p, v in sorted(entry["groups"].items())]
+            notes.append("not used in EANCOM, left out: " + ", ".join(unused))
+            notes.append(f"member lists seen: {'; '.join(seen)}; everywhere else the UN {directory} definition is"
+                         " kept (not seen here)")
+            source = "GS1 " + "; ".join(entry["pages"])
+            print(f"eancom: {key}: {len(structure)} structure changes from {len(entry['pages'])} guide page(s)",
+                  file=log)
+        else:
+            notes.append(f"association recognised; no EANCOM structure source was found here, so the UN {directory}"
+                         " structure applies")
+            source = f"UNH 0057 {association} as the EANCOM guides show it (see edi/edifact/__init__.py)"
+            print(f"eancom: {key}: no structure source found; association recognised, UN {directory} structure"
+                  " applies", file=log)
+        if code_lists:
+            source += "; " + _EAN97
+        subsets[key] = {
+            "name": entry["name"],
+            "source": source,
+            "code_lists": code_lists,
+            "structure": structure,
+            "notes": notes,
+        }
+    return {"subsets": subsets}
 
 
 def _simple(value: str) -> str:
@@ -521,12 +746,17 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     total = 0
     names = directories(grammars)
+    un_messages: dict[str, dict[str, Any]] = {}
     for directory in names:
-        total += _write(f"{directory}.json", generate_directory(grammars, directory))
-    total += _write("S3.json", generate_service())
+        data = generate_directory(grammars, directory)
+        un_messages[directory] = data["messages"]
+        total += _write(f"{directory}.json", data)
+    service = generate_service()
+    un_messages["S3"] = service["messages"]
+    total += _write("S3.json", service)
     total += _write("codelists.json", {"element_names": ELEMENT_NAMES, "segment_names": SEGMENT_NAMES,
                                         "code_lists": CODE_LISTS})
-    total += _write("eancom.json", EANCOM_SUBSETS)
+    total += _write("eancom.json", generate_eancom(un_messages))
     print(f"wrote {len(names) + 3} files, {total} bytes", file=sys.stderr)
     return 0
 
