@@ -8,13 +8,19 @@ most one alert per key is active (``open`` or ``acknowledged``):
   ``[alerts] email``, JSON POST to ``[alerts] webhook_url``) once;
 - a condition with an active alert bumps its ``count`` and ``last_seen``
   (nothing is sent again);
-- an active alert whose condition no longer holds is closed; if the
-  condition comes back later, a new alert opens and is sent.
+- an active alert whose condition no longer holds is closed once it has not
+  been seen for ``[alerts] grace_minutes`` (a retry in progress or a flapping
+  condition keeps its alert); if the condition comes back later, a new alert
+  opens and is sent.
 
 The conditions:
 
 ==============  ==============================================================
-failure         messages in ``failed`` or ``dead``, per partner and state
+failure         messages in ``failed`` or ``dead``, one alert per partner
+                (``failure:CODE``: failed going dead stays the same alert,
+                raised to critical); when ``[alerts] group_partners`` or more
+                partners fail with the same reason (the error's first line,
+                numbers folded), one ``outage:`` alert for that reason instead
 ack_overdue     outbound messages in ``ack_overdue`` (no MDN/CONTRL/APERAK in
                 the partner's ``ack_expected_hours``), per partner
 certificate     a channel certificate expiring within 30, 14 or 7 days (or
@@ -35,8 +41,10 @@ evaluated at most once a minute across all nodes (``claim_tick``).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import re
 import smtplib
 import urllib.error
 import urllib.request
@@ -74,6 +82,9 @@ ACTIVE = ("open", "acknowledged")
 CERTIFICATE_THRESHOLDS = (7, 14, 30)
 #: how often alerts are evaluated across all nodes (seconds)
 EVALUATE_EVERY = 60.0
+#: defaults of [alerts] grace_minutes and group_partners (used when evaluate() gets no settings)
+GRACE_MINUTES = 15.0
+GROUP_PARTNERS = 3
 VOLUME_FACTOR = 3
 VOLUME_MARGIN = 10
 VOLUME_MIN_MEAN = 10
@@ -93,29 +104,86 @@ class Condition:
     partner_id: int | None = None
 
 
-def _failures(session: Session) -> list[Condition]:
-    stmt = (
-        select(Message.partner_id, Partner.code, Message.state, func.count(Message.id), func.max(Message.id))
+def _reason(error: str | None) -> str:
+    """A failure reason as alerts compare it: the first line, numbers folded (ports, counts, ids)."""
+    text = (error or "").strip()
+    line = text.splitlines()[0] if text else "no reason recorded"
+    return re.sub(r"\d+", "#", " ".join(line.split()))[:300]
+
+
+def _failures(session: Session, group_partners: int = GROUP_PARTNERS) -> list[Condition]:
+    """Failed and dead messages: one alert per partner for both states (a message going from failed to dead
+    stays in the same alert); when ``group_partners`` or more partners fail with the same reason, that
+    reason is one alert across them (a hub-side outage), and those messages leave the partners' own."""
+    problems = (State.FAILED, State.DEAD)
+    rows = session.execute(
+        select(Message.partner_id, Partner.code, Message.state, Message.error, func.count(Message.id),
+               func.max(Message.id))
         .outerjoin(Partner, Partner.id == Message.partner_id)
-        .where(Message.state.in_((State.FAILED, State.DEAD, State.ACK_OVERDUE)))
-        .group_by(Message.partner_id, Partner.code, Message.state)
+        .where(Message.state.in_(problems))
+        .group_by(Message.partner_id, Partner.code, Message.state, Message.error)
+    ).all()
+    by_reason: dict[str, set[str]] = {}
+    for _pid, code, _state, error, _count, _last in rows:
+        by_reason.setdefault(_reason(error), set()).add(code or "no partner")
+    outages = {reason for reason, who in by_reason.items() if len(who) >= group_partners}
+
+    per_partner: dict[str, dict] = {}
+    per_outage: dict[str, dict] = {}
+    for partner_id, code, state, error, count, last_id in rows:
+        who = code or "no partner"
+        reason = _reason(error)
+        if reason in outages:
+            group = per_outage.setdefault(reason, {"partners": set(), State.FAILED: 0, State.DEAD: 0, "last": 0})
+            group["partners"].add(who)
+        else:
+            group = per_partner.setdefault(who, {"partner_id": partner_id, State.FAILED: 0, State.DEAD: 0,
+                                                 "last": 0, "reasons": set()})
+            group["reasons"].add(reason)
+        group[state] += count
+        group["last"] = max(group["last"], last_id)
+
+    def counts(group: dict) -> str:
+        return ", ".join(f"{group[s]} {s}" for s in problems if group[s])
+
+    found = []
+    for who, group in sorted(per_partner.items()):
+        reasons = sorted(group["reasons"])
+        found.append(Condition(
+            key=f"failure:{who}", kind="failure", severity="critical" if group[State.DEAD] else "warning",
+            partner_id=group["partner_id"], title=f"{who}: message(s) {counts(group)}",
+            detail=f"Messages of {who}: {counts(group)}; latest message {group['last']}. "
+                   f"Reason{'s' if len(reasons) > 1 else ''}: {'; '.join(reasons[:3])}"
+                   f"{' and more' if len(reasons) > 3 else ''}.",
+        ))
+    for reason, group in sorted(per_outage.items()):
+        partners = sorted(group["partners"])
+        digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
+        found.append(Condition(
+            key=f"outage:{digest}", kind="failure", severity="critical",
+            title=f"{len(partners)} partners fail with the same reason: {reason[:150]}",
+            detail=f"Messages of {', '.join(partners)}: {counts(group)}, all with the reason “{reason}” "
+                   f"(numbers shown as #); latest message {group['last']}. Likely on our side.",
+        ))
+    return found
+
+
+def _ack_overdue(session: Session) -> list[Condition]:
+    stmt = (
+        select(Message.partner_id, Partner.code, func.count(Message.id), func.max(Message.id))
+        .outerjoin(Partner, Partner.id == Message.partner_id)
+        .where(Message.state == State.ACK_OVERDUE)
+        .group_by(Message.partner_id, Partner.code)
     )
     found = []
-    for partner_id, code, state, count, last_id in session.execute(stmt):
+    for partner_id, code, count, last_id in session.execute(stmt):
         who = code or "no partner"
-        if state == State.ACK_OVERDUE:
-            found.append(Condition(
-                key=f"ack_overdue:{who}", kind="ack_overdue", severity="warning", partner_id=partner_id,
-                title=f"{who}: {count} acknowledgement(s) overdue",
-                detail=f"{count} delivered message(s) to {who} have no acknowledgement (MDN, CONTRL, APERAK) "
-                       f"within the partner's expected time; latest message {last_id}.",
-            ))
-        else:
-            found.append(Condition(
-                key=f"{state}:{who}", kind="failure", severity="critical" if state == State.DEAD else "warning",
-                partner_id=partner_id, title=f"{who}: {count} message(s) {state}",
-                detail=f"{count} message(s) of {who} in state {state}; latest message {last_id}.",
-            ))
+        found.append(Condition(
+            key=f"ack_overdue:{who}", kind="ack_overdue", severity="warning", partner_id=partner_id,
+            title=f"{who}: {count} acknowledgement(s) overdue",
+            detail=f"{count} delivered message(s) to {who} have no acknowledgement (MDN, CONTRL, APERAK) "
+                   f"within the partner's expected time; latest message {last_id}.",
+        ))
     return found
 
 
@@ -222,28 +290,42 @@ def _volume(session: Session, now: dt.datetime) -> list[Condition]:
 
 def conditions(session: Session, now: dt.datetime, settings: Settings | None = None) -> list[Condition]:
     """Every alert condition that holds at ``now`` (naive UTC), one per key (the first found)."""
+    group = settings.alerts_group_partners if settings is not None else GROUP_PARTNERS
     found: dict[str, Condition] = {}
-    for condition in (*_failures(session), *_certificates(session, now, settings), *_silence(session, now),
-                      *_polling(session), *_volume(session, now)):
+    for condition in (*_failures(session, group), *_ack_overdue(session), *_certificates(session, now, settings),
+                      *_silence(session, now), *_polling(session), *_volume(session, now)):
         found.setdefault(condition.key, condition)
     return list(found.values())
+
+
+_SEVERITY = {"warning": 1, "critical": 2}
 
 
 def evaluate(session: Session, settings: Settings | None = None, *, now: dt.datetime | None = None) -> list[Alert]:
     """Open, bump and close alerts to match :func:`conditions` at ``now``; send the newly opened ones.
 
-    Commits. Returns the alerts opened by this evaluation.
+    An active alert whose condition is no longer seen stays active through the
+    grace period (``[alerts] grace_minutes`` after it was last seen), so a
+    message retried out of ``failed`` and back does not close and reopen (and
+    resend) it; a certificate alert superseded by the next threshold closes at
+    once. An alert whose condition grows worse (a failed message going dead)
+    takes the higher severity without being sent again. Commits. Returns the
+    alerts opened by this evaluation.
     """
     now = now or utcnow()
+    grace = dt.timedelta(minutes=settings.alerts_grace_minutes if settings is not None else GRACE_MINUTES)
     active = {a.key: a for a in session.scalars(select(Alert).where(Alert.state.in_(ACTIVE)))}
     opened = []
-    for condition in conditions(session, now, settings):
+    seen = conditions(session, now, settings)
+    for condition in seen:
         alert = active.pop(condition.key, None)
         if alert is not None:
             alert.count += 1
             alert.last_seen = now
             alert.title = condition.title
             alert.detail = condition.detail
+            if _SEVERITY.get(condition.severity, 0) > _SEVERITY.get(alert.severity, 0):
+                alert.severity = condition.severity
             continue
         alert = Alert(
             key=condition.key, kind=condition.kind, severity=condition.severity, partner_id=condition.partner_id,
@@ -251,7 +333,11 @@ def evaluate(session: Session, settings: Settings | None = None, *, now: dt.date
         )
         session.add(alert)
         opened.append(alert)
+    superseded = {c.key.rsplit(":", 1)[0] for c in seen if c.kind == "certificate"}
     for alert in active.values():
+        replaced = alert.kind == "certificate" and alert.key.rsplit(":", 1)[0] in superseded
+        if not replaced and now - alert.last_seen < grace:
+            continue  # cleared only just now: wait for the grace period
         alert.state = "closed"
         alert.closed_at = now
     session.commit()

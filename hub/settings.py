@@ -75,6 +75,10 @@ class Settings:
     # [alerts] where new alerts are sent (empty: console only)
     alerts_email: str = field(default="", metadata=_section("alerts"))
     alerts_webhook_url: str = field(default="", metadata=_section("alerts"))
+    # an alert whose condition cleared stays open this long (a retry in progress, flapping) before it closes
+    alerts_grace_minutes: float = field(default=15.0, metadata=_section("alerts"))
+    # this many partners failing with the same reason make one alert (a hub-side outage), not one each
+    alerts_group_partners: int = field(default=3, metadata=_section("alerts"))
     # [secrets] Fernet key for channel passwords and private keys (default: generated into var/secrets_key)
     secrets_key: str = field(default="", metadata=_section("secrets"))
     # [retention] payloads older than payload_days are archived (gzip files) or purged; 0 keeps all
@@ -186,6 +190,10 @@ def _check(settings: Settings, origin: Mapping[str, str]) -> None:
         raise bad("retention_mode", f"{settings.retention_mode!r} is not archive or purge")
     if settings.retention_invoice_years < 0:
         raise bad("retention_invoice_years", "must be 0 or more years")
+    if settings.alerts_grace_minutes < 0:
+        raise bad("alerts_grace_minutes", "must be 0 (close at once) or more minutes")
+    if settings.alerts_group_partners < 2:
+        raise bad("alerts_group_partners", "must be 2 or more partners")
     if settings.alerts_webhook_url and not settings.alerts_webhook_url.startswith(("http://", "https://")):
         raise bad("alerts_webhook_url", "must be an http:// or https:// URL")
     url = settings.database

@@ -60,25 +60,80 @@ def test_one_outage_is_one_alert_that_closes_and_reopens(session):
     session.commit()
 
     opened = alerts.evaluate(session, now=NOW)
-    assert [a.key for a in opened] == ["dead:ACME"]
-    assert "3 message(s) dead" in opened[0].title and opened[0].severity == "critical"
+    assert [a.key for a in opened] == ["failure:ACME"]
+    assert "3 dead" in opened[0].title and opened[0].severity == "critical"
     again = alerts.evaluate(session, now=NOW + dt.timedelta(minutes=1))
     assert again == []
-    alert = _active(session)["dead:ACME"]
+    alert = _active(session)["failure:ACME"]
     assert alert.count == 2 and alert.last_seen == NOW + dt.timedelta(minutes=1)
 
     for message in dead:
         message.state = "resolved"
     session.commit()
     alerts.evaluate(session, now=NOW + dt.timedelta(minutes=2))
+    assert set(_active(session)) == {"failure:ACME"}  # within the grace period
+    after = NOW + dt.timedelta(minutes=1 + alerts.GRACE_MINUTES)
+    alerts.evaluate(session, now=after)
     assert _active(session) == {}
     closed = session.get(Alert, alert.id)
-    assert closed.state == "closed" and closed.closed_at == NOW + dt.timedelta(minutes=2)
+    assert closed.state == "closed" and closed.closed_at == after
 
     _message(session, acme, state="dead")
     session.commit()
-    reopened = alerts.evaluate(session, now=NOW + dt.timedelta(minutes=3))
+    reopened = alerts.evaluate(session, now=after + dt.timedelta(minutes=1))
     assert len(reopened) == 1 and reopened[0].id != alert.id
+
+
+def test_failed_going_dead_and_a_retry_keep_one_alert(session, settings, smtp_server):
+    smtp_port, mails = smtp_server
+    settings = load_settings(config_file=False, environ={}, database_url=settings.database,
+                             var_dir=settings.var_path, smtp_host="127.0.0.1", smtp_port=smtp_port,
+                             alerts_email="ops@test.example", alerts_grace_minutes=10)
+    acme = _partner(session)
+    message = _message(session, acme, state="failed")
+    message.error = "delivery: connection refused"
+    session.commit()
+    (alert,) = alerts.evaluate(session, settings, now=NOW)
+    assert alert.key == "failure:ACME" and alert.severity == "warning" and len(mails) == 1
+
+    message.state = "queued"  # the worker retries it: out of failed for a moment
+    session.commit()
+    assert alerts.evaluate(session, settings, now=NOW + dt.timedelta(minutes=1)) == []
+    message.state = "dead"  # the retries ran out
+    session.commit()
+    assert alerts.evaluate(session, settings, now=NOW + dt.timedelta(minutes=9)) == []
+    active = _active(session)
+    assert list(active) == ["failure:ACME"] and active["failure:ACME"].id == alert.id
+    assert active["failure:ACME"].severity == "critical" and "1 dead" in active["failure:ACME"].title
+    assert len(mails) == 1  # one outage, one e-mail
+
+    message.state = "resolved"
+    session.commit()
+    alerts.evaluate(session, settings, now=NOW + dt.timedelta(minutes=18))
+    assert set(_active(session)) == {"failure:ACME"}  # last seen at 9: open until 19
+    alerts.evaluate(session, settings, now=NOW + dt.timedelta(minutes=20))
+    assert _active(session) == {} and session.get(Alert, alert.id).closed_at == NOW + dt.timedelta(minutes=20)
+
+
+def test_the_same_reason_at_many_partners_is_one_alert(session):
+    refused = "delivery: [Errno 111] Connection refused (smtp relay 10.0.0.{n}:25)"
+    partners = [_partner(session, code) for code in ("ACME", "BETA", "GAMMA")]
+    for i, partner in enumerate(partners):
+        for state in ("failed", "dead"):
+            _message(session, partner, state=state).error = refused.format(n=i)
+    _message(session, partners[0], state="failed").error = "segment 4 (DTM) element 1: not a date"
+    _message(session, _partner(session, "DELTA"), state="failed").error = "partner server says 550"
+    session.commit()
+    opened = {a.key: a for a in alerts.evaluate(session, now=NOW)}
+    outage = [a for k, a in opened.items() if k.startswith("outage:")]
+    assert len(outage) == 1 and len(opened) == 3
+    assert "3 partners fail with the same reason" in outage[0].title and outage[0].partner_id is None
+    assert "ACME, BETA, GAMMA" in outage[0].detail and "3 failed, 3 dead" in outage[0].detail
+    assert "1 failed" in opened["failure:ACME"].title and "DTM" in opened["failure:ACME"].detail
+    assert set(opened) - {outage[0].key} == {"failure:ACME", "failure:DELTA"}
+    # below the threshold each partner keeps its own alert
+    assert {c.key for c in alerts._failures(session, group_partners=4)} == {
+        "failure:ACME", "failure:BETA", "failure:GAMMA", "failure:DELTA"}
 
 
 def test_acknowledged_alert_stays_until_cleared(session):
@@ -90,7 +145,7 @@ def test_acknowledged_alert_stays_until_cleared(session):
         alerts.acknowledge(session, alert.id, actor="ops@x", comment=" ")
     alerts.acknowledge(session, alert.id, actor="ops@x", comment="looking at it")
     assert alerts.evaluate(session, now=NOW + dt.timedelta(minutes=1)) == []
-    alert = _active(session)["failed:ACME"]
+    alert = _active(session)["failure:ACME"]
     assert alert.state == "acknowledged" and alert.comment == "looking at it" and alert.count == 2
     with pytest.raises(alerts.AlertError):
         alerts.acknowledge(session, alert.id, actor="ops@x", comment="again")
@@ -170,7 +225,7 @@ def test_polling_failure(session):
     assert alert.key == "polling:ACME/sftp" and "connection refused" in alert.detail
     channel.last_error = None
     session.commit()
-    alerts.evaluate(session, now=NOW + dt.timedelta(minutes=1))
+    alerts.evaluate(session, now=NOW + dt.timedelta(minutes=1 + alerts.GRACE_MINUTES))
     assert _active(session) == {}
 
 
@@ -188,8 +243,7 @@ def test_volume_spike_and_drop(session):
     assert keys == {"volume_spike:BUSY", "volume_drop:STEADY"}
     # before noon an empty day is not yet a drop
     morning = dt.datetime.combine(NOW.date(), dt.time(9))
-    alerts.evaluate(session, now=morning)
-    assert "volume_drop:STEADY" not in _active(session)
+    assert "volume_drop:STEADY" not in {c.key for c in alerts.conditions(session, morning)}
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -253,11 +307,11 @@ def test_sent_by_email_and_webhook_only_when_opened(session, tmp_path: Path, db_
     (alert,) = alerts.evaluate(session, settings, now=NOW)
     assert len(mails) == 1 and len(posts) == 1
     mail = mails[0]
-    assert mail["To"] == "ops@test.example" and "ACME: 1 message(s) dead" in mail["Subject"]
+    assert mail["To"] == "ops@test.example" and "ACME: message(s) 1 dead" in mail["Subject"]
     assert f"https://hub.example/ops/alerts/{alert.id}" in mail.get_payload()
     content_type, body = posts[0]
     assert content_type == "application/json"
-    assert body["key"] == "dead:ACME" and body["severity"] == "critical" and body["id"] == alert.id
+    assert body["key"] == "failure:ACME" and body["severity"] == "critical" and body["id"] == alert.id
     assert "e-mail to ops@test.example" in alert.notified and "webhook 204" in alert.notified
 
     alerts.evaluate(session, settings, now=NOW + dt.timedelta(minutes=1))
@@ -284,7 +338,7 @@ def test_worker_tick_evaluates_alerts_and_seals_secrets(hub_env, session):
     session.commit()
     hub_env.worker().tick(force=True)
     session.expire_all()
-    assert "dead:ACME" in _active(session)
+    assert "failure:ACME" in _active(session)
     stored = session.scalar(select(Channel.settings).where(Channel.name == "their-sftp"))
     assert is_encrypted(stored["password"])
     assert decrypt_settings(hub_env.settings, stored)["password"] == "from-the-file"
