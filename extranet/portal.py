@@ -18,6 +18,7 @@ from flask_login import current_user, login_required
 
 from extranet.extensions import login_manager
 from extranet.forms import CatalogSearchForm, CheckoutForm, OrderSearchForm, QuickOrderForm, UploadForm, options
+from extranet.portal_roles import check_write_role
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required, safe_next
 from hub.monitor import MessageFilter
 from hub.portal import ORDER_STATUSES, ParsedRows, Row, parse_csv, parse_quick_order
@@ -37,6 +38,7 @@ def _partners_only() -> ResponseReturnValue | None:
         return login_manager.unauthorized()
     if current_user.is_ops:
         return redirect(url_for("ops.messages"))
+    check_write_role()
     return None
 
 

@@ -21,6 +21,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from extranet.extensions import db, login_manager
 from extranet.forms import UploadForm
 from extranet.portal import MAX_CART_LINES, _rows_added, load_cart, save_cart
+from extranet.portal_roles import check_write_role
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required
 from hub import approvals, notifications, order_templates, partner_users, portal_documents, turnaround
 from hub.accounts import audit
@@ -53,6 +54,7 @@ def _partners_only() -> ResponseReturnValue | None:
         return login_manager.unauthorized()
     if current_user.is_ops:
         return redirect(url_for("ops.messages"))
+    check_write_role()
     return None
 
 
@@ -99,7 +101,30 @@ def _user() -> User:
 def approvals_list() -> ResponseReturnValue:
     scope = portal_scope()
     waiting = approvals.pending(db.session, scope.partner_id)
-    return render_template("portal/approvals.html", waiting=waiting, partner=scope.partner)
+    return render_template("portal/approvals.html", waiting=waiting, partner=scope.partner,
+                           threshold=approvals.threshold_for(scope.partner))
+
+
+@bp.route("/account/company", methods=["GET", "POST"])
+@roles_required("admin")
+def partner_settings() -> ResponseReturnValue:
+    """The company's own settings, for its admins: the approval threshold (over the profile's value)."""
+    partner = portal_scope().partner
+    error = None
+    if request.method == "POST":
+        try:
+            value = approvals.set_threshold(db.session, _user(), request.form.get("approval_threshold", ""))
+        except approvals.ApprovalError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash("Orders of your buyers now wait for an admin's approval above "
+                  f"{value:,.2f} {partner.currency}." if value is not None else
+                  "Orders of your buyers no longer wait for approval.", "success")
+            return redirect(url_for("portal_extra.partner_settings"))
+    return render_template("portal/partner_settings.html", partner=partner, error=error,
+                           threshold=approvals.threshold_for(partner),
+                           value=request.form.get("approval_threshold") if error else None), 422 if error else 200
 
 
 @bp.post("/approvals/<int:order_id>/approve")
@@ -375,7 +400,7 @@ def received_order(order_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/received-orders/<int:order_id>/<any(despatch, invoice):kind>", methods=["GET", "POST"])
-@login_required
+@roles_required(*PARTNER_ORDER_ROLES)
 def turnaround_document(order_id: int, kind: str) -> ResponseReturnValue:
     scope = portal_scope()
     order = turnaround.received_order(scope, order_id)

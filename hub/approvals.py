@@ -9,7 +9,10 @@ rejection (:func:`reject`) needs a reason; the order ends ``rejected`` and
 nothing is sent, since the order never left the partner. An order an admin
 places is approved by placing it: the threshold guards the buyers' orders.
 EDI and API orders are not held: they come from the partner's own systems,
-which approve before they send.
+which approve before they send. The threshold is the partner's profile value
+unless one of its admins has set another in the portal (:func:`set_threshold`,
+kept in ``partner.portal_settings``; a later ``kontor partners load`` does not
+undo it): :func:`threshold_for` says which applies.
 
 Credit limit: a portal order is refused at checkout (nothing stored, a
 sentence saying by how much it is over) when the partner's open exposure plus
@@ -42,6 +45,9 @@ __all__ = [
     "ApprovalError",
     "OPEN_ORDER_STATUSES",
     "hold_for_approval",
+    "threshold_for",
+    "set_threshold",
+    "MAX_THRESHOLD",
     "open_exposure",
     "credit_problems",
     "pending",
@@ -52,10 +58,59 @@ __all__ = [
 
 OPEN_ORDER_STATUSES = ("received", "pending_approval", "confirmed", "changed", "partially_shipped", "shipped")
 APPROVER_ROLES = ("admin",)
+MAX_THRESHOLD = Decimal("1000000000")
+_THRESHOLD_KEY = "approval_threshold"
 
 
 class ApprovalError(HubError):
     """The decision cannot be taken (not pending, not an admin, no reason); the message says why."""
+
+
+def threshold_for(partner: Partner) -> Decimal | None:
+    """The approval threshold in force: the partner admins' own, else the profile's (None: no approval)."""
+    own = partner.portal_settings or {}
+    if _THRESHOLD_KEY in own:
+        value = own[_THRESHOLD_KEY]
+        return Decimal(value) if value is not None else None
+    return partner.approval_threshold
+
+
+def set_threshold(session: Session, user: User, amount: str) -> Decimal | None:
+    """A partner admin sets the approval threshold of its company (empty: no approval needed); audited, commits.
+
+    Raises :class:`ApprovalError` with a sentence for a user who is not an
+    admin or an amount that is not a sum of money.
+    """
+    if user.partner_id is None or user.role not in APPROVER_ROLES:
+        raise ApprovalError("only an admin of the company can change its approval threshold")
+    text = amount.strip().replace(" ", "")
+    value: Decimal | None = None
+    if text:
+        if text.count(",") == 1 and "." not in text:
+            text = text.replace(",", ".")
+        try:
+            value = Decimal(text)
+        except ArithmeticError:
+            raise ApprovalError(f"approval threshold: {amount.strip()!r} is not an amount") from None
+        if not value.is_finite() or value < 0:
+            raise ApprovalError(f"approval threshold: {amount.strip()} must be 0 or more")
+        if value > MAX_THRESHOLD:
+            raise ApprovalError(f"approval threshold: {amount.strip()} is more than {MAX_THRESHOLD:,}")
+        if -value.as_tuple().exponent > 2:  # type: ignore[operator]
+            raise ApprovalError(f"approval threshold: {amount.strip()} has more than 2 decimals")
+    partner = session.get(Partner, user.partner_id)
+    assert partner is not None
+    before = threshold_for(partner)
+    partner.portal_settings = {**(partner.portal_settings or {}),
+                               _THRESHOLD_KEY: format(value, "f") if value is not None else None}
+    audit(session, user.email, "partner.approval_threshold", target=f"partner:{partner.code}", partner_id=partner.id,
+          detail=f"{_money(before, partner.currency)} -> {_money(value, partner.currency)}")
+    session.commit()
+    return value
+
+
+def _money(value: Decimal | None, currency: str) -> str:
+    return "none (no approval)" if value is None else f"{value:,.2f} {currency}"
 
 
 def hold_for_approval(session: Session, settings: Settings, partner: Partner, order: Order, *, source: str,
@@ -64,7 +119,7 @@ def hold_for_approval(session: Session, settings: Settings, partner: Partner, or
 
     Called by :func:`hub.orders.place_order` before it answers an order. No commit.
     """
-    threshold = partner.approval_threshold
+    threshold = threshold_for(partner)
     if source != "portal" or threshold is None or order.total <= threshold:
         return False
     if user is not None and user.role in APPROVER_ROLES:

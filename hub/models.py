@@ -95,6 +95,8 @@ class Partner(Base):
     approval_threshold: Mapped[Decimal | None] = mapped_column(Money)
     # True: the partner sees and orders only the products of its assortment (AssortmentItem rows)
     assortment_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # settings the partner's own admins make in the portal, over the profile's (e.g. approval_threshold)
+    portal_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     identifiers: Mapped[list[PartnerIdentifier]] = relationship(

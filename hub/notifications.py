@@ -151,8 +151,10 @@ def invoice(session: Session, settings: Settings, order: Order, record: Invoice)
 
 
 def approval_requested(session: Session, settings: Settings, partner: Partner, order: Order) -> int:
+    from hub.approvals import threshold_for  # approvals calls this module: imported when used
+
     body = (f"Order {order.number} ({order.total:,.2f} {order.currency}) is over your approval threshold"
-            f" of {partner.approval_threshold:,.2f} {order.currency} and waits for your decision.\n"
+            f" of {threshold_for(partner) or 0:,.2f} {order.currency} and waits for your decision.\n"
             f"Approve or reject it: {_link(settings, '/approvals')}")
     return queue(session, settings, _recipients(session, partner.id, "approval", roles=("admin",)),
                  f"Order {order.number} waits for your approval", body)

@@ -1,11 +1,12 @@
-"""Partner assortments: a partner may see and order only some products
+"""Partner assortments (a partner may see and order only some products) and partner-set portal settings
 
 Revision ID: 0007_assortment
 Revises: 0006_message_lookups
 
 ``partner.assortment_restricted`` switches a partner from the whole
 catalogue to its ``assortment_item`` rows, each naming a product (by id,
-loaded by SKU) or a whole category.
+loaded by SKU) or a whole category. ``partner.portal_settings`` holds what
+the partner's admins set in the portal (the approval threshold), over the profile.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -20,6 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table("partner") as batch:
         batch.add_column(sa.Column("assortment_restricted", sa.Boolean(), nullable=False,
                                    server_default=sa.text("false")))
+        batch.add_column(sa.Column("portal_settings", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
     op.create_table(
         "assortment_item",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -45,4 +47,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_assortment_item_partner_id"), table_name="assortment_item")
     op.drop_table("assortment_item")
     with op.batch_alter_table("partner") as batch:
+        batch.drop_column("portal_settings")
         batch.drop_column("assortment_restricted")
