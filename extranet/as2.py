@@ -25,6 +25,13 @@ that touches the database. That object implements :class:`As2Hub`:
 ``send_async_mdn(url, headers, body) -> None``
     Queue an async MDN for delivery (e.g. with :func:`adapters.as2.send`
     and retries); must not block the request for long.
+``refuse(request_headers: list[(name, value)], body, error: As2Error, mdn_headers, mdn_body) -> None``  (optional)
+    A message was refused (bad signature, cannot decrypt, expired
+    certificate, unknown partner, ...): keep the request, the error and the
+    error MDN about to be answered where operations see them, and COMMIT.
+    It must not make the Message-ID known to ``seen()``: a corrected resend
+    under the same Message-ID is processed. A failure here is logged and the
+    MDN is answered anyway.
 ``receive_mdn(headers, body) -> None``  (optional)
     An async MDN for one of OUR messages arrived at this endpoint
     (:func:`adapters.as2.is_mdn`). Find the outbound message by
@@ -36,8 +43,9 @@ that touches the database. That object implements :class:`As2Hub`:
 
 Order of events: a duplicate Message-ID gets its original MDN again and is
 not stored twice. Otherwise parse; a refused message (bad signature, cannot
-decrypt, unknown partner, ...) gets an error MDN and nothing is stored nor
-remembered, so a corrected resend with the same Message-ID is processed. An
+decrypt, unknown partner, ...) gets an error MDN and nothing is received nor
+remembered (the hub's ``refuse`` keeps it for operations only), so a
+corrected resend with the same Message-ID is processed. An
 accepted message is stored (committed) and only AFTER ``store()`` returns is
 the MDN answered (sync) or queued (async). If ``store()`` fails the answer is
 HTTP 503 without an MDN, so the partner retries the same message.
@@ -127,6 +135,7 @@ def receive() -> Response:
         inbound = parse_message(headers, body, hub.lookup)
     except As2Error as err:
         mdn_headers, mdn_body = build_mdn(err)
+        _record_refusal(hub, headers, body, err, mdn_headers, mdn_body)
         return _answer(err.mdn_request.mode, err.mdn_request.url, mdn_headers, mdn_body)
     mdn_headers, mdn_body = build_mdn(inbound)
     receipt = inbound.receipt()
@@ -141,6 +150,18 @@ def receive() -> Response:
         return Response(b"message not stored, please resend\r\n", status=503, mimetype="text/plain", headers={"Retry-After": "60"})
     hub.remember_mdn(message_id, mdn_headers, mdn_body)
     return _answer(inbound.mdn_request.mode, inbound.mdn_request.url, mdn_headers, mdn_body)
+
+
+def _record_refusal(hub: As2Hub, headers: Headers, body: bytes, err: As2Error,
+                    mdn_headers: dict[str, str], mdn_body: bytes) -> None:
+    """Let the hub keep the refused request for operations; its failure never withholds the MDN."""
+    refuse = getattr(hub, "refuse", None)
+    if refuse is None:
+        return
+    try:
+        refuse(list(headers.items), body, err, mdn_headers, mdn_body)
+    except Exception:  # the boundary: the partner still gets its error MDN, the log keeps why it was not stored
+        log.exception("refused AS2 message %s from %r could not be recorded", err.message_id, err.as2_from)
 
 
 def _receive_mdn(hub: As2Hub, headers: Headers, body: bytes) -> Response:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.as2 import As2Partner, As2Settings, parse_mdn, peek_mdn
+from adapters.as2 import As2Error, As2Partner, As2Settings, parse_mdn, peek_mdn
 from hub.db import is_postgres
 from hub.inbound import receive
 from hub.messages import new_message, transition
@@ -157,6 +157,40 @@ class DbAs2Hub:
                 session.rollback()
                 raise ValueError(f"AS2 Message-ID {receipt['message_id']} is already stored") from exc
 
+    def refuse(self, request_headers: list[tuple[str, str]], body: bytes, error: As2Error,
+               mdn_headers: dict[str, str], mdn_body: bytes) -> None:
+        """Keep a refused AS2 request as an inbound message in state ``rejected`` and commit.
+
+        Document type "AS2", syntax "mime": the payload is the request as it
+        arrived (HTTP header block, blank line, body), the error says why, and
+        the receipt holds the error MDN we answered. No :class:`As2Transfer`
+        is written, so a corrected resend under the same Message-ID is taken."""
+        raw = b"".join(f"{k}: {v}\r\n".encode("latin-1", "replace") for k, v in request_headers) + b"\r\n" + body
+        disposition = next((line.partition(":")[2].strip() for line in _mdn_fields(mdn_body)
+                            if line.lower().startswith("disposition:")), None)
+        sender = error.as2_from or "an unknown sender"
+        reason = (f"AS2 message {error.message_id or '(no Message-ID)'} from {sender} to {error.as2_to or '?'} "
+                  f"refused ({error.modifier}): {error}")
+        with self.session_factory() as session:
+            channel = self._channel(session, error.as2_from) if error.as2_from else None
+            message = new_message(session, direction="in", data=raw, actor="as2 endpoint",
+                                  partner=channel.partner if channel is not None else None, channel=channel,
+                                  document_type="AS2", syntax="mime",
+                                  detail=f"{len(body)} bytes from {sender}, refused at the AS2 endpoint")
+            message.receipt = {
+                "transport": "as2", "refused": error.modifier, "message_id": error.message_id,
+                "as2_from": error.as2_from, "as2_to": error.as2_to,
+                "mdn": {"mode": error.mdn_request.mode, "url": error.mdn_request.url, "disposition": disposition},
+                "mdn_headers": dict(mdn_headers), "mdn_body": mdn_body.decode("ascii", "replace"),
+            }
+            message.error = reason
+            transition(session, message, Event.CLAIM, actor="as2 endpoint", detail="checked on arrival")
+            transition(session, message, Event.REJECT, actor="as2 endpoint",
+                       detail=f"{reason}; the error MDN was " + ("answered" if error.mdn_request.mode == "sync" else
+                                                                  "queued" if error.mdn_request.mode == "async" else
+                                                                  "not requested"))
+            session.commit()
+
     def seen(self, message_id: str) -> tuple[dict[str, str], bytes] | None:
         with self.session_factory() as session:
             transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "in",
@@ -220,6 +254,11 @@ class DbAs2Hub:
                 message.error = detail + ("" if result.mic_ok else "; the MIC does not match")
                 transition(session, message, Event.REJECT, actor="as2 endpoint", detail=message.error)
             session.commit()
+
+
+def _mdn_fields(mdn_body: bytes) -> list[str]:
+    """The lines of an MDN we built (ASCII), to read its Disposition back for the console."""
+    return mdn_body.decode("ascii", "replace").splitlines()
 
 
 def reserve_outbound(session: Session, message: Message, message_id: str, mic: str) -> As2Transfer:

@@ -25,20 +25,21 @@ from extranet import create_app
 from hub import messages as store
 from hub.as2 import ensure_identity
 from hub.demo import load_demo
-from hub.models import Message, Order
+from hub.models import Channel, Message, Order
 from hub.partners import load_profiles, sync_partners
 from hub.states import State
 from hub.worker import Worker
 from tests.adapters.test_as2_endpoint import InMemoryAs2Hub
 
 
-def key_pair(folder: Path, name: str) -> tuple[Path, Path]:
+def key_pair(folder: Path, name: str, valid_days: tuple[int, int] = (-1, 365)) -> tuple[Path, Path]:
+    """A key and self-signed certificate valid from/to these days relative to now."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=365)).sign(key, hashes.SHA256()))
+            .serial_number(x509.random_serial_number()).not_valid_before(now + dt.timedelta(days=valid_days[0]))
+            .not_valid_after(now + dt.timedelta(days=valid_days[1])).sign(key, hashes.SHA256()))
     key_path, cert_path = folder / f"{name}.key", folder / f"{name}.crt"
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
@@ -196,7 +197,8 @@ def test_a_tampered_message_is_refused_and_not_stored(as2_world, session_factory
     answer = send(us.url, out.headers, bytes(body), 30)
     assert b"failed" in answer.body.lower() or b"error" in answer.body.lower()
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(Message)) == 0
+        (kept,) = session.scalars(select(Message))
+        assert (kept.document_type, kept.state) == ("AS2", State.REJECTED), "kept for operations, not received"
 
 
 def test_certificate_days_left_in_metrics(as2_world, settings, session_factory):
@@ -313,3 +315,84 @@ def test_an_async_mdn_arriving_during_the_post_acknowledges_the_message(
         for message in answers:
             assert message.state == State.ACKNOWLEDGED, message.error
             assert "asynchronous MDN processed" in message.receipt["delivery"]
+
+
+def _set_channel(session_factory, **changes):
+    with session_factory() as session:
+        channel = session.scalar(select(Channel).where(Channel.kind == "as2"))
+        channel.settings = {**channel.settings, **changes}
+        session.commit()
+
+
+@pytest.mark.parametrize("fault", ["tampered payload", "wrong signing key", "encrypted for another key",
+                                   "expired certificate", "unknown partner"])
+def test_a_refused_message_is_kept_as_rejected_and_a_good_resend_is_taken_once(
+        as2_world, settings, session_factory, orders_bytes, tmp_path, monkeypatch, fault):
+    import dataclasses
+
+    from adapters import as2 as as2_adapter
+
+    us, _ = as2_world
+    good = build_message(orders_bytes, "po.edi", us)
+    sender, body = us, None
+    if fault == "tampered payload":  # signed, not encrypted, and a quantity changed on the way
+        _set_channel(session_factory, require_encrypted=False)
+        out = build_message(orders_bytes, "po.edi", dataclasses.replace(us, encrypt=None), message_id=good.message_id)
+        assert out.body.count(b"QTY+21:10:PCE") == 1
+        body = out.body.replace(b"QTY+21:10:PCE", b"QTY+21:90:PCE")
+        modifier = "integrity-check-failed"
+    elif fault == "wrong signing key":
+        key, cert = key_pair(tmp_path, "mallory")
+        sender = dataclasses.replace(us, local=As2Settings.from_dict(
+            {"as2_id": "ACME-AS2", "key": str(key), "cert": str(cert)}))
+        modifier = "authentication-failed"
+    elif fault == "encrypted for another key":
+        _, cert = key_pair(tmp_path, "somebody-else")
+        sender = dataclasses.replace(us, certs=(x509.load_pem_x509_certificate(cert.read_bytes()),))
+        modifier = "decryption-failed"
+    elif fault == "expired certificate":
+        key, cert = key_pair(tmp_path, "acme-2024", valid_days=(-400, -10))
+        sender = dataclasses.replace(us, local=As2Settings.from_dict(
+            {"as2_id": "ACME-AS2", "key": str(key), "cert": str(cert)}))
+        _set_channel(session_factory, cert=str(cert))  # we still have the partner's old certificate only
+        # the partner's software signs with it regardless (ours refuses to)
+        monkeypatch.setattr(as2_adapter, "_expired", lambda cert, now: False)
+        modifier = "authentication-failed"
+    else:
+        sender = dataclasses.replace(us, local=dataclasses.replace(us.local, as2_id="STRANGER-AS2"))
+        modifier = "authentication-failed"
+    if body is None:
+        out = build_message(orders_bytes, "po.edi", sender, message_id=good.message_id)
+        body = out.body
+        monkeypatch.undo()
+    answer = send(us.url, out.headers, body, 30)
+    assert answer.status == 200 and f"Error: {modifier}".encode() in answer.body, answer.body[:1000]
+
+    Worker(settings, session_factory, name="t").drain()
+    with session_factory() as session:
+        (refused,) = session.scalars(select(Message))
+        assert (refused.direction, refused.document_type, refused.state) == ("in", "AS2", State.REJECTED)
+        assert modifier in refused.error and good.message_id in refused.error
+        if fault == "expired certificate":
+            assert "expired" in refused.error
+        assert store.payload_bytes(refused).endswith(body), "the request is kept as it arrived"
+        assert f"message-id: {good.message_id}".lower().encode() in store.payload_bytes(refused).lower()
+        assert refused.receipt["mdn"]["disposition"].endswith(f"processed/Error: {modifier}")
+        assert refused.receipt["mdn_body"].encode() == answer.body, "the error MDN we answered"
+        assert (refused.partner is None) == (fault == "unknown partner")
+        assert session.scalar(select(func.count()).select_from(Order)) == 0, "nothing applied"
+        with pytest.raises(store.RepairError, match="send it again"):
+            store.reprocess(session, refused.id, actor="ops", comment="try")
+
+    if fault == "expired certificate":
+        _set_channel(session_factory, cert=str(tmp_path / "acme.crt"))  # the partner's new certificate
+    first = send(us.url, good.headers, good.body, 30)
+    second = send(us.url, good.headers, good.body, 30)
+    assert b"processed" in first.body and b"Error" not in first.body
+    assert first.body == second.body, "the resend after the good one gets the same MDN"
+    Worker(settings, session_factory, name="t").drain()
+    with session_factory() as session:
+        received = list(session.scalars(select(Message).where(Message.direction == "in",
+                                                              Message.document_type != "AS2")))
+        assert len(received) == 1 and received[0].receipt["message_id"] == good.message_id
+        assert session.scalar(select(func.count()).select_from(Order)) == 1
