@@ -40,10 +40,29 @@ __all__ = [
     "code_list",
     "element_name",
     "SERVICE_DIRECTORY",
+    "CONTRL_VERSIONS",
 ]
 
 #: The pseudo-directory name of the syntax version 3 service messages (CONTRL:D:3:UN).
 SERVICE_DIRECTORY = "S3"
+
+#: CONTRL labels (UNH S009 0052:0054) read with the CONTRL structure of ``S3.json``.
+#: All have the same segments (UCI, UCM, UCS, UCD, and UCF for groups) and groups:
+#:
+#: * ``D:3`` the UN CONTRL for syntax version 3 (JSWG service directory);
+#:   EANCOM 2002 S3 uses it (eancom.com ean02s3 part2/contrl: CONTRL:D:3:UN:EAN004).
+#: * ``2:2`` CONTRL version 2 release 2, as EANCOM 1997 publishes it
+#:   (ref.gs1.org/standards/eancom/1997 CONTRL "VERSION 002": UNH, UCI,
+#:   SG1 UCM (SG2 UCS, UCD), UNT; example UNH+ME004321+CONTRL:2:2:UN:EAN002),
+#:   the S3 structure without the optional UCF groups.
+#: * ``D:96A`` and ``D:01B``: partners that label CONTRL with the directory of
+#:   their business messages; the syntax CONTRL is meant.
+CONTRL_VERSIONS: dict[tuple[str, str], str] = {
+    ("D", "3"): "CONTRL:D:3 (syntax version 3)",
+    ("2", "2"): "CONTRL:2:2 (EANCOM 1997), read with the syntax version 3 CONTRL structure",
+    ("D", "96A"): "CONTRL:D:96A, read as the syntax version 3 CONTRL (CONTRL is a service message of no batch directory)",
+    ("D", "01B"): "CONTRL:D:01B, read as the syntax version 3 CONTRL (CONTRL is a service message of no batch directory)",
+}
 
 
 @dataclass(frozen=True)
@@ -308,7 +327,8 @@ def _unknown(message_type: str, version: str, release: str, why: str) -> Unknown
     dirs = [d for d in supported_directories() if d != SERVICE_DIRECTORY]
     text = (
         f"{message_type}:{version}:{release} {why}; supported: ORDERS, ORDRSP, DESADV, INVOIC, APERAK in"
-        f" directories {dirs[0]}..{dirs[-1]} (version D), and CONTRL:D:3"
+        f" directories {dirs[0]}..{dirs[-1]} (version D), and CONTRL"
+        f" {', '.join(':'.join(label) for label in CONTRL_VERSIONS)}"
     )
     issue = Issue(text, code=SyntaxCode.INVALID_VALUE, tag="UNH", element=2)
     return UnknownDirectoryError(text, [issue])
@@ -324,15 +344,20 @@ def load_spec(message_type: str, version: str, release: str, association: str | 
     structure (their tags, where used nowhere else, in ``unused``) and the
     statuses and repeat counts it narrows are applied; an association Kontor
     does not know gives the plain UN spec.
-    CONTRL is the syntax version 3 service message (``"D"``, ``"3"``).
+    CONTRL is the syntax version 3 service message (``"D"``, ``"3"``); the
+    other labels in :data:`CONTRL_VERSIONS` (``2:2`` of EANCOM 1997,
+    ``D:96A``, ``D:01B``) give the same structure, with a note saying so.
     Raises :class:`UnknownDirectoryError` (an ``EdiError`` whose issue has
     code 12 on UNH element 2) for a directory or type there is no data for.
     Results are cached: the same arguments give the same object.
     """
+    label_note: tuple[str, ...] = ()
     if message_type == "CONTRL":
-        if (version, release) != ("D", "3"):
+        if (version, release) not in CONTRL_VERSIONS:
             raise _unknown(message_type, version, release, "is not a supported CONTRL version")
         directory = SERVICE_DIRECTORY
+        if (version, release) != ("D", "3"):
+            label_note = (CONTRL_VERSIONS[(version, release)],)
     else:
         directory = f"{version}{release}"
         if version != "D" or directory not in _index()[0]:
@@ -361,6 +386,7 @@ def load_spec(message_type: str, version: str, release: str, association: str | 
             raise EdiError(text)
         notes = tuple(subset.get("notes", ()))
         source = f"{source}; subset: {subset['source']}"
+    notes = label_note + notes
     used: set[str] = set()
     dropped: set[str] = set()
     structure = GroupSpec("message", True, 1, _nodes(raw_structure, changes, "", used, dropped))

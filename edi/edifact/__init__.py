@@ -26,8 +26,8 @@ commonly published, not re-checked here; (e) GS1 Germany eDESADV segment
 layout (DESADV:D:01B:UN:EAN007); (f) gs1.se EANCOM 2000 invoic/gd1.htm;
 (g) gs1.se EANCOM 2000 Aperak/gd1.htm (APERAK:D:96A:UN:EAN000);
 (h) eancom.com ean02s3 APERAK examples (APERAK:D:01B:UN:EAN003);
-(i) EANCOM 1997 CONTRL example (CONTRL:2:2:UN:EAN002; rendered as D:3, see
-``_CONTRL_VERSION``);
+(i) EANCOM 1997 CONTRL example (CONTRL:2:2:UN:EAN002, written so; see
+``_CONTRL_VERSIONS``);
 (j) eancom.com ean02s3 CONTRL, edition 2016 (CONTRL:D:3:UN:EAN004).
 Pass ``association=None`` for plain UN/EDIFACT, or a partner's own code.
 """
@@ -91,10 +91,13 @@ DEFAULT_ASSOCIATIONS: dict[tuple[str, str], str] = {
     ("CONTRL", "D01B"): "EAN004",
 }
 
-#: CONTRL's own S009 version and release: D:3, the UN CONTRL for syntax version 3
-#: (gefeg.com/jswg/v3/data/v3-contrl.htm; EANCOM 2002 uses it). EANCOM 1997 still
-#: showed 2:2, which edi.validate does not know; D:3 is rendered for both directories.
-_CONTRL_VERSION = ("D", "3")
+#: CONTRL's own S009 version and release, by its association code, so that the two
+#: always match: EANCOM 1997 (D96A partners) publishes CONTRL:2:2:UN:EAN002, EANCOM
+#: 2002 S3 (D01B partners) CONTRL:D:3:UN:EAN004 (sources (i) and (j) above). Plain
+#: UN (no association) and any other code get D:3, the UN CONTRL for syntax version 3
+#: (gefeg.com/jswg/v3/data/v3-contrl.htm). edi.directory reads all of them.
+_CONTRL_VERSIONS: dict[str | None, tuple[str, str]] = {"EAN002": ("2", "2"), "EAN004": ("D", "3")}
+_CONTRL_DEFAULT_VERSION = ("D", "3")
 
 _DEFAULT = object()
 
@@ -174,7 +177,6 @@ def document_to_message(
     if isinstance(document, Acknowledgement):
         if document.kind == "CONTRL":
             message_type = "CONTRL"
-            version, release = _CONTRL_VERSION
             body = write_contrl(document)
         elif document.kind == "APERAK":
             message_type = "APERAK"
@@ -191,6 +193,8 @@ def document_to_message(
         except (ValueError, ArithmeticError, TypeError, AttributeError) as exc:
             raise MappingError(f"{message_type} {reference} could not be rendered: {exc}") from exc
     chosen = DEFAULT_ASSOCIATIONS.get((message_type, directory)) if association is _DEFAULT else association
+    if message_type == "CONTRL":
+        version, release = _CONTRL_VERSIONS.get(chosen, _CONTRL_DEFAULT_VERSION)  # type: ignore[call-overload]
     return OutMessage(
         reference=reference,
         type=message_type,

@@ -51,7 +51,7 @@ def test_contrl_accepts_an_interchange_without_errors() -> None:
     assert ack.kind == "CONTRL" and ack.action == "7"
     assert [(m.reference, m.action, m.errors) for m in ack.messages] == [("7", "7", [])]
     assert rendered(ack) == [
-        "UNH+C1+CONTRL:D:3:UN:EAN002",
+        "UNH+C1+CONTRL:2:2:UN:EAN002",  # EANCOM 1997, as D96A partners use it
         "UCI+42+5412345000013:14+4012345500004:14+7",
         "UCM+7+ORDERS:D:96A:UN:EAN008+7",
         "UNT+4+C1",

@@ -117,7 +117,18 @@ def test_unknown_directory_is_an_edi_error_with_an_issue() -> None:
     with pytest.raises(UnknownDirectoryError):
         load_spec("IFTMIN", "D", "96A")
     with pytest.raises(UnknownDirectoryError):
-        load_spec("CONTRL", "2", "2")
+        load_spec("CONTRL", "1", "1")
+    with pytest.raises(UnknownDirectoryError):
+        load_spec("CONTRL", "D", "88A")
+
+
+@pytest.mark.parametrize(("version", "release"), [("2", "2"), ("D", "96A"), ("D", "01B")])
+def test_other_contrl_labels_get_the_syntax_contrl_structure(version: str, release: str) -> None:
+    service = load_spec("CONTRL", "D", "3")
+    spec = load_spec("CONTRL", version, release, "EAN002")
+    assert spec.directory == "S3"
+    assert spec.structure == service.structure and spec.segments == service.segments
+    assert any(f"CONTRL:{version}:{release}" in note for note in spec.notes)
 
 
 def test_specs_are_cached() -> None:

@@ -274,10 +274,37 @@ def test_unh_carries_the_eancom_association(directory: str) -> None:
 
 
 def test_contrl_version_per_directory() -> None:
+    """Version and association agree: EANCOM 1997 CONTRL:2:2:UN:EAN002, EANCOM 2002 CONTRL:D:3:UN:EAN004."""
     d96a = document_to_message(sample_contrl(), reference="C1", directory="D96A")
     d01b = document_to_message(sample_contrl(), reference="C1", directory="D01B")
-    assert (d96a.version, d96a.release) == ("D", "3")
-    assert (d01b.version, d01b.release) == ("D", "3")
+    plain = document_to_message(sample_contrl(), reference="C1", directory="D96A", association=None)
+    assert (d96a.version, d96a.release, d96a.association) == ("2", "2", "EAN002")
+    assert (d01b.version, d01b.release, d01b.association) == ("D", "3", "EAN004")
+    assert (plain.version, plain.release, plain.association) == ("D", "3", None)
+
+
+@pytest.mark.parametrize(
+    "label", ["CONTRL:2:2:UN:EAN002", "CONTRL:D:96A:UN:EAN002", "CONTRL:D:01B:UN", "CONTRL:D:3:UN:EAN004"]
+)
+def test_inbound_contrl_labels_validate_and_map(label: str) -> None:
+    """An EANCOM 1997 CONTRL (2:2) or one labelled with a batch directory validates like CONTRL:D:3."""
+    from edi.translate import translate
+
+    golden = (GOLDEN / "contrl_D96A.edi").read_bytes()
+    data = golden.replace(b"CONTRL:2:2:UN:EAN002", label.encode())
+    assert label.encode() in data
+    translation = translate(data)
+    assert [i.format() for i in translation.all_issues() if i.is_error] == []
+    (message,) = translation.messages
+    assert message.document == from_dict(json.loads((GOLDEN / "contrl_D96A.json").read_text(encoding="utf-8")))
+
+
+def test_unknown_contrl_version_is_code_12_at_unh() -> None:
+    from edi.translate import translate
+
+    data = (GOLDEN / "contrl_D96A.edi").read_bytes().replace(b"CONTRL:2:2:UN:EAN002", b"CONTRL:1:1:UN")
+    errors = [i for i in translate(data).all_issues() if i.is_error]
+    assert [(i.code, i.tag, i.element) for i in errors] == [("12", "UNH", 2)]
 
 
 def test_unsupported_directory_is_an_edi_error() -> None:
