@@ -377,25 +377,38 @@ _GUIDE02S4 = "EANCOM 2002 S4 Part II, www.gs1.org/sites/default/files/docs/eanco
 EANCOM_STRUCTURES: dict[str, dict[str, Any]] = {
     "ORDERS:D96A:EAN008": {
         "name": "EANCOM 1997 ORDERS (EAN008)",
-        "pages": [_GUIDE97 + "ORDERS/GD1B.HTM (segment 47, QVR: SG25 members)"],
+        "pages": [_GUIDE97 + "ORDERS/GD1B.HTM (segment 47, QVR: SG25 members)",
+                  _GUIDE97 + "ORDERS/GD1R.HTM (segment 63, NAD: SG35 members)"],
         "groups": {
             "SG25": "LIN PIA IMD MEA QTY DTM MOA GIN QVR FTX SG28 SG29 SG30 SG33 SG34 SG35 SG39 SG45",
+            "SG25/SG35": "NAD SG38",
         },
         "code_lists": _EAN97_RESTRICT,
         "notes": [_EAN97_CODES_NOTE],
     },
     "ORDRSP:D96A:EAN005": {
         "name": "EANCOM 1997 ORDRSP (EAN005)",
-        "pages": [_GUIDE97 + "ORDRSP/GD1B.HTM (segment 47, QVR: SG26 members)"],
+        "pages": [_GUIDE97 + "ORDRSP/GDA.HTM (segment 10, LOC: SG3 members)",
+                  _GUIDE97 + "ORDRSP/GD1B.HTM (segment 47, QVR: SG26 members)",
+                  _GUIDE97 + "ORDRSP/GD1D.HTM (segment 49, PRI: SG30 members)"],
         "groups": {
+            "SG3": "NAD LOC SG4 SG6",
             "SG26": "LIN PIA IMD MEA QTY DTM MOA GIN QVR FTX SG30 SG31 SG32 SG35 SG36 SG37 SG41 SG47",
+            "SG26/SG30": "PRI CUX",
         },
     },
     "DESADV:D96A:EAN005": {
         "name": "EANCOM 1997 DESADV (EAN005)",
-        "pages": [_GUIDE97 + "DESADV/GD19.HTM (segment 45, HAN: SG10, SG15, SG20 and SG22 members)"],
+        "pages": [_GUIDE97 + "DESADV/GD6.HTM (segment 6, NAD: SG2 members)",
+                  _GUIDE97 + "DESADV/GDD.HTM (segment 13, LOC: SG6 and SG7 members)",
+                  _GUIDE97 + "DESADV/GD10.HTM (segment 36, LOC: SG18 members)",
+                  _GUIDE97 + "DESADV/GD19.HTM (segment 45, HAN: SG10, SG15, SG20 and SG22 members)"],
         "groups": {
+            "SG2": "NAD SG3 SG4",
+            "SG6": "TDT SG7",
+            "SG6/SG7": "LOC",
             "SG10": "CPS SG11 SG15",
+            "SG10/SG15/SG18": "LOC DTM QTY",
             "SG10/SG15": "LIN PIA IMD MEA QTY DLM DTM FTX SG16 SG18 SG20 SG23",
             "SG10/SG15/SG20": "PCI DTM MEA QTY SG21 SG22",
             "SG10/SG15/SG20/SG22": "HAN",
@@ -403,15 +416,22 @@ EANCOM_STRUCTURES: dict[str, dict[str, Any]] = {
     },
     "INVOIC:D96A:EAN008": {
         "name": "EANCOM 1997 INVOIC (EAN008)",
-        "pages": [],
-        "groups": {},
+        "pages": [_GUIDE97 + "INVOIC/GD1H.HTM (segment 53, GIN: SG25, SG30 and SG31 members)",
+                  _GUIDE97 + "INVOIC/GD25.HTM (segment 77, ALC: SG51 members)"],
+        "groups": {
+            "SG25": "LIN PIA IMD MEA QTY ALI DTM QVR FTX SG26 SG27 SG28 SG29 SG30 SG32 SG33 SG34 SG38 SG44",
+            "SG25/SG30": "PAC MEA SG31",
+            "SG25/SG30/SG31": "PCI GIN",
+            "SG51": "ALC ALI MOA",
+        },
         "code_lists": _EAN97_RESTRICT,
         "notes": [_EAN97_CODES_NOTE],
     },
     "ORDERS:D01B:EAN010": {
         "name": "EANCOM 2002 ORDERS (EAN010)",
         "pages": [_GUIDE02S4 + "orders/021.htm (2. Message Structure Chart, seen to segment 47, RNG in SG23)",
-                  _GUIDE02S4 + "orders/053.htm (UNH: EANCOM version 010 of the Purchase Order)"],
+                  _GUIDE02S4 + "orders/053.htm (UNH: EANCOM version 010 of the Purchase Order)",
+                  _GUIDE02S4 + "orders/0584.htm (segment 84, RNG: SG28, SG43 and SG45 members)"],
         "groups": {
             "": "BGM DTM PAI ALI FTX SG1 SG2 SG6 SG7 SG8 SG10 SG12 SG13 SG15 SG19 *",
             "SG1": "RFF DTM",
@@ -434,6 +454,9 @@ EANCOM_STRUCTURES: dict[str, dict[str, Any]] = {
             "SG19/SG21": "PCD RNG",
             "SG19/SG22": "MOA RNG",
             "SG19/SG23": "RTE RNG",
+            "SG28": "LIN PIA IMD MEA QTY ALI DTM MOA GIN QVR FTX SG32 SG33 SG34 SG37 SG38 SG39 SG43 SG49",
+            "SG28/SG43": "ALC ALI DTM SG44 SG45 SG46 SG47 SG48",
+            "SG28/SG43/SG45": "PCD RNG",
         },
         "notes": ["structure from the EANCOM 2002 S4 edition of the guide, which carries the same association"
                   " EAN010"],
