@@ -13,9 +13,10 @@ Document types: ``Order`` (Peppol BIS Ordering 3, T01), ``OrderResponse``
 and ``CreditNote`` (Peppol BIS Billing 3.0 / EN 16931), and the APERAK-kind
 :class:`~edi.documents.Acknowledgement` as ``ApplicationResponse`` (Peppol
 BIS Message Level Response 3.0; its XSD is not shipped, the mapping checks it). A canonical
-:class:`~edi.documents.Invoice` with ``document_code`` 381 is a UBL
-``CreditNote``; every other code is a UBL ``Invoice`` with that
-``InvoiceTypeCode``.
+:class:`~edi.documents.Invoice` whose ``document_code`` is a UNTDID 1001
+credit note code (``CREDIT_NOTE_CODES``: 381, 396, 261, 262, 308, 532, ...)
+is a UBL ``CreditNote`` with that ``CreditNoteTypeCode``; every other code is
+a UBL ``Invoice`` with that ``InvoiceTypeCode``.
 
 Schemas: the unchanged OASIS UBL 2.1 OS XSDs shipped in ``schemas/`` (see
 ``schemas/SOURCES.md``), compiled once per process and cached; imports
@@ -101,11 +102,12 @@ import datetime as _dt
 from edi.documents import AckError, Acknowledgement, Document
 from edi.errors import EdiError, Issue, SyntaxCode
 from edi.ubl.parse import root_name, schema_issues, to_document
-from edi.ubl.render import PEPPOL_IDS, render_document
+from edi.ubl.render import CREDIT_NOTE_CODES, PEPPOL_IDS, render_document
 from edi.ubl.rules import en16931_issues
 from edi.ubl.safe import DEFAULT_MAX_BYTES, DTD_REFUSED, parse_xml
 
 __all__ = [
+    "CREDIT_NOTE_CODES",
     "DTD_REFUSED",
     "PEPPOL_IDS",
     "parse_ubl",

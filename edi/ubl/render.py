@@ -37,7 +37,7 @@ from edi.ubl.parse import (
 )
 from edi.ubl.units import rec20_unit
 
-__all__ = ["PEPPOL_IDS", "render_document"]
+__all__ = ["CREDIT_NOTE_CODES", "PEPPOL_IDS", "render_document"]
 
 _BILLING = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 
@@ -55,6 +55,11 @@ PEPPOL_IDS: dict[str, tuple[str, str]] = {
 }
 
 _GTIN_SCHEME = "0160"  # ISO 6523 ICD for GS1 GTIN
+
+#: UNTDID 1001 document name codes that are credit notes: the credit note subset EN 16931
+#: uses (CEN/TC 434 code lists, "UNTDID 1001 - credit note"; Peppol BIS Billing 3.0,
+#: CreditNoteTypeCode). An Invoice with one of these codes is written as a UBL CreditNote.
+CREDIT_NOTE_CODES = frozenset({"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"})
 
 
 def _num(value: Decimal) -> str:
@@ -350,7 +355,7 @@ def _allowance_charge(w: _Writer, parent: etree._Element, item: AllowanceCharge,
 
 
 def _invoice(doc: Invoice, customization: str | None) -> bytes:
-    credit = doc.document_code == "381"
+    credit = doc.document_code in CREDIT_NOTE_CODES
     root = "CreditNote" if credit else "Invoice"
     _needs_lines(root, doc.lines)
     w = _Writer(root, doc.currency)

@@ -35,7 +35,7 @@ from edi.documents import (
     TaxSubtotal,
 )
 from edi.errors import EdiError, Issue, Severity, SyntaxCode
-from edi.ubl import DTD_REFUSED, PEPPOL_IDS, parse_ubl, rejection_for, render_ubl, validate_ubl
+from edi.ubl import CREDIT_NOTE_CODES, DTD_REFUSED, PEPPOL_IDS, parse_ubl, rejection_for, render_ubl, validate_ubl
 from edi.ubl.parse import NS, _LocalOnly, path_of, schema_for
 from edi.ubl.rules import en16931_issues
 from edi.ubl.units import rec20_unit
@@ -265,6 +265,30 @@ def test_credit_note_is_a_ubl_credit_note_and_other_codes_stay_invoices() -> Non
     assert etree.QName(corrected).localname == "Invoice"
     assert corrected.findtext("cbc:InvoiceTypeCode", namespaces=NS) == "384"
     assert parse_ubl(render_ubl(sample_invoice("384")))[0] == sample_invoice("384")
+
+
+@pytest.mark.parametrize("code", ["381", "396", "261", "262", "308", "532", "81", "83"])
+def test_every_uncl1001_credit_note_code_is_a_ubl_credit_note(code: str) -> None:
+    document = sample_invoice(code)
+    data = render_ubl(document)
+    tree = etree.fromstring(data)
+    assert etree.QName(tree).localname == "CreditNote"
+    assert tree.findtext("cbc:CreditNoteTypeCode", namespaces=NS) == code
+    assert schema_for("CreditNote").validate(tree), schema_for("CreditNote").error_log
+    parsed, issues = parse_ubl(data)
+    assert issues == []
+    assert parsed == document
+    assert code in CREDIT_NOTE_CODES and "380" not in CREDIT_NOTE_CODES and "384" not in CREDIT_NOTE_CODES
+
+
+def test_sample_credit_note_round_trips_as_a_credit_note() -> None:
+    data = read_sample("peppol_credit_note.xml")
+    credit, issues = parse_ubl(data)
+    assert issues == []
+    assert (credit.number, credit.document_code, credit.total) == ("CN-2026-0007", "396", D("17.85"))
+    again = render_ubl(credit)
+    assert etree.QName(etree.fromstring(again)).localname == "CreditNote"  # not an Invoice with code 396
+    assert parse_ubl(again) == (credit, [])
 
 
 def adjusted_invoice(code: str = "380") -> Invoice:
