@@ -416,19 +416,22 @@ def turnaround_document(order_id: int, kind: str) -> ResponseReturnValue:
                     carrier=request.form.get("carrier", ""), tracking_number=request.form.get("tracking_number", ""))
             else:
                 days = request.form.get("payment_days", "30")
-                record = turnaround.create_invoice(scope, _user(), order.id, number=request.form.get("number", ""),
-                                                   quantities=quantities,
-                                                   payment_days=int(days) if days.isdigit() else -1)
+                record = turnaround.create_invoice(
+                    scope, _user(), order.id, number=request.form.get("number", ""), quantities=quantities,
+                    payment_days=int(days) if days.isdigit() else -1,
+                    tax_rates={line_no: request.form.get(f"vat-{line_no}", "") for line_no in left})
         except turnaround.TurnaroundError as exc:
             db.session.rollback()
             error = str(exc)
             order = turnaround.received_order(scope, order_id)
         else:
-            flash(f"{'Despatch advice' if kind == 'despatch' else 'Invoice'} {record.number} is sent to "
-                  f"{current_app.config['KONTOR_SETTINGS'].hub_name}.", "success")
+            flash(f"{'Despatch advice' if kind == 'despatch' else 'Invoice'} {record.number} is saved with this order;"
+                  f" {current_app.config['KONTOR_SETTINGS'].hub_name}'s operations staff see it in the hub's audit"
+                  " log. It is not sent as an EDI message.", "success")
             return redirect(url_for("portal_extra.received_order", order_id=order_id))
+    rates = turnaround.catalogue_rates(db.session, order) if kind == "invoice" else {}
     return render_template("portal/turnaround.html", order=order, doc=order.document, kind=kind, left=left,
-                           error=error, form=request.form), 422 if error else 200
+                           rates=rates, error=error, form=request.form), 422 if error else 200
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])

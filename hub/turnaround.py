@@ -10,12 +10,16 @@ orders* and turns it, prefilled, into
 - a despatch advice: per line at most what was ordered and not yet
   despatched; packages get no SSCC (the partner may give one per despatch);
 - an invoice: per line at most what was ordered and not yet invoiced, at the
-  agreed price; line amounts, VAT per rate and totals are computed here and
-  checked with :meth:`edi.documents.Invoice.arithmetic_errors`.
+  agreed price and the line's VAT rate (prefilled from our catalogue: the
+  product with the line's buyer article number, our SKU, or its GTIN; the
+  supplier gives or corrects it, since the VAT on an invoice is the
+  invoicing party's to state); line amounts, VAT per rate and totals are
+  computed here and checked with :meth:`edi.documents.Invoice.arithmetic_errors`.
 
-Both are stored as canonical documents (:class:`SupplierDocument`) for the
-owner's purchasing to read; feeding them into the inbound pipeline as
-DESADV/INVOIC messages is left for when the hub has a purchasing domain.
+Both are stored as canonical documents (:class:`SupplierDocument`) with an
+audit entry, which the operations console's audit log shows; they are not
+sent anywhere: feeding them into the inbound pipeline as DESADV/INVOIC
+messages is left for when the hub has a purchasing domain.
 :func:`create_supplier_order` is how such an order comes in (the demo and the
 tests use it; an ERP interface would too).
 
@@ -35,7 +39,7 @@ from sqlalchemy.orm import Session, selectinload
 from edi import documents as docs
 from hub.accounts import audit
 from hub.errors import HubError
-from hub.models import Partner, User
+from hub.models import Partner, Product, User
 from hub.portal import PartnerScope
 from hub.portal_models import SupplierDocument, SupplierOrder
 from hub.settings import Settings
@@ -49,6 +53,7 @@ __all__ = [
     "remaining",
     "create_despatch",
     "create_invoice",
+    "catalogue_rates",
 ]
 
 CENT = Decimal("0.01")
@@ -199,15 +204,71 @@ def create_despatch(scope: PartnerScope, user: User, order_id: int, *, number: s
     return record
 
 
+def catalogue_rates(session: Session, order: SupplierOrder) -> dict[str, Decimal | None]:
+    """Per line number: the VAT rate of the matching product of our catalogue (by the line's buyer
+    article number, which is our SKU, or its GTIN), None where no product matches."""
+    lines = _order_document(order).lines
+    skus = {line.buyer_sku for line in lines if line.buyer_sku}
+    gtins = {g for line in lines if line.gtin for g in (line.gtin, line.gtin.lstrip("0").zfill(13))}
+    by_sku: dict[str, Decimal] = {}
+    by_gtin: dict[str, Decimal] = {}
+    if skus or gtins:
+        stmt = select(Product.sku, Product.gtin, Product.tax_rate).where(
+            Product.sku.in_(skus) | Product.gtin.in_(gtins))
+        for sku, gtin, rate in session.execute(stmt):
+            by_sku[sku] = rate
+            if gtin:
+                by_gtin[gtin] = rate
+    result: dict[str, Decimal | None] = {}
+    for line in lines:
+        rate = by_sku.get(line.buyer_sku or "")
+        if rate is None and line.gtin:
+            rate = by_gtin.get(line.gtin) or by_gtin.get(line.gtin.lstrip("0").zfill(13))
+        result[line.line_no] = rate
+    return result
+
+
+def _rates(session: Session, order: SupplierOrder, lines: set[str], given: dict[str, str]) -> dict[str, Decimal]:
+    """The VAT rate of each invoiced line: as the supplier typed it, else our catalogue's."""
+    known = catalogue_rates(session, order)
+    rates: dict[str, Decimal] = {}
+    problems = []
+    for line_no in sorted(lines, key=lambda n: (len(n), n)):
+        text = (given.get(line_no) or "").strip().replace(",", ".").rstrip("%").strip()
+        if not text:
+            if known.get(line_no) is None:
+                problems.append(f"line {line_no}: give the VAT rate (percent; 0 for zero-rated)")
+            else:
+                rates[line_no] = Decimal(known[line_no])  # type: ignore[arg-type]
+            continue
+        try:
+            rate = Decimal(text)
+        except InvalidOperation:
+            problems.append(f"line {line_no}: the VAT rate {text!r} is not a number")
+            continue
+        if not rate.is_finite() or not 0 <= rate <= 100 or -rate.as_tuple().exponent > 2:  # type: ignore[operator]
+            problems.append(f"line {line_no}: the VAT rate {text} must be a percentage from 0 to 100"
+                            " with at most 2 decimals")
+            continue
+        rates[line_no] = rate
+    if problems:
+        raise TurnaroundError("; ".join(problems))
+    return rates
+
+
 def create_invoice(scope: PartnerScope, user: User, order_id: int, *, number: str, quantities: dict[str, str],
-                   payment_days: int = 30, today: dt.date | None = None) -> SupplierDocument:
+                   payment_days: int = 30, tax_rates: dict[str, str] | None = None,
+                   today: dt.date | None = None) -> SupplierDocument:
     """An invoice at the agreed prices for what is given (never more than ordered and not yet
-    invoiced); amounts, VAT breakdown and totals computed; commits."""
+    invoiced), each line at its VAT rate (``tax_rates`` by line number as typed; where empty, our
+    catalogue's rate for the product, see :func:`catalogue_rates`); amounts, VAT breakdown and
+    totals computed; commits."""
     order = received_order(scope, order_id)
     given = _quantities(order, quantities, "invoice")
     number = _number(scope, "invoice", number)
     if not 0 <= payment_days <= 365:
         raise TurnaroundError("Payment terms: between 0 and 365 days.")
+    rates = _rates(scope.session, order, set(given), tax_rates or {})
     source = _order_document(order)
     lines = []
     for line in source.lines:
@@ -215,12 +276,14 @@ def create_invoice(scope: PartnerScope, user: User, order_id: int, *, number: st
             continue
         price = line.net_price or Decimal(0)
         basis = line.price_basis or Decimal(1)
-        rate = Decimal("19")  # the owner's purchases are domestic, standard rate
+        rate = rates[line.line_no]
         lines.append(docs.InvoiceLine(
             line_no=line.line_no, gtin=line.gtin, supplier_sku=line.supplier_sku, buyer_sku=line.buyer_sku,
             description=line.description, quantity=given[line.line_no], unit=line.unit, net_price=price,
             price_basis=line.price_basis, line_amount=(given[line.line_no] * price / basis).quantize(CENT),
-            tax_category="S", tax_rate=rate, order_number=order.number, order_line_no=line.line_no))
+            # UNCL 5305: S standard rate, Z zero-rated goods
+            tax_category="S" if rate > 0 else "Z", tax_rate=rate, order_number=order.number,
+            order_line_no=line.line_no))
     groups: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
     for line in lines:
         groups[(line.tax_category, line.tax_rate or Decimal(0))] += line.line_amount

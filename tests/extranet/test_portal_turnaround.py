@@ -63,7 +63,8 @@ def test_despatch_in_two_parts_never_more_than_ordered(acme_client, session, pur
 
 def test_invoice_totals_are_computed(acme_client, session, purchase_order):
     response = post(acme_client, f"/received-orders/{purchase_order}/invoice",
-                    {"number": "RE-2026-1", "quantity-1": "10", "quantity-2": "40", "payment_days": "14"},
+                    {"number": "RE-2026-1", "quantity-1": "10", "quantity-2": "40", "payment_days": "14",
+                     "vat-1": "19", "vat-2": "19 %"},
                     token_from="/")
     assert response.status_code == 302
     record = session.scalar(select(SupplierDocument).where(SupplierDocument.kind == "invoice"))
@@ -91,3 +92,54 @@ def test_other_partners_see_nothing(client, purchase_order, world):
         assert client.get(f"/received-orders/{purchase_order}/{kind}").status_code == 404
         assert post(client, f"/received-orders/{purchase_order}/{kind}",
                     {"number": "X", "quantity-1": "1"}, token_from="/").status_code == 404
+
+
+def test_invoice_vat_rates_come_from_the_products_and_the_supplier(acme_client, session, settings, world):
+    from hub.models import Product
+
+    session.get(Product, world.gadget).tax_rate = Decimal("7")
+    order = create_supplier_order(session, settings, session.get(Partner, world.acme), number="KO-PO-88", lines=[
+        docs.OrderLine(line_no="1", buyer_sku="GAD-200", supplier_sku="ACME-G", description="Gadget",
+                       quantity=Decimal(10), unit="PCE", net_price=Decimal("50.00")),   # our SKU: 7 %
+        docs.OrderLine(line_no="2", gtin="04012345000016", supplier_sku="ACME-W", description="Widget",
+                       quantity=Decimal(4), unit="PCE", net_price=Decimal("10.00")),    # our GTIN: 19 %
+        docs.OrderLine(line_no="3", supplier_sku="ACME-BOOK", description="Manual", quantity=Decimal(1),
+                       unit="PCE", net_price=Decimal("20.00")),                         # unknown to us
+    ])
+    session.commit()
+    order_id = order.id
+    form = acme_client.get(f"/received-orders/{order_id}/invoice").get_data(as_text=True)
+    assert 'name="vat-1" class="qty" inputmode="decimal" value="7"' in form
+    assert 'name="vat-2" class="qty" inputmode="decimal" value="19"' in form
+    assert 'name="vat-3" class="qty" inputmode="decimal" value=""' in form
+    missing = post(acme_client, f"/received-orders/{order_id}/invoice",
+                   {"number": "RE-88", "quantity-1": "10", "quantity-2": "4", "quantity-3": "1"}, token_from="/")
+    assert missing.status_code == 422
+    assert "line 3: give the VAT rate (percent; 0 for zero-rated)" in missing.get_data(as_text=True)
+    bad = post(acme_client, f"/received-orders/{order_id}/invoice",
+               {"number": "RE-88", "quantity-1": "10", "quantity-2": "4", "quantity-3": "1", "vat-3": "120"},
+               token_from="/")
+    assert "line 3: the VAT rate 120 must be a percentage from 0 to 100" in bad.get_data(as_text=True)
+    done = post(acme_client, f"/received-orders/{order_id}/invoice",
+                {"number": "RE-88", "quantity-1": "10", "quantity-2": "4", "quantity-3": "1", "vat-3": "0"},
+                token_from="/", follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert "Invoice RE-88 is saved with this order" in page and "It is not sent as an EDI message." in page
+    assert "is sent to" not in page
+    record = session.scalar(select(SupplierDocument).where(SupplierDocument.number == "RE-88"))
+    invoice = docs.from_dict(record.document)
+    session.rollback()
+    assert [(l.line_no, l.tax_rate, l.tax_category) for l in invoice.lines] == [
+        ("1", Decimal(7), "S"), ("2", Decimal(19), "S"), ("3", Decimal(0), "Z")]
+    assert [(t.rate, t.taxable_amount, t.tax_amount) for t in invoice.tax_subtotals] == [
+        (Decimal(7), Decimal("500.00"), Decimal("35.00")), (Decimal(19), Decimal("40.00"), Decimal("7.60")),
+        (Decimal(0), Decimal("20.00"), Decimal("0.00"))]  # by category (S, then Z) and rate
+    assert invoice.tax_total == Decimal("42.60") and invoice.total == Decimal("602.60")
+    assert invoice.arithmetic_errors() == []
+
+
+def test_a_despatch_advice_says_where_it_went(acme_client, purchase_order):
+    done = post(acme_client, f"/received-orders/{purchase_order}/despatch",
+                {"number": "LS-9", "quantity-1": "10", "quantity-2": "40"}, token_from="/", follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert "Despatch advice LS-9 is saved with this order" in page and "audit log" in page
