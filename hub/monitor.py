@@ -251,6 +251,17 @@ def problem_counts(session: Session) -> dict[int, int]:
 # --- payloads ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A run of a segment's text as the console shows it: data, a separator, or a marked (faulty) element
+    or component with the issues' messages in ``note``. ``missing``: a marker for an element or component
+    an issue names but the segment does not have (nothing of the payload)."""
+
+    text: str
+    note: str | None = None
+    missing: bool = False
+
+
 @dataclass
 class Segment:
     number: int | None  # position in the interchange, UNB = 1; None for the UNA service string advice
@@ -258,6 +269,7 @@ class Segment:
     text: str
     issues: list[dict[str, Any]] = field(default_factory=list)
     gap_before: bool = False  # segments before this one are left out (a long payload)
+    pieces: list[Piece] = field(default_factory=list)  # set for segments with issues: their text, marked
 
 
 @dataclass
@@ -356,6 +368,72 @@ def _segment_tag(segment: str, una: str | None) -> str:
     return "".join(tag)[:3]
 
 
+def _elements(segment: str, component: str, element: str, release: str) -> list[list[str]]:
+    """The segment's data elements (index 0: the tag), each as its components, text kept as written
+    (release characters included), so that joining them with the separators gives the segment back."""
+    elements: list[list[str]] = [[""]]
+    i = 0
+    while i < len(segment):
+        char = segment[i]
+        if release and char == release and i + 1 < len(segment):
+            elements[-1][-1] += segment[i:i + 2]
+            i += 2
+            continue
+        if char == element:
+            elements.append([""])
+        elif char == component:
+            elements[-1].append("")
+        else:
+            elements[-1][-1] += char
+        i += 1
+    return elements
+
+
+def _position(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def segment_pieces(text: str, terminator: str, una: str | None, issues: list[dict[str, Any]]) -> list[Piece]:
+    """``text`` (a segment with its terminator) cut into pieces with the element and component each issue
+    names marked; an issue naming no element marks nothing (the segment itself is flagged). The pieces
+    joined give ``text`` back, apart from markers for missing elements."""
+    component, element, release = (":", "+", "?") if una is None else (una[3], una[4], "" if una[6] == " " else una[6])
+    body = text[: -len(terminator)] if terminator and text.endswith(terminator) else text
+    elements = _elements(body, component, element, release)
+    notes: dict[tuple[int, int | None], list[str]] = {}
+    for issue in issues:
+        at = _position(issue.get("element"))
+        if at is None:
+            continue
+        part = _position(issue.get("component"))
+        notes.setdefault((at, part or None), []).append(str(issue.get("message") or "issue"))
+    pieces: list[Piece] = []
+    for index, components in enumerate(elements):
+        if index:
+            pieces.append(Piece(element))
+        whole = notes.get((index, None))
+        if whole:
+            pieces.append(Piece(component.join(components), "; ".join(whole)))
+        else:
+            for number, value in enumerate(components, start=1):
+                if number > 1:
+                    pieces.append(Piece(component))
+                note = notes.get((index, number))
+                pieces.append(Piece(value, "; ".join(note)) if note else Piece(value))
+            for (at, part), note in sorted(notes.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+                if at == index and part is not None and part > len(components):
+                    pieces.append(Piece(component))
+                    pieces.append(Piece(f"(component {part} missing)", "; ".join(note), missing=True))
+    for (at, part), note in sorted(notes.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+        if at >= len(elements):
+            where = f"element {at}" + (f".{part}" if part else "")
+            pieces.append(Piece(element))
+            pieces.append(Piece(f"({where} missing)", "; ".join(note), missing=True))
+    if body != text:
+        pieces.append(Piece(text[len(body):]))
+    return [p for p in pieces if p.text]
+
+
 def _looks_edifact(text: str) -> bool:
     head = text.lstrip("\ufeff \r\n\t")[:3]
     return head in ("UNA", "UNB", "UNH")
@@ -392,6 +470,9 @@ def _edifact_view(text: str, size: int, issues: list[dict[str, Any]]) -> Payload
             segment.issues.append(issue)
         else:
             unplaced.append(issue)
+    for segment in segments:
+        if segment.issues and segment.number is not None:
+            segment.pieces = segment_pieces(segment.text, terminator, una, segment.issues)
     return PayloadView(kind="edifact", segments=segments, unplaced=unplaced, size=size,
                        total_segments=total, truncated=truncated or total > MAX_SEGMENTS)
 

@@ -52,7 +52,10 @@ def test_message_detail_shows_segments_and_highlights_the_error(ops_client, worl
     page = ops_client.get(f"/ops/messages/{world.error_message}").get_data(as_text=True)
     # Every segment on its own numbered line, UNB = 1.
     assert re.search(r'id="segment-1".*UNB\+UNOC:3', page, re.S)
-    assert re.search(r'id="segment-4"[^>]*>\s*<span class="segno"[^>]*>4</span><code>DTM\+137:2026112X:102', page)
+    assert re.search(r'id="segment-4"[^>]*>\s*<span class="segno"[^>]*>4</span><code>DTM\+137:'
+                     r'<mark class="fault" title="2026112X is not a date \(CCYYMMDD\)">2026112X</mark>:102&#39;</code>',
+                     page)
+    assert page.count("<mark ") == 1  # only the faulty component, separators left as written
     flagged = re.findall(r'<li class="segment flagged" id="segment-(\d+)"', page)
     assert flagged == ["4"]
     assert "2026112X is not a date" in page

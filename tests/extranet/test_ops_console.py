@@ -403,3 +403,40 @@ def test_partner_users_are_kept_out(acme_client, path):
 def test_anonymous_is_sent_to_sign_in(client, world):
     response = client.get("/ops/dashboard")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# --- the faulty element, marked --------------------------------------------------------
+
+
+def test_message_page_marks_the_faulty_element_and_component(viewer_client, session, world):
+    from tests.extranet.conftest import _message
+
+    data = (b"UNA|*,# ~UNB*UNOC|3*SENDER|14*RECIPIENT|14*261125|1200*IC0100~UNH*1*ORDERS|D|96A|UN~"
+            b"BGM*220*PO#~1*9~QTY*21|abc~UNT*4*1~UNZ*1*IC0100~")
+    issues = [{"segment": 3, "tag": "BGM", "element": 2, "message": "document number too long", "code": "39"},
+              {"segment": 4, "tag": "QTY", "element": 1, "component": 2, "message": "abc is not a number"},
+              {"segment": 4, "tag": "QTY", "element": 3, "message": "mandatory element missing"}]
+    acme = session.get(Partner, world.acme)
+    message = _message(session, acme, data, state="rejected", issues=issues, ref="IC0100")
+    session.commit()
+    page = _text(viewer_client.get(f"/ops/messages/{message.id}"))
+    # the whole element 2 of BGM, its release character kept; the separators stay outside the marks
+    assert '<code>BGM*220*<mark class="fault" title="document number too long">PO#~1</mark>*9~</code>' in page
+    # component 2 of QTY element 1, and a marker where the missing element 3 belongs
+    assert ('<code>QTY*21|<mark class="fault" title="abc is not a number">abc</mark>'
+            '*<mark class="missing" title="mandatory element missing">(element 3 missing)</mark>~</code>') in page
+    assert page.count("<mark ") == 3
+    assert re.search(r'id="segment-2"[^>]*>\s*<span class="segno"[^>]*>2</span><code>UNH\*1\*ORDERS\|D', page)
+
+
+def test_segment_pieces_give_the_segment_back():
+    from hub.monitor import segment_pieces
+
+    text = "FTX+AAI+++Release ?' and ?+ kept:x'"
+    pieces = segment_pieces(text, "'", None, [{"element": 4, "component": 1, "message": "too long"},
+                                              {"element": 4, "component": 1, "message": "bad character"}])
+    assert "".join(p.text for p in pieces) == text
+    (marked,) = [p for p in pieces if p.note]
+    assert marked.text == "Release ?' and ?+ kept" and marked.note == "too long; bad character"
+    assert [p.text for p in segment_pieces("DTM+137'", "'", None, [{"element": 1, "component": 3, "message": "m"}])
+            ] == ["DTM", "+", "137", ":", "(component 3 missing)", "'"]
