@@ -21,6 +21,8 @@ LENIENCIES: dict[str, str] = {
     "unknown-codes": "report values missing from a code list as warnings",
     "element-formats": "report element length and character type violations as warnings",
     "unknown-segments": "report segments the message structure does not allow as warnings",
+    "long-association-code": "report a UNH association assigned code (0057) longer than its an..6 as a warning"
+    " (EANCOM 1997 subset labels such as EAN008B)",
 }
 
 

@@ -60,8 +60,10 @@ that passes it is valid; any other goes through :func:`_check`, which finds
 and words the problem (or finds none: decimals take that way).
 
 The named leniencies of :class:`~edi.options.Strictness` turn issues into
-warnings: ``unknown-codes`` (12), ``element-formats`` (19, 37-40) and
-``unknown-segments`` (15).
+warnings: ``unknown-codes`` (12), ``element-formats`` (19, 37-40),
+``unknown-segments`` (15) and ``long-association-code`` (39 for UNH 0057
+only, the S009 association code: EANCOM 1997 subsets are labelled like
+``EAN008B``, seven characters where ISO 9735 allows six).
 """
 
 from __future__ import annotations
@@ -493,6 +495,7 @@ def validate_segments(
     issues: list[Issue] = []
     lenient_codes = strictness.allows("unknown-codes")
     lenient_formats = strictness.allows("element-formats")
+    lenient_association = strictness.allows("long-association-code")
     seg_specs = compiled.segments
 
     def report(index: int, tag: str, code: str, text: str, element: int | None = None,
@@ -516,6 +519,9 @@ def validate_segments(
         if problem is not None:
             pcode, ptext, closed = problem
             warn = (lenient_codes or not closed) if pcode == "12" else lenient_formats
+            if pcode == SyntaxCode.TOO_LONG and lenient_association and (tag, element, component) == ("UNH", 2, 5):
+                warn = True
+                ptext += " (accepted under leniency long-association-code)"
             report(index, tag, pcode, f"{where}: {ptext}", element=element, component=component, warning=warn)
 
     def check_element(index: int, tag: str, number: int, spec: _Elem, value: Any) -> None:
