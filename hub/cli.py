@@ -457,8 +457,38 @@ def edi_validate(files: tuple[str, ...], leniencies: tuple[str, ...], progress: 
     sys.exit(1 if bad else 0)
 
 
+def _remember_progress(ctx: click.Context, _param: click.Parameter, value: bool | None) -> None:
+    ctx.meta["kontor.edi.progress"] = value
+
+
+def _translate_file(file: str, strictness):
+    """edi.translate.translate_file (EDIFACT streamed) with the progress bar of 'edi validate'.
+
+    The bar goes to stderr: forced by --progress / --no-progress, else shown
+    on a terminal for files over 5 MB. A file that cannot be read exits 1.
+    """
+    from edi.errors import EdiError
+    from edi.translate import translate_file
+
+    progress = click.get_current_context().meta.get("kontor.edi.progress")
+    size = Path(file).stat().st_size
+    show = progress if progress is not None else (sys.stderr.isatty() and size > 5_000_000)
+    try:
+        if show:
+            from tqdm import tqdm
+
+            with tqdm(total=size, unit="B", unit_scale=True, desc=Path(file).name, file=sys.stderr) as bar:
+                return translate_file(file, strictness=strictness, on_progress=bar.update, keep_messages=False)
+        return translate_file(file, strictness=strictness, keep_messages=False)
+    except EdiError as exc:
+        click.echo(f"{file}: {exc}", err=True)
+        sys.exit(1)
+
+
 @edi.command("translate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--progress/--no-progress", default=None, expose_value=False, callback=_remember_progress,
+              help="Progress bar (default: on a terminal for large files).")
 @click.option("--format", "fmt", type=click.Choice(["json", "ubl"]), default="json", show_default=True)
 @click.option("--lenient", "leniencies", multiple=True, metavar="NAME")
 def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...]) -> None:
@@ -466,7 +496,7 @@ def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...]) -> None:
     from edi.documents import to_dict
     from edi.translate import render, translate
 
-    translation = translate(Path(file).read_bytes(), strictness=_strictness(leniencies))
+    translation = _translate_file(file, _strictness(leniencies))
     problems = False
     for issue in translation.all_issues():
         click.echo(issue.format(file), err=True)

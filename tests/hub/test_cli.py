@@ -119,3 +119,19 @@ def test_translate_to_ubl_and_back(cli, tmp_path):
     for line in original["lines"]:  # UBL writes UN/ECE Rec. 20 units: EANCOM PCE comes back as H87
         line["unit"] = rec20_unit(line["unit"])
     assert back == original, "EDIFACT -> document -> UBL -> document is the same document"
+
+
+def test_progress_bar_of_validate_and_translate_when_forced(tmp_path):
+    """--progress shows a byte-counting bar on stderr (here not a terminal, so off without it); stdout stays clean."""
+    runner = CliRunner()
+    name = "orders_acme_d96a.edi"
+    size = (DATA / name).stat().st_size
+    for command in ("validate", "translate"):
+        shown = runner.invoke(main, ["edi", command, "--progress", str(DATA / name)], catch_exceptions=False)
+        assert shown.exit_code == 0, shown.output
+        assert name in shown.stderr and f"{size}/{size}" in shown.stderr and "100%" in shown.stderr
+        assert "100%" not in shown.stdout
+        quiet = runner.invoke(main, ["edi", command, str(DATA / name)], catch_exceptions=False)
+        assert quiet.exit_code == 0 and quiet.stderr == ""
+    translated = runner.invoke(main, ["edi", "translate", "--progress", str(DATA / name)], catch_exceptions=False)
+    assert json.loads(translated.stdout)["number"] == "PO-2026-0001"
