@@ -347,9 +347,11 @@ CODE_LISTS: dict[str, dict[str, Any]] = {
 #
 # "groups" maps a group path ("" for the message level, UNH and UNT left
 # out; "SG10/SG17" for a nested group) to the members EANCOM uses, in UN
-# order. A trailing "*" means the list was seen only up to its last named
-# member: the members after it keep the UN definition. A group without an
-# entry was not seen and keeps the UN definition. Statuses and repeat counts
+# order. A "*" stands for a stretch of the group that was not seen (before,
+# between or after the members named): the UN members there are kept. Between
+# two named members with no "*" between them, and outside them where no "*"
+# stands, every UN member not named is not used. A group without an entry was
+# not seen and keeps the UN definition. Statuses and repeat counts
 # on those pages equal the UN ones (checked for every line seen), so the
 # subsets only drop what is not used; "counts" would narrow a status or a
 # repeat count where a guide does (none seen).
@@ -377,11 +379,13 @@ _GUIDE02S4 = "EANCOM 2002 S4 Part II, www.gs1.org/sites/default/files/docs/eanco
 EANCOM_STRUCTURES: dict[str, dict[str, Any]] = {
     "ORDERS:D96A:EAN008": {
         "name": "EANCOM 1997 ORDERS (EAN008)",
-        "pages": [_GUIDE97 + "ORDERS/GD1B.HTM (segment 47, QVR: SG25 members)",
+        "pages": [_GUIDE97 + "ORDERS/GD5.HTM and GD6.HTM (segments 5 and 6: ALI then FTX, no IMD between)",
+                  _GUIDE97 + "ORDERS/GD1B.HTM (segment 47, QVR: SG25 members)",
                   _GUIDE97 + "ORDERS/GDP.HTM (segment 25, LOC: SG11 members)",
                   _GUIDE97 + "ORDERS/GD1M.HTM (segment 58, LOC: SG33 members)",
                   _GUIDE97 + "ORDERS/GD1R.HTM (segment 63, NAD: SG35 members)"],
         "groups": {
+            "": "* ALI FTX *",
             "SG11": "TOD LOC",
             "SG25": "LIN PIA IMD MEA QTY DTM MOA GIN QVR FTX SG28 SG29 SG30 SG33 SG34 SG35 SG39 SG45",
             "SG25/SG33": "LOC QTY DTM",
@@ -554,19 +558,23 @@ def _subset_structure(key: str, entry: dict[str, Any], un: list[Any]) -> dict[st
         if len(set(names)) != len(names):
             raise SystemExit(f"{where}: the UN group repeats a tag, a path cannot name it")
         tokens = members.split()
-        open_tail = tokens[-1] == "*"
-        if open_tail:
-            tokens.pop()
-        position = -1
+        named = [token for token in tokens if token != "*"]
+        open_gaps = [False] * (len(named) + 1)  # gap i lies before named[i] (the last one: after them all)
+        gap = 0
         for token in tokens:
+            if token == "*":
+                open_gaps[gap] = True
+            else:
+                gap += 1
+        position = -1
+        for token in named:
             if token not in names or names.index(token) <= position:
                 raise SystemExit(f"{where}: {token} is not a member after position {position + 1} in UN order")
             position = names.index(token)
-        if path and tokens[0] != names[0]:
+        if path and tokens[0] != "*" and named[0] != names[0]:
             raise SystemExit(f"{where}: the trigger segment {names[0]} must be the first member")
-        seen_until = position if open_tail else len(names) - 1
         for index, item in enumerate(levels[path]):
-            if item[0] in tokens or index > seen_until:
+            if item[0] in named or open_gaps[sum(names.index(token) < index for token in named)]:
                 continue
             if item[1] == "M":
                 raise SystemExit(f"{where}: {item[0]} is mandatory in the UN message, it cannot be left out")
@@ -596,7 +604,7 @@ def generate_eancom(un_messages: dict[str, dict[str, Any]], log: Any = sys.stder
         code_lists = entry.get("code_lists", {})
         if entry["pages"]:
             unused = sorted(path for path, change in structure.items() if change[1] == 0)
-            seen = [(p or "the message level") + (" (up to its last member listed)" if v.endswith("*") else "")
+            seen = [(p or "the message level") + (" (in part)" if "*" in v.split() else "")
                     for p, v in sorted(entry["groups"].items())]
             notes.append("not used in EANCOM, left out: " + ", ".join(unused))
             notes.append(f"member lists seen: {'; '.join(seen)}; everywhere else the UN {directory} definition is"

@@ -79,6 +79,9 @@ def test_subset_leaves_out_what_eancom_does_not_use() -> None:
     # what is kept keeps its UN status and count
     assert ean.find("SG25/QTY") == plain.find("SG25/QTY")
     assert ean.find("SG25").max_repeat == 200000  # type: ignore[union-attr]
+    # EANCOM 1997 ORDERS segments 5 and 6 are ALI and FTX: the heading IMD between them is not used
+    assert "IMD" not in _names(ean.structure) and "IMD" in _names(plain.structure)
+    assert "PAI" in _names(ean.structure)  # segment 4 was not seen: the UN definition is kept
     # tags left out everywhere (PCD is still used in the heading section, CCI only ever was in SG25/SG26)
     assert {"CCI", "CAV", "GIR", "STG"} <= ean.unused and "PCD" not in ean.unused
     assert plain.unused == frozenset()
@@ -246,6 +249,9 @@ def test_generator_rejects_facts_that_do_not_fit_the_un_message() -> None:
     # FTX lies between two members seen, so it is left out; SG15, after the open tail, is kept
     assert changes({"SG10": "CPS SG11 *"}) == {"SG10/FTX": ["C", 0]}
     assert changes({"SG10": "CPS SG15"}) == {"SG10/FTX": ["C", 0], "SG10/SG11": ["C", 0]}
+    # a stretch seen in the middle: only what lies between the members named is left out
+    assert changes({"": "* DTM MEA *"}) == {"ALI": ["C", 0]}
+    assert changes({"": "* DTM ALI *"}) == {}
     for bad, why in [
         ({"SG10": "CPS SG15 SG11"}, "UN order"),
         ({"SG10": "FTX SG11"}, "trigger"),
