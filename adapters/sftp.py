@@ -373,9 +373,7 @@ class SftpAdapter:
             return TransportError(f"{action} on {self._where}: permission denied", retryable=False)
         if code == errno.ENOENT:
             return TransportError(f"{action} on {self._where}: no such file or directory", retryable=False)
-        if isinstance(exc, (EOFError, socket.timeout, ConnectionError, paramiko.SSHException)) or (
-            isinstance(exc, OSError) and str(exc).startswith(("Socket is closed", "Server connection dropped"))
-        ):
+        if _connection_lost(exc):
             return TransportError(f"{action} on {self._where}: connection lost ({exc or type(exc).__name__})")
         text = str(exc.args[-1]) if getattr(exc, "args", None) else str(exc)
         return TransportError(f"{action} on {self._where}: SFTP server reported failure ({text or type(exc).__name__}), e.g. remote disk full")
@@ -482,7 +480,8 @@ class SftpAdapter:
                     spool.write(chunk)
             got = spool.tell()
             if got != size:
-                raise OSError(f"short read: {got} of {size} bytes")
+                raise TransportError(f"downloading {path} on {self._where}: short read, {got} of the {size} bytes "
+                                     "listed (changed or cut off while read); left on the server for the next poll")
             spool.seek(0)
             return spool.read()
 
@@ -565,17 +564,21 @@ class SftpAdapter:
         target = final + s.upload_suffix if s.outbound_mode == "rename" else final
         try:
             sftp = self._client()
-            remote = sftp.open(target, "wb")
             try:
-                remote.set_pipelined(True)
-                view = memoryview(data)
-                for off in range(0, len(view), 1 << 20):
-                    remote.write(view[off : off + (1 << 20)])
-                _close_strictly(remote, len(data))
-            finally:
-                remote.close()
-            if target != final:
-                self._rename_over(sftp, target, final)
+                remote = sftp.open(target, "wb")
+                try:
+                    remote.set_pipelined(True)
+                    view = memoryview(data)
+                    for off in range(0, len(view), 1 << 20):
+                        remote.write(view[off : off + (1 << 20)])
+                    _close_strictly(remote, len(data))
+                finally:
+                    remote.close()
+                if target != final:
+                    self._rename_over(sftp, target, final)
+            except (OSError, EOFError, paramiko.SSHException):
+                self._discard(sftp, target)
+                raise
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise self._error(exc, f"uploading {final}") from exc
         finally:
@@ -583,20 +586,45 @@ class SftpAdapter:
         log.info("delivered %s (%d bytes) to %s", final, len(data), self._where)
         return Receipt(detail=f"sftp://{s.host}:{s.port}{final if final.startswith('/') else '/' + final}", data={"remote_path": final, "bytes": len(data)})
 
+    def _discard(self, sftp: paramiko.SFTPClient, path: str) -> None:
+        """After a failed upload: remove what was written (the temporary file, or the partial file
+        of a direct write), so neither a half file nor the space it takes stays behind. Best effort:
+        on a dropped connection the file stays, under the temporary name in rename mode."""
+        try:
+            sftp.remove(path)
+            log.info("removed the incomplete upload %s on %s", path, self._where)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if getattr(exc, "errno", None) != errno.ENOENT:
+                log.warning("could not remove the incomplete upload %s on %s: %s", path, self._where, exc)
+
     @staticmethod
     def _rename_over(sftp: paramiko.SFTPClient, src: str, dst: str) -> None:
+        """Rename ``src`` to ``dst``, replacing it: the posix-rename extension where it works;
+        on any failure of that request (SSH_FX_OP_UNSUPPORTED, SSH_FX_FAILURE, a server that
+        does not know the extension), a plain rename, and if ``dst`` is in the way, a plain
+        rename after removing it. A lost connection is not retried here."""
         try:
             sftp.posix_rename(src, dst)
             return
-        except OSError as exc:
-            if getattr(exc, "errno", None) is not None or "unsupported" not in str(exc).lower():
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if _connection_lost(exc):
                 raise
+            log.info("posix-rename of %s refused (%s); falling back to rename", src, exc or type(exc).__name__)
         try:
-            sftp.remove(dst)
+            sftp.rename(src, dst)
+            return
         except OSError as exc:
-            if getattr(exc, "errno", None) != errno.ENOENT:
+            if _connection_lost(exc) or not SftpAdapter._exists(sftp, dst):
                 raise
+        sftp.remove(dst)
         sftp.rename(src, dst)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True when an SFTP error means the connection is gone (as opposed to a refused request)."""
+    if isinstance(exc, (EOFError, socket.timeout, ConnectionError, paramiko.SSHException)):
+        return True
+    return isinstance(exc, OSError) and str(exc).startswith(("Socket is closed", "Server connection dropped"))
 
 
 def _close_strictly(fh: paramiko.SFTPFile, expected_size: int | None = None) -> None:

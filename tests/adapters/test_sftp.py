@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -262,6 +263,74 @@ def test_rename_fallback_without_posix_rename(sshd, ssh_keys, monkeypatch):
     with SftpAdapter(settings(sshd, ssh_keys)) as a:
         a.deliver("x.edi", b"new")
     assert (sshd.root / "out" / "x.edi").read_bytes() == b"new" and os.listdir(sshd.root / "out") == ["x.edi"]
+
+
+@pytest.mark.parametrize("refusal", ["Failure", "Operation unsupported", "Permission denied"])
+def test_rename_fallback_on_any_refused_posix_rename(sshd, ssh_keys, monkeypatch, refusal):
+    def refused(self, old, new):
+        raise IOError(refusal) if refusal != "Permission denied" else IOError(errno.EACCES, refusal)
+
+    monkeypatch.setattr(paramiko.SFTPClient, "posix_rename", refused)
+    with SftpAdapter(settings(sshd, ssh_keys)) as a:
+        a.deliver("new.edi", b"first")  # nothing in the way: a plain rename
+        (sshd.root / "out" / "x.edi").write_bytes(b"old")
+        a.deliver("x.edi", b"new")  # in the way: removed, then renamed
+    assert (sshd.root / "out" / "x.edi").read_bytes() == b"new"
+    assert sorted(os.listdir(sshd.root / "out")) == ["new.edi", "x.edi"]
+
+
+def test_rename_fallback_on_a_server_that_denies_posix_rename(sshd_factory, ssh_keys, monkeypatch):
+    denying = sshd_factory(sftp="internal-sftp -P posix-rename")  # OpenSSH answers the request with an error status
+    refusals: list[BaseException] = []
+    original = paramiko.SFTPClient.posix_rename
+
+    def spy(self, old, new):
+        try:
+            return original(self, old, new)
+        except BaseException as exc:
+            refusals.append(exc)
+            raise
+
+    monkeypatch.setattr(paramiko.SFTPClient, "posix_rename", spy)
+    (denying.root / "out").mkdir()
+    (denying.root / "out" / "x.edi").write_bytes(b"old")
+    with SftpAdapter(settings(denying, ssh_keys, outbound_dir=str(denying.root / "out"))) as a:
+        a.deliver("x.edi", b"new")
+        a.deliver("y.edi", b"y")
+    assert (denying.root / "out" / "x.edi").read_bytes() == b"new"
+    assert sorted(os.listdir(denying.root / "out")) == ["x.edi", "y.edi"]
+    assert len(refusals) == 2 and all(isinstance(e, OSError) for e in refusals), refusals
+
+
+def test_a_failed_rename_removes_the_temporary_file(sshd, ssh_keys, monkeypatch):
+    def refused(self, old, new):
+        raise IOError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(paramiko.SFTPClient, "posix_rename", refused)
+    monkeypatch.setattr(paramiko.SFTPClient, "rename", refused)
+    with pytest.raises(TransportError, match="permission denied"):
+        SftpAdapter(settings(sshd, ssh_keys)).deliver("x.edi", b"x")
+    assert os.listdir(sshd.root / "out") == [], "no .part left behind"
+
+
+def test_a_short_read_is_refused_and_the_file_stays(sshd, ssh_keys, monkeypatch):
+    path = sshd.root / "in" / "po.edi"
+    path.write_bytes(b"x" * 5000)
+    original = SftpAdapter._complete
+
+    def listed_then_cut(self, sftp):
+        listed = original(self, sftp)
+        os.truncate(path, 3000)  # the partner rewrites it between our listing and our read
+        return listed
+
+    monkeypatch.setattr(SftpAdapter, "_complete", listed_then_cut)
+    a = SftpAdapter(settings(sshd, ssh_keys))
+    with pytest.raises(TransportError, match=r"short read, 3000 of the 5000 bytes") as exc:
+        fetch_all(a)
+    assert exc.value.retryable is True
+    assert path.stat().st_size == 3000, "left on the server"
+    monkeypatch.undo()
+    assert fetch_all(a) == {"po.edi": b"x" * 3000}, "taken whole on the next poll"
 
 
 def test_unsafe_outbound_name_refused(sshd, ssh_keys):

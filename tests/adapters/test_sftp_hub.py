@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from edi.translate import translate
+from hub import messages as store
 from hub.demo import load_demo
 from hub.models import Channel, Message, Order
 from hub.partners import load_profiles, sync_partners
@@ -86,3 +91,67 @@ def test_a_refused_host_key_is_a_stored_channel_error(sshd, ssh_keys, settings, 
         assert "host key" in (channel.last_error or "").lower()
         assert session.scalar(select(Message)) is None
     assert (sshd.root / "in" / "po.edi").exists(), "nothing taken from a server we do not trust"
+
+
+@pytest.fixture
+def tiny_remote_disk(sshd):
+    """The partner's out/ on a 1 MiB tmpfs (needs root and mount(8); skipped otherwise)."""
+    out = sshd.root / "out"
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", str(out)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a 1 MiB tmpfs for the full-disk test: {done.stderr.strip() or done.returncode}")
+    try:
+        yield out
+    finally:
+        subprocess.run(["umount", "-l", str(out)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler.bin"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_full_remote_disk_is_a_stored_error_and_the_retry_delivers(sshd, ssh_keys, settings, session_factory,
+                                                                     tiny_remote_disk):
+    settings.partners_path.mkdir(parents=True)
+    (settings.partners_path / "acme.toml").write_text(profile(sshd, ssh_keys))
+    with session_factory() as session:
+        sync_partners(session, load_profiles(settings.partners_path))
+        load_demo(session, settings)
+        session.commit()
+    filler = _fill(tiny_remote_disk)
+    (sshd.root / "in" / "po.edi").write_bytes(ORDERS)
+    worker = Worker(settings, session_factory, name="t")
+    worker.tick(force=True)
+    worker.drain()
+    with session_factory() as session:
+        answers = session.scalars(select(Message).where(Message.direction == "out")).all()
+        assert answers and all(m.state == State.FAILED for m in answers)
+        for m in answers:
+            assert f"uploading {sshd.root / 'out' / m.filename}" in m.error
+            assert "disk full" in m.error
+        ids = [m.id for m in answers]
+    assert sorted(p.name for p in tiny_remote_disk.iterdir()) == ["filler.bin"], \
+        "nothing under the final name, and no temporary file left taking space"
+
+    filler.unlink()  # the partner frees space
+    with session_factory() as session:
+        for message_id in ids:
+            session.get(Message, message_id).next_attempt_at = None
+        session.commit()
+    worker.drain()
+    with session_factory() as session:
+        for message_id in ids:
+            message = session.get(Message, message_id)
+            assert message.state == State.DELIVERED, message.error
+            assert (tiny_remote_disk / message.filename).read_bytes() == store.payload_bytes(message)
+    assert not any(p.name.endswith(".part") for p in tiny_remote_disk.iterdir())
