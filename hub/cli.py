@@ -457,6 +457,57 @@ def edi_validate(files: tuple[str, ...], leniencies: tuple[str, ...], progress: 
     sys.exit(1 if bad else 0)
 
 
+_OUT_OPTION = click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+    help="UBL only: write one XML file per document into this folder (needed for more than one).",
+)
+
+
+def _ubl_name(index: int, document: object) -> str:
+    """``1-Invoice-INV-2026-000001.xml``: position, type and number, safe as a file name."""
+    import re
+
+    number = re.sub(r"[^A-Za-z0-9._-]+", "_", str(getattr(document, "number", "") or ""))[:60].strip("._")
+    return f"{index}-{type(document).__name__}{'-' + number if number else ''}.xml"
+
+
+def _write_ubl(file: str, documents: list, out_dir: str | None) -> bool:
+    """Render each document as UBL: one document to stdout, or one file each into ``out_dir``.
+
+    An XML file holds one document, so several documents without ``out_dir``
+    are refused (a UsageError) instead of being joined into something that is
+    not well-formed. A document UBL cannot express is reported on stderr as
+    ``FILE: document N (TYPE NUMBER): reason``; returns True when any was.
+    """
+    from edi.errors import EdiError
+    from edi.translate import render
+
+    if len(documents) > 1 and out_dir is None:
+        raise click.UsageError(
+            f"{file}: {len(documents)} documents, and one UBL XML file holds one; give --out FOLDER"
+            " to write one file per document"
+        )
+    problems = False
+    folder = Path(out_dir) if out_dir is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    for index, document in enumerate(documents, start=1):
+        try:
+            xml = render(document, format="ubl")
+        except EdiError as exc:
+            what = f"{type(document).__name__} {getattr(document, 'number', '') or ''}".strip()
+            click.echo(f"{file}: document {index} ({what}): cannot be written as UBL: {exc}", err=True)
+            problems = True
+            continue
+        if folder is None:
+            sys.stdout.buffer.write(xml if xml.endswith(b"\n") else xml + b"\n")
+        else:
+            target = folder / _ubl_name(index, document)
+            target.write_bytes(xml)
+            click.echo(str(target))
+    return problems
+
+
 def _remember_progress(ctx: click.Context, _param: click.Parameter, value: bool | None) -> None:
     ctx.meta["kontor.edi.progress"] = value
 
@@ -491,11 +542,14 @@ def _translate_file(file: str, strictness):
               help="Progress bar (default: on a terminal for large files).")
 @click.option("--format", "fmt", type=click.Choice(["json", "ubl"]), default="json", show_default=True)
 @click.option("--lenient", "leniencies", multiple=True, metavar="NAME")
-def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...]) -> None:
+@_OUT_OPTION
+def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...], out_dir: str | None) -> None:
     """Print the canonical documents of an EDIFACT or UBL file (JSON, or UBL XML)."""
     from edi.documents import to_dict
-    from edi.translate import render, translate
+    from edi.translate import translate
 
+    if out_dir is not None and fmt != "ubl":
+        raise click.UsageError("--out writes UBL files; use it with --format ubl")
     translation = _translate_file(file, _strictness(leniencies))
     problems = False
     for issue in translation.all_issues():
@@ -506,9 +560,7 @@ def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...]) -> None:
         data = [to_dict(d) for d in documents]
         click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
     else:
-        for document in documents:
-            sys.stdout.buffer.write(render(document, format="ubl"))
-            sys.stdout.buffer.write(b"\n")
+        problems = _write_ubl(file, documents, out_dir) or problems
     sys.exit(1 if problems or not documents else 0)
 
 
@@ -523,13 +575,21 @@ def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...]) -> None:
 @click.option("--directory", type=click.Choice(["D96A", "D01B"]), default="D96A", show_default=True)
 @click.option("--subset", type=click.Choice(["EANCOM", "UN"]), default="EANCOM", show_default=True)
 @click.option("--charset", default="UNOC", show_default=True)
+@_OUT_OPTION
 def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipient: str,
-               recipient_qualifier: str, reference: str, directory: str, subset: str, charset: str) -> None:
-    """Render a canonical JSON document (or a list of them) as EDIFACT or UBL."""
+               recipient_qualifier: str, reference: str, directory: str, subset: str, charset: str,
+               out_dir: str | None) -> None:
+    """Render a canonical JSON document (or a list of them) as EDIFACT or UBL.
+
+    EDIFACT puts a list in one interchange; UBL writes one XML document per
+    file, so a list needs ``--out FOLDER``.
+    """
     from edi.documents import DocumentFormatError, from_dict
     from edi.errors import EdiError
-    from edi.translate import render, render_edifact
+    from edi.translate import render_edifact
 
+    if out_dir is not None and fmt != "ubl":
+        raise click.UsageError("--out writes UBL files; use it with --format ubl")
     try:
         data = json.loads(Path(file).read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -538,7 +598,7 @@ def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipien
     try:
         documents = [from_dict(item) for item in items]
         if fmt == "ubl":
-            out = b"\n".join(render(d, format="ubl") for d in documents)
+            sys.exit(1 if _write_ubl(file, documents, out_dir) else 0)
         else:
             out = render_edifact(documents, sender=sender, sender_qualifier=sender_qualifier,
                                  recipient=recipient, recipient_qualifier=recipient_qualifier,
