@@ -425,6 +425,7 @@ EANCOM_STRUCTURES: dict[str, dict[str, Any]] = {
     "INVOIC:D96A:EAN008": {
         "name": "EANCOM 1997 INVOIC (EAN008)",
         "pages": [_GUIDE97 + "INVOIC/GD9.HTM (segment 9, NAD: SG2 members)",
+                  _GUIDE97 + "INVOIC/GDT.HTM (segment 29, MOA: SG15 and SG19 members)",
                   _GUIDE97 + "INVOIC/GD1H.HTM (segment 53, GIN: SG25, SG30 and SG31 members)",
                   _GUIDE97 + "INVOIC/GD1I.HTM (segment 54, LOC: SG32 members)",
                   _GUIDE97 + "INVOIC/GD1N.HTM (segment 59, NAD: SG34 members)",
@@ -432,6 +433,8 @@ EANCOM_STRUCTURES: dict[str, dict[str, Any]] = {
                   _GUIDE97 + "INVOIC/GD25.HTM (segment 77, ALC: SG51 members)"],
         "groups": {
             "SG2": "NAD FII SG3 SG5",
+            "SG15": "ALC SG17 SG18 SG19 SG20 SG21",
+            "SG15/SG19": "MOA",
             "SG25": "LIN PIA IMD MEA QTY ALI DTM QVR FTX SG26 SG27 SG28 SG29 SG30 SG32 SG33 SG34 SG38 SG44",
             "SG25/SG30": "PAC MEA SG31",
             "SG25/SG30/SG31": "PCI GIN",
