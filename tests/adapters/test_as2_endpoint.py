@@ -193,3 +193,40 @@ def test_async_mdn_for_our_message_is_matched_and_checked(app, profiles):
     assert res.status_code == 400
     hub.outbound.clear()
     assert client.post("/as2", data=mdn_body, headers=mdn_headers).status_code == 404
+
+
+def _cut_off_server(read_bytes: int) -> tuple[str, threading.Event, list[int]]:
+    """A loopback endpoint that reads the request's head and ``read_bytes`` of its body, then
+    resets the connection. Returns its URL, an event set once it cut, and the byte counts read."""
+    import socket
+    import struct
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    cut, got = threading.Event(), []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            body = len(data.split(b"\r\n\r\n", 1)[1])
+            while body < read_bytes:
+                body += len(conn.recv(65536))
+            got.append(body)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+        listener.close()
+        cut.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/as2", cut, got
+
+
+def test_a_post_cut_off_mid_body_is_a_retryable_transport_error(profiles):
+    payload = PAYLOAD * 40000  # ~4 MB: still being sent when the peer resets
+    url, cut, got = _cut_off_server(64 * 1024)
+    partner = dataclasses.replace(profiles[1], url=url, timeout=10)
+    with pytest.raises(TransportError, match=f"cannot reach AS2 endpoint {url}") as exc:
+        As2Adapter(partner).deliver("ORDERS_7.edi", payload)
+    assert exc.value.retryable is True, "the message is tried again, under the same Message-ID (hub.transport)"
+    assert cut.wait(5) and 0 < got[0] < len(payload)

@@ -396,3 +396,30 @@ def test_a_refused_message_is_kept_as_rejected_and_a_good_resend_is_taken_once(
                                                               Message.document_type != "AS2")))
         assert len(received) == 1 and received[0].receipt["message_id"] == good.message_id
         assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_post_cut_off_mid_body_stores_nothing_and_the_resend_is_taken_once(as2_world, session_factory,
+                                                                              orders_bytes):
+    from urllib.parse import urlsplit
+
+    us, _ = as2_world
+    out = build_message(orders_bytes, "po.edi", us)
+    where = urlsplit(us.url)
+    head = "".join(f"{k}: {v}\r\n" for k, v in out.headers.items())
+    request = (f"POST {where.path} HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Length: {len(out.body)}\r\n"
+               f"{head}\r\n").encode() + out.body[: len(out.body) // 2]
+    with socket.create_connection((where.hostname, where.port), timeout=10) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)  # the sender's line drops half way through the body
+        answer = conn.recv(65536)
+    assert b"processed" not in answer, "no MDN for half a message"
+    time.sleep(0.2)
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0, "nothing stored, not even a refusal"
+
+    first = send(us.url, out.headers, out.body, 30)
+    again = send(us.url, out.headers, out.body, 30)
+    assert b"processed" in first.body and b"Error" not in first.body and first.body == again.body
+    with session_factory() as session:
+        (received,) = session.scalars(select(Message))
+        assert received.receipt["message_id"] == out.message_id and received.filename == "po.edi"
