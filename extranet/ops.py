@@ -6,7 +6,7 @@ Viewers read; operators and admins may reprocess, redeliver and resolve.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.utils import secure_filename
@@ -30,6 +30,10 @@ ACTIONS = {
     "redeliver": (message_store.redeliver, Event.REDELIVER, "Redeliver", "send the same bytes again"),
     "resolve": (message_store.resolve, Event.RESOLVE, "Resolve", "close the problem by hand"),
 }
+
+
+def _settings():
+    return current_app.config["KONTOR_SETTINGS"]
 
 
 @bp.before_request
@@ -88,8 +92,8 @@ def message(message_id: int) -> ResponseReturnValue:
     return render_template(
         "ops/message.html",
         message=found,
-        view=monitor.message_payload_view(found),
-        documents=monitor.parsed_documents(found),
+        view=monitor.message_payload_view(found, _settings()),
+        documents=monitor.parsed_documents(found, _settings()),
         related=monitor.related_messages(session, found),
         chain=chain_for_message(session, found),
         actions=actions,
@@ -102,7 +106,7 @@ def message(message_id: int) -> ResponseReturnValue:
 def payload(message_id: int) -> ResponseReturnValue:
     """The raw bytes, as received or sent, for download."""
     found = monitor.message_detail(db.session, message_id)
-    data = monitor.message_payload(found) if found is not None else None
+    data = monitor.message_payload(found, _settings()) if found is not None else None
     if found is None or data is None:
         abort(404)
     suffix = {"edifact": "edi", "ubl": "xml", "json": "json"}.get(found.syntax, "bin")

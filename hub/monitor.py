@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.messages import RepairError, payload_bytes
 from hub.models import AuditEntry, Message, Partner
+from hub.settings import Settings
 from hub.states import DESCRIPTIONS, FINAL, PROBLEM, TRANSITIONS, State
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
     "DOCUMENT_TYPES",
     "DIRECTIONS",
 ]
+
+log = logging.getLogger(__name__)
 
 DOCUMENT_TYPES = ("ORDERS", "ORDRSP", "DESADV", "INVOIC", "CONTRL", "APERAK", "ORDCHG")
 DIRECTIONS = ("in", "out")
@@ -281,6 +285,7 @@ class PayloadView:
     size: int = 0
     total_segments: int = 0  # segments read (all of them unless truncated)
     truncated: bool = False  # only the start (and the flagged segments) are shown
+    archived: bool = False  # no longer in the database: read back from the retention archive (when shown)
 
     @property
     def flagged(self) -> int:
@@ -294,16 +299,33 @@ MAX_PRETTY_BYTES = 5 * 1024 * 1024
 MAX_TEXT = 1024 * 1024
 
 
-def message_payload_view(message: Message) -> PayloadView:
-    """:func:`payload_view` of a message's stored payload (``purged`` once retention removed it)."""
-    return payload_view(message_payload(message), message.syntax, message.issues)
+def message_payload_view(message: Message, settings: Settings | None = None) -> PayloadView:
+    """:func:`payload_view` of a message's payload, read back from the retention archive when it was
+    archived (``purged`` once retention removed it for good)."""
+    view = payload_view(message_payload(message, settings), message.syntax, message.issues)
+    view.archived = _archived(message)
+    return view
 
 
-def message_payload(message: Message) -> bytes | None:
-    """The raw bytes of a message, or None once retention purged them."""
+def _archived(message: Message) -> bool:
+    return message.payload is not None and message.payload.data is None
+
+
+def message_payload(message: Message, settings: Settings | None = None) -> bytes | None:
+    """The raw bytes of a message; once retention archived them, read back from the archive file
+    (``settings`` say where); None when they are gone (purged) or the archive file fails its check."""
     try:
         return payload_bytes(message)
     except RepairError:
+        pass
+    if settings is None or message.payload is None:
+        return None
+    from hub.retention import archived_bytes
+
+    try:
+        return archived_bytes(settings, message.payload)
+    except ValueError:
+        log.warning("message %s: archived payload unreadable", message.id, exc_info=True)
         return None
 
 
@@ -525,7 +547,7 @@ def _escape_like(text: str) -> str:
 PARSED_VIEW_LIMIT = 2_000_000
 
 
-def parsed_documents(message: Message) -> list[dict] | None:
+def parsed_documents(message: Message, settings: Settings | None = None) -> list[dict] | None:
     """The canonical documents of a stored payload, as JSON-ready dicts, for the console.
 
     None when there is nothing to show (no payload, too large, an MDN); an
@@ -535,7 +557,7 @@ def parsed_documents(message: Message) -> list[dict] | None:
     from edi.documents import to_dict
     from edi.translate import translate
 
-    data = message_payload(message)
+    data = message_payload(message, settings)
     if data is None or len(data) > PARSED_VIEW_LIMIT or message.syntax not in ("edifact", "ubl"):
         return None
     translation = translate(data)

@@ -440,3 +440,33 @@ def test_segment_pieces_give_the_segment_back():
     assert marked.text == "Release ?' and ?+ kept" and marked.note == "too long; bad character"
     assert [p.text for p in segment_pieces("DTM+137'", "'", None, [{"element": 1, "component": 3, "message": "m"}])
             ] == ["DTM", "+", "137", ":", "(component 3 missing)", "'"]
+
+
+def test_an_archived_payload_is_shown_and_downloaded_from_the_archive(viewer_client, session, settings, world):
+    import dataclasses
+    import hashlib
+
+    from hub.models import Payload
+    from hub.retention import archive_path, run_retention
+    from tests.extranet.conftest import ORDERS_WITH_ERROR
+
+    message = session.get(Message, world.error_message)
+    message.payload.sha256 = hashlib.sha256(ORDERS_WITH_ERROR).hexdigest()
+    message.payload.created_at = dt.datetime(2020, 1, 1)
+    payload_id = message.payload_id
+    session.commit()
+    retention = dataclasses.replace(settings, retention_payload_days=30, retention_mode="archive")
+    assert run_retention(session, retention, actor="test").archived >= 1
+    assert rows(session, select(Payload.data).where(Payload.id == payload_id)) == [(None,)]
+
+    page = _text(viewer_client.get(f"/ops/messages/{world.error_message}"))
+    assert 'id="archived-note"' in page and "no longer stored" not in page
+    assert '<mark class="fault" title="2026112X is not a date (CCYYMMDD)">2026112X</mark>' in page
+    download = viewer_client.get(f"/ops/messages/{world.error_message}/payload")
+    assert download.status_code == 200 and download.data == ORDERS_WITH_ERROR
+
+    path = archive_path(settings, session.get(Payload, payload_id))
+    path.unlink()
+    session.rollback()
+    assert "no longer stored" in _text(viewer_client.get(f"/ops/messages/{world.error_message}"))
+    assert viewer_client.get(f"/ops/messages/{world.error_message}/payload").status_code == 404

@@ -99,3 +99,63 @@ def test_scheduler_runs_retention_once_a_day(session, session_factory, settings)
     session.commit()
     run_ops_duties(session_factory, settings, actor="test worker")  # the same day: not again
     assert _data(session, fresh.payload_id) is not None
+
+
+MIXED = (b"UNA:+.? 'UNB+UNOC:3+A:14+B:14+260101:1200+IC9'UNH+1+ORDRSP:D:96A:UN'BGM+231+R1'UNT+3+1'"
+         b"UNH+2+INVOIC:D:96A:UN:EAN008'BGM+380+INV-9'UNT+3+2'UNZ+2+IC9'")
+
+
+def test_invoices_in_any_message_and_unfinished_messages_are_kept(session, settings):
+    from hub.models import Invoice
+
+    acme = Partner(code="ACME", name="Acme", profile={})
+    session.add(acme)
+    mixed = _message(session, acme, age_days=100, document_type="MIXED", data=MIXED)
+    ubl = _message(session, acme, age_days=100, document_type=None,
+                   data=b'<?xml version="1.0"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>')
+    linked = _message(session, acme, age_days=100, document_type="XML")
+    session.add(Invoice(partner_id=acme.id, number="INV-1", issue_date=dt.date(2026, 8, 1), currency="EUR",
+                        total=1, tax_total=0, document={}, message_id=linked.id))
+    orders_mentioning = _message(session, acme, age_days=100, data=b"UNH+1+ORDERS:D:96A:UN'FTX+AAI+++INVOIC'")
+    unfinished = {}
+    for state in ("received", "waiting", "failed", "dead", "queued"):
+        message = _message(session, acme, age_days=100)
+        message.state = state
+        unfinished[state] = message.payload_id
+    session.commit()
+    settings = dataclasses.replace(settings, retention_payload_days=90, retention_mode="purge")
+    report = run_retention(session, settings, actor="test", now=NOW)
+    assert (report.purged, report.kept_invoices, report.kept_unfinished) == (1, 3, 5)
+    assert "5 kept for messages not finished" in report.summary()
+    for kept in (mixed.payload_id, ubl.payload_id, linked.payload_id, *unfinished.values()):
+        assert _data(session, kept) is not None, kept
+    assert _data(session, orders_mentioning.payload_id) is None  # "INVOIC" in a text is not an invoice
+
+    # past the legal period the invoices go; unfinished messages still keep theirs
+    later = NOW + dt.timedelta(days=11 * 366)
+    report = run_retention(session, settings, actor="test", now=later)
+    assert report.purged == 3 and report.kept_unfinished == 5
+    assert _data(session, mixed.payload_id) is None and _data(session, unfinished["dead"]) is not None
+
+
+def test_archived_bytes_are_read_back_and_checked(session, settings):
+    import hashlib
+
+    import pytest
+
+    from hub.retention import archived_bytes
+
+    acme = Partner(code="ACME", name="Acme", profile={})
+    session.add(acme)
+    data = b"UNB+UNOC:3+A+B+260101:1200+1'UNZ+0+1'"
+    message = _message(session, acme, age_days=100, data=data)
+    message.payload.sha256 = hashlib.sha256(data).hexdigest()
+    session.commit()
+    settings = dataclasses.replace(settings, retention_payload_days=90, retention_mode="archive")
+    assert archived_bytes(settings, message.payload) is None  # not archived yet
+    run_retention(session, settings, actor="test", now=NOW)
+    payload = session.get(Payload, message.payload_id)
+    assert payload.data is None and archived_bytes(settings, payload) == data
+    archive_path(settings, payload).write_bytes(gzip.compress(b"something else"))
+    with pytest.raises(ValueError, match="do not match the payload's SHA-256"):
+        archived_bytes(settings, payload)
