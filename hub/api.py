@@ -39,6 +39,7 @@ from hub.models import (
     utcnow,
 )
 from hub.orders import place_order
+from hub.approvals import credit_problems
 from hub.portal import ORDER_STATUSES, NotFound, Page, PartnerScope, stock_level
 from hub.settings import Settings
 
@@ -458,6 +459,11 @@ def create_order(scope: PartnerScope, settings: Settings, client: ApiClient, bod
     except OrderRejected as exc:
         scope.session.rollback()
         raise ApiError(422, "order_rejected", "; ".join(exc.problems) or str(exc), details=list(exc.problems)) from None
+    if document.function != "1":  # the credit limit, once the order is priced (a cancellation frees credit)
+        problems = credit_problems(scope.session, partner, order.total, today=today, exclude_order_id=order.id)
+        if problems:
+            scope.session.rollback()  # nothing stored, no order response queued
+            raise ApiError(422, "credit_limit_exceeded", " ".join(problems), details=problems)
     audit(scope.session, actor, "order.placed", target=f"order:{order.number}", partner_id=partner.id,
           detail=f"{len(document.lines)} line(s) from the API")
     scope.session.commit()

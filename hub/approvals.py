@@ -14,7 +14,7 @@ unless one of its admins has set another in the portal (:func:`set_threshold`,
 kept in ``partner.portal_settings``; a later ``kontor partners load`` does not
 undo it): :func:`threshold_for` says which applies.
 
-Credit limit: a portal order is refused at checkout (nothing stored, a
+Credit limit: a portal or API order is refused (at checkout; by the API with 422 ``credit_limit_exceeded``) (nothing stored, a
 sentence saying by how much it is over) when the partner's open exposure plus
 the new order is above ``credit_limit``. The open exposure is the value of
 its orders not yet invoiced (received, pending approval, confirmed, changed,
@@ -133,14 +133,17 @@ def hold_for_approval(session: Session, settings: Settings, partner: Partner, or
     return True
 
 
-def open_exposure(session: Session, partner_id: int, *, today: dt.date | None = None) -> Decimal:
-    """Open orders not yet invoiced plus invoices not yet due, for one partner."""
+def open_exposure(session: Session, partner_id: int, *, today: dt.date | None = None,
+                  exclude_order_id: int | None = None) -> Decimal:
+    """Open orders not yet invoiced plus invoices not yet due, for one partner (without the order
+    ``exclude_order_id``: the one being checked, already stored)."""
     today = today or dt.date.today()
-    orders = session.scalar(
-        select(func.coalesce(func.sum(Order.total), 0)).where(
-            Order.partner_id == partner_id, Order.status.in_(OPEN_ORDER_STATUSES)
-        )
+    stmt = select(func.coalesce(func.sum(Order.total), 0)).where(
+        Order.partner_id == partner_id, Order.status.in_(OPEN_ORDER_STATUSES)
     )
+    if exclude_order_id is not None:
+        stmt = stmt.where(Order.id != exclude_order_id)
+    orders = session.scalar(stmt)
     invoices = session.scalar(
         select(func.coalesce(func.sum(Invoice.total), 0)).where(
             Invoice.partner_id == partner_id,
@@ -151,12 +154,17 @@ def open_exposure(session: Session, partner_id: int, *, today: dt.date | None = 
     return Decimal(orders or 0) + Decimal(invoices or 0)
 
 
-def credit_problems(session: Session, partner: Partner, amount: Decimal, *, today: dt.date | None = None) -> list[str]:
-    """A sentence when ``amount`` more would take the partner over its credit limit; else nothing."""
+def credit_problems(session: Session, partner: Partner, amount: Decimal, *, today: dt.date | None = None,
+                    exclude_order_id: int | None = None) -> list[str]:
+    """A sentence when ``amount`` more would take the partner over its credit limit; else nothing.
+
+    ``exclude_order_id``: the order of ``amount`` when it is already stored (the API checks an
+    order after :func:`hub.orders.place_order` priced it, before it commits).
+    """
     limit = partner.credit_limit
     if limit is None:
         return []
-    exposure = open_exposure(session, partner.id, today=today)
+    exposure = open_exposure(session, partner.id, today=today, exclude_order_id=exclude_order_id)
     if exposure + amount <= limit:
         return []
     room = max(limit - exposure, Decimal(0))

@@ -111,12 +111,19 @@ def invite(
     if user is not None and (user.partner_id != partner_id or user.active and user.password_hash):
         raise UserAdminError("This e-mail address already has an account.")
     if user is None:
+        # e-mails are opt-in: the user chooses them under E-mail settings
         user = User(partner_id=partner_id, email=email, name=name, role=role, active=True, password_hash=None,
-                    notify={"order_response": True, "despatch": True, "invoice": role in ("admin", "accounts")})
+                    notify={})
         session.add(user)
         action = "user.invited"
     else:
+        # a removed (or never activated) user comes back as new: no old password, second factor,
+        # lockout or e-mail choices; it signs in only after accepting this invitation
         user.name, user.role, user.active = name, role, True
+        user.password_hash = None
+        user.totp_secret = None
+        user.failed_logins, user.locked_until = 0, None
+        user.notify = {}
         action = "user.reinvited"
     session.flush()
     for old in session.scalars(select(Invitation).where(Invitation.user_id == user.id, Invitation.used_at.is_(None))):

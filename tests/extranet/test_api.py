@@ -343,3 +343,24 @@ def test_cli_creates_a_client_that_gets_a_token(client, world, db_url, session):
     revoked = CliRunner().invoke(main, ["api", "client", "revoke", credentials[0]], env={"KONTOR_DATABASE_URL": db_url})
     assert revoked.exit_code == 0
     assert client.get("/api/v1/orders", headers=token).status_code == 401
+
+
+def test_api_orders_respect_the_credit_limit(client, acme, session, world):
+    from hub.models import Partner
+
+    session.get(Partner, world.acme).credit_limit = Decimal("100.00")  # PO-ACME-1 (30.00) is open
+    session.commit()
+    over = client.post("/api/v1/orders", headers=acme, json={
+        "number": "PO-API-CREDIT", "lines": [{"supplier_sku": "WID-100", "quantity": "10"}]})  # 98.00
+    assert over.status_code == 422
+    error = over.json["error"]
+    assert error["code"] == "credit_limit_exceeded"
+    assert "over your credit limit" in error["message"] and "at most 70.00 EUR" in error["message"]
+    assert rows(session, select(Order.id).where(Order.number == "PO-API-CREDIT")) == []
+    within = client.post("/api/v1/orders", headers=acme, json={
+        "number": "PO-API-CREDIT", "lines": [{"supplier_sku": "WID-100", "quantity": "7"}]})  # 68.60
+    assert within.status_code == 201, within.json
+    # a replacement is checked against the credit without the order it replaces
+    replaced = client.post("/api/v1/orders", headers=acme, json={
+        "number": "PO-API-CREDIT", "function": "5", "lines": [{"supplier_sku": "WID-100", "quantity": "7"}]})
+    assert replaced.status_code in (200, 201), replaced.json

@@ -125,3 +125,43 @@ def test_users_of_another_partner_are_not_found(admin_client, session):
     assert post(admin_client, f"/users/{beta}/role", {"role": "admin"}, token_from="/users").status_code == 404
     assert _user(session, "buyer@beta.example")[1:3] == ("buyer", True)
     assert PASSWORD  # the other partner's user still signs in
+
+
+def test_invited_users_get_no_emails_until_they_opt_in(admin_client, session, smtp, world):
+    for role in ("admin", "buyer", "accounts"):
+        post(admin_client, "/users/invite", {"name": f"New {role}", "email": f"new-{role}@acme.example",
+                                             "role": role}, token_from="/users")
+    notify = dict(session.execute(select(User.email, User.notify).where(User.email.like("new-%"))).all())
+    session.rollback()
+    assert notify == {"new-admin@acme.example": {}, "new-buyer@acme.example": {},
+                      "new-accounts@acme.example": {}}
+
+
+def test_reinviting_a_removed_user_does_not_bring_back_the_old_password(admin_client, session, smtp, world):
+    buyer_id, _, _, old_hash = _user(session, "buyer@acme.example")
+    assert old_hash is not None
+    post(admin_client, f"/users/{buyer_id}/remove", token_from="/users")
+    buyer = session.get(User, buyer_id)
+    buyer.notify, buyer.failed_logins = {"invoice": True}, 3
+    session.commit()
+    session.expire_all()  # the session keeps objects as committed; the web requests change them
+    response = post(admin_client, "/users/invite", {"name": "Bea Back", "email": "buyer@acme.example",
+                                                    "role": "accounts"}, token_from="/users",
+                    follow_redirects=True)
+    assert "buyer@acme.example is invited" in response.get_data(as_text=True), response.get_data(as_text=True)
+    user_id, role, active, password = _user(session, "buyer@acme.example")
+    assert (user_id, role, active, password) == (buyer_id, "accounts", True, None)
+    session.expire_all()
+    again = session.get(User, buyer_id)
+    assert (again.notify, again.failed_logins, again.totp_secret) == ({}, 0, None)
+    session.rollback()
+    # the old password no longer signs in; the new invitation's link sets a new one
+    assert login(admin_client.application.test_client(), "buyer@acme.example").status_code != 302
+    smtp.wait(1)
+    token = re.search(r"http://localhost/invitation/(\S+)", smtp.messages[-1][1].get_content()).group(1)
+    fresh = admin_client.application.test_client()
+    field = csrf_token(fresh, f"/invitation/{token}")
+    assert fresh.post(f"/invitation/{token}", data={"password": "another long secret", "confirm":
+                                                    "another long secret", "csrf_token": field}).status_code == 302
+    assert login(fresh, "buyer@acme.example", "another long secret").status_code == 302
+    assert login(admin_client.application.test_client(), "buyer@acme.example", PASSWORD).status_code != 302
