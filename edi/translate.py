@@ -276,6 +276,8 @@ def _translate_ubl(data: bytes) -> Translation:
         document, issues = parse_ubl(data)
     except EdiError as exc:
         return Translation(syntax="ubl", issues=exc.issues or [Issue(str(exc))])
+    except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
+        return Translation(syntax="ubl", issues=[_internal(exc, "reading the UBL document")])
     kind = type(document).__name__ if document is not None else "UBL"
     reference = getattr(document, "number", None)
     message = TranslatedMessage(message_type=MESSAGE_TYPES.get(kind, kind), reference=reference,

@@ -232,3 +232,9 @@ def test_ungrouped_une_count_with_unicode_digit(tmp_path):
     une = [i for i in issues if i.tag == "UNE"]
     assert count == 1
     assert [(i.element, i.code) for i in une] == [(1, "12")]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tail=st.binary(max_size=200))
+def test_translate_never_raises_on_bytes_that_look_like_xml(tail):
+    assert_translates_cleanly(b"<?xml version='1.0'?><Order xmlns='urn:oasis:names:specification:ubl:schema:xsd:Order-2'>" + tail)
