@@ -99,6 +99,7 @@ def partners() -> None:
 
 def _load_partners(settings: Settings, directory: Path | None = None) -> list[str]:
     from hub.partners import load_profiles, sync_partners
+    from hub.secrets import seal_channel_secrets
 
     folder = directory or settings.partners_path
     if not folder.is_dir():
@@ -106,7 +107,10 @@ def _load_partners(settings: Settings, directory: Path | None = None) -> list[st
     profiles = load_profiles(folder)
     with _session_factory(settings)() as session:
         changes = sync_partners(session, profiles)
-        session.commit()
+        # the files' secrets are encrypted in the load's own transaction: plaintext is never committed
+        sealed = seal_channel_secrets(session, settings)
+    if sealed:
+        changes.append(f"secrets of {sealed} channel(s) stored encrypted")
     return changes
 
 
