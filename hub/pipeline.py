@@ -95,9 +95,75 @@ def _identify(session: Session, translation: Translation, known: Partner | None 
     return ident.partner if ident is not None else None
 
 
+#: UBL document -> (canonical role of the party that sends it, its element in the XML).
+_UBL_SENDER = {
+    docs.Order: (docs.PartyRole.BUYER, "cac:BuyerCustomerParty/cac:Party"),
+    docs.OrderResponse: (docs.PartyRole.SUPPLIER, "cac:SellerSupplierParty/cac:Party"),
+    docs.DespatchAdvice: (docs.PartyRole.SUPPLIER, "cac:DespatchSupplierParty/cac:Party"),
+    docs.Invoice: (docs.PartyRole.SUPPLIER, "cac:AccountingSupplierParty/cac:Party"),
+}
+
+
+def _ubl_sender_ids(message: Message, root_path: str) -> tuple[str, list[str]]:
+    """The root element's name and every identifier (EndpointID, PartyIdentification/ID) of the
+    sender party at ``root_path``, read again from the stored payload (only when the canonical
+    party's one identifier did not match)."""
+    from edi.errors import EdiError
+    from edi.ubl.parse import NS
+    from edi.ubl.safe import parse_xml
+
+    try:
+        root = parse_xml(payload_bytes(message)).getroot()
+    except EdiError:
+        return "", []
+    party = root.find(root_path, NS)
+    found = [] if party is None else party.findall("cbc:EndpointID", NS) + party.findall("cac:PartyIdentification/cbc:ID", NS)
+    return root.tag.rsplit("}", 1)[-1], [el.text.strip() for el in found if el.text and el.text.strip()]
+
+
+def _ubl_sender_issues(session: Session, message: Message, translation: Translation) -> list[Issue]:
+    """UBL has no envelope: the sending party of the document (the buyer of an order, the supplier
+    of a response, despatch advice or invoice, the SenderParty of a response message) must carry
+    one of the channel partner's identifiers (EndpointID or PartyIdentification, values compared),
+    as UNB's sender must for EDIFACT. Without a channel partner it identifies the partner."""
+    if not translation.messages or translation.messages[0].document is None:
+        return []
+    document = translation.messages[0].document
+    if isinstance(document, docs.Acknowledgement):
+        ids, root_path = [document.interchange_sender] if document.interchange_sender else [], "cac:SenderParty"
+        element = f"/ApplicationResponse/{root_path}/cbc:EndpointID"
+    else:
+        role, root_path = _UBL_SENDER[type(document)]
+        party = document.party(role)
+        ids = [party.id] if party is not None and party.id else []
+        element = ""
+    known = {ident.value for ident in message.partner.identifiers} if message.partner is not None else set()
+    if known and known.intersection(ids):
+        return []
+    if not isinstance(document, docs.Acknowledgement):
+        root, more = _ubl_sender_ids(message, root_path)
+        ids = list(dict.fromkeys(ids + more))
+        element = f"/{root}/{root_path}"
+        if known.intersection(ids):
+            return []
+    if message.partner_id is None and ids:
+        ident = session.scalar(select(PartnerIdentifier).where(PartnerIdentifier.value.in_(ids)).limit(1))
+        if ident is not None:
+            message.partner = ident.partner
+            return []
+    if not ids:
+        text = "the document names no identifier (EndpointID or PartyIdentification) for its sender"
+    else:
+        whose = "the partner of this channel" if message.partner_id else "any partner"
+        text = f"sender {', '.join(ids)} is not an identifier of {whose}"
+    return [Issue(text, code=SyntaxCode.UNKNOWN_INTERCHANGE_SENDER, path=element)]
+
+
 def _envelope_issues(session: Session, settings: Settings, message: Message, translation: Translation) -> list[Issue]:
     """Sender and recipient checks against the partner and our own identity."""
     header = translation.header
+    if translation.syntax == "ubl":
+        return _ubl_sender_issues(session, message, translation)
     if header is None:
         return []
     issues = []

@@ -192,3 +192,54 @@ def test_an_invoice_breaking_en16931_is_not_sent(hub_env, ubl_order):
         assert session.scalar(select(Invoice_)) is None
         sent = [m.document_type for m in session.scalars(select(Message).where(Message.direction == "out"))]
         assert sent == ["ORDRSP", "DESADV"], "the despatch went out; the invalid invoice did not"
+
+
+def _order_with_buyer(orders_bytes, *, endpoint: str | None, identification: str) -> bytes:
+    root = etree.fromstring(render_ubl(translate(orders_bytes).messages[0].document))
+    party = root.find(f"{{{CAC}}}BuyerCustomerParty/{{{CAC}}}Party")
+    ident = party.find(f"{{{CAC}}}PartyIdentification/{{{CBC}}}ID")
+    ident.text = identification
+    ident.attrib.pop("schemeID", None)
+    if endpoint is not None:
+        el = etree.Element(f"{{{CBC}}}EndpointID", schemeID="0088")
+        el.text = endpoint
+        party.insert(0, el)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_ubl_order_from_a_stranger_is_rejected_with_the_sender_path(hub_env, orders_bytes):
+    _ubl_partner(hub_env)
+    hub_env.drop("order.xml", _order_with_buyer(orders_bytes, endpoint=None, identification="4099999000009"))
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.REJECTED
+        assert "sender 4099999000009 is not an identifier of the partner of this channel" in inbound.error
+        assert session.scalar(select(Order)) is None
+    _, ack = _only_answer(hub_env)
+    assert [e.path for e in ack.errors] == ["/Order/cac:BuyerCustomerParty/cac:Party"]
+
+
+def test_ubl_sender_matched_by_its_endpoint_id(hub_env, orders_bytes):
+    _ubl_partner(hub_env)
+    data = _order_with_buyer(orders_bytes, endpoint="4012345000009", identification="ACME-BUYER-7")
+    hub_env.drop("order.xml", data)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.PROCESSED, inbound.error
+        assert session.scalar(select(Order)).number == "PO-2026-0001"
+
+
+def test_ubl_document_without_any_sender_identifier_is_rejected(hub_env, orders_bytes):
+    _ubl_partner(hub_env)
+    data = _order_with_buyer(orders_bytes, endpoint=None, identification="x")
+    root = etree.fromstring(data)
+    party = root.find(f"{{{CAC}}}BuyerCustomerParty/{{{CAC}}}Party")
+    party.remove(party.find(f"{{{CAC}}}PartyIdentification"))
+    hub_env.drop("order.xml", etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.REJECTED
+        assert "names no identifier (EndpointID or PartyIdentification) for its sender" in inbound.error
