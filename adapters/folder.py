@@ -1,12 +1,29 @@
 """Folder transport: local or mounted directories.
 
-Inbound files are taken only when complete: names starting with ``.`` or
-ending in ``.tmp``/``.part`` are being written and skipped, and a file must
-have kept its size and modification time for ``settle_seconds``. After the
-hub has stored a file, :meth:`FolderAdapter.confirm` moves it into the
-archive folder (or deletes it). Outbound files are written under a hidden
+Inbound files are taken only when complete, by the channel's
+``completeness`` rule (the same rules as the SFTP client's):
+
+``stable`` (default)
+    the file's size and modification time are the same at two looks
+    ``settle_seconds`` apart (a copy that keeps the original's mtime still
+    changes size while it runs);
+``trigger``
+    a companion file says the data file is complete: ``NAME.trg`` /
+    ``NAME.ok``, or the same stem with those suffixes (``trigger_suffixes``);
+    the trigger is removed or archived with its file;
+``rename``
+    the writer uses a temporary name and renames when done: every file not
+    matching ``temp_patterns`` is complete.
+
+Whatever the rule, names matching ``temp_patterns`` (by default hidden
+names and ``*.tmp``, ``*.part``, ``*.partial``, ``*.filepart``) are being
+written and never taken, and a file that changes while it is read is left
+for the next poll. After the hub has stored a file,
+:meth:`FolderAdapter.confirm` moves it into the archive folder (a name
+already there gets a timestamp and a random suffix; nothing is
+overwritten) or deletes it. Outbound files are written under a hidden
 temporary name, flushed to disk, then renamed into place, so a partner
-polling the folder never sees half a file.
+polling the folder never sees half a file; a failed write leaves nothing.
 """
 
 from __future__ import annotations
@@ -15,17 +32,20 @@ import fnmatch
 import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from adapters.base import InboundFile, Receipt, TransportError
 
-__all__ = ["FolderSettings", "FolderAdapter", "safe_name"]
+__all__ = ["FolderSettings", "FolderAdapter", "safe_name", "COMPLETENESS_RULES"]
 
 log = logging.getLogger(__name__)
 
-_INCOMPLETE_SUFFIXES = (".tmp", ".part", ".partial", ".filepart")
+COMPLETENESS_RULES = ("stable", "trigger", "rename")
+_DEFAULT_TEMP = ("*.tmp", "*.part", "*.partial", "*.filepart", ".*")
+_DEFAULT_TRIGGERS = (".trg", ".ok")
 
 
 def safe_name(name: str) -> str:
@@ -42,6 +62,14 @@ def _same_bytes(path: Path, data: bytes) -> bool:
         return False
 
 
+def _names(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{where}: {key}: must be a list of file name patterns or suffixes")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class FolderSettings:
     inbound: Path | None = None
@@ -50,6 +78,9 @@ class FolderSettings:
     delete_after_receipt: bool = False
     settle_seconds: float = 1.0
     pattern: str = "*"
+    completeness: str = "stable"
+    trigger_suffixes: tuple[str, ...] = _DEFAULT_TRIGGERS
+    temp_patterns: tuple[str, ...] = _DEFAULT_TEMP
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base: Path | None = None, where: str = "folder channel") -> "FolderSettings":
@@ -70,6 +101,11 @@ class FolderSettings:
         pattern = data.get("pattern", "*")
         if not isinstance(pattern, str):
             raise ValueError(f"{where}: pattern: must be a file name pattern such as *.edi")
+        completeness = data.get("completeness", "stable")
+        if completeness not in COMPLETENESS_RULES:
+            raise ValueError(f"{where}: completeness: must be one of {', '.join(COMPLETENESS_RULES)}")
+        triggers = _names(data.get("trigger_suffixes", _DEFAULT_TRIGGERS), "trigger_suffixes", where)
+        temps = _names(data.get("temp_patterns", _DEFAULT_TEMP), "temp_patterns", where)
         return cls(
             inbound=path("inbound"),
             outbound=path("outbound"),
@@ -77,26 +113,70 @@ class FolderSettings:
             delete_after_receipt=bool(data.get("delete_after_receipt", False)),
             settle_seconds=float(settle),
             pattern=pattern,
+            completeness=completeness,
+            trigger_suffixes=triggers,
+            temp_patterns=temps,
         )
+
+
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    trigger: Path | None = None
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 class FolderAdapter:
     """The Adapter protocol over local folders."""
 
-    def __init__(self, settings: FolderSettings, *, clock=time.time):
+    def __init__(self, settings: FolderSettings, *, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
-        self._clock = clock
+        self._sleep = sleep
 
-    def _complete(self, path: Path) -> bool:
-        name = path.name
-        if name.startswith(".") or name.lower().endswith(_INCOMPLETE_SUFFIXES):
-            return False
-        if not fnmatch.fnmatch(name, self.settings.pattern):
-            return False
-        first = path.stat()
-        if self._clock() - first.st_mtime < self.settings.settle_seconds:
-            return False
-        return True
+    def _candidates(self, inbound: Path) -> list[tuple[Path, Path | None]]:
+        s = self.settings
+        entries = {p.name: p for p in inbound.iterdir() if not p.is_symlink() and p.is_file()}
+
+        def wanted(name: str) -> bool:
+            if any(fnmatch.fnmatch(name, p) for p in s.temp_patterns):
+                return False
+            if s.completeness == "trigger" and name.endswith(s.trigger_suffixes):
+                return False
+            return fnmatch.fnmatch(name, s.pattern)
+
+        found: list[tuple[Path, Path | None]] = []
+        for name in sorted(n for n in entries if wanted(n)):
+            if s.completeness != "trigger":
+                found.append((entries[name], None))
+                continue
+            stem = os.path.splitext(name)[0]
+            trigger = next((t for suffix in s.trigger_suffixes for t in (name + suffix, stem + suffix) if t in entries), None)
+            if trigger is not None:
+                found.append((entries[name], entries[trigger]))
+        return found
+
+    def _stable(self, candidates: list[tuple[Path, Path | None]]) -> list[tuple[Path, Path | None]]:
+        """The candidates whose size and mtime did not change across two looks ``settle_seconds`` apart."""
+        first: dict[Path, tuple[int, int]] = {}
+        for path, _ in candidates:
+            try:
+                first[path] = _signature(path)
+            except FileNotFoundError:
+                continue
+        if first and self.settings.settle_seconds > 0:
+            self._sleep(self.settings.settle_seconds)
+        ready = []
+        for path, trigger in candidates:
+            try:
+                if path in first and _signature(path) == first[path]:
+                    ready.append((path, trigger))
+            except FileNotFoundError:
+                continue
+        return ready
 
     def fetch(self) -> Iterator[InboundFile]:
         inbound = self.settings.inbound
@@ -104,10 +184,14 @@ class FolderAdapter:
             return
         if not inbound.is_dir():
             raise TransportError(f"inbound folder {inbound} does not exist", retryable=True)
-        for path in sorted(p for p in inbound.iterdir() if p.is_file() and not p.is_symlink()):
+        try:
+            candidates = self._candidates(inbound)
+            if self.settings.completeness == "stable":
+                candidates = self._stable(candidates)
+        except OSError as exc:
+            raise TransportError(f"cannot list {inbound}: {exc.strerror or exc}") from exc
+        for path, trigger in candidates:
             try:
-                if not self._complete(path):
-                    continue
                 before = path.stat()
                 data = path.read_bytes()
                 after = path.stat()
@@ -116,27 +200,49 @@ class FolderAdapter:
             except OSError as exc:
                 raise TransportError(f"cannot read {path}: {exc.strerror}") from exc
             if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
-                continue  # still being written: next poll
-            yield InboundFile(name=path.name, data=data, source=path,
-                              meta={"path": str(path), "mtime": after.st_mtime})
+                log.info("%s changed while it was read: left for the next poll", path)
+                continue
+            meta: dict[str, Any] = {"path": str(path), "mtime": after.st_mtime}
+            if trigger is not None:
+                meta["trigger"] = str(trigger)
+            yield InboundFile(name=path.name, data=data, source=_Source(path, trigger), meta=meta)
 
     def confirm(self, file: InboundFile) -> None:
-        path: Path = file.source
-        if self.settings.delete_after_receipt:
-            path.unlink(missing_ok=True)
-            return
+        """Archive or delete a fetched file (and its trigger file). Raises OSError when it cannot."""
+        src = file.source
+        if not isinstance(src, _Source):
+            raise TypeError("confirm() takes an InboundFile this adapter fetched")
+        for path in (src.path, src.trigger):
+            if path is None:
+                continue
+            if self.settings.delete_after_receipt:
+                path.unlink(missing_ok=True)
+                log.info("deleted %s", path)
+            else:
+                self._archive(path)
+
+    def _archive(self, path: Path) -> None:
         archive = self.settings.archive or path.parent / "archive"
         archive.mkdir(parents=True, exist_ok=True)
         target = archive / path.name
-        if target.exists():
-            target = archive / f"{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{path.name}"
-        os.replace(path, target)
+        while target.exists():  # never over an archived file of the same name
+            stem, ext = os.path.splitext(path.name)
+            target = archive / f"{stem}.{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}{ext}"
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            if path.exists():
+                raise
+            log.warning("%s was already gone at confirm", path)
+            return
+        log.info("archived %s to %s", path, target)
 
     def deliver(self, name: str, data: bytes) -> Receipt:
         outbound = self.settings.outbound
         if outbound is None:
             raise TransportError("this folder channel has no outbound folder", retryable=False)
         name = safe_name(name)
+        temporary: Path | None = None
         try:
             outbound.mkdir(parents=True, exist_ok=True)
             target = outbound / name
@@ -154,5 +260,10 @@ class FolderAdapter:
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
         except OSError as exc:
-            raise TransportError(f"cannot write to {outbound}: {exc.strerror}") from exc
+            if temporary is not None:
+                try:
+                    temporary.unlink(missing_ok=True)
+                except OSError:
+                    log.warning("could not remove the incomplete %s", temporary)
+            raise TransportError(f"cannot write to {outbound}: {exc.strerror or exc}") from exc
         return Receipt(detail=f"written to {target}", data={"path": str(target), "size": len(data)})
