@@ -26,12 +26,13 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from extranet.errors import CSRF_CODE, STATUS_CODES
 from extranet.extensions import db
 from hub import api as service
 from hub.api_models import SCOPES
 from hub.portal import ORDER_STATUSES, NotFound, PartnerScope
 
-__all__ = ["bp", "init_api", "ROUTES", "openapi_document"]
+__all__ = ["bp", "init_api", "ROUTES", "API_ERROR_CODES", "openapi_document"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -57,6 +58,21 @@ class _TokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Any:
         return service.authenticate_token(db.session, token_string)
 
+
+# The API's own error codes (beside extranet.errors.STATUS_CODES, one per HTTP status), each with
+# the status it comes with; /api/v1/openapi.json lists them all.
+API_ERROR_CODES = {
+    "invalid_request": (400, "A request field is wrong; field names it."),
+    "invalid_json": (400, "The body is not JSON."),
+    "unauthorized": (401, "No bearer token was sent."),
+    "unsupported_token_type": (401, "The Authorization header is not a bearer token."),
+    "invalid_token": (401, "The token is unknown, expired or revoked."),
+    "insufficient_scope": (403, "The token lacks the scope of this resource."),
+    "not_found": (404, "No such record for this partner."),
+    "unsupported_media_type": (415, "The body is not application/json."),
+    "order_rejected": (422, "The order cannot be accepted; details lists every problem."),
+    "credit_limit_exceeded": (422, "The order would take the partner over its credit limit; nothing was stored."),
+}
 
 _MESSAGES = {
     "missing_authorization": "a bearer token is required (Authorization: Bearer <token from /api/v1/oauth/token>)",
@@ -359,10 +375,15 @@ def _schemas() -> dict[str, Any]:
         "line_amount": number_like | {"type": ["string", "number", "null"]},
         "requested_delivery": _DATE,
     }, required=["quantity"], additionalProperties=False)
+    error_codes = sorted(set(API_ERROR_CODES) | set(STATUS_CODES.values()) | {CSRF_CODE})
     return {
         "Error": _object({"error": _object({
-            "code": {"type": "string", "description": "Stable, for programs: invalid_request, unauthorized, "
-                     "invalid_token, insufficient_scope, not_found, order_rejected, ..."},
+            "code": {"type": "string", "enum": error_codes,
+                     "description": "Stable, for programs. " + "; ".join(
+                         f"{code} ({status}): {text}" for code, (status, text) in sorted(API_ERROR_CODES.items()))
+                     + ". Any other HTTP error: " + ", ".join(
+                         f"{code} ({status})" for status, code in sorted(STATUS_CODES.items()))
+                     + f"; {CSRF_CODE} (400) for a form without its CSRF token."},
             "message": {"type": "string", "description": "For people; starts with the field at fault."},
             "field": {"type": "string", "description": "The request field at fault, when there is one."},
             "details": {"type": "array", "items": _TEXT, "description": "Every problem, for order_rejected."},
@@ -432,7 +453,8 @@ _ERROR_TEXT = {
     403: "The token lacks the scope of this resource.",
     404: "No such record for this partner.",
     415: "The body is not application/json.",
-    422: "The order cannot be accepted (unknown items, duplicate number, ...); details lists every problem.",
+    422: "The order cannot be accepted (order_rejected: unknown items, duplicate number, ...; details lists every"
+         " problem) or is over the credit limit (credit_limit_exceeded).",
 }
 
 
