@@ -12,7 +12,8 @@ re-expressed from its published sentence and test.
 What is checked (all "fatal" in EN 16931, so reported as errors):
 
 * mandatory content: BR-01 .. BR-16, BR-21 .. BR-27, BR-45 .. BR-48, BR-CO-18,
-  BR-CO-25;
+  BR-CO-25, BR-CO-26 (a seller identifier), BR-S-02 (a seller VAT or tax
+  registration identifier when a line is standard rated);
 * arithmetic: BR-CO-10, BR-CO-13, BR-CO-14, BR-CO-15, BR-CO-16, BR-S-05,
   BR-S-08, BR-S-09, BR-Z-09, BR-E-09 (amounts compared after rounding to two
   decimals; the per-rate VAT rules allow the +-1 tolerance EN 16931 allows);
@@ -75,6 +76,8 @@ RULES: dict[str, str] = {
     "BR-CO-16": "Amount due for payment (BT-115) = total with VAT (BT-112) - paid amount (BT-113) + rounding amount (BT-114)",
     "BR-CO-18": "An Invoice shall at least have one VAT breakdown group (BG-23)",
     "BR-CO-25": "In case the Amount due for payment (BT-115) is positive, either the Payment due date (BT-9) or the Payment terms (BT-20) shall be present",
+    "BR-S-02": "An Invoice that contains an Invoice line where the Invoiced item VAT category code (BT-151) is 'Standard rated' shall contain the Seller VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or the Seller tax representative VAT identifier (BT-63)",
+    "BR-CO-26": "In order for the buyer to automatically identify a supplier, the Seller identifier (BT-29), the Seller legal registration identifier (BT-30) and/or the Seller VAT identifier (BT-31) shall be present",
     "BR-S-05": "In an Invoice line where the VAT category code is 'Standard rated' the VAT rate (BT-152) shall be greater than zero",
     "BR-S-08": "For each standard VAT rate, the VAT category taxable amount (BT-116) shall equal the sum of the line net amounts at that rate (plus charges, minus allowances)",
     "BR-S-09": "The VAT category tax amount (BT-117) for 'Standard rated' shall equal the taxable amount (BT-116) multiplied by the rate (BT-119)",
@@ -192,6 +195,27 @@ def en16931_issues(tree: etree._ElementTree | etree._Element) -> list[Issue]:
             c.missing(address_rule, party, "cac:PostalAddress")
         else:
             c.require(country_rule, address, "cac:Country/cbc:IdentificationCode")
+
+    if seller is not None:
+        seller_ids = (
+            c.has(seller, "cac:PartyIdentification/cbc:ID")
+            or c.has(seller, "cac:PartyLegalEntity/cbc:CompanyID")
+            or any(c.has(scheme, "cbc:CompanyID") and c.node(scheme, "cac:TaxScheme/cbc:ID") is not None
+                   and (c.node(scheme, "cac:TaxScheme/cbc:ID").text or "").strip() == "VAT"  # type: ignore[union-attr]
+                   for scheme in seller.findall("cac:PartyTaxScheme", NS))
+        )
+        if not seller_ids:
+            c.report("BR-CO-26", f"{path_of(seller)}/cac:PartyIdentification/cbc:ID", code=SyntaxCode.MISSING)
+        standard_lines = [
+            line for line in root.findall(line_tag, NS)
+            if (c.node(line, "cac:Item/cac:ClassifiedTaxCategory/cbc:ID") is not None
+                and (c.node(line, "cac:Item/cac:ClassifiedTaxCategory/cbc:ID").text or "").strip() == "S")  # type: ignore[union-attr]
+        ]
+        seller_tax_id = c.has(seller, "cac:PartyTaxScheme/cbc:CompanyID") or c.has(
+            root, "cac:TaxRepresentativeParty/cac:PartyTaxScheme/cbc:CompanyID")
+        if standard_lines and not seller_tax_id:
+            c.report("BR-S-02", f"{path_of(seller)}/cac:PartyTaxScheme/cbc:CompanyID",
+                     f"line {path_of(standard_lines[0])} is standard rated", code=SyntaxCode.MISSING)
 
     for country in root.iterfind(".//cac:Country/cbc:IdentificationCode", NS):
         value = (country.text or "").strip()

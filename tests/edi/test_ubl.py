@@ -483,7 +483,7 @@ OFFICIAL_EXPECTED: dict[str, dict] = {
     },
     "UBL-Invoice-2.1-Example-Trivial.xml": {
         "rules": ["BR-01", "BR-04", "BR-05", "BR-06", "BR-07", "BR-08", "BR-10", "BR-12", "BR-13", "BR-14", "BR-22",
-                  "BR-25", "BR-26", "BR-CO-18", "BR-CO-25"],
+                  "BR-25", "BR-26", "BR-CO-18", "BR-CO-25", "BR-CO-26"],
         "unmappable": ["/Invoice/cbc:DocumentCurrencyCode", "/Invoice/cac:InvoiceLine/cbc:InvoicedQuantity",
                        "/Invoice/cac:InvoiceLine/cac:Price/cbc:PriceAmount", "/Invoice/cac:TaxTotal/cbc:TaxAmount",
                        "/Invoice/cac:LegalMonetaryTotal/cbc:LineExtensionAmount",
@@ -824,6 +824,17 @@ def _no_payment_terms(t):
     terms.remove(terms.find("cbc:Note", NS))
 
 
+def _seller_tax_id(t):
+    party = t.find("cac:AccountingSupplierParty/cac:Party", NS)
+    party.remove(party.find("cac:PartyTaxScheme", NS))
+
+
+def _seller_ids(t):
+    _seller_tax_id(t)
+    party = t.find("cac:AccountingSupplierParty/cac:Party", NS)
+    party.remove(party.find("cac:PartyIdentification", NS))
+
+
 VIOLATIONS = {
     "BR-CO-10": (_line_total, "/Invoice/cac:LegalMonetaryTotal/cbc:LineExtensionAmount"),
     "BR-CO-15": (_tax_inclusive, "/Invoice/cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount"),
@@ -842,7 +853,24 @@ VIOLATIONS = {
     "BR-Z-09": (_zero_rated_tax, "/Invoice/cac:TaxTotal/cac:TaxSubtotal[2]/cbc:TaxAmount"),
     "BR-S-05": (_standard_rate, "/Invoice/cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent"),
     "BR-CO-25": (_no_payment_terms, "/Invoice/cbc:DueDate"),
+    "BR-S-02": (_seller_tax_id, "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID"),
+    "BR-CO-26": (_seller_ids, "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID"),
 }
+
+
+def test_seller_identified_by_vat_alone_satisfies_br_co_26() -> None:
+    tree = invoice_tree()
+    party = tree.find("cac:AccountingSupplierParty/cac:Party", NS)
+    party.remove(party.find("cac:PartyIdentification", NS))
+    assert rule_issues(tree) == []
+
+
+def test_br_s_02_needs_a_standard_rated_line() -> None:
+    tree = invoice_tree()
+    _seller_tax_id(tree)
+    for category in tree.iterfind("cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:ID", NS):
+        category.text = "Z"
+    assert "BR-S-02" not in {rule for rule, _ in rule_issues(tree)}
 
 
 @pytest.mark.parametrize("rule", list(VIOLATIONS))

@@ -160,9 +160,11 @@ def ubl_order(hub_env, orders_bytes):
 
 
 def test_despatch_advice_and_invoice_to_a_ubl_partner_pass_xsd_and_en16931(hub_env, ubl_order):
+    settings = replace(hub_env.settings, hub_vat_number="DE812345679", hub_street="Kaiweg 1", hub_city="Hamburg",
+                       hub_postcode="20457")
     with hub_env.session_factory() as session:
-        backoffice.ship_order(session, hub_env.settings, ubl_order, actor="erp", carrier="DHL", packages=2)
-        invoice = backoffice.invoice_order(session, hub_env.settings, ubl_order, actor="erp")
+        backoffice.ship_order(session, settings, ubl_order, actor="erp", carrier="DHL", packages=2)
+        invoice = backoffice.invoice_order(session, settings, ubl_order, actor="erp")
         number = invoice.number
         kinds = [(m.document_type, m.syntax) for m in session.scalars(select(Message).where(Message.direction == "out"))]
         assert ("DESADV", "ubl") in kinds and ("INVOIC", "ubl") in kinds
@@ -175,19 +177,22 @@ def test_despatch_advice_and_invoice_to_a_ubl_partner_pass_xsd_and_en16931(hub_e
     sent, issues = parse_ubl(files["INVOIC"].read_bytes())
     assert issues == [] and isinstance(sent, Invoice) and sent.number == number
     seller, buyer = sent.party(PartyRole.SUPPLIER), sent.party(PartyRole.BUYER)
-    assert (seller.id, seller.country) == (hub_env.settings.hub_id, hub_env.settings.hub_country)
+    assert (seller.id, seller.country, seller.vat_number, seller.city) == (
+        settings.hub_id, settings.hub_country, "DE812345679", "Hamburg")
     assert (buyer.id, buyer.country) == ("4012345000009", "DE")
     assert {line.unit for line in sent.lines} <= {"H87", "KGM", "C62"}
     assert all(line.description for line in sent.lines)
 
 
 def test_an_invoice_breaking_en16931_is_not_sent(hub_env, ubl_order):
-    settings = replace(hub_env.settings, hub_country="")  # no seller address at all: BR-08
+    settings = replace(hub_env.settings, hub_country="")  # no seller address at all (BR-08), no VAT id (BR-S-02)
     with hub_env.session_factory() as session:
         backoffice.ship_order(session, settings, ubl_order, actor="erp")
         with pytest.raises(OutboundDocumentError, match=r"INVOIC INV-\S+ is not sent: .*\[BR-08\]") as caught:
             backoffice.invoice_order(session, settings, ubl_order, actor="erp")
         assert "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PostalAddress" in str(caught.value)
+        assert "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID: [BR-S-02]" in str(
+            caught.value)
         session.rollback()
         assert session.scalar(select(Invoice_)) is None
         sent = [m.document_type for m in session.scalars(select(Message).where(Message.direction == "out"))]
