@@ -62,6 +62,8 @@ net_price, basis    cac:Price/cbc:PriceAmount, cbc:BaseQuantity
 response_code       cbc:OrderResponseCode: 29 <-> AP, 4 <-> CA, 27 <-> RE
 line action         cbc:LineStatusCode (UNCL 1229 as is)
 order_number        cac:OrderReference/cbc:ID (lines: OrderLineReference)
+OrderResponse line  cac:OrderLineReference/cbc:LineID (the order line answered),
+  line_no           else cac:LineItem/cbc:ID; rendering writes both
 despatch_number     cac:DespatchDocumentReference/cbc:ID
 delivery_date       Invoice: cac:Delivery/cbc:ActualDeliveryDate
 packages            Shipment/TransportHandlingUnit: ID = level, type code,

@@ -434,7 +434,8 @@ def _order_response(r: _Reader, root: etree._Element) -> OrderResponse | None:
         item = r.find(el, "cac:LineItem")
         if item is None:
             continue
-        line_no = r.text(item, "cbc:ID")
+        # the order line it answers (Peppol: OrderLineReference/LineID); LineItem/ID numbers the response's own lines
+        line_no = _line_ref(r.text(el, "cac:OrderLineReference/cbc:LineID")) or r.text(item, "cbc:ID")
         quantity = r.decimal(item, "cbc:Quantity")
         # Peppol lets an accepted line leave the quantity out; the canonical line needs it
         r.required(quantity, item, "cbc:Quantity", "confirmed quantity")

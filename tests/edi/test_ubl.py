@@ -423,6 +423,19 @@ def test_sample_order_response() -> None:
     assert response.lines[1].delivery_date == dt.date(2026, 10, 27)
 
 
+def test_order_response_lines_answer_the_order_line_they_reference() -> None:
+    tree = etree.fromstring(read_sample("peppol_order_response.xml"))
+    for number, item in enumerate(tree.iterfind("cac:OrderLine/cac:LineItem/cbc:ID", NS), start=1):
+        item.text = f"R{number}"  # the response numbers its own lines; OrderLineReference names the order's
+    response, issues = parse_ubl(etree.tostring(tree))
+    assert issues == []
+    assert [line.line_no for line in response.lines] == ["1", "2"]
+    for reference in tree.iterfind("cac:OrderLine/cac:OrderLineReference", NS):
+        reference.getparent().remove(reference)
+    response, _ = parse_ubl(etree.tostring(tree))
+    assert [line.line_no for line in response.lines] == ["R1", "R2"]  # without a reference: the line's own ID
+
+
 def test_order_response_line_without_quantity_is_reported_not_guessed() -> None:
     """Peppol lets an accepted line leave out the quantity; the canonical line needs one, so it is an issue."""
     tree = etree.fromstring(read_sample("peppol_order_response.xml"))
