@@ -182,3 +182,32 @@ def test_a_huge_upload_stops_when_the_cart_is_full(acme_client, session, world):
     cart = acme_client.get("/cart").get_data(as_text=True)
     assert "The cart is full" in cart or "at most 200 lines" in cart
     assert "Bulk item 0" in cart
+
+
+def test_checkout_for_a_partner_with_an_edi_channel_queues_an_ordrsp(acme_client, app, session, world):
+    """A portal order takes the EDI order's road: ACME (SFTP channel) gets its ORDRSP queued, in EDIFACT,
+    linked to the order; BETA (no channel) gets the order response in the portal only."""
+    from hub.models import Channel, Message, OrderResponse, Payload
+
+    post(acme_client, "/cart/add", {"sku": "WID-100", "quantity": "3"}, token_from="/")
+    assert post(acme_client, "/checkout", {"number": "PO-EDI-ANSWER"}, token_from="/checkout").status_code == 302
+    [(order_id, status)] = rows(session, select(Order.id, Order.status).where(Order.number == "PO-EDI-ANSWER"))
+    assert status == "confirmed"
+    [(message_id, direction, doc_type, state, channel, ref, response_message)] = rows(session, select(
+        Message.id, Message.direction, Message.document_type, Message.state, Channel.name, Message.business_ref,
+        OrderResponse.message_id,
+    ).join(Channel, Channel.id == Message.channel_id).join(OrderResponse, OrderResponse.order_id == Message.order_id)
+        .where(Message.order_id == order_id))
+    assert (direction, doc_type, channel, ref) == ("out", "ORDRSP", "acme-sftp", "PO-EDI-ANSWER")
+    assert state == "queued" and response_message == message_id
+    [(data,)] = rows(session, select(Payload.data).join(Message, Message.payload_id == Payload.id)
+                     .where(Message.id == message_id))
+    assert b"UNH+" in data and b"ORDRSP" in data and b"PO-EDI-ANSWER" in data
+
+    beta = app.test_client()
+    login(beta, "buyer@beta.example")
+    post(beta, "/cart/add", {"sku": "WID-100", "quantity": "1"}, token_from="/")
+    assert post(beta, "/checkout", {"number": "PO-NO-EDI"}, token_from="/checkout").status_code == 302
+    [(beta_order,)] = rows(session, select(Order.id).where(Order.number == "PO-NO-EDI"))
+    assert rows(session, select(Message.id).where(Message.order_id == beta_order)) == []
+    assert rows(session, select(OrderResponse.message_id).where(OrderResponse.order_id == beta_order)) == [(None,)]
