@@ -157,7 +157,8 @@ def certificate_records(session: Session, settings: Settings | None = None) -> I
                 yield CertificateRecord("", HUB_CHANNEL, "as2_cert", source, index, cert, problem)
 
 
-def certificates(session: Session, settings: Settings | None = None) -> Iterator[tuple[str, str, str, x509.Certificate]]:
+def certificates(session: Session, settings: Settings | None = None
+                 ) -> Iterator[tuple[str, str, str, x509.Certificate]]:
     """(partner code, channel name, settings key, certificate) for every readable certificate."""
     for record in certificate_records(session, settings):
         if record.cert is not None:

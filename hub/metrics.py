@@ -2,29 +2,113 @@
 
 Read from the database at scrape time, so every node reports the same
 numbers and nothing is kept in a process's memory that another node would
-miss. The collector keeps its queries to grouped counts and a bounded
-window for the latency histogram.
+miss. The collector keeps its queries to grouped counts; the latency
+histogram is a running total kept in the database (:func:`fold_latency`), so
+it grows monotonically as Prometheus expects of a histogram.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from datetime import timedelta
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from hub.models import Message, MessageEvent, Partner, Sequence, utcnow
 from hub.settings import Settings
 from hub.states import State
 
-__all__ = ["HubCollector", "LATENCY_BUCKETS", "worker_liveness"]
+__all__ = ["HubCollector", "LATENCY_BUCKETS", "fold_latency", "worker_liveness"]
 
 #: seconds, from receipt to processed (the answer is ready when processing ends)
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
-LATENCY_WINDOW = timedelta(hours=24)
+
+
+#: rows of number_sequence that keep the running latency histogram
+_LATENCY_MARK = "latency:mark"  # the id of the last "done" event folded in
+_LATENCY_COUNT = "latency:count"
+_LATENCY_SUM = "latency:sum_ms"
+_LATENCY_BUCKET = "latency:le:{}"
+
+
+def _latency_rows() -> list[str]:
+    return [_LATENCY_MARK, _LATENCY_COUNT, _LATENCY_SUM] + [_LATENCY_BUCKET.format(b) for b in LATENCY_BUCKETS]
+
+
+def fold_latency(session: Session, lag_seconds: float, *, now: dt.datetime | None = None
+                 ) -> tuple[list[int], float, int]:
+    """The processing-latency histogram over every inbound message processed so far: (cumulative counts
+    per bucket of LATENCY_BUCKETS, sum of seconds, count). Commits.
+
+    The histogram is kept as running totals in ``number_sequence`` rows, so it only ever grows (what
+    Prometheus ``rate()`` needs) and a scrape reads only the events since the last fold. A scrape folds
+    the "done" events (in id order) up to the last one older than ``lag_seconds`` into the totals, under
+    a row lock, and adds the younger ones on top without keeping them. The lag must exceed twice the
+    longest worker transaction (the lease): then no event with a smaller id can still be uncommitted
+    when the mark passes it, so none is ever missed or counted twice.
+    """
+    now = now or utcnow()
+    names = _latency_rows()
+    stored = _lock_latency_rows(session, names)
+    mark = stored[_LATENCY_MARK]
+    done = aliased(MessageEvent)
+    rows = session.execute(
+        select(done.id, Message.created_at, done.at)
+        .join(Message, Message.id == done.message_id)
+        .where(done.id > mark, done.event == "done", Message.direction == "in")
+        .order_by(done.id)
+    ).all()
+    cutoff = now - timedelta(seconds=lag_seconds)
+    new_mark = max((event_id for event_id, _created, at in rows if at <= cutoff), default=mark)
+    kept = [0] * len(LATENCY_BUCKETS)
+    live = [0] * len(LATENCY_BUCKETS)
+    kept_ms = kept_n = live_ms = live_n = 0
+    for event_id, created, finished in rows:
+        millis = max(0, round((finished - created).total_seconds() * 1000))
+        folded = event_id <= new_mark
+        target = kept if folded else live
+        for i, bound in enumerate(LATENCY_BUCKETS):
+            if millis <= bound * 1000:
+                target[i] += 1
+        if folded:
+            kept_ms, kept_n = kept_ms + millis, kept_n + 1
+        else:
+            live_ms, live_n = live_ms + millis, live_n + 1
+    if new_mark != mark:
+        updates = {_LATENCY_MARK: new_mark, _LATENCY_COUNT: stored[_LATENCY_COUNT] + kept_n,
+                   _LATENCY_SUM: stored[_LATENCY_SUM] + kept_ms}
+        for i, bound in enumerate(LATENCY_BUCKETS):
+            name = _LATENCY_BUCKET.format(bound)
+            updates[name] = stored[name] + kept[i]
+        for name, value in updates.items():
+            session.execute(update(Sequence).where(Sequence.name == name).values(value=value)
+                            .execution_options(synchronize_session=False))
+            stored[name] = value
+    session.commit()
+    counts = [stored[_LATENCY_BUCKET.format(b)] + live[i] for i, b in enumerate(LATENCY_BUCKETS)]
+    return counts, (stored[_LATENCY_SUM] + live_ms) / 1000, stored[_LATENCY_COUNT] + live_n
+
+
+def _lock_latency_rows(session: Session, names: list[str]) -> dict[str, int]:
+    """The running totals, locked for this transaction (created at zero the first time)."""
+    for _attempt in range(2):
+        found = dict(session.execute(
+            select(Sequence.name, Sequence.value).where(Sequence.name.in_(names)).with_for_update()
+        ).all())
+        missing = [name for name in names if name not in found]
+        if not missing:
+            return {name: int(found[name]) for name in names}
+        session.add_all(Sequence(name=name, value=0) for name in missing)
+        try:
+            session.commit()
+        except IntegrityError:  # another node created them at the same time
+            session.rollback()
+    raise RuntimeError("the latency histogram rows could not be created")
 
 
 def worker_liveness(session: Session) -> float | None:
@@ -98,28 +182,18 @@ class HubCollector(Collector):
         yield family
 
     def _latency(self, session: Session):
-        done = aliased(MessageEvent)
-        stmt = (
-            select(Message.created_at, done.at)
-            .join(done, and_(done.message_id == Message.id, done.event == "done"))
-            .where(Message.direction == "in", Message.created_at >= utcnow() - LATENCY_WINDOW)
-        )
-        counts = [0] * len(LATENCY_BUCKETS)
-        total, n = 0.0, 0
-        for created, finished in session.execute(stmt):
-            seconds = max(0.0, (finished - created).total_seconds())
-            total += seconds
-            n += 1
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
+        counts, total, n = fold_latency(session, self._fold_lag())
         buckets = [(str(bound), count) for bound, count in zip(LATENCY_BUCKETS, counts)] + [("+Inf", n)]
         family = HistogramMetricFamily(
             "kontor_processing_latency_seconds",
-            "Receipt to processed, inbound messages of the last 24 hours",
+            "Receipt to processed, every inbound message processing since the hub started counting",
         )
         family.add_metric([], buckets, sum_value=total)
         yield family
+
+    def _fold_lag(self) -> float:
+        lease = self.settings.worker_lease_seconds if self.settings is not None else 300
+        return 2.0 * (lease + 60)
 
     def _certificates(self, session: Session):
         from hub.certificates import certificate_records

@@ -78,3 +78,98 @@ def test_certificate_days_left_one_series_per_certificate(hub_env):
     assert 199 < sample(text, "kontor_certificate_days_left", channel="as2-roll", fingerprint=new_print) <= 200
     assert 49 < sample(text, "kontor_certificate_days_left", partner="", channel="hub", certificate="as2_cert",
                        fingerprint=ours_print) <= 50
+
+
+def _due_now(hub_env):
+    from sqlalchemy import update
+
+    from hub.models import Message
+
+    with hub_env.session_factory() as session:
+        session.execute(update(Message).where(Message.state == "failed").values(next_attempt_at=None))
+        session.commit()
+
+
+def test_delivery_failures_and_certificate_days_after_a_known_flow(hub_env, orders_bytes):
+    import shutil
+
+    from hub.as2 import ensure_identity
+
+    shutil.rmtree(hub_env.outbound)
+    hub_env.outbound.write_text("a file where the partner's folder should be")
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    client = create_app(hub_env.settings, session_factory=hub_env.session_factory).test_client()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert re.search(r"^# TYPE kontor_delivery_failures(_total)? counter$", text, re.M)
+    assert sample(text, "kontor_delivery_failures_total", partner="ACME") == 2  # ORDRSP and CONTRL
+    assert sample(text, "kontor_messages", state="failed", document_type="ORDRSP", direction="out") == 1
+
+    _due_now(hub_env)
+    hub_env.worker().drain()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "kontor_delivery_failures_total", partner="ACME") == 4
+
+    hub_env.outbound.unlink()
+    hub_env.outbound.mkdir()
+    _due_now(hub_env)
+    hub_env.worker().drain()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "kontor_messages", state="delivered", document_type="ORDRSP", direction="out") == 1
+    assert sample(text, "kontor_delivery_failures_total", partner="ACME") == 4  # a counter: never goes down
+    assert "kontor_certificate_days_left{" not in text  # folder channels, no AS2 identity made yet
+
+    ensure_identity(hub_env.settings)  # what the hub does at start when AS2 is used: 730 days, self-signed
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 729 < sample(text, "kontor_certificate_days_left", partner="", channel="hub", certificate="as2_cert") <= 730
+
+
+def test_the_latency_histogram_only_grows(hub_env, orders_bytes):
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from hub.metrics import LATENCY_BUCKETS, fold_latency
+    from hub.models import Message, MessageEvent, Partner, Payload, Sequence, utcnow
+
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    client = create_app(hub_env.settings, session_factory=hub_env.session_factory).test_client()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "kontor_processing_latency_seconds_count") == 1
+
+    # a message processed three days ago still counts (the old histogram covered 24 hours)
+    old = utcnow() - dt.timedelta(days=3)
+    with hub_env.session_factory() as session:
+        acme = session.scalar(select(Partner).where(Partner.code == "ACME"))
+        message = Message(direction="in", partner=acme, document_type="ORDERS", state="processed", issues=[],
+                          receipt={}, size=1, payload=Payload(sha256="0" * 64, size=1, data=b"x"), created_at=old)
+        session.add(message)
+        session.flush()
+        session.add(MessageEvent(message_id=message.id, event="done", state="processed", actor="w",
+                                 at=old + dt.timedelta(seconds=4)))
+        session.commit()
+    counts = []
+    for _ in range(2):
+        text = client.get("/metrics").get_data(as_text=True)
+        counts.append(sample(text, "kontor_processing_latency_seconds_count"))
+    assert counts == [2, 2]  # folded once, never twice
+    assert sample(text, "kontor_processing_latency_seconds_bucket", le="5") == 2
+    assert 4 <= sample(text, "kontor_processing_latency_seconds_sum") < 4 + 60
+
+    # days later, with every event folded into the running totals, nothing is lost
+    with hub_env.session_factory() as session:
+        later = utcnow() + dt.timedelta(days=2)
+        buckets, total, n = fold_latency(session, 720, now=later)
+        assert n == 2 and buckets[-1] == 2 and len(buckets) == len(LATENCY_BUCKETS)
+        mark = session.scalar(select(Sequence.value).where(Sequence.name == "latency:mark"))
+        assert mark == session.scalar(select(MessageEvent.id).where(MessageEvent.event == "done")
+                                      .order_by(MessageEvent.id.desc()).limit(1))
+        session.rollback()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "kontor_processing_latency_seconds_count") == 2
+    second = orders_bytes.replace(b"ACME000001", b"ACME000002").replace(b"PO-2026-0001", b"PO-2026-0002")
+    hub_env.drop("po2.edi", second)
+    hub_env.run()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "kontor_processing_latency_seconds_count") == 3
