@@ -388,11 +388,13 @@ def _answer_aperak(session: Session, settings: Settings, partner: Partner, messa
         return
     document = translated.document
     if message.syntax == "ubl":
-        from edi.ubl import rejection_for
+        from edi.ubl import CREDIT_NOTE_CODES, rejection_for
 
         recipient, recipient_qualifier = partner_identity(partner)
         reference = getattr(document, "number", None)
-        ack = rejection_for([Issue(p[:512], path=f"/{type(document).__name__}") for p in problems],
+        credit = isinstance(document, docs.Invoice) and document.document_code in CREDIT_NOTE_CODES
+        root = "CreditNote" if credit else type(document).__name__
+        ack = rejection_for([Issue(p[:512], path=f"/{root}") for p in problems],
                             document_ref=reference, number=f"A{message.id}-1", issue_date=dt.date.today(),
                             sender=settings.hub_id, sender_qualifier=settings.hub_id_qualifier,
                             recipient=recipient, recipient_qualifier=recipient_qualifier)

@@ -8,7 +8,6 @@ and the exact EN 16931 rule ids each breaks (they predate EN 16931).
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import threading
 from decimal import Decimal as D
@@ -30,7 +29,6 @@ from edi.documents import (
     OrderResponseLine,
     Package,
     Party,
-    PartyRole,
     PaymentTerms,
     TaxSubtotal,
 )

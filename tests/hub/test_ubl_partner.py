@@ -248,3 +248,17 @@ def test_ubl_document_without_any_sender_identifier_is_rejected(hub_env, orders_
         inbound = session.scalar(select(Message).where(Message.direction == "in"))
         assert inbound.state == State.REJECTED
         assert "names no identifier (EndpointID or PartyIdentification) for its sender" in inbound.error
+
+
+def test_a_credit_note_we_do_not_accept_is_answered_at_its_root(hub_env):
+    _ubl_partner(hub_env)
+    credit = (SAMPLES / "peppol_credit_note.xml").read_bytes().replace(b"4012345500004", b"4012345000009")
+    hub_env.drop("credit.xml", credit)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.REJECTED
+        assert "Invoice documents are not accepted from partners" in inbound.error
+    _, ack = _only_answer(hub_env)
+    assert ack.document_ref == "CN-2026-0007"
+    assert [e.path for e in ack.errors] == ["/CreditNote"]
