@@ -6,6 +6,8 @@ Viewers read; operators and admins may reprocess, redeliver and resolve.
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -71,7 +73,8 @@ def messages() -> ResponseReturnValue:
     )
     found = monitor.list_messages(session, filters, before=request.args.get("before", type=int))
     return render_template(
-        "ops/messages.html", form=form, found=found, counts=monitor.state_counts(session)
+        "ops/messages.html", form=form, found=found, counts=monitor.state_counts(session),
+        zip_limit=monitor.ZIP_LIMIT,
     )
 
 
@@ -115,6 +118,21 @@ def payload(message_id: int) -> ResponseReturnValue:
         data,
         mimetype="application/octet-stream",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/messages/<int:message_id>/document.json")
+def document_json(message_id: int) -> ResponseReturnValue:
+    """The parsed canonical document(s) of a message as a JSON file (404 when nothing can be parsed)."""
+    found = monitor.message_detail(db.session, message_id)
+    documents = monitor.parsed_documents(found, _settings()) if found is not None else None
+    if found is None or not documents:
+        abort(404)
+    body = json.dumps(documents[0] if len(documents) == 1 else documents, indent=2, ensure_ascii=False)
+    return Response(
+        body + "\n",
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="message-{found.id}-document.json"'},
     )
 
 

@@ -10,9 +10,10 @@ secrets.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections import Counter
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -240,6 +241,32 @@ def bulk_apply() -> ResponseReturnValue:
         text += f"; refused {sum(refused.values())}: " + ", ".join(f"{n} {why}" for why, n in refused.most_common())
     flash(text + ". Each trace records your comment.", "success" if done else "error")
     return redirect(url_for("ops.messages", **args))
+
+
+@bp.get("/messages/payloads.zip")
+def payloads_zip() -> ResponseReturnValue:
+    """The payloads of the messages of a filter (newest first, at most ZIP_LIMIT), with a manifest."""
+    filters = _filters(request.args)
+    stmt = filters.apply(select(Message)).order_by(Message.created_at.desc(), Message.id.desc())
+    rows = list(db.session.scalars(stmt.limit(monitor.ZIP_LIMIT + 1)))
+    more = len(rows) > monitor.ZIP_LIMIT
+    rows = rows[:monitor.ZIP_LIMIT]
+    if not rows:
+        flash("No message matches this filter: nothing to download.", "error")
+        return redirect(url_for("ops.messages", **{k: v for k, v in request.args.items() if k in FILTER_KEYS}))
+    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    written, listed = monitor.write_payload_zip(rows, out, _settings())
+    out.seek(0)
+    args = {k: v for k, v in request.args.items() if k in FILTER_KEYS and v}
+    audit(db.session, current_user.email, "message.download_zip", target=f"{listed} messages",
+          detail=f"{written} payload(s){'; the newest ' + str(monitor.ZIP_LIMIT) + ' only' if more else ''}; filter "
+                 + ", ".join(f"{k}={v}" for k, v in args.items()))
+    db.session.commit()
+    response = send_file(out, mimetype="application/zip", as_attachment=True,
+                         download_name=f"kontor-payloads-{utcnow():%Y%m%d-%H%M%S}.zip")
+    response.headers["X-Kontor-Messages"] = str(listed)
+    response.headers["X-Kontor-More"] = "true" if more else "false"
+    return response
 
 
 # --- partners and channels ----------------------------------------------------------------

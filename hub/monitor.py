@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 from lxml import etree
 from sqlalchemy import Select, func, literal, or_, select, tuple_
@@ -42,6 +42,8 @@ __all__ = [
     "payload_view",
     "message_payload_view",
     "message_payload",
+    "write_payload_zip",
+    "ZIP_LIMIT",
     "iter_segments",
     "MAX_SEGMENTS",
     "split_segments",
@@ -545,6 +547,49 @@ def _escape_like(text: str) -> str:
 
 #: payloads above this size are not translated for display (the download is always there)
 PARSED_VIEW_LIMIT = 2_000_000
+
+
+#: the most payloads one ZIP download holds, and the most bytes (uncompressed) it reads
+ZIP_LIMIT = 200
+ZIP_MAX_BYTES = 256 * 1024 * 1024
+
+
+def write_payload_zip(messages: list[Message], out: IO[bytes], settings: Settings | None = None) -> tuple[int, int]:
+    """Write the payloads of ``messages`` into a ZIP archive on ``out``, with a ``manifest.csv`` listing every
+    message (id, partner, direction, type, state, references, file in the archive, SHA-256, or why it is
+    missing). Payloads that retention purged, or past ZIP_MAX_BYTES in all, are listed but left out.
+    Returns (payloads written, messages listed)."""
+    import csv
+    import io
+    import zipfile
+
+    from werkzeug.utils import secure_filename
+
+    manifest = io.StringIO()
+    writer = csv.writer(manifest)
+    writer.writerow(["message_id", "partner", "direction", "document_type", "state", "interchange_ref",
+                     "message_ref", "created_at", "file", "size", "sha256", "note"])
+    written = total = 0
+    suffixes = {"edifact": "edi", "ubl": "xml", "json": "json"}
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for message in messages:
+            data = message_payload(message, settings)
+            name, note = "", ""
+            if data is None:
+                note = "payload no longer stored (retention)"
+            elif total + len(data) > ZIP_MAX_BYTES:
+                note = f"left out: the download stops at {ZIP_MAX_BYTES // (1024 * 1024)} MB"
+            else:
+                base = secure_filename(message.filename or "") or f"message.{suffixes.get(message.syntax, 'bin')}"
+                name = f"{message.id}-{base}"
+                archive.writestr(name, data)
+                written, total = written + 1, total + len(data)
+            writer.writerow([message.id, message.partner.code if message.partner else "", message.direction,
+                             message.document_type or "", message.state, message.interchange_ref or "",
+                             message.message_ref or "", f"{message.created_at:%Y-%m-%dT%H:%M:%SZ}", name,
+                             message.size, message.payload.sha256 if message.payload else "", note])
+        archive.writestr("manifest.csv", manifest.getvalue())
+    return written, len(messages)
 
 
 def parsed_documents(message: Message, settings: Settings | None = None) -> list[dict] | None:

@@ -470,3 +470,60 @@ def test_an_archived_payload_is_shown_and_downloaded_from_the_archive(viewer_cli
     session.rollback()
     assert "no longer stored" in _text(viewer_client.get(f"/ops/messages/{world.error_message}"))
     assert viewer_client.get(f"/ops/messages/{world.error_message}/payload").status_code == 404
+
+
+# --- downloads -----------------------------------------------------------------------------
+
+
+def test_parsed_document_downloads_as_json(viewer_client, session, world):
+    import json
+
+    from tests.extranet.conftest import _message
+
+    orders = (b"UNA:+.? 'UNB+UNOC:3+4012345000009:14+4000001000005:14+261125:1200+IC0200'"
+              b"UNH+1+ORDERS:D:96A:UN:EAN008'BGM+220+PO-JSON-1+9'DTM+137:20261125:102'"
+              b"NAD+BY+4012345000009::9'LIN+1++4012345000016:SRV'QTY+21:5'UNS+S'UNT+8+1'UNZ+1+IC0200'")
+    message = _message(session, session.get(Partner, world.acme), orders, ref="IC0200")
+    session.commit()
+    page = _text(viewer_client.get(f"/ops/messages/{message.id}"))
+    assert f'href="/ops/messages/{message.id}/document.json"' in page
+    response = viewer_client.get(f"/ops/messages/{message.id}/document.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert f'filename="message-{message.id}-document.json"' in response.headers["Content-Disposition"]
+    document = json.loads(response.data)
+    assert document["number"] == "PO-JSON-1" and document["lines"][0]["quantity"] == "5"
+    # nothing sound to parse (the DTM error) or no EDI at all: 404, and no link
+    assert viewer_client.get(f"/ops/messages/{world.error_message}/document.json").status_code == 404
+    assert "document.json" not in _text(viewer_client.get(f"/ops/messages/{world.error_message}"))
+
+
+def test_payloads_of_a_filter_download_as_a_zip(viewer_client, session, world, monkeypatch):
+    import csv
+    import io
+    import zipfile
+
+    from hub import monitor
+    from tests.extranet.conftest import ORDERS_WITH_ERROR
+
+    session.get(Message, world.acme_message).payload.data = None  # purged by retention
+    session.commit()
+    listing = _text(viewer_client.get("/ops/messages", query_string={"partner": world.acme}))
+    assert f"/ops/messages/payloads.zip?partner={world.acme}" in listing
+    response = viewer_client.get("/ops/messages/payloads.zip", query_string={"partner": world.acme})
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    manifest = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+    assert {int(r["message_id"]) for r in manifest} == {world.acme_message, world.error_message,
+                                                        world.outbound_message}  # ACME only
+    by_id = {int(r["message_id"]): r for r in manifest}
+    assert archive.read(by_id[world.error_message]["file"]) == ORDERS_WITH_ERROR
+    assert by_id[world.acme_message]["file"] == "" and "no longer stored" in by_id[world.acme_message]["note"]
+    assert len(archive.namelist()) == 3  # two payloads and the manifest
+    assert rows(session, select(AuditEntry.action).where(AuditEntry.action == "message.download_zip"))
+
+    monkeypatch.setattr(monitor, "ZIP_LIMIT", 1)  # bounded: the newest ones only, and it says so
+    bounded = viewer_client.get("/ops/messages/payloads.zip")
+    assert bounded.headers["X-Kontor-Messages"] == "1" and bounded.headers["X-Kontor-More"] == "true"
+    nothing = viewer_client.get("/ops/messages/payloads.zip", query_string={"reference": "NO-SUCH-REF"},
+                                follow_redirects=True)
+    assert "nothing to download" in _text(nothing)
