@@ -17,8 +17,10 @@ that touches the database. That object implements :class:`As2Hub`:
     later duplicate answerable even if ``remember_mdn`` never ran). The
     Message-ID should be unique per partner: if ``store`` raises because it is
     already stored, the view answers with the MDN ``seen()`` returns.
-``seen(message_id) -> (headers: dict, body: bytes) | None``
-    The MDN we sent for a message already stored under this Message-ID.
+``seen(message_id, as2_from) -> (headers: dict, body: bytes) | None``
+    The MDN we sent for a message already stored under this Message-ID
+    from this AS2-From partner (not another partner's: Message-IDs are
+    unique per partner).
 ``remember_mdn(message_id, headers, body) -> None``
     Keep the MDN sent for a stored message (may be a no-op when ``store``
     kept ``mdn_headers``/``mdn_body``).
@@ -80,7 +82,7 @@ class As2Hub(Protocol):
 
     def store(self, partner_as2_id: str, filename: str | None, payload: bytes, receipt: dict[str, Any]) -> None: ...
 
-    def seen(self, message_id: str) -> tuple[dict[str, str], bytes] | None: ...
+    def seen(self, message_id: str, as2_from: str) -> tuple[dict[str, str], bytes] | None: ...
 
     def remember_mdn(self, message_id: str, headers: dict[str, str], body: bytes) -> None: ...
 
@@ -125,9 +127,10 @@ def receive() -> Response:
     if is_mdn(headers, body):
         return _receive_mdn(hub, headers, body)
     message_id = (headers.get("Message-ID") or "").strip()
+    as2_from = (headers.get("AS2-From") or "").strip().strip('"')
     mode, url = _mode(headers)
     if message_id:
-        previous = hub.seen(message_id)
+        previous = hub.seen(message_id, as2_from)
         if previous is not None:
             log.info("AS2 %s is a duplicate: answering its original MDN", message_id)
             return _answer(mode, url, previous[0], previous[1])
@@ -143,7 +146,7 @@ def receive() -> Response:
     try:
         hub.store(inbound.partner.as2_id, inbound.filename, inbound.payload, receipt)
     except Exception:  # the boundary: any storage failure means "not received", the partner must resend
-        previous = hub.seen(message_id)
+        previous = hub.seen(message_id, inbound.as2_from)
         if previous is not None:  # a concurrent copy of the same message won the race
             return _answer(mode, url, previous[0], previous[1])
         log.exception("AS2 %s from %s could not be stored", message_id, inbound.as2_from)

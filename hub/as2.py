@@ -191,10 +191,20 @@ class DbAs2Hub:
                                                                   "not requested"))
             session.commit()
 
-    def seen(self, message_id: str) -> tuple[dict[str, str], bytes] | None:
+    def _received(self, session: Session, message_id: str, as2_from: str | None) -> As2Transfer | None:
+        """The transfer of ``message_id`` as received from the partner whose AS2 id is ``as2_from``."""
+        channel = self._channel(session, as2_from) if as2_from else None
+        if channel is None:
+            return None
+        return session.scalar(select(As2Transfer).where(As2Transfer.direction == "in",
+                                                        As2Transfer.partner_id == channel.partner_id,
+                                                        As2Transfer.message_id == message_id))
+
+    def seen(self, message_id: str, as2_from: str | None = None) -> tuple[dict[str, str], bytes] | None:
+        """The MDN sent for ``message_id`` from partner ``as2_from`` (another partner's
+        message under the same Message-ID is not this one)."""
         with self.session_factory() as session:
-            transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "in",
-                                                                As2Transfer.message_id == message_id))
+            transfer = self._received(session, message_id, as2_from)
             if transfer is None or transfer.mdn_body is None:
                 return None
             return dict(transfer.mdn_headers or {}), transfer.mdn_body
@@ -210,11 +220,9 @@ class DbAs2Hub:
     def send_async_mdn(self, url: str, headers: dict[str, str], body: bytes) -> None:
         """Queue the MDN as an outbound message: the worker posts it, with retries."""
         original = peek_mdn(headers, body)
+        to = (dict((k.lower(), v) for k, v in headers.items()).get("as2-to") or "").strip().strip('"')
         with self.session_factory() as session:
-            transfer = None
-            if original:
-                transfer = session.scalar(select(As2Transfer).where(As2Transfer.direction == "in",
-                                                                    As2Transfer.message_id == original))
+            transfer = self._received(session, original, to) if original else None
             partner = session.get(Partner, transfer.partner_id) if transfer is not None else None
             message = new_message(session, direction="out", data=body, actor="as2 endpoint", partner=partner,
                                   channel=transfer.message.channel if transfer is not None else None,

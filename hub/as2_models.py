@@ -14,10 +14,10 @@ __all__ = ["As2Transfer"]
 
 
 class As2Transfer(Base):
-    """One AS2 Message-ID in one direction: unique, so a resend is recognised."""
+    """One AS2 Message-ID in one direction: unique per partner, so a resend is recognised."""
 
     __tablename__ = "as2_transfer"
-    __table_args__ = (UniqueConstraint("direction", "message_id"),)
+    __table_args__ = (UniqueConstraint("direction", "partner_id", "message_id"),)  # migration 0008
 
     id: Mapped[int] = mapped_column(primary_key=True)
     direction: Mapped[str] = mapped_column(String(3))  # in, out

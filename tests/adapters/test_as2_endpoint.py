@@ -22,7 +22,7 @@ class InMemoryAs2Hub:
     def __init__(self, partners: list[As2Partner]):
         self.partners = {(p.as2_id, p.local.as2_id): p for p in partners}
         self.stored: list[tuple[str, str | None, bytes, dict[str, Any]]] = []
-        self.mdns: dict[str, tuple[dict[str, str], bytes]] = {}
+        self.mdns: dict[tuple[str, str], tuple[dict[str, str], bytes]] = {}  # (AS2-From, Message-ID) -> MDN
         self.async_mdns: list[tuple[str, dict[str, str], bytes]] = []
         self.fail_store = False
         self.lock = threading.Lock()
@@ -35,16 +35,17 @@ class InMemoryAs2Hub:
         if self.fail_store:
             raise RuntimeError("database is locked")
         with self.lock:
-            if any(r["message_id"] == receipt["message_id"] for _, _, _, r in self.stored):
+            if any(r["message_id"] == receipt["message_id"] and sender == partner_as2_id
+                   for sender, _, _, r in self.stored):
                 raise RuntimeError("duplicate Message-ID")
             self.stored.append((partner_as2_id, filename, payload, receipt))
-            self.mdns[receipt["message_id"]] = (receipt["mdn_headers"], receipt["mdn_body"])
+            self.mdns[(partner_as2_id, receipt["message_id"])] = (receipt["mdn_headers"], receipt["mdn_body"])
 
-    def seen(self, message_id: str) -> tuple[dict[str, str], bytes] | None:
-        return self.mdns.get(message_id)
+    def seen(self, message_id: str, as2_from: str) -> tuple[dict[str, str], bytes] | None:
+        return self.mdns.get((as2_from, message_id))
 
     def remember_mdn(self, message_id: str, headers: dict[str, str], body: bytes) -> None:
-        self.mdns[message_id] = (headers, body)
+        return None  # store() kept it
 
     def send_async_mdn(self, url: str, headers: dict[str, str], body: bytes) -> None:
         self.async_mdns.append((url, headers, body))
@@ -112,7 +113,7 @@ def test_store_failure_answers_503_without_mdn_and_resend_works(app, profiles):
     out = build_message(PAYLOAD, "ORDERS_7.edi", profiles[1])
     hub.fail_store = True
     res = post(client, out)
-    assert res.status_code == 503 and hub.seen(out.message_id) is None
+    assert res.status_code == 503 and hub.seen(out.message_id, "KONTOR") is None
     hub.fail_store = False
     res = post(client, out)
     assert res.status_code == 200 and len(hub.stored) == 1
@@ -126,7 +127,7 @@ def test_refused_message_gets_error_mdn_and_nothing_stored(app, profiles):
     assert res.status_code == 200 and hub.stored == []
     mdn = parse_mdn(dict(res.headers), res.get_data(), out.message_id, out.mic, profiles[1])
     assert not mdn.ok and mdn.modifier == "Error: integrity-check-failed"
-    assert hub.seen(out.message_id) is None  # a corrected resend with the same id is processed
+    assert hub.seen(out.message_id, "KONTOR") is None  # a corrected resend with the same id is processed
 
 
 def test_async_and_no_mdn(app, profiles):

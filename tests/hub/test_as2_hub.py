@@ -423,3 +423,51 @@ def test_a_post_cut_off_mid_body_stores_nothing_and_the_resend_is_taken_once(as2
     with session_factory() as session:
         (received,) = session.scalars(select(Message))
         assert received.receipt["message_id"] == out.message_id and received.filename == "po.edi"
+
+
+def test_a_message_id_is_a_duplicate_only_from_the_same_partner(as2_world, settings, session_factory, orders_bytes,
+                                                                 tmp_path):
+    """Another partner (or a stranger) using Acme's Message-ID does not get Acme's MDN: it is its own message."""
+    import dataclasses
+
+    us, _ = as2_world
+    acme = build_message(orders_bytes, "po.edi", us)
+    acme_mdn = send(us.url, acme.headers, acme.body, 30)
+    assert b"processed" in acme_mdn.body and b"Error" not in acme_mdn.body
+
+    # a stranger claims the same Message-ID: checked as what it is, an unknown partner
+    stranger = dataclasses.replace(us, local=dataclasses.replace(us.local, as2_id="STRANGER-AS2"))
+    forged = build_message(orders_bytes, "po.edi", stranger, message_id=acme.message_id)
+    answer = send(us.url, forged.headers, forged.body, 30)
+    assert answer.body != acme_mdn.body and b"Error: authentication-failed" in answer.body
+
+    # a second real partner happens to use the same Message-ID: stored as its own message
+    key, cert = key_pair(tmp_path, "globex")
+    (settings.partners_path / "globex.toml").write_text(f"""
+code = "GLOBEX"
+name = "Globex"
+[[identifiers]]
+scheme = "GLN"
+value = "4099999000005"
+[[channels]]
+name = "as2"
+kind = "as2"
+as2_id = "GLOBEX-AS2"
+url = "http://127.0.0.1:9/as2"
+cert = "{cert}"
+""")
+    with session_factory() as session:
+        sync_partners(session, load_profiles(settings.partners_path))
+        session.commit()
+    globex = dataclasses.replace(us, local=As2Settings.from_dict(
+        {"as2_id": "GLOBEX-AS2", "key": str(key), "cert": str(cert)}))
+    theirs = build_message(b"UNA:+.? 'UNB+UNOC:3+4099999000005:14+4000001000005:14+261125:0930+G1'UNZ+0+G1'",
+                           "globex.edi", globex, message_id=acme.message_id)
+    first = send(us.url, theirs.headers, theirs.body, 30)
+    again = send(us.url, theirs.headers, theirs.body, 30)
+    assert first.status == 200 and b"processed" in first.body and b"Error" not in first.body
+    assert first.body != acme_mdn.body and again.body == first.body, "Globex's resend gets Globex's MDN"
+    with session_factory() as session:
+        received = session.scalars(select(Message).where(Message.document_type.is_(None) | (Message.document_type != "AS2"))).all()
+        assert sorted(m.partner.code for m in received) == ["ACME", "GLOBEX"]
+        assert all(m.receipt["message_id"] == acme.message_id for m in received)
