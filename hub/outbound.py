@@ -90,6 +90,8 @@ def _check_ubl(document: Document, doc_type: str, data: bytes) -> None:
         raise OutboundDocumentError(
             f"{doc_type} {number} is not sent: as UBL it breaks "
             + "; ".join(issue.format() for issue in errors)
+            + " (our own data: the [hub] settings name, id, street, city, postcode, country, vat_number,"
+            " the partner profile, or the order)"
         )
 
 

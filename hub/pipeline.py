@@ -366,6 +366,8 @@ def _answer_ubl_rejection(session: Session, settings: Settings, partner: Partner
     from edi.ubl import rejection_for
 
     translated = translation.messages[0] if translation.messages else None
+    if translated is not None and isinstance(translated.document, docs.Acknowledgement):
+        return  # a response message is never answered with another (no MLR ping-pong)
     reference = getattr(translated.document, "number", None) if translated is not None else None
     reference = reference or (translated.reference if translated is not None else None)
     recipient, recipient_qualifier = partner_identity(partner)
@@ -389,6 +391,9 @@ def _answer_aperak(session: Session, settings: Settings, partner: Partner, messa
     document = translated.document
     if message.syntax == "ubl":
         from edi.ubl import CREDIT_NOTE_CODES, rejection_for
+
+        if isinstance(document, docs.Acknowledgement):
+            return  # a response message is never answered with another (no MLR ping-pong)
 
         recipient, recipient_qualifier = partner_identity(partner)
         reference = getattr(document, "number", None)

@@ -3,6 +3,7 @@ and its order response goes back as UBL; the domain never knows the difference."
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from edi.documents import Acknowledgement, Invoice, OrderResponse, PartyRole
 from edi.translate import translate
-from edi.ubl import DTD_REFUSED, parse_ubl, render_ubl, validate_ubl
+from edi.ubl import DTD_REFUSED, parse_ubl, rejection_for, render_ubl, validate_ubl
 from edi.ubl.parse import CAC, CBC
 from hub import backoffice
 from hub.models import Invoice as Invoice_
@@ -262,3 +263,18 @@ def test_a_credit_note_we_do_not_accept_is_answered_at_its_root(hub_env):
     _, ack = _only_answer(hub_env)
     assert ack.document_ref == "CN-2026-0007"
     assert [e.path for e in ack.errors] == ["/CreditNote"]
+
+
+def test_an_mlr_we_cannot_match_is_rejected_but_never_answered(hub_env):
+    _ubl_partner(hub_env)
+    mlr = rejection_for([], document_ref="INV-NEVER-SENT", number="MLR-1", issue_date=dt.date(2026, 12, 1),
+                        sender="4012345000009", sender_qualifier="14", recipient="4000001000005",
+                        recipient_qualifier="14")
+    hub_env.drop("mlr.xml", render_ubl(mlr))
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.REJECTED
+        assert "INV-NEVER-SENT, which we never sent" in inbound.error
+        assert session.scalars(select(Message).where(Message.direction == "out")).all() == []
+    assert hub_env.outbound_files() == []
