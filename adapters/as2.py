@@ -99,6 +99,7 @@ __all__ = [
     "IntegrityCheckFailed",
     "InsufficientMessageSecurity",
     "UnexpectedProcessingError",
+    "UnsupportedMdnOption",
     "MdnError",
     "As2Adapter",
     "build_message",
@@ -310,6 +311,8 @@ class MdnRequest:
     url: str | None = None
     signed: bool = False
     micalgs: tuple[str, ...] = ()
+    #: a "required" option we cannot honour (RFC 4130 section 7: answered "failed/Failure: ..."), else None
+    unsupported: str | None = None
 
     @property
     def mode(self) -> str:
@@ -409,6 +412,14 @@ class InsufficientMessageSecurity(As2Error):
 
 class UnexpectedProcessingError(As2Error):
     modifier = "unexpected-processing-error"
+
+
+class UnsupportedMdnOption(As2Error):
+    """The sender made an MDN option "required" that we cannot honour (an unknown MIC algorithm
+    or receipt signature format): RFC 4130 (section 7) answers ``failed/Failure: <modifier>`` and the
+    message is not processed."""
+
+    modifier = "unsupported MIC-algorithms"
 
 
 class MdnError(Exception):
@@ -511,15 +522,20 @@ def _parse_mdn_request(h: Headers) -> MdnRequest:
     if h.get("Disposition-Notification-To") is None:
         return MdnRequest()
     url = h.get("Receipt-Delivery-Option") or None
-    signed, micalgs = False, []
+    signed, micalgs, unsupported = False, [], None
     for item in (h.get("Disposition-Notification-Options") or "").split(";"):
         name, _, values = item.partition("=")
-        parts = [v.strip().strip('"').lower() for v in values.split(",")][1:]  # the first is the importance
+        importance, *parts = [v.strip().strip('"').lower() for v in values.split(",")]
+        required = importance == "required"
         if name.strip().lower() == "signed-receipt-protocol":
             signed = "pkcs7-signature" in parts
+            if required and not signed and parts:
+                unsupported = unsupported or "unsupported format"
         elif name.strip().lower() == "signed-receipt-micalg":
             micalgs = [n for n in (micalg_name(p) for p in parts) if n]
-    return MdnRequest(True, url, signed, tuple(dict.fromkeys(micalgs)))
+            if required and not micalgs and parts:
+                unsupported = unsupported or "unsupported MIC-algorithms"
+    return MdnRequest(True, url, signed, tuple(dict.fromkeys(micalgs)), unsupported)
 
 
 def _der(headers: Headers, body: BytesLike) -> BytesLike:
@@ -663,6 +679,13 @@ def parse_message(
         partner = lookup_partner(as2_from, as2_to)
         if partner is None:
             raise UnknownPartner(f"no AS2 partner {as2_from!r} sends to {as2_to!r} here")
+        if request.unsupported:
+            failure = UnsupportedMdnOption(
+                f"a required MDN option cannot be honoured ({request.unsupported}): "
+                f"{h.get('Disposition-Notification-Options')!r}; we sign receipts with pkcs7-signature and "
+                f"compute MICs with {', '.join(_MICALG_OUT[a] for a in ('sha256', 'sha384', 'sha512', 'sha1'))}")
+            failure.modifier = request.unsupported
+            raise failure
         return _unwrap(h, body, partner, request, message_id, as2_from, as2_to, now or dt.datetime.now(dt.timezone.utc))
     except As2Error as err:
         err.message_id, err.as2_from, err.as2_to, err.partner, err.mdn_request = message_id or None, as2_from, as2_to, partner, request
@@ -834,6 +857,9 @@ def build_mdn(
         disposition = "automatic-action/MDN-sent-automatically; processed"
         verified = " Its signature was verified." if result.signed else ""
         human = text or f"The AS2 message {result.message_id} was received and stored.{verified}"
+    elif isinstance(result, UnsupportedMdnOption):
+        disposition = f"automatic-action/MDN-sent-automatically; failed/Failure: {result.modifier}"
+        human = text or f"The AS2 message {result.message_id or '(no Message-ID)'} was not processed: {result}"
     else:
         disposition = f"automatic-action/MDN-sent-automatically; processed/Error: {result.modifier}"
         human = text or f"The AS2 message {result.message_id or '(no Message-ID)'} was not accepted: {result}"

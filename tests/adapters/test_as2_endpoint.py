@@ -231,3 +231,23 @@ def test_a_post_cut_off_mid_body_is_a_retryable_transport_error(profiles):
         As2Adapter(partner).deliver("ORDERS_7.edi", payload)
     assert exc.value.retryable is True, "the message is tried again, under the same Message-ID (hub.transport)"
     assert cut.wait(5) and 0 < got[0] < len(payload)
+
+
+@pytest.mark.parametrize("options,failure", [
+    ("signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=required, md5", "unsupported MIC-algorithms"),
+    ("signed-receipt-protocol=required, pgp-signature; signed-receipt-micalg=optional, sha-256", "unsupported format"),
+    ("signed-receipt-protocol=optional, pkcs7-signature; signed-receipt-micalg=optional, md5", None),
+])
+def test_a_required_mdn_option_we_cannot_honour_fails_the_message(app, profiles, options, failure):
+    hub = app.extensions["kontor_as2"]
+    out = build_message(PAYLOAD, "ORDERS_7.edi", profiles[1])
+    headers = {**out.headers, "Disposition-Notification-Options": options}
+    res = app.test_client().post("/as2", data=out.body, headers=headers)
+    assert res.status_code == 200
+    mdn = parse_mdn(dict(res.headers), res.get_data(), out.message_id, out.mic, profiles[1], require_signed=False)
+    if failure is None:  # an optional algorithm we lack: the signature's digest instead, and processed
+        assert mdn.status == "processed" and mdn.modifier is None and len(hub.stored) == 1
+        return
+    assert mdn.disposition == f"automatic-action/MDN-sent-automatically; failed/Failure: {failure}"
+    assert (mdn.status, mdn.ok) == ("failed", False)
+    assert hub.stored == [] and hub.seen(out.message_id, "KONTOR") is None, "not processed, so a resend is taken"
