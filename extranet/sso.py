@@ -41,6 +41,7 @@ from extranet.extensions import db
 from extranet.security import Account, safe_next
 from hub import accounts
 from hub.models import Partner
+from hub.notifications import smtp_connection
 from hub.partners import oidc_partner, oidc_partners
 from hub.settings import Settings
 
@@ -338,13 +339,7 @@ def _send(settings: Settings, to: str, subject: str, text: str) -> None:
     message["Subject"] = subject
     message.set_content(text)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:
-            smtp.ehlo()
-            if smtp.has_extn("starttls"):
-                import ssl
-
-                smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
+        with smtp_connection(settings, timeout=15) as smtp:
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         log.error("password reset e-mail to a user failed: %s", exc)

@@ -9,6 +9,11 @@ services call one function here where they create the document
 ``session.info``; they are sent through the configured SMTP server
 (``[smtp] host/port/sender``) after the transaction commits, and dropped when
 it rolls back, so a document that was never stored is never announced.
+:func:`smtp_connection` is the one way the hub talks to its SMTP server (the
+password-reset mails of :mod:`extranet.sso` use it too): ``[smtp] security``
+``auto`` (STARTTLS when offered), ``starttls`` (required), ``ssl`` (implicit
+TLS) or ``none``; ``username``/``password`` log in, and only over TLS unless
+``security = "none"`` says otherwise; ``ca_file`` adds CAs to trust.
 
 Sending is best effort: an unreachable SMTP server is logged and the e-mail
 is lost, never the document. With no ``smtp_host`` configured nothing is sent.
@@ -18,10 +23,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -39,6 +46,7 @@ __all__ = [
     "approval_requested",
     "queue",
     "send_now",
+    "smtp_connection",
     "pending_mail",
 ]
 
@@ -165,6 +173,45 @@ def _qty(value) -> str:
     return text
 
 
+@contextmanager
+def smtp_connection(settings: Settings, *, timeout: float = SMTP_TIMEOUT) -> Iterator[smtplib.SMTP]:
+    """An open, logged-in connection to ``[smtp]``, closed on leaving.
+
+    Raises :class:`smtplib.SMTPException` (or :class:`OSError`) when the
+    server cannot be reached, refuses TLS that ``security`` requires, or
+    refuses the login; a password is never sent over a plain connection unless
+    ``security = "none"``.
+    """
+    context = ssl.create_default_context(cafile=settings.smtp_ca_file or None)
+    host, port = settings.smtp_host, settings.smtp_port
+    smtp: smtplib.SMTP
+    if settings.smtp_security == "ssl":
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        encrypted = settings.smtp_security == "ssl"
+        if settings.smtp_security in ("auto", "starttls"):
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+                encrypted = True
+            elif settings.smtp_security == "starttls":
+                raise smtplib.SMTPNotSupportedError(f"{host}:{port} does not offer STARTTLS ([smtp] security)")
+        if settings.smtp_username:
+            if not encrypted and settings.smtp_security != "none":
+                raise smtplib.SMTPNotSupportedError(
+                    f"{host}:{port} offers no TLS; the password is not sent in clear ([smtp] security)")
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        yield smtp
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
 def send_now(outgoing: list[Outgoing]) -> int:
     """Send e-mails through their settings' SMTP server, one connection per server; returns how many went."""
     sent = 0
@@ -176,7 +223,7 @@ def send_now(outgoing: list[Outgoing]) -> int:
         by_server.setdefault((item.settings.smtp_host, item.settings.smtp_port), []).append(item)
     for (host, port), items in by_server.items():
         try:
-            with smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT) as smtp:
+            with smtp_connection(items[0].settings) as smtp:
                 for item in items:
                     try:
                         smtp.send_message(item.message)

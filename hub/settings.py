@@ -72,6 +72,11 @@ class Settings:
     smtp_host: str = field(default="", metadata=_section("smtp"))
     smtp_port: int = field(default=25, metadata=_section("smtp"))
     smtp_sender: str = field(default="kontor@localhost", metadata=_section("smtp"))
+    # auto: STARTTLS when offered; starttls: required; ssl: implicit TLS (port 465); none: plain
+    smtp_security: str = field(default="auto", metadata=_section("smtp"))
+    smtp_username: str = field(default="", metadata=_section("smtp"))  # empty: no AUTH
+    smtp_password: str = field(default="", repr=False, metadata=_section("smtp"))
+    smtp_ca_file: str = field(default="", metadata=_section("smtp"))  # PEM CAs to trust (empty: the system's)
     # [alerts] where new alerts are sent (empty: console only)
     alerts_email: str = field(default="", metadata=_section("alerts"))
     alerts_webhook_url: str = field(default="", metadata=_section("alerts"))
@@ -178,6 +183,10 @@ def _check(settings: Settings, origin: Mapping[str, str]) -> None:
         value = getattr(settings, name)
         if not 0 <= value <= 65535:
             raise bad(name, f"{value} is not a TCP port (0-65535)")
+    if settings.smtp_security not in ("auto", "starttls", "ssl", "none"):
+        raise bad("smtp_security", f"{settings.smtp_security!r} is not auto, starttls, ssl or none")
+    if settings.smtp_password and not settings.smtp_username:
+        raise bad("smtp_password", "is set but smtp_username is not")
     if settings.worker_poll_seconds <= 0:
         raise bad("worker_poll_seconds", "must be greater than 0")
     if settings.worker_lease_seconds < 5:
