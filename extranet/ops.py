@@ -57,7 +57,8 @@ def messages() -> ResponseReturnValue:
     session = db.session
     form = MessageFilterForm(request.args)
     form.partner.choices = options([("", "Any partner"), *monitor.partner_choices(session)])
-    form.document_type.choices = options([("", "Any type")] + [(t, t) for t in monitor.DOCUMENT_TYPES])
+    form.document_type.choices = options([("", "Any type")] + [(t, monitor.DOCUMENT_TYPE_LABELS.get(t, t))
+                                                                for t in monitor.DOCUMENT_TYPES])
     form.state.choices = options([("", "Any state"), ("problem", "Any problem")] + [(s, s) for s in DESCRIPTIONS])
     form.validate()
     filters = monitor.MessageFilter(

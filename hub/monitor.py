@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Iterator
 
 from lxml import etree
-from sqlalchemy import Select, func, literal, or_, select, tuple_
+from sqlalchemy import Select, delete, func, literal, or_, select, tuple_, union
 from sqlalchemy.orm import Session, selectinload
 
 from hub.messages import RepairError, payload_bytes
 from hub.models import AuditEntry, Message, Partner
+from hub.ops_models import MessageReference
 from hub.settings import Settings
 from hub.states import DESCRIPTIONS, FINAL, PROBLEM, TRANSITIONS, State
 
@@ -42,6 +43,7 @@ __all__ = [
     "payload_view",
     "message_payload_view",
     "message_payload",
+    "record_references",
     "write_payload_zip",
     "ZIP_LIMIT",
     "iter_segments",
@@ -49,12 +51,16 @@ __all__ = [
     "split_segments",
     "allowed_events",
     "DOCUMENT_TYPES",
+    "DOCUMENT_TYPE_LABELS",
     "DIRECTIONS",
 ]
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_TYPES = ("ORDERS", "ORDRSP", "DESADV", "INVOIC", "CONTRL", "APERAK", "ORDCHG")
+DOCUMENT_TYPES = ("ORDERS", "ORDRSP", "DESADV", "INVOIC", "CONTRL", "APERAK", "ORDCHG", "MIXED", "MDN", "AS2")
+#: what the filter's options say, where the type name alone does not
+DOCUMENT_TYPE_LABELS = {"MIXED": "MIXED (an interchange of several types)", "MDN": "MDN (AS2 receipt)",
+                        "AS2": "AS2 (a request refused before its content was read)"}
 DIRECTIONS = ("in", "out")
 
 
@@ -89,7 +95,13 @@ class MessageFilter:
             stmt = stmt.where(Message.created_at < dt.datetime.combine(self.date_to + dt.timedelta(days=1), dt.time()))
         if self.reference.strip():
             ref = self.reference.strip()
-            stmt = stmt.where(or_(Message.interchange_ref == ref, Message.message_ref == ref))
+            # each part on its own index; any UNH reference of a multi-message interchange counts
+            matching = union(
+                select(Message.id).where(Message.interchange_ref == ref),
+                select(Message.id).where(Message.message_ref == ref),
+                select(MessageReference.message_id).where(MessageReference.reference == ref),
+            )
+            stmt = stmt.where(Message.id.in_(matching))
         if self.business_ref.strip():
             stmt = stmt.where(Message.business_ref == self.business_ref.strip())
         if self.text.strip():
@@ -252,6 +264,19 @@ def problem_counts(session: Session) -> dict[int, int]:
         .group_by(Message.partner_id)
     )
     return {pid: count for pid, count in session.execute(stmt) if pid is not None}
+
+
+def record_references(session: Session, message: Message, references: list[str | None]) -> None:
+    """Keep every UNH reference of an interchange of several messages for the reference filter (the first
+    is ``message.message_ref`` too); replaces what an earlier run recorded. No commit."""
+    wanted = sorted({r[:35] for r in references if r})
+    if len(references) < 2 or not wanted:
+        return
+    if message.id is None:
+        session.flush([message])
+    else:
+        session.execute(delete(MessageReference).where(MessageReference.message_id == message.id))
+    session.add_all(MessageReference(message_id=message.id, reference=r) for r in wanted)
 
 
 # --- payloads ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, Message, utcnow
 
-__all__ = ["Alert"]
+__all__ = ["Alert", "MessageReference"]
 
 #: retention finds the messages of a batch of payloads by this (hub/retention.py)
 Index("ix_message_payload_id", Message.__table__.c.payload_id)
@@ -45,3 +45,15 @@ class Alert(Base):
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     comment: Mapped[str | None] = mapped_column(Text)
     notified: Mapped[str | None] = mapped_column(Text)  # how the opening was sent (or why not)
+
+
+class MessageReference(Base):
+    """A message reference (UNH 0062) of an interchange holding several messages, so the console's
+    reference filter finds the interchange by any of them; ``Message.message_ref`` keeps the first.
+    Written by the pipeline (:func:`hub.monitor.record_references`); migration 0008_ops_references."""
+
+    __tablename__ = "message_reference"
+    __table_args__ = (Index("ix_message_reference_reference", "reference"),)
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(35), primary_key=True)

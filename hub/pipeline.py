@@ -21,6 +21,7 @@ from edi.translate import Translation, contrl_for, translate
 from hub.errors import PartnerError, WaitingFor
 from hub.messages import issues_to_json, payload_bytes, transition
 from hub.models import Message, Order, Partner, PartnerIdentifier
+from hub.monitor import record_references
 from hub.orders import place_order
 from hub.outbound import partner_identity, queue_document
 from hub.partners import preferences
@@ -239,6 +240,7 @@ def process_inbound(
         first = translation.messages[0]
         message.document_type = first.message_type if len({m.message_type for m in translation.messages}) == 1 else "MIXED"
         message.message_ref = first.reference
+        record_references(session, message, [m.reference for m in translation.messages])
     message.syntax = translation.syntax
 
     with session.no_autoflush:  # the header fields set above go out with the results, in one flush

@@ -527,3 +527,21 @@ def test_payloads_of_a_filter_download_as_a_zip(viewer_client, session, world, m
     nothing = viewer_client.get("/ops/messages/payloads.zip", query_string={"reference": "NO-SUCH-REF"},
                                 follow_redirects=True)
     assert "nothing to download" in _text(nothing)
+
+
+def test_document_type_filter_offers_mixed_and_mdn(viewer_client, session, world):
+    from tests.extranet.conftest import _message
+
+    acme = session.get(Partner, world.acme)
+    mixed = _message(session, acme, b"UNB+UNOC:3+A+B+261125:1200+IC0300'UNZ+2+IC0300'", document_type="MIXED",
+                     ref="IC0300")
+    mdn = _message(session, acme, b"Disposition: automatic-action/MDN-sent-automatically; processed",
+                   document_type="MDN", ref="MDN-1")
+    session.commit()
+    page = _text(viewer_client.get("/ops/messages"))
+    assert '<option value="MIXED">MIXED (an interchange of several types)</option>' in page
+    assert '<option value="MDN">MDN (AS2 receipt)</option>' in page
+    only_mixed = _text(viewer_client.get("/ops/messages", query_string={"document_type": "MIXED"}))
+    assert f'href="/ops/messages/{mixed.id}"' in only_mixed and f'href="/ops/messages/{mdn.id}"' not in only_mixed
+    only_mdn = _text(viewer_client.get("/ops/messages", query_string={"document_type": "MDN"}))
+    assert f'href="/ops/messages/{mdn.id}"' in only_mdn and f'href="/ops/messages/{mixed.id}"' not in only_mdn
