@@ -22,15 +22,16 @@ class Alert(Base):
 
     While the condition holds, the alert with its key stays active (``open`` or
     ``acknowledged``) and each evaluation that still sees it bumps ``count`` and
-    ``last_seen``; when the condition clears it is ``closed``; if it comes back
-    later, a new alert opens (and is sent again).
+    ``last_seen``; once the condition has not been seen for ``[alerts]
+    grace_minutes`` it is ``closed``; if it comes back later, a new alert opens
+    (and is sent again).
     """
 
     __tablename__ = "ops_alert"
     __table_args__ = (Index("ix_ops_alert_key_state", "key", "state"), Index("ix_ops_alert_state_id", "state", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(200))  # e.g. "dead:ACME", "certificate:ACME/as2/cert:7"
+    key: Mapped[str] = mapped_column(String(200))  # e.g. "failure:ACME", "certificate:ACME/as2/cert/<fingerprint>:7"
     kind: Mapped[str] = mapped_column(String(30))  # failure, ack_overdue, certificate, silence, polling, volume
     severity: Mapped[str] = mapped_column(String(10), default="warning")  # warning, critical
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id", ondelete="SET NULL"))
