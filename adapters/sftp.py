@@ -284,7 +284,7 @@ class SftpAdapter:
             raise TransportError(f"cannot connect to SFTP server {s.host}:{s.port}: {exc.strerror or exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(s.timeout)
-        transport = paramiko.Transport(sock, disabled_algorithms=dict(s.disabled_algorithms) or None)
+        transport = _Transport(sock, disabled_algorithms=dict(s.disabled_algorithms) or None)
         try:
             self._negotiate(transport)
             self._authenticate(transport)
@@ -323,6 +323,15 @@ class SftpAdapter:
         try:
             transport.start_client(timeout=s.timeout)
         except paramiko.SSHException as exc:
+            if "no acceptable host key" in str(exc).lower():
+                offered = getattr(transport, "offered_host_key_types", None)
+                pinned = ", ".join(sorted({k.get_name() for k in self._pinned}))
+                raise TransportError(
+                    f"SSH server {s.host}:{s.port} offers no host key of the pinned type ({pinned})"
+                    + (f"; it offers {', '.join(offered)}" if offered else "")
+                    + ". Pin the server's key of a type it offers (e.g. from ssh-keyscan), checked with the partner.",
+                    retryable=False,
+                ) from exc
             raise TransportError(
                 f"SSH handshake with {self._where} failed: {exc}",
                 retryable="Incompatible" not in str(exc) and "no acceptable" not in str(exc).lower(),
@@ -618,6 +627,24 @@ class SftpAdapter:
                 raise
         sftp.remove(dst)
         sftp.rename(src, dst)
+
+
+class _Transport(paramiko.Transport):
+    """A client transport that remembers which host key types the server offered, so that
+    a pinned key of another type is reported as such (paramiko only says "no acceptable
+    host key"). Reads the KEXINIT with paramiko's own parser; without it nothing is kept."""
+
+    offered_host_key_types: tuple[str, ...] = ()
+
+    def _parse_kex_init(self, m: paramiko.Message) -> None:
+        parse = getattr(self, "_really_parse_kex_init", None)
+        if parse is not None:
+            try:
+                parsed = parse(paramiko.Message(m.asbytes()))  # the packet type byte is already read
+                self.offered_host_key_types = tuple(parsed["server_key_algo_list"])
+            except Exception:  # noqa: BLE001 - only for the error message; negotiation goes on as paramiko does it
+                self.offered_host_key_types = ()
+        super()._parse_kex_init(m)  # type: ignore[misc]
 
 
 def _connection_lost(exc: BaseException) -> bool:

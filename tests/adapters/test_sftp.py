@@ -333,6 +333,22 @@ def test_a_short_read_is_refused_and_the_file_stays(sshd, ssh_keys, monkeypatch)
     assert fetch_all(a) == {"po.edi": b"x" * 3000}, "taken whole on the next poll"
 
 
+def test_a_pinned_key_type_the_server_does_not_offer_is_named(sshd, ssh_keys):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ecdsa = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    pinned = settings(sshd, ssh_keys, host_keys=[f"[127.0.0.1]:{sshd.port} {ecdsa}"])
+    with pytest.raises(TransportError) as exc:
+        SftpAdapter(pinned).deliver("x.edi", b"x")
+    message = str(exc.value)
+    assert f"127.0.0.1:{sshd.port} offers no host key of the pinned type (ecdsa-sha2-nistp256)" in message
+    assert "it offers" in message and "ssh-ed25519" in message, "what the server offers, to pin the right key"
+    assert exc.value.retryable is False
+    assert not (sshd.root / "out" / "x.edi").exists()
+
+
 def test_unsafe_outbound_name_refused(sshd, ssh_keys):
     with pytest.raises(TransportError, match="not a plain file name") as exc:
         SftpAdapter(settings(sshd, ssh_keys)).deliver("../x.edi", b"x")
