@@ -68,7 +68,7 @@ def app_for(hub_view: As2Partner):  # type: ignore[no-untyped-def]
         def store(self, *args: object) -> None:
             self.count += 1
 
-        def seen(self, message_id: str) -> None:
+        def seen(self, message_id: str, as2_from: str) -> None:
             return None
 
         def remember_mdn(self, *args: object) -> None:
