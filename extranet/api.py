@@ -270,6 +270,10 @@ ROUTES: tuple[Route, ...] = (
           params=PAGE + (
               Param("q", "query", {"type": "string", "maxLength": 100}, "Search name, SKU or GTIN."),
               Param("category", "query", {"type": "string", "maxLength": 80}, "Only this category."),
+              Param("in_stock", "query", {"type": "boolean", "default": False},
+                    "Only products with stock (true/false; products without stock tracking are left out)."),
+              Param("contract", "query", {"type": "boolean", "default": False},
+                    "Only products with a contract price of the partner valid today (true/false)."),
           ), errors=(400,), view=catalog_list),
     Route("/catalog/<path:sku>", "GET", "catalog_get", "catalog:read", "One product by SKU with the partner's prices",
           "CatalogItem", params=(Param("sku", "path", {"type": "string"}, "Our article number.", required=True),),

@@ -114,9 +114,12 @@ def catalog() -> ResponseReturnValue:
     form = CatalogSearchForm(request.args)
     form.category.choices = options([("", "All categories")] + [(c, c) for c in scope.categories()])
     # keyset paging: "next"/"previous" links carry a product id (after=/before=), no page numbers
+    in_stock, contract = request.args.get("in_stock") == "1", request.args.get("contract") == "1"
     page = scope.catalog_slice(form.q.data or "", form.category.data or "",
-                               after=request.args.get("after", type=int), before=request.args.get("before", type=int))
-    return render_template("portal/catalog.html", form=form, page=page, partner=scope.partner)
+                               after=request.args.get("after", type=int), before=request.args.get("before", type=int),
+                               in_stock=in_stock, contract_only=contract)
+    return render_template("portal/catalog.html", form=form, page=page, partner=scope.partner,
+                           in_stock=in_stock, contract=contract)
 
 
 @bp.post("/cart/add")

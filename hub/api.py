@@ -547,10 +547,21 @@ def _catalog_item(product: Product, unit_price: Decimal, breaks: list[Price], cu
     }
 
 
+def _flag_arg(args: Mapping[str, str], name: str) -> bool:
+    raw = (args.get(name) or "").strip().lower()
+    if raw in ("", "0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    raise _invalid(name, f"{raw!r}: give true or false")
+
+
 def list_catalog(scope: PartnerScope, args: Mapping[str, str]) -> dict[str, Any]:
-    """Active products (search ``q`` in name, SKU, GTIN; ``category``) with this partner's prices."""
+    """Active products (search ``q`` in name, SKU, GTIN; ``category``; ``in_stock``; ``contract``: only
+    those with a contract price) with this partner's prices."""
     page, per_page = paging(args)
-    found = scope.catalog(_text_arg(args, "q", 100), _text_arg(args, "category", 80), page=page, per_page=per_page)
+    found = scope.catalog(_text_arg(args, "q", 100), _text_arg(args, "category", 80), page=page, per_page=per_page,
+                          in_stock=_flag_arg(args, "in_stock"), contract_only=_flag_arg(args, "contract"))
     currency = scope.partner.currency
     items = [_catalog_item(i.product, i.unit_price, i.breaks, currency) for i in found.items]
     return _page_json(found, items)

@@ -381,8 +381,11 @@ class PartnerScope:
         ).bindparams(yes=True)
         return [c for c in self.session.scalars(stmt) if c]
 
-    def _catalog_select(self, query: str, category: str) -> Select:
-        """Active products matching name, SKU (substring, case-insensitive) or GTIN, and a category.
+    def _catalog_select(self, query: str, category: str, *, in_stock: bool = False,
+                        contract_only: bool = False) -> Select:
+        """Active products matching name, SKU (substring, case-insensitive) or GTIN, and a category;
+        with ``in_stock`` only products with stock above zero (not those without stock tracking),
+        with ``contract_only`` only those with a contract price of this partner valid today.
 
         ``ILIKE '%word%'`` on the plain columns: on PostgreSQL the pg_trgm GIN
         indexes of migration 0005 answer it; on SQLite (development, small
@@ -401,14 +404,24 @@ class PartnerScope:
             )
         if category:
             stmt = stmt.where(Product.category == category)
+        if in_stock:
+            stmt = stmt.where(Product.stock > 0)
+        if contract_only:
+            today = dt.date.today()
+            stmt = stmt.where(select(Price.id).where(
+                Price.partner_id == self.partner_id, Price.product_id == Product.id, Price.valid_from <= today,
+                or_(Price.valid_to.is_(None), Price.valid_to >= today),
+            ).exists())
         return stmt
 
     def catalog(
-        self, query: str = "", category: str = "", page: int = 1, per_page: int = 25
+        self, query: str = "", category: str = "", page: int = 1, per_page: int = 25, *,
+        in_stock: bool = False, contract_only: bool = False,
     ) -> Page[CatalogItem]:
         """Active products matching name, SKU or GTIN, with this partner's prices, by page number
         (with a total: the API's paging; the web catalogue uses :meth:`catalog_slice`)."""
-        stmt = self._catalog_select(query, category).order_by(Product.name, Product.id)
+        stmt = self._catalog_select(query, category, in_stock=in_stock, contract_only=contract_only)
+        stmt = stmt.order_by(Product.name, Product.id)
         found = _paginate(self.session, stmt, page, per_page)
         return Page(items=self._items(found.items), page=found.page, per_page=per_page, total=found.total)
 
@@ -420,10 +433,12 @@ class PartnerScope:
         after: int | None = None,
         before: int | None = None,
         per_page: int = 25,
+        in_stock: bool = False,
+        contract_only: bool = False,
     ) -> CatalogSlice:
         """One page of active products by (name, id) after or before a product (keyset paging),
         with this partner's prices: ``per_page + 1`` rows from the ``(name, id)`` index, no count."""
-        stmt = self._catalog_select(query, category)
+        stmt = self._catalog_select(query, category, in_stock=in_stock, contract_only=contract_only)
         cursor_id = after if after is not None else before
         mark = None
         if cursor_id is not None:  # the cursor's position; an unknown id starts from the beginning
