@@ -42,6 +42,9 @@ __all__ = ["DbAs2Hub", "local_settings", "partner_profile", "ensure_identity", "
 
 log = logging.getLogger(__name__)
 
+#: of a refused request from an AS2-From we have no channel for, this much of the body is kept
+UNKNOWN_SENDER_KEEP_BYTES = 64 * 1024
+
 #: channel settings that are ours, not As2Partner's
 _LOCAL_KEYS = ("local_key", "local_cert", "local_key_password", "local_as2_id")
 
@@ -162,10 +165,11 @@ class DbAs2Hub:
         """Keep a refused AS2 request as an inbound message in state ``rejected`` and commit.
 
         Document type "AS2", syntax "mime": the payload is the request as it
-        arrived (HTTP header block, blank line, body), the error says why, and
-        the receipt holds the error MDN we answered. No :class:`As2Transfer`
+        arrived (HTTP header block, blank line, body; from an unknown sender
+        only the first :data:`UNKNOWN_SENDER_KEEP_BYTES` of the body), the
+        error says why, and the receipt holds the error MDN we answered. No :class:`As2Transfer`
         is written, so a corrected resend under the same Message-ID is taken."""
-        raw = b"".join(f"{k}: {v}\r\n".encode("latin-1", "replace") for k, v in request_headers) + b"\r\n" + body
+        head = b"".join(f"{k}: {v}\r\n".encode("latin-1", "replace") for k, v in request_headers) + b"\r\n"
         disposition = next((line.partition(":")[2].strip() for line in _mdn_fields(mdn_body)
                             if line.lower().startswith("disposition:")), None)
         sender = error.as2_from or "an unknown sender"
@@ -173,7 +177,9 @@ class DbAs2Hub:
                   f"refused ({error.modifier}): {error}")
         with self.session_factory() as session:
             channel = self._channel(session, error.as2_from) if error.as2_from else None
-            message = new_message(session, direction="in", data=raw, actor="as2 endpoint",
+            # anyone can post to /as2: from a sender we do not know, only the start of the body is kept
+            kept = body if channel is not None else body[:UNKNOWN_SENDER_KEEP_BYTES]
+            message = new_message(session, direction="in", data=head + kept, actor="as2 endpoint",
                                   partner=channel.partner if channel is not None else None, channel=channel,
                                   document_type="AS2", syntax="mime",
                                   detail=f"{len(body)} bytes from {sender}, refused at the AS2 endpoint")
@@ -182,6 +188,7 @@ class DbAs2Hub:
                 "as2_from": error.as2_from, "as2_to": error.as2_to,
                 "mdn": {"mode": error.mdn_request.mode, "url": error.mdn_request.url, "disposition": disposition},
                 "mdn_headers": dict(mdn_headers), "mdn_body": mdn_body.decode("ascii", "replace"),
+                "body_bytes": len(body), "body_kept": len(kept),
             }
             message.error = reason
             transition(session, message, Event.CLAIM, actor="as2 endpoint", detail="checked on arrival")

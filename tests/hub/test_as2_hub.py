@@ -376,6 +376,7 @@ def test_a_refused_message_is_kept_as_rejected_and_a_good_resend_is_taken_once(
         if fault == "expired certificate":
             assert "expired" in refused.error
         assert store.payload_bytes(refused).endswith(body), "the request is kept as it arrived"
+        assert refused.receipt["body_bytes"] == refused.receipt["body_kept"] == len(body)
         assert f"message-id: {good.message_id}".lower().encode() in store.payload_bytes(refused).lower()
         assert refused.receipt["mdn"]["disposition"].endswith(f"processed/Error: {modifier}")
         assert refused.receipt["mdn_body"].encode() == answer.body, "the error MDN we answered"
@@ -471,3 +472,21 @@ cert = "{cert}"
         received = session.scalars(select(Message).where(Message.document_type.is_(None) | (Message.document_type != "AS2"))).all()
         assert sorted(m.partner.code for m in received) == ["ACME", "GLOBEX"]
         assert all(m.receipt["message_id"] == acme.message_id for m in received)
+
+
+def test_of_a_refused_request_from_an_unknown_sender_only_the_start_is_kept(as2_world, session_factory,
+                                                                           orders_bytes, monkeypatch):
+    import dataclasses
+
+    from hub import as2 as hub_as2
+
+    monkeypatch.setattr(hub_as2, "UNKNOWN_SENDER_KEEP_BYTES", 100)
+    us, _ = as2_world
+    stranger = dataclasses.replace(us, local=dataclasses.replace(us.local, as2_id="STRANGER-AS2"))
+    out = build_message(orders_bytes, "po.edi", stranger)
+    send(us.url, out.headers, out.body, 30)
+    with session_factory() as session:
+        (refused,) = session.scalars(select(Message))
+        assert refused.state == State.REJECTED and refused.partner is None
+        assert (refused.receipt["body_bytes"], refused.receipt["body_kept"]) == (len(out.body), 100)
+        assert store.payload_bytes(refused).endswith(b"\r\n\r\n" + out.body[:100])
