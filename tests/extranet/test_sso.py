@@ -1,106 +1,95 @@
-"""Single sign-on through a partner's OpenID Connect provider: a real provider on loopback, real HTTP.
+"""Single sign-on through a partner's OpenID Connect provider: a real provider in its own process
+(tests/extranet/oidc_provider.py, started by each test) on loopback, real HTTP.
 
-The provider below is small but honest: discovery, JWKS, an authorization
-endpoint that signs in its one test user at once, and a token endpoint that
-checks the client's secret, the redirect URI and the PKCE verifier and
-returns an RS256-signed ID token with the nonce it was given.
+The provider is small but honest: discovery, JWKS, an authorization endpoint
+that signs in its one test user at once, and a token endpoint that checks the
+client's secret, the redirect URI and the PKCE verifier and returns an
+RS256-signed ID token with the nonce it was given.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
-import threading
+import subprocess
+import sys
 import time
-from urllib.parse import parse_qs, urlencode, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from flask import Flask, jsonify, redirect, request
-from joserfc import jwt
-from joserfc.jwk import RSAKey
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
 from hub.models import AuditEntry, Partner, User
 from tests.extranet.conftest import login, rows
 
+PROVIDER_SCRIPT = Path(__file__).with_name("oidc_provider.py")
+
+
+class _Claims(dict):
+    """The provider's signed-in user's claims; a change is sent to the provider process at once."""
+
+    def __init__(self, provider: "Provider", claims: dict):
+        super().__init__(claims)
+        self._provider = provider
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self._provider._change(claims=dict(self))
+
 
 class Provider:
-    """An OpenID Connect provider on 127.0.0.1 with one signed-in user (``self.claims``)."""
+    """The OpenID Connect provider of tests/extranet/oidc_provider.py, in its own process on 127.0.0.1.
+
+    ``claims`` (the signed-in user), ``tamper`` (claims to override in the next ID tokens),
+    ``use_foreign_key()`` and ``token_requests`` reach the process over its loopback test endpoint.
+    """
 
     def __init__(self):
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
         self.client_id = "kontor-at-acme"
         self.client_secret = secrets.token_urlsafe(16)
-        self.claims: dict = {"sub": "u-1", "email": "buyer@acme.example", "email_verified": True}
-        self.tamper: dict = {}  # claims to override in the next ID tokens
-        self.sign_key = self.key
-        self.codes: dict[str, dict] = {}
-        self.token_requests = 0
-        app = Flask("test-oidc-provider")
-        app.add_url_rule("/.well-known/openid-configuration", view_func=self.discovery)
-        app.add_url_rule("/jwks", view_func=self.jwks)
-        app.add_url_rule("/authorize", view_func=self.authorize)
-        app.add_url_rule("/token", view_func=self.token, methods=["POST"])
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.issuer = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.process = subprocess.Popen(
+            [sys.executable, str(PROVIDER_SCRIPT), self.client_id, self.client_secret],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()  # LISTENING <port>, once the server is up
+        if not line.startswith("LISTENING "):
+            self.stop()
+            raise RuntimeError(f"the test OIDC provider did not start: {line!r}")
+        self.issuer = f"http://127.0.0.1:{int(line.split()[1])}"
+        self.claims = _Claims(self, self._state()["claims"])
+
+    def _state(self) -> dict:
+        return requests.get(f"{self.issuer}/_test/state", timeout=10).json()
+
+    def _change(self, **change) -> None:
+        requests.post(f"{self.issuer}/_test/state", json=change, timeout=30).raise_for_status()
+
+    @property
+    def tamper(self) -> dict:
+        return self._state()["tamper"]
+
+    @tamper.setter
+    def tamper(self, claims: dict) -> None:
+        self._change(tamper=claims)
+
+    def use_foreign_key(self) -> None:
+        """Sign the next ID tokens with a key the provider's JWKS does not hold."""
+        self._change(foreign_key=True)
+
+    @property
+    def token_requests(self) -> int:
+        return self._state()["token_requests"]
 
     def stop(self):
-        self.server.shutdown()
-        self.thread.join(5)
-
-    def discovery(self):
-        return jsonify({
-            "issuer": self.issuer,
-            "authorization_endpoint": f"{self.issuer}/authorize",
-            "token_endpoint": f"{self.issuer}/token",
-            "jwks_uri": f"{self.issuer}/jwks",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-        })
-
-    def jwks(self):
-        return jsonify({"keys": [self.key.as_dict(private=False) | {"use": "sig", "alg": "RS256"}]})
-
-    def authorize(self):
-        args = request.args
-        if args.get("client_id") != self.client_id or args.get("response_type") != "code":
-            return "unknown client", 400
-        if "openid" not in args.get("scope", "").split() or args.get("code_challenge_method") != "S256":
-            return "openid scope and PKCE required", 400
-        code = secrets.token_urlsafe(16)
-        self.codes[code] = {"redirect_uri": args["redirect_uri"], "nonce": args.get("nonce"),
-                            "challenge": args["code_challenge"], "claims": dict(self.claims),
-                            "login_hint": args.get("login_hint")}
-        return redirect(f"{args['redirect_uri']}?{urlencode({'code': code, 'state': args['state']})}")
-
-    def token(self):
-        self.token_requests += 1
-        auth = request.authorization
-        if auth is None or auth.username != self.client_id or auth.password != self.client_secret:
-            return jsonify(error="invalid_client"), 401
-        grant = self.codes.pop(request.form.get("code", ""), None)
-        if grant is None or request.form.get("grant_type") != "authorization_code":
-            return jsonify(error="invalid_grant"), 400
-        if request.form.get("redirect_uri") != grant["redirect_uri"]:
-            return jsonify(error="invalid_grant", error_description="redirect_uri"), 400
-        verifier = request.form.get("code_verifier", "")
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        if challenge != grant["challenge"]:
-            return jsonify(error="invalid_grant", error_description="PKCE"), 400
-        now = int(time.time())
-        claims = {"iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300,
-                  "nonce": grant["nonce"], **grant["claims"], **self.tamper}
-        id_token = jwt.encode({"alg": "RS256", "kid": "test-key"}, claims, self.sign_key)
-        return jsonify(access_token=secrets.token_urlsafe(16), token_type="Bearer", expires_in=300,
-                       id_token=id_token)
+        if self.process.stdin:
+            self.process.stdin.close()  # the provider stops when its standard input closes
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        if self.process.stdout:
+            self.process.stdout.close()
 
 
 @pytest.fixture
@@ -228,7 +217,7 @@ def test_totp_is_still_asked_after_single_sign_on(client, provider, acme_sso, se
 ])
 def test_bad_id_tokens_are_refused(client, provider, acme_sso, session, tamper):
     if tamper == "wrong key":
-        provider.sign_key = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
+        provider.use_foreign_key()
     else:
         provider.tamper = tamper
     response = sso(client, provider)
