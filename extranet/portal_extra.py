@@ -10,11 +10,12 @@ that needs no sign-in: its token is the credential.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 
@@ -23,6 +24,7 @@ from extranet.forms import UploadForm
 from extranet.portal import MAX_CART_LINES, _rows_added, load_cart, save_cart
 from extranet.portal_roles import check_write_role
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required
+from extranet.sso import SIGNED_IN_AT
 from hub import approvals, notifications, order_templates, partner_users, portal_documents, turnaround
 from hub.accounts import audit
 from hub.chain import chain_for_order
@@ -44,6 +46,25 @@ class XlsxUploadForm(FlaskForm):
         description="First sheet: columns SKU (or GTIN), quantity and an optional note; a header row is allowed.",
         validators=[FileRequired(), FileAllowed(["xlsx"], "Upload an .xlsx workbook.")],
     )
+
+
+@bp.before_app_request
+def _end_sessions_an_invitation_replaced() -> ResponseReturnValue | None:
+    """A partner user invited again (after being removed) starts afresh: a browser session that
+    signed in before that invitation is ended, whatever page it asks for."""
+    if not current_user.is_authenticated or current_user.partner_id is None:
+        return None
+    raw = session.get(SIGNED_IN_AT)
+    try:
+        signed_in_at = dt.datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        signed_in_at = None
+    if not partner_users.signed_in_before_invitation(db.session, current_user.id, signed_in_at):
+        return None
+    logout_user()
+    session.clear()
+    flash("Your access was renewed. Sign in again.", "info")
+    return redirect(url_for("auth.login"))
 
 
 @bp.before_request

@@ -40,12 +40,12 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from extranet.extensions import db
 from extranet.security import Account, safe_next
 from hub import accounts
-from hub.models import Partner
+from hub.models import Partner, utcnow
 from hub.notifications import smtp_connection
 from hub.partners import oidc_partner, oidc_partners
 from hub.settings import Settings
 
-__all__ = ["bp", "account_bp", "start_session", "PENDING", "PENDING_SECONDS", "RESET_SECONDS"]
+__all__ = ["bp", "account_bp", "start_session", "PENDING", "PENDING_SECONDS", "RESET_SECONDS", "SIGNED_IN_AT"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ bp = Blueprint("sso", __name__)
 account_bp = Blueprint("account", __name__)
 
 PENDING = "pending_second_factor"
+SIGNED_IN_AT = "signed_in_at"
 PENDING_SECONDS = 300
 RESET_SECONDS = 3600
 RESET_SALT = "kontor.password-reset"
@@ -115,6 +116,8 @@ def start_session(result: accounts.SignIn, next_url: str | None) -> ResponseRetu
     session.permanent = True
     account = Account(result.user)
     login_user(account)
+    # when, in UTC: a session older than the user's latest invitation ends (extranet.portal_extra)
+    session[SIGNED_IN_AT] = utcnow().isoformat()
     return redirect(safe_next(next_url, _home(account)))
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "remove",
     "invitation_for",
     "accept_invitation",
+    "signed_in_before_invitation",
 ]
 
 PARTNER_ROLES = {"admin": "Admin: everything, and approves orders and manages users",
@@ -169,6 +170,13 @@ def remove(session: Session, admin: User, user_id: int, *, now: dt.datetime | No
           detail=user.email)
     session.commit()
     return user
+
+
+def signed_in_before_invitation(session: Session, user_id: int, signed_in_at: dt.datetime | None) -> bool:
+    """True when the user was invited (again) after this browser session signed in: the session
+    belongs to the access the invitation replaced (a removed user's old cookie) and must end."""
+    latest = session.scalar(select(func.max(Invitation.created_at)).where(Invitation.user_id == user_id))
+    return latest is not None and (signed_in_at is None or signed_in_at < latest)
 
 
 def invitation_for(session: Session, token: str, *, now: dt.datetime | None = None) -> Invitation | None:

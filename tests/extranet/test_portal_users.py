@@ -165,3 +165,27 @@ def test_reinviting_a_removed_user_does_not_bring_back_the_old_password(admin_cl
                                                     "another long secret", "csrf_token": field}).status_code == 302
     assert login(fresh, "buyer@acme.example", "another long secret").status_code == 302
     assert login(admin_client.application.test_client(), "buyer@acme.example", PASSWORD).status_code != 302
+
+
+def test_a_removed_users_old_session_ends_when_it_is_invited_again(admin_client, app, session, smtp, world):
+    old = app.test_client()
+    assert login(old, "buyer@acme.example").status_code == 302
+    assert old.get("/orders").status_code == 200
+    buyer_id = _user(session, "buyer@acme.example")[0]
+    post(admin_client, f"/users/{buyer_id}/remove", token_from="/users")
+    assert old.get("/orders").status_code == 302  # removed: signed out
+    post(admin_client, "/users/invite", {"name": "Bea Back", "email": "buyer@acme.example", "role": "buyer"},
+         token_from="/users")
+    # active again, but the cookie from before the new invitation does not come back to life
+    response = old.get("/orders")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert old.get("/orders").status_code == 302
+    # after accepting the invitation, a new sign-in works and stays
+    smtp.wait(1)
+    token = re.search(r"http://localhost/invitation/(\S+)", smtp.messages[-1][1].get_content()).group(1)
+    fresh = app.test_client()
+    field = csrf_token(fresh, f"/invitation/{token}")
+    fresh.post(f"/invitation/{token}", data={"password": "a new long secret", "confirm": "a new long secret",
+                                             "csrf_token": field})
+    assert login(fresh, "buyer@acme.example", "a new long secret").status_code == 302
+    assert fresh.get("/orders").status_code == 200 and fresh.get("/cart").status_code == 200
