@@ -226,7 +226,7 @@ def _gtin_key(gtin: str) -> str:
     return gtin.lstrip("0").zfill(13)
 
 
-def _by_chunks(session: Session, values: list[str], lookup: Callable[[list[str]], object]) -> None:
+def _by_chunks(values: list[str], lookup: Callable[[list[str]], object]) -> None:
     for start in range(0, len(values), _CHUNK):
         lookup(values[start : start + _CHUNK])
 
@@ -238,7 +238,7 @@ def _products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
         for product in session.scalars(select(Product).where(Product.sku.in_(chunk))):
             found[product.sku] = product
 
-    _by_chunks(session, sorted(set(skus)), lookup)
+    _by_chunks(sorted(set(skus)), lookup)
     return found
 
 
@@ -328,7 +328,7 @@ def load_products(session: Session, path: Path, *, actor: str = "kontor catalog 
     # a GTIN of the file held by another product in the catalogue (that the file does not move)
     gtins = sorted(gtin_line)
     holders: dict[str, Product] = {}
-    _by_chunks(session, gtins, lambda chunk: holders.update(
+    _by_chunks(gtins, lambda chunk: holders.update(
         {p.gtin: p for p in session.scalars(select(Product).where(Product.gtin.in_(chunk))) if p.gtin}))
     file_skus = {str(v["sku"]): v for _, v in rows}
     for gtin, (line, sku) in gtin_line.items():
@@ -414,14 +414,16 @@ def load_prices(session: Session, path: Path, *, replace: bool = False,
     result = LoadResult(partners=sorted({code for _, code, _, _ in parsed}))
     partner_ids = [partners[code].id for code in result.partners]
     current: dict[tuple[int, int, Decimal, dt.date], Price] = {}
-    for price in session.scalars(select(Price).where(Price.partner_id.in_(partner_ids))):
-        current[(price.partner_id, price.product_id, Decimal(price.min_quantity).normalize(), price.valid_from)] = price
+    for stored in session.scalars(select(Price).where(Price.partner_id.in_(partner_ids))):
+        current[(stored.partner_id, stored.product_id, Decimal(stored.min_quantity).normalize(),
+                 stored.valid_from)] = stored
     kept: set[int] = set()
     with session.no_autoflush:
         for _, code, sku, values in parsed:
             partner, product = partners[code], products[sku]
-            key = (partner.id, product.id, Decimal(str(values["min_quantity"])).normalize(), values["valid_from"])
-            found = current.get(key)  # type: ignore[arg-type]
+            start = values["valid_from"]
+            assert isinstance(start, dt.date)
+            found = current.get((partner.id, product.id, Decimal(str(values["min_quantity"])).normalize(), start))
             if found is None:
                 session.add(Price(partner_id=partner.id, product_id=product.id, **values))
                 result.created += 1
@@ -435,9 +437,9 @@ def load_prices(session: Session, path: Path, *, replace: bool = False,
             result.updated += changed
             result.unchanged += not changed
         if replace:
-            for price in current.values():
-                if price.id not in kept:
-                    session.delete(price)
+            for stored in current.values():
+                if stored.id not in kept:
+                    session.delete(stored)
                     result.removed += 1
     for code in result.partners:
         audit(session, actor, "prices.loaded", target=f"file:{path.name}", partner_id=partners[code].id,

@@ -215,16 +215,17 @@ def catalogue_rates(session: Session, order: SupplierOrder) -> dict[str, Decimal
     if skus or gtins:
         stmt = select(Product.sku, Product.gtin, Product.tax_rate).where(
             Product.sku.in_(skus) | Product.gtin.in_(gtins))
-        for sku, gtin, rate in session.execute(stmt):
-            by_sku[sku] = rate
+        for sku, gtin, tax_rate in session.execute(stmt):
+            by_sku[sku] = tax_rate
             if gtin:
-                by_gtin[gtin] = rate
+                by_gtin[gtin] = tax_rate
     result: dict[str, Decimal | None] = {}
     for line in lines:
-        rate = by_sku.get(line.buyer_sku or "")
-        if rate is None and line.gtin:
-            rate = by_gtin.get(line.gtin) or by_gtin.get(line.gtin.lstrip("0").zfill(13))
-        result[line.line_no] = rate
+        found = by_sku.get(line.buyer_sku or "")
+        for key in ((line.gtin, line.gtin.lstrip("0").zfill(13)) if line.gtin else ()):
+            if found is None:  # a 0 % rate is a rate: compared with None, not by truth
+                found = by_gtin.get(key)
+        result[line.line_no] = found
     return result
 
 
