@@ -584,6 +584,7 @@ class LineData:
     bad_quantity: bool = False  # a QTY was there but unreadable (already reported)
     package: int | None = None  # index into Collected.packages
     in_tax: bool = False
+    in_alc: bool = False  # past the line's first ALC: its MOA/TAX belong to the allowance or charge (SG38)
 
     @property
     def description(self) -> str | None:
@@ -718,7 +719,7 @@ def collect(r: MessageReader) -> Collected:
                     tax_group.amounts.setdefault(qual, amount)
                 else:
                     c.summary.setdefault(qual, amount)
-            elif line is not None:
+            elif line is not None and not line.in_alc:
                 if not line.in_tax or qual in ("203", "66"):
                     line.amounts.setdefault(qual, amount)
         elif tag == "PRI" and line is not None:
@@ -759,7 +760,7 @@ def collect(r: MessageReader) -> Collected:
             if summary:
                 tax_group = TaxGroup(i, rate, category)
                 c.tax_groups.append(tax_group)
-            elif line is not None:
+            elif line is not None and not line.in_alc:
                 line.in_tax = True
                 line.tax_rate = rate if rate is not None else line.tax_rate
                 line.tax_category = category or line.tax_category
@@ -829,6 +830,9 @@ def collect(r: MessageReader) -> Collected:
                 line.batch = line.batch or ident
             elif package is not None and line is None and qual == "BJ":
                 package.sscc = package.sscc or ident
+        elif tag == "ALC":
+            if line is not None and not summary:
+                line.in_alc = True  # the INVOIC mapping reads the allowance/charge groups itself
         elif tag == "UNS":
             summary = True
             line = None

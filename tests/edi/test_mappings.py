@@ -17,6 +17,7 @@ import pytest
 from edi.documents import (
     Acknowledgement,
     AckError,
+    AllowanceCharge,
     DespatchAdvice,
     DespatchLine,
     Invoice,
@@ -195,6 +196,38 @@ def sample_invoice() -> Invoice:
         tax_total=Decimal("23.86"),
         total=Decimal("159.05"),
     )
+
+
+def adjusted_invoice() -> Invoice:
+    """The sample invoice with a line discount, a document charge and allowance, a prepayment and a rounding.
+
+    Line 1: 48 x 2.50 = 120.00 less 10 % = 108.00; line total 108.00 + 15.19 = 123.19;
+    taxable 123.19 - 5.40 + 10.00 = 127.79 (19 %: 108.00 - 5.40 + 10.00 = 112.60, tax 21.39;
+    7 %: 15.19, tax 1.06); with tax 150.24; payable 150.24 - 50.00 - 0.24 = 100.00.
+    """
+    invoice = sample_invoice()
+    line = invoice.lines[0]
+    line.allowances_charges = [AllowanceCharge(charge=False, amount=Decimal("12.00"), reason="Promotion",
+                                               reason_code="95", base_amount=Decimal("120.00"),
+                                               percent=Decimal("10"))]
+    line.line_amount = Decimal("108.00")
+    invoice.allowances_charges = [
+        AllowanceCharge(charge=True, amount=Decimal("10.00"), reason="Freight and packing for a single pallet",
+                        reason_code="FC", tax_category="S", tax_rate=Decimal("19")),
+        AllowanceCharge(charge=False, amount=Decimal("5.40"), reason_code="100", base_amount=Decimal("108.00"),
+                        percent=Decimal("5"), tax_category="S", tax_rate=Decimal("19")),
+    ]
+    invoice.line_total = Decimal("123.19")
+    invoice.taxable_total = Decimal("127.79")
+    invoice.tax_subtotals = [
+        TaxSubtotal(category="S", rate=Decimal("19"), taxable_amount=Decimal("112.60"), tax_amount=Decimal("21.39")),
+        TaxSubtotal(category="S", rate=Decimal("7"), taxable_amount=Decimal("15.19"), tax_amount=Decimal("1.06")),
+    ]
+    invoice.tax_total = Decimal("22.45")
+    invoice.total = Decimal("150.24")
+    invoice.prepaid_amount = Decimal("50.00")
+    invoice.rounding_amount = Decimal("-0.24")
+    return invoice
 
 
 def sample_contrl() -> Acknowledgement:
@@ -723,3 +756,128 @@ def test_issues_without_a_segment_name_the_message_or_the_interchange() -> None:
     assert Issue("x").format("F") == "F: interchange: x"
     assert Issue("x", tag="UNA").format("F") == "F: interchange (UNA): x"
     assert Issue("x", segment=4, tag="DTM", element=1, component=2).format("F") == "F: segment 4 (DTM) element 1.2: x"
+
+
+# --------------------------------------------------------------------------- INVOIC allowances, charges, prepaid, rounding
+
+
+def _segments(data: bytes) -> list[str]:
+    return [s.decode("latin-1") for s in data.split(b"'") if s]
+
+
+@pytest.mark.parametrize("directory", DIRECTORIES)
+def test_invoic_allowances_charges_prepaid_and_rounding_round_trip(directory: str) -> None:
+    invoice = adjusted_invoice()
+    assert invoice.arithmetic_errors() == []
+    assert invoice.payable_amount == Decimal("100.00")
+    back, issues, data = round_trip(invoice, directory)
+    assert [str(i) for i in issues] == []
+    assert back == invoice
+    segments = _segments(data)
+    heading = segments[segments.index("CUX+2:EUR:4") + 1 : segments.index("LIN+1++4000862141404:" + ("EN" if directory == "D96A" else "SRV"))]
+    assert heading[3:] == [
+        "ALC+C++++FC:::Freight and packing for a single pa:llet", "MOA+23:10.00", "TAX+7+VAT+++:::19+S",
+        "ALC+A+:100", "PCD+1:5", "MOA+204:5.40", "MOA+25:108.00", "TAX+7+VAT+++:::19+S",
+    ]
+    line = segments[segments.index("TAX+7+VAT+++:::19+S", segments.index("MOA+203:108.00")) + 1 :][:4]
+    assert line == ["ALC+A+:95+++:::Promotion", "PCD+1:10", "MOA+204:12.00", "MOA+25:120.00"]
+    summary = segments[segments.index("UNS+S") + 2 :][:9]
+    assert summary == ["MOA+79:123.19", "MOA+260:5.40", "MOA+259:10.00", "MOA+125:127.79", "MOA+124:22.45",
+                       "MOA+77:150.24", "MOA+113:50.00", "MOA+165:-0.24", "MOA+9:100.00"]
+
+
+@pytest.mark.parametrize("directory", DIRECTORIES)
+def test_invoic_with_allowances_fits_the_directory_and_its_eancom_subset(directory: str) -> None:
+    from edi.validate import validate_message
+
+    out = document_to_message(adjusted_invoice(), reference="1", directory=directory)
+    (message,), mark = read_messages(write_messages([out]))
+    assert message.association == DEFAULT_ASSOCIATIONS[("INVOIC", directory)]
+    assert [str(i) for i in validate_message(message, decimal_mark=mark) if i.is_error] == []
+    plain = document_to_message(adjusted_invoice(), reference="1", directory=directory, association=None)
+    (message,), mark = read_messages(write_messages([plain]))
+    assert [str(i) for i in validate_message(message, decimal_mark=mark) if i.is_error] == []
+
+
+@pytest.mark.parametrize("directory", DIRECTORIES)
+def test_invoic_with_allowances_through_ubl_is_the_same_document(directory: str) -> None:
+    """EDIFACT INVOIC -> document -> UBL Invoice -> document: allowances, charges, prepaid and rounding survive."""
+    from edi.ubl import parse_ubl, render_ubl
+    from edi.ubl.units import rec20_unit
+
+    invoice = adjusted_invoice()
+    invoice.lines[1].description = "Granulate"  # EN 16931 BR-25, BR-10: what UBL needs beyond the sample
+    invoice.parties[2] = Party(role="IV", id=INVOICEE.id, name=INVOICEE.name, street="Hafenstrasse 1",
+                               city="Hamburg", postcode="20457", country="DE")
+    first, issues, _ = round_trip(invoice, directory)
+    assert [str(i) for i in issues] == [] and first == invoice
+    second, ubl_issues = parse_ubl(render_ubl(first))
+    assert [i.format() for i in ubl_issues if i.is_error] == []
+    for line in first.lines:
+        line.unit = rec20_unit(line.unit)
+    assert second == first
+    assert (second.allowance_total, second.charge_total, second.payable_amount) == (
+        Decimal("5.40"), Decimal("10.00"), Decimal("100.00"))
+
+
+def _adjusted_edi(directory: str = "D96A") -> bytes:
+    return write_messages([document_to_message(adjusted_invoice(), reference="1", directory=directory)])
+
+
+def _read_back(data: bytes):
+    (message,), mark = read_messages(data)
+    return message_to_document(message, decimal_mark=mark, header=HEADER)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "tag", "text"),
+    [
+        (b"MOA+9:100.00", b"MOA+9:100.24", "MOA",
+         "amount payable 100.24 (MOA+9) is not invoice amount 150.24 - prepaid 50.00 + rounding -0.24 = 100.00"),
+        (b"MOA+260:5.40", b"MOA+260:5.00", "MOA",
+         "total allowances 5.00 (MOA+260) is not the sum of the heading ALC+A amounts 5.40"),
+        (b"MOA+259:10.00", b"MOA+259:12.00", "MOA",
+         "total charges 12.00 (MOA+259) is not the sum of the heading ALC+C amounts 10.00"),
+        (b"ALC+A+:100", b"ALC+X+:100", "ALC", "allowance or charge qualifier 'X' is not A (allowance) or C (charge)"),
+        (b"MOA+23:10.00", b"MOA+2:10.00", "ALC", "charge without an amount (MOA+23 or MOA+8)"),
+    ],
+)
+def test_invoic_summary_and_alc_errors_are_located(old: bytes, new: bytes, tag: str, text: str) -> None:
+    data = _adjusted_edi()
+    assert old in data
+    document, issues = _read_back(data.replace(old, new, 1))
+    assert document is None
+    errors = [i for i in issues if i.is_error]
+    assert [(i.tag, i.message) for i in errors if i.message.startswith(text)] == [(tag, errors[0].message)], errors
+    assert errors[0].segment is not None
+
+
+def test_invoic_allowance_read_from_moa_8_and_line_alc_tax_does_not_replace_the_line_vat() -> None:
+    data = _adjusted_edi().replace(b"MOA+204:12.00", b"MOA+8:12.00").replace(
+        b"ALC+A+:95+++:::Promotion'", b"ALC+A+:95+++:::Promotion'TAX+7+VAT+++:::0+Z'")
+    invoice, issues = _read_back(data)
+    assert invoice is not None and invoice.arithmetic_errors() == []
+    assert [a.amount for a in invoice.lines[0].allowances_charges] == [Decimal("12.00")]
+    assert (invoice.lines[0].tax_category, invoice.lines[0].tax_rate) == ("S", Decimal("19"))
+    assert [i.message for i in issues] == [
+        "line allowance with its own VAT category: the line's VAT applies (EN 16931 BG-27/BG-28)"]
+
+
+def test_invoic_arithmetic_counts_line_allowances_read_from_edifact() -> None:
+    """A line amount that forgets its discount is found by the arithmetic checks after reading."""
+    data = _adjusted_edi().replace(b"MOA+204:12.00", b"MOA+204:2.00")
+    invoice, issues = _read_back(data)
+    assert [str(i) for i in issues] == []
+    assert invoice.arithmetic_errors() == [
+        "line 1: amount 108.00 is not quantity 48 x price 2.50 - allowances/charges 2.00 = 118.00"]
+
+
+def test_invoic_reason_too_long_for_alc_is_a_mapping_error_naming_the_field() -> None:
+    invoice = adjusted_invoice()
+    invoice.allowances_charges[0].reason = "x" * 71
+    with pytest.raises(EdiError, match=r"allowances_charges\[0\]\.reason: 71 characters"):
+        document_to_message(invoice, reference="1", directory="D96A")
+    invoice = adjusted_invoice()
+    invoice.lines[0].allowances_charges[0].reason_code = "ABCD"
+    with pytest.raises(EdiError, match=r"line 1: allowances_charges\[0\]\.reason_code 'ABCD'"):
+        document_to_message(invoice, reference="1", directory="D01B")
