@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, Iterator
 
 from lxml import etree
-from sqlalchemy import Select, delete, func, literal, or_, select, tuple_, union
+from sqlalchemy import Select, and_, delete, func, literal, or_, select, tuple_, union
 from sqlalchemy.orm import Session, selectinload
 
 from hub.messages import RepairError, payload_bytes
@@ -30,6 +31,9 @@ __all__ = [
     "Segment",
     "PayloadView",
     "list_messages",
+    "TEXT_COLUMNS",
+    "TEXT_SCAN_WINDOW",
+    "text_indexed",
     "message_detail",
     "list_partners",
     "AuditSlice",
@@ -78,7 +82,9 @@ class MessageFilter:
     business_ref: str = ""
     text: str = ""  # anywhere: references, file name, sender, recipient, error
 
-    def apply(self, stmt: Select) -> Select:
+    def apply(self, stmt: Select, dialect: str = "") -> Select:
+        """``stmt`` with these filters; ``dialect`` "postgresql" lets the free text use its trigram index
+        (the same rows either way)."""
         if self.partner_id is not None:
             stmt = stmt.where(Message.partner_id == self.partner_id)
         if self.direction:
@@ -105,24 +111,40 @@ class MessageFilter:
         if self.business_ref.strip():
             stmt = stmt.where(Message.business_ref == self.business_ref.strip())
         if self.text.strip():
-            like = "%" + _escape_like(self.text.strip().lower()) + "%"
-            stmt = stmt.where(
-                or_(
-                    *(
-                        func.lower(column).like(like, escape="\\")
-                        for column in (
-                            Message.interchange_ref,
-                            Message.message_ref,
-                            Message.business_ref,
-                            Message.filename,
-                            Message.sender_id,
-                            Message.recipient_id,
-                            Message.error,
-                        )
-                    )
-                )
-            )
+            stmt = stmt.where(_text_condition(self.text.strip(), dialect))
         return stmt
+
+
+#: the free-text columns, in the order of the trigram index's expression (``hub.models.Message``)
+TEXT_COLUMNS = ("interchange_ref", "message_ref", "business_ref", "filename", "sender_id", "recipient_id", "error")
+#: where the free text has no index (SQLite; a term without three letters or digits in a row, which has no
+#: trigram, on PostgreSQL) one page searches at most this many messages of the other filters, newest first,
+#: and "Older" searches the next as many: a page costs the same however rare the term
+TEXT_SCAN_WINDOW = 20_000
+
+
+def _search_expression() -> Any:
+    """The expression of the trigram index ``ix_message_search_trgm`` (the columns joined by newlines)."""
+    index = next(i for i in Message.__table__.indexes if i.name == "ix_message_search_trgm")
+    return index.expressions[0].element
+
+
+def text_indexed(term: str, dialect: str) -> bool:
+    """Whether the trigram index answers the free text ``term`` on ``dialect``: PostgreSQL, and a run of
+    three letters or digits (pg_trgm takes its trigrams from those; without one it would read the whole
+    index)."""
+    return dialect == "postgresql" and re.search(r"[^\W_]{3}", term) is not None
+
+
+def _text_condition(term: str, dialect: str) -> Any:
+    like = "%" + _escape_like(term.lower()) + "%"
+    exact = or_(*(func.lower(getattr(Message, c)).like(like, escape="\\") for c in TEXT_COLUMNS))
+    if not text_indexed(term, dialect):
+        return exact
+    found = _search_expression().ilike("%" + _escape_like(term) + "%", escape="\\")
+    if "\n" in term:  # the joined columns would let a term with a newline match across two of them
+        return and_(found, exact)
+    return found
 
 
 @dataclass
@@ -130,10 +152,15 @@ class MessageSlice:
     items: list[Message]
     next_before: int | None  # pass as ``before`` for the next (older) page; None on the last page
     before: int | None
+    #: set when this page's free-text search stopped after TEXT_SCAN_WINDOW messages: the time of the
+    #: oldest message searched (``next_before`` continues below it, even when ``items`` is short or empty)
+    searched_to: dt.datetime | None = None
+    text_window: int = TEXT_SCAN_WINDOW
 
 
 def list_messages(
-    session: Session, filters: MessageFilter, *, before: int | None = None, limit: int = 50
+    session: Session, filters: MessageFilter, *, before: int | None = None, limit: int = 50,
+    text_window: int | None = None,
 ) -> MessageSlice:
     """Messages newest first, ``limit`` at a time, keyset-paged on (created_at, id).
 
@@ -141,19 +168,48 @@ def list_messages(
     messages that sort after it. The order matches the indexes on
     (created_at, id) and (partner_id, created_at), so a deep page costs what
     the first one does: no OFFSET, no count.
+
+    Free text is answered by the trigram index on PostgreSQL. Where there is
+    none (see :func:`text_indexed`) a page searches only the next
+    ``text_window`` (default :data:`TEXT_SCAN_WINDOW`) messages of the other
+    filters: when more are left, the slice's ``searched_to`` says how far it
+    got and ``next_before`` goes on from there, so every match is still
+    found, in order, page after page.
     """
-    stmt = filters.apply(select(Message)).options(selectinload(Message.partner))
+    text_window = TEXT_SCAN_WINDOW if text_window is None else text_window
+    dialect = session.get_bind().dialect.name
+    stmt = filters.apply(select(Message), dialect).options(selectinload(Message.partner))
+    after = None
     if before:
         cursor = session.scalar(select(Message.created_at).where(Message.id == before))
         if cursor is None:
-            stmt = stmt.where(Message.id < before)
+            after = Message.id < before
         else:
-            stmt = stmt.where(tuple_(Message.created_at, Message.id) < tuple_(literal(cursor), literal(before)))
-    stmt = stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(stmt))
+            after = tuple_(Message.created_at, Message.id) < tuple_(literal(cursor), literal(before))
+        stmt = stmt.where(after)
+    newest_first = (Message.created_at.desc(), Message.id.desc())
+    floor = None
+    term = filters.text.strip()
+    if term and not text_indexed(term, dialect):
+        window = replace(filters, text="").apply(select(Message.id, Message.created_at))
+        if after is not None:
+            window = window.where(after)
+        # the window's last message, when others follow it (else the window holds all that is left)
+        last = session.execute(window.order_by(*newest_first).offset(text_window - 1).limit(2)).all()
+        if len(last) == 2:
+            floor = last[0]
+            stmt = stmt.where(
+                tuple_(Message.created_at, Message.id) >= tuple_(literal(floor.created_at), literal(floor.id))
+            )
+    rows = list(session.scalars(stmt.order_by(*newest_first).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return MessageSlice(items=rows, next_before=rows[-1].id if more and rows else None, before=before)
+    if more:
+        return MessageSlice(items=rows, next_before=rows[-1].id, before=before, text_window=text_window)
+    if floor is not None:
+        return MessageSlice(items=rows, next_before=floor.id, before=before, searched_to=floor.created_at,
+                            text_window=text_window)
+    return MessageSlice(items=rows, next_before=None, before=before, text_window=text_window)
 
 
 #: states counted above the message list: the ones not final (final ones hold nearly every message)

@@ -545,3 +545,111 @@ def test_document_type_filter_offers_mixed_and_mdn(viewer_client, session, world
     assert f'href="/ops/messages/{mixed.id}"' in only_mixed and f'href="/ops/messages/{mdn.id}"' not in only_mixed
     only_mdn = _text(viewer_client.get("/ops/messages", query_string={"document_type": "MDN"}))
     assert f'href="/ops/messages/{mdn.id}"' in only_mdn and f'href="/ops/messages/{mixed.id}"' not in only_mdn
+
+
+# --- free text of the message list ------------------------------------------------------------
+
+
+def _text_messages(session, count, **columns_at):
+    """A partner of its own with ``count`` messages a minute apart (oldest first); ``columns_at`` maps
+    ``m<index>`` to the columns that message gets. Returns (partner id, messages)."""
+    partner = Partner(code="ZQTX", name="Free text test", country="DE", currency="EUR", profile={})
+    session.add(partner)
+    session.flush()
+    partner_id = partner.id
+    base = dt.datetime(2026, 10, 1, 8, 0)
+    made = []
+    for i in range(count):
+        values = {"interchange_ref": f"ICX{i:04d}", "message_ref": "1", "filename": f"plain_{i}.edi",
+                  **columns_at.get(f"m{i}", {})}
+        made.append(Message(direction="in", partner_id=partner_id, state="processed", issues=[], receipt={},
+                            size=0, created_at=base + dt.timedelta(minutes=i), **values))
+    session.add_all(made)
+    session.commit()
+    return partner_id, made
+
+
+def test_free_text_matches_each_column_case_blind_and_literally(session, world):
+    from hub.monitor import MessageFilter, list_messages
+
+    partner_id, made = _text_messages(session, 9, m0={"interchange_ref": "ZQIC-7781"},
+                          m1={"message_ref": "ZQMR-5512"}, m2={"business_ref": "PO-ZQ-4410"},
+                          m3={"filename": "in/ZQfile_3309.xml"}, m4={"sender_id": "ZQS 99001"},
+                          m5={"recipient_id": "zqr-88020"},
+                          m6={"error": "segment 4 (QTY) element 1: ZQ value 'x' is not a number"},
+                          m7={"filename": "100%_done.edi"}, m8={"filename": "100x_done.edi"})
+    ids = [m.id for m in made]
+
+    def found(term):
+        items = list_messages(session, MessageFilter(partner_id=partner_id, text=term), limit=100).items
+        session.rollback()
+        return [m.id for m in items]
+
+    assert found("zqic-7781") == [ids[0]]
+    assert found("mr-551") == [ids[1]]
+    assert found("PO-ZQ") == [ids[2]]
+    assert found("FILE_33") == [ids[3]]
+    assert found("s 990") == [ids[4]]
+    assert found("ZQR-88") == [ids[5]]
+    assert found("is NOT a number") == [ids[6]]
+    assert found("zq") == [ids[6], ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]]  # newest first
+    assert found("100%_") == [ids[7]]  # % and _ are the characters themselves, not wildcards
+    assert found("0%") == [ids[7]]
+    # the indexed expression joins the columns with newlines: no match across two of them
+    assert found("7781\n1") == [] and found("ZQIC-77811") == []
+    assert found("nothing like this") == []
+
+
+def test_free_text_without_an_index_searches_a_window_a_page_and_finds_every_match(ops_client, session, world,
+                                                                                    monkeypatch):
+    from hub import monitor
+    from hub.monitor import MessageFilter, list_messages
+
+    # "q7" has no run of three letters or digits: no trigram, so the bounded search on both databases
+    hits = {3, 4, 5, 6, 13, 14}
+    partner_id, made = _text_messages(session, 16, **{f"m{i}": {"business_ref": f"ORD-Q7-{i}"} for i in hits})
+    expected = [made[i].id for i in sorted(hits, reverse=True)]
+    filters = MessageFilter(partner_id=partner_id, text="q7")
+    assert not monitor.text_indexed("q7", "postgresql") and monitor.text_indexed("ord-q7", "postgresql")
+    seen, before, pages = [], None, []
+    while True:
+        page = list_messages(session, filters, before=before, limit=2, text_window=4)
+        session.rollback()
+        pages.append(page)
+        seen += [m.id for m in page.items]
+        if page.next_before is None:
+            break
+        before = page.next_before
+    assert seen == expected
+    assert [len(p.items) for p in pages] == [2, 0, 2, 2, 0]  # windows 15-12, 11-8, 7-4 (3 hits), 4-1, 0
+    assert [p.searched_to is not None for p in pages] == [True, True, False, True, False]
+    assert pages[-1].searched_to is None
+    # every message of the filter was looked at once: the windows' floors step down 4 messages at a time
+    floors = [p.searched_to for p in pages if p.searched_to is not None]
+    assert floors == sorted(floors, reverse=True) and len(floors) == len(set(floors))
+
+    monkeypatch.setattr(monitor, "TEXT_SCAN_WINDOW", 4)
+    html = _text(ops_client.get("/ops/messages", query_string={"partner": partner_id, "text": "q7"}))
+    assert 'id="text-hint"' in html and "a page searches 4 messages" in html
+    assert "Free text: searched 4 messages" in html and "Search older messages" in html
+    newest_match = f'href="/ops/messages/{expected[0]}"'
+    assert newest_match in html  # message 14, inside the first window (15..12)
+    assert "No messages match." not in html
+
+
+@pytest.mark.skipif("config.getoption('--db-url', default='').startswith('sqlite') "
+                    "or not config.getoption('--db-url', default='')")
+def test_free_text_uses_the_trigram_index_on_postgresql(session, world):
+    from sqlalchemy import text
+
+    from hub.monitor import MessageFilter
+
+    _text_messages(session, 3, m1={"error": "ZQ unknown buyer GLN"})
+    stmt = MessageFilter(text="unknown buyer").apply(select(Message.id), "postgresql")
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
+    session.rollback()
+    assert "ix_message_search_trgm" in plan
+    assert [m for m in session.scalars(stmt)] == [session.scalar(select(Message.id).where(
+        Message.error == "ZQ unknown buyer GLN"))]
