@@ -77,6 +77,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     from extranet import ops_orders
 
     app.register_blueprint(ops_orders.bp)
+    from extranet import ops_supplier_orders
+
+    app.register_blueprint(ops_supplier_orders.bp)  # our purchase orders (turnaround)
     from extranet.metrics import init_metrics
 
     init_metrics(app, session_factory)

@@ -446,9 +446,10 @@ def turnaround_document(order_id: int, kind: str) -> ResponseReturnValue:
             error = str(exc)
             order = turnaround.received_order(scope, order_id)
         else:
-            flash(f"{'Despatch advice' if kind == 'despatch' else 'Invoice'} {record.number} is saved with this order;"
-                  f" {current_app.config['KONTOR_SETTINGS'].hub_name}'s operations staff see it in the hub's audit"
-                  " log. It is not sent as an EDI message.", "success")
+            flash(f"{'Despatch advice' if kind == 'despatch' else 'Invoice'} {record.number} is saved with this order"
+                  f" and recorded as your {'DESADV' if kind == 'despatch' else 'INVOIC'} message to"
+                  f" {current_app.config['KONTOR_SETTINGS'].hub_name}, whose operations staff see it with the"
+                  " order; you find it under Messages.", "success")
             return redirect(url_for("portal_extra.received_order", order_id=order_id))
     rates = turnaround.catalogue_rates(db.session, order) if kind == "invoice" else {}
     return render_template("portal/turnaround.html", order=order, doc=order.document, kind=kind, left=left,

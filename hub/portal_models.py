@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.models import Base, Money, Order, User, utcnow
+from hub.models import Base, Message, Money, Order, User, utcnow
 
 __all__ = ["OrderApproval", "OrderTemplate", "Invitation", "Carrier", "SupplierOrder", "SupplierDocument"]
 
@@ -116,7 +116,11 @@ class SupplierOrder(Base):
 
 
 class SupplierDocument(Base):
-    """A despatch advice or invoice a supplier partner made in the portal from a :class:`SupplierOrder`."""
+    """A despatch advice or invoice a supplier partner made in the portal from a :class:`SupplierOrder`.
+
+    ``message`` is the partner's inbound DESADV/INVOIC message it was recorded as (hub.turnaround;
+    migration 0011_supplier_document_message), which the console and the partner's message list show.
+    """
 
     __tablename__ = "supplier_document"
     __table_args__ = (UniqueConstraint("partner_id", "kind", "number"),)
@@ -130,5 +134,7 @@ class SupplierDocument(Base):
     total: Mapped[Decimal | None] = mapped_column(Money)  # invoices: amount payable incl. VAT
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"), index=True)
 
     order: Mapped[SupplierOrder] = relationship(back_populates="documents")
+    message: Mapped[Message | None] = relationship()

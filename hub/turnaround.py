@@ -16,10 +16,17 @@ orders* and turns it, prefilled, into
   invoicing party's to state); line amounts, VAT per rate and totals are
   computed here and checked with :meth:`edi.documents.Invoice.arithmetic_errors`.
 
-Both are stored as canonical documents (:class:`SupplierDocument`) with an
-audit entry, which the operations console's audit log shows; they are not
-sent anywhere: feeding them into the inbound pipeline as DESADV/INVOIC
-messages is left for when the hub has a purchasing domain.
+Each is a document of the hub's flow, not only a record: in the same
+transaction as its :class:`SupplierDocument` (and an audit entry) it becomes
+an inbound message of the partner (:func:`record_message`): direction in,
+document type DESADV or INVOIC, syntax ``json`` with the canonical document
+(:func:`edi.documents.to_dict`) as its payload, ``receipt["source"]`` =
+``portal``, the purchase order number as business reference, and a trace
+(stored by the user, applied by the portal, processed). It never passes the
+worker: the portal has already applied it, so it is stored as processed and
+nothing applies it a second time. The operations console lists it with every
+other message and on the purchase order; the partner finds it under
+*Messages*.
 :func:`create_supplier_order` is how such an order comes in (the demo and the
 tests use it; an ERP interface would too).
 
@@ -30,6 +37,7 @@ partner's order is not found.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
@@ -39,10 +47,12 @@ from sqlalchemy.orm import Session, selectinload
 from edi import documents as docs
 from hub.accounts import audit
 from hub.errors import HubError
-from hub.models import Partner, Product, User
+from hub.messages import new_message, transition
+from hub.models import Message, Partner, Product, User
 from hub.portal import PartnerScope
 from hub.portal_models import SupplierDocument, SupplierOrder
 from hub.settings import Settings
+from hub.states import Event
 
 __all__ = [
     "TurnaroundError",
@@ -54,9 +64,17 @@ __all__ = [
     "create_despatch",
     "create_invoice",
     "catalogue_rates",
+    "record_message",
+    "PORTAL_SOURCE",
+    "supplier_orders",
+    "supplier_order",
 ]
 
 CENT = Decimal("0.01")
+#: ``Message.receipt["source"]`` of a document a partner made in the portal.
+PORTAL_SOURCE = "portal"
+#: SupplierDocument.kind -> (Message.document_type, what the trace calls it)
+_MESSAGE_TYPES = {"despatch_advice": ("DESADV", "despatch advice"), "invoice": ("INVOIC", "invoice")}
 
 
 class TurnaroundError(HubError):
@@ -196,6 +214,7 @@ def create_despatch(scope: PartnerScope, user: User, order_id: int, *, number: s
                               document=docs.to_dict(document), created_by_id=user.id)
     scope.session.add(record)
     order.documents.append(record)
+    record_message(scope.session, order, record, document, user)
     left = remaining(order, "despatch_advice")
     order.status = "despatched" if all(v <= 0 for v in left.values()) else "partially_despatched"
     audit(scope.session, user.email, "supplier.despatch_advice", target=f"supplier_order:{order.number}",
@@ -308,9 +327,55 @@ def create_invoice(scope: PartnerScope, user: User, order_id: int, *, number: st
                               document=docs.to_dict(document), total=document.total, created_by_id=user.id)
     scope.session.add(record)
     order.documents.append(record)
+    record_message(scope.session, order, record, document, user)
     if all(v <= 0 for v in remaining(order, "invoice").values()):
         order.status = "invoiced"
     audit(scope.session, user.email, "supplier.invoice", target=f"supplier_order:{order.number}",
           partner_id=scope.partner_id, detail=f"{number}: {document.total} {order.currency}")
     scope.session.commit()
     return record
+
+
+def record_message(session: Session, order: SupplierOrder, record: SupplierDocument,
+                   document: docs.DespatchAdvice | docs.Invoice, user: User) -> Message:
+    """Record ``record`` as the partner's inbound DESADV/INVOIC message, already processed. No commit.
+
+    The payload is the canonical document as JSON; the trace says who made it
+    in the portal and what it was recorded against. ``record.message`` links the two.
+    """
+    document_type, what = _MESSAGE_TYPES[record.kind]
+    partner = session.get(Partner, order.partner_id)
+    if partner is None:  # the order's foreign key makes this impossible
+        raise TurnaroundError(f"purchase order {order.number} has no partner")
+    data = json.dumps(docs.to_dict(document), indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    message = new_message(
+        session, direction="in", data=data, actor=user.email, partner=partner,
+        filename=f"portal-{document_type}-{record.number}.json",
+        detail=f"{what} {record.number} made in the portal by {user.email} ({len(data)} bytes)",
+        document_type=document_type, syntax="json", business_ref=order.number,
+        sender_id=_gln(partner) or partner.code,
+    )
+    message.receipt = {"source": PORTAL_SOURCE}
+    transition(session, message, Event.CLAIM, actor="portal", detail="applied at once by the portal, not queued")
+    lines = document.all_lines() if isinstance(document, docs.DespatchAdvice) else document.lines
+    amount = f", {document.total} {document.currency} with VAT" if isinstance(document, docs.Invoice) else ""
+    transition(session, message, Event.DONE, actor="portal",
+               detail=f"{what} {record.number} recorded for purchase order {order.number}: {len(lines)} line(s){amount}")
+    record.message = message
+    session.flush()
+    return message
+
+
+def supplier_orders(session: Session, *, partner_id: int | None = None, limit: int = 200) -> list[SupplierOrder]:
+    """Our purchase orders, newest first, for the operations console (all partners unless one is named)."""
+    stmt = select(SupplierOrder).options(selectinload(SupplierOrder.documents)).order_by(
+        SupplierOrder.order_date.desc(), SupplierOrder.id.desc()).limit(limit)
+    if partner_id is not None:
+        stmt = stmt.where(SupplierOrder.partner_id == partner_id)
+    return list(session.scalars(stmt))
+
+
+def supplier_order(session: Session, order_id: int) -> SupplierOrder | None:
+    """One purchase order with its documents and their messages, for the operations console."""
+    return session.scalar(select(SupplierOrder).where(SupplierOrder.id == order_id).options(
+        selectinload(SupplierOrder.documents).selectinload(SupplierDocument.message)))

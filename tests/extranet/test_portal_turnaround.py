@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from edi import documents as docs
-from hub.models import AuditEntry, Partner
+from hub.models import AuditEntry, Message, Partner
 from hub.portal_models import SupplierDocument, SupplierOrder
 from hub.turnaround import create_supplier_order
-from tests.extranet.conftest import login, post
+from tests.extranet.conftest import login, post, rows
 
 
 @pytest.fixture
@@ -124,8 +125,8 @@ def test_invoice_vat_rates_come_from_the_products_and_the_supplier(acme_client, 
                 {"number": "RE-88", "quantity-1": "10", "quantity-2": "4", "quantity-3": "1", "vat-3": "0"},
                 token_from="/", follow_redirects=True)
     page = done.get_data(as_text=True)
-    assert "Invoice RE-88 is saved with this order" in page and "It is not sent as an EDI message." in page
-    assert "is sent to" not in page
+    assert "Invoice RE-88 is saved with this order and recorded as your INVOIC message to" in page
+    assert "you find it under Messages" in page and "not sent" not in page
     record = session.scalar(select(SupplierDocument).where(SupplierDocument.number == "RE-88"))
     invoice = docs.from_dict(record.document)
     session.rollback()
@@ -142,4 +143,99 @@ def test_a_despatch_advice_says_where_it_went(acme_client, purchase_order):
     done = post(acme_client, f"/received-orders/{purchase_order}/despatch",
                 {"number": "LS-9", "quantity-1": "10", "quantity-2": "40"}, token_from="/", follow_redirects=True)
     page = done.get_data(as_text=True)
-    assert "Despatch advice LS-9 is saved with this order" in page and "audit log" in page
+    assert "Despatch advice LS-9 is saved with this order and recorded as your DESADV message to" in page
+    assert "audit log" not in page and "your DESADV message</a>" in page
+
+
+# --------------------------------------------------------------------------- the documents are messages of the hub's flow
+
+
+def _message_of(session, number: str) -> Message:
+    record = session.scalar(select(SupplierDocument).where(SupplierDocument.number == number))
+    assert record is not None and record.message_id is not None
+    return session.get(Message, record.message_id)
+
+
+def test_a_despatch_advice_is_an_inbound_desadv_message_with_its_trace(acme_client, session, purchase_order, world):
+    done = post(acme_client, f"/received-orders/{purchase_order}/despatch",
+                {"number": "LS-9", "quantity-1": "6", "quantity-2": "40", "carrier": "DHL"}, token_from="/")
+    assert done.status_code == 302
+    message = _message_of(session, "LS-9")
+    record = session.scalar(select(SupplierDocument).where(SupplierDocument.number == "LS-9"))
+    assert (message.direction, message.partner_id, message.document_type, message.syntax, message.state) == (
+        "in", world.acme, "DESADV", "json", "processed")
+    assert (message.business_ref, message.receipt, message.channel_id) == ("KO-PO-77", {"source": "portal"}, None)
+    assert message.sender_id == "4012345000009"  # Acme's GLN
+    payload = docs.from_dict(json.loads(message.payload.data))
+    assert payload == docs.from_dict(record.document)
+    assert isinstance(payload, docs.DespatchAdvice)
+    assert [(l.order_line_no, l.quantity) for l in payload.all_lines()] == [("1", 6), ("2", 40)]
+    trace = [(e.event, e.state, e.actor) for e in message.events]
+    assert trace == [("store", "received", "buyer@acme.example"), ("claim", "processing", "portal"),
+                     ("done", "processed", "portal")]
+    assert message.events[-1].detail == "despatch advice LS-9 recorded for purchase order KO-PO-77: 2 line(s)"
+    session.rollback()
+
+
+def test_an_invoice_is_an_inbound_invoic_message(acme_client, session, purchase_order):
+    post(acme_client, f"/received-orders/{purchase_order}/invoice",
+         {"number": "RE-7", "quantity-1": "10", "quantity-2": "40", "vat-1": "19", "vat-2": "19"}, token_from="/")
+    message = _message_of(session, "RE-7")
+    assert (message.document_type, message.state, message.business_ref) == ("INVOIC", "processed", "KO-PO-77")
+    invoice = docs.from_dict(json.loads(message.payload.data))
+    assert isinstance(invoice, docs.Invoice) and invoice.total == Decimal("1587.46")
+    assert invoice.arithmetic_errors() == []
+    assert message.events[-1].detail.endswith("2 line(s), 1587.46 EUR with VAT")
+    session.rollback()
+
+
+def test_refused_documents_leave_no_message(acme_client, session, purchase_order):
+    before = rows(session, select(Message.id))
+    refused = post(acme_client, f"/received-orders/{purchase_order}/despatch",
+                   {"number": "LS-1", "quantity-1": "11", "quantity-2": "40"}, token_from="/")
+    assert refused.status_code == 422
+    wrong = post(acme_client, f"/received-orders/{purchase_order}/invoice",
+                 {"number": "RE-1", "quantity-1": "10", "quantity-2": "40", "vat-1": "19", "vat-2": "abc"},
+                 token_from="/")
+    assert wrong.status_code == 422
+    assert "line 2: the VAT rate &#39;abc&#39; is not a number" in wrong.get_data(as_text=True)
+    assert rows(session, select(Message.id)) == before
+    assert rows(session, select(SupplierDocument.id)) == []
+
+
+def test_operations_see_the_message_in_the_list_and_on_the_purchase_order(app, acme_client, session, purchase_order):
+    post(acme_client, f"/received-orders/{purchase_order}/despatch",
+         {"number": "LS-9", "quantity-1": "10", "quantity-2": "40"}, token_from="/")
+    message_id = _message_of(session, "LS-9").id
+    session.rollback()
+    ops = app.test_client()
+    assert login(ops, "ops@kontor.example").status_code == 302
+    listing = ops.get("/ops/messages?document_type=DESADV&direction=in").get_data(as_text=True)
+    assert f"/ops/messages/{message_id}" in listing and "KO-PO-77" in listing
+    detail = ops.get(f"/ops/messages/{message_id}")
+    assert detail.status_code == 200
+    page = detail.get_data(as_text=True)
+    assert "despatch advice LS-9 recorded for purchase order KO-PO-77" in page and "LS-9" in page
+    orders = ops.get("/ops/supplier-orders").get_data(as_text=True)
+    assert "KO-PO-77" in orders and f"/ops/supplier-orders/{purchase_order}" in orders
+    order = ops.get(f"/ops/supplier-orders/{purchase_order}").get_data(as_text=True)
+    assert "LS-9" in order and f'href="/ops/messages/{message_id}">DESADV message {message_id}</a>' in order
+    assert ops.get("/ops/supplier-orders/999999").status_code == 404
+    assert acme_client.get("/ops/supplier-orders").status_code == 403
+
+
+def test_the_partner_sees_its_message_and_another_partner_does_not(app, acme_client, session, purchase_order):
+    post(acme_client, f"/received-orders/{purchase_order}/despatch",
+         {"number": "LS-9", "quantity-1": "10", "quantity-2": "40"}, token_from="/")
+    message_id = _message_of(session, "LS-9").id
+    session.rollback()
+    listing = acme_client.get("/messages").get_data(as_text=True)
+    assert f'href="/messages/{message_id}"' in listing and "DESADV" in listing
+    own = acme_client.get(f"/messages/{message_id}")
+    assert own.status_code == 200 and "KO-PO-77" in own.get_data(as_text=True)
+    order = acme_client.get(f"/received-orders/{purchase_order}").get_data(as_text=True)
+    assert f'href="/messages/{message_id}">your DESADV message</a>' in order
+    beta = app.test_client()
+    assert login(beta, "buyer@beta.example").status_code == 302
+    assert f'href="/messages/{message_id}"' not in beta.get("/messages").get_data(as_text=True)
+    assert beta.get(f"/messages/{message_id}").status_code == 404
