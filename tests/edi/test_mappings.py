@@ -820,6 +820,26 @@ def test_invoic_with_allowances_through_ubl_is_the_same_document(directory: str)
         Decimal("5.40"), Decimal("10.00"), Decimal("100.00"))
 
 
+@pytest.mark.parametrize("directory", DIRECTORIES)
+def test_golden_invoic_with_allowances(directory: str) -> None:
+    """Golden files of the adjusted invoice: .edi -> document equals the .json, document -> .edi byte for byte."""
+    edi_path = GOLDEN / f"invoic_allowances_{directory}.edi"
+    json_path = GOLDEN / f"invoic_allowances_{directory}.json"
+    if os.environ.get("KONTOR_REGENERATE_GOLDEN"):
+        json_path.write_text(json.dumps(to_dict(adjusted_invoice()), indent=2, ensure_ascii=False) + "\n",
+                             encoding="utf-8")
+        out = document_to_message(adjusted_invoice(), reference="1", directory=directory)
+        edi_path.write_bytes(write_messages([out], break_lines=True))
+    expected = from_dict(json.loads(json_path.read_text(encoding="utf-8")))
+    assert expected == adjusted_invoice()
+    (message,), mark = read_messages(edi_path.read_bytes())
+    document, issues = message_to_document(message, decimal_mark=mark, header=HEADER)
+    assert [str(i) for i in issues] == []
+    assert document == expected
+    out = document_to_message(expected, reference="1", directory=directory)
+    assert write_messages([out]) == edi_path.read_bytes().replace(b"\n", b"")
+
+
 def _adjusted_edi(directory: str = "D96A") -> bytes:
     return write_messages([document_to_message(adjusted_invoice(), reference="1", directory=directory)])
 
