@@ -840,6 +840,29 @@ def test_golden_invoic_with_allowances(directory: str) -> None:
     assert write_messages([out]) == edi_path.read_bytes().replace(b"\n", b"")
 
 
+@pytest.mark.parametrize("directory", DIRECTORIES)
+def test_the_official_ubl_invoice_with_allowances_prepaid_and_rounding_survives_edifact(directory: str) -> None:
+    """OASIS UBL-Invoice-2.1-Example (document and line allowances and charges, PrepaidAmount 1000,
+    PayableRoundingAmount 0.30) -> document -> INVOIC -> document: the same document.
+
+    A line's order line reference without an order number has no place in RFF+ON, so it is cleared first.
+    """
+    from edi.ubl import parse_ubl
+
+    invoice, _ = parse_ubl((HERE / "ubl_official" / "UBL-Invoice-2.1-Example.xml").read_bytes())
+    assert isinstance(invoice, Invoice)
+    assert (len(invoice.allowances_charges), invoice.prepaid_amount, invoice.rounding_amount) == (
+        2, Decimal("1000"), Decimal("0.30"))
+    assert sum(len(line.allowances_charges) for line in invoice.lines) == 2
+    for line in invoice.lines:
+        if not line.order_number:
+            line.order_line_no = None
+    back, issues, data = round_trip(invoice, directory)
+    assert [str(i) for i in issues] == []
+    assert back == invoice
+    assert b"MOA+113:1000'" in data and b"MOA+165:0.30'" in data
+
+
 def _adjusted_edi(directory: str = "D96A") -> bytes:
     return write_messages([document_to_message(adjusted_invoice(), reference="1", directory=directory)])
 
