@@ -49,6 +49,7 @@ partner's profile requires them (:class:`InsufficientMessageSecurity`).
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import email.utils
 import hashlib
@@ -61,13 +62,13 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from adapters import cms
+from adapters import as2_spool, cms
 from adapters.as2_mime import (
     BytesLike,
     Headers,
@@ -80,6 +81,7 @@ from adapters.as2_mime import (
     split_entity,
     split_multipart,
 )
+from adapters.as2_spool import Region, Spool
 from adapters.base import InboundFile, Receipt, TransportError
 
 __all__ = [
@@ -656,13 +658,17 @@ def build_message(
 
 def parse_message(
     headers: Mapping[str, str] | Headers,
-    body: bytes,
+    body: bytes | Spool,
     lookup_partner: Callable[[str, str], As2Partner | None],
     *,
     now: dt.datetime | None = None,
+    spool_dir: str | Path | None = None,
 ) -> InboundAs2:
     """Unwrap, decrypt, verify and decompress an inbound AS2 message.
 
+    ``body`` is the request body as bytes, or as a :class:`adapters.as2_spool.Spool`
+    (what the HTTP endpoint receives): then the common layers are streamed (see
+    :func:`_unwrap_spooled`) and intermediate results are spooled under ``spool_dir``.
     Raises an :class:`As2Error` subclass whose ``modifier`` names the MDN
     disposition modifier, with as much context as was known filled in.
     """
@@ -686,7 +692,10 @@ def parse_message(
                 f"compute MICs with {', '.join(_MICALG_OUT[a] for a in ('sha256', 'sha384', 'sha512', 'sha1'))}")
             failure.modifier = request.unsupported
             raise failure
-        return _unwrap(h, body, partner, request, message_id, as2_from, as2_to, now or dt.datetime.now(dt.timezone.utc))
+        when = now or dt.datetime.now(dt.timezone.utc)
+        if isinstance(body, Spool):
+            return _unwrap_spooled(h, body.region(), partner, request, message_id, as2_from, as2_to, when, spool_dir)
+        return _unwrap(h, body, partner, request, message_id, as2_from, as2_to, when)
     except As2Error as err:
         err.message_id, err.as2_from, err.as2_to, err.partner, err.mdn_request = message_id or None, as2_from, as2_to, partner, request
         log.warning("AS2 message %s from %r refused: %s (%s)", message_id, as2_from, err, err.modifier)
@@ -699,14 +708,23 @@ def parse_message(
 
 
 def _unwrap(
-    h: Headers, body: bytes, partner: As2Partner, request: MdnRequest, message_id: str, as2_from: str, as2_to: str, now: dt.datetime
+    h: Headers, body: BytesLike, partner: As2Partner, request: MdnRequest, message_id: str, as2_from: str, as2_to: str,
+    now: dt.datetime, *, start: Headers | None = None, encrypted: str | None = None, entity_bytes: BytesLike | None = None,
+    signed_by: tuple[str, str] | None = None,
 ) -> InboundAs2:
-    encrypted: str | None = None
+    """The layers of a message in memory, from the HTTP headers ``h`` and ``body``.
+
+    :func:`_unwrap_spooled` hands over the rest of a message it unwrapped in part: ``start``
+    (the headers of ``body``, an inner entity), ``entity_bytes`` (that entity whole),
+    ``encrypted`` (the algorithm it decrypted) and ``signed_by`` ((MIC, digest) of the
+    signature it verified)."""
     signed = compressed = False
     mic: str | None = None
     mic_digest: str | None = None
-    headers, current = h, memoryview(body)
-    entity_bytes: BytesLike | None = None  # the current layer as a MIME entity, when it was one
+    if signed_by is not None:
+        signed, (mic, mic_digest) = True, signed_by
+    headers, current = (h if start is None else start), memoryview(body)
+    # entity_bytes: the current layer as a MIME entity, when it was one
     for _ in range(6):
         ctype, params = content_type(headers)
         smime = (params.get("smime-type") or "").lower()
@@ -728,6 +746,8 @@ def _unwrap(
                 compressed = True
             elif smime == "signed-data" or kind == "signed_data":
                 opaque = _verify(der, None, partner, now)
+                if opaque.content is None:  # pragma: no cover - verify() returns attached content
+                    raise UnexpectedProcessingError("the signed data carries no content")
                 signed, entity_bytes = True, opaque.content
                 mic_digest = opaque.digest
                 mic = _mic(opaque.content, _choose_micalg(request, opaque.digest))
@@ -785,6 +805,13 @@ def _unwrap(
             mic = _mic(payload_view, alg)
     payload = bytes(payload_view)  # the one copy handed to the hub
     del payload_view, current, entity_bytes
+    return _accepted(h, headers, payload, mic, alg, partner, request, message_id, as2_from, as2_to, signed, encrypted,
+                     compressed)
+
+
+def _accepted(h: Headers, headers: Headers, payload: bytes, mic: str, alg: str, partner: As2Partner, request: MdnRequest,
+              message_id: str, as2_from: str, as2_to: str, signed: bool, encrypted: str | None,
+              compressed: bool) -> InboundAs2:
     filename = _safe_filename(param(headers, "Content-Disposition", "filename"))
     log.info("AS2 message %s from %s accepted (%d bytes, signed=%s, encrypted=%s)", message_id, as2_from, len(payload), signed, encrypted)
     return InboundAs2(
@@ -805,6 +832,219 @@ def _unwrap(
     )
 
 
+# -- inbound, streamed ----------------------------------------------------------------------
+
+#: a MIME header block or a signature part larger than this is refused (they are a few KB)
+_HEAD_LIMIT = 64 * 1024
+
+
+def _unwrap_spooled(
+    h: Headers, body: Region, partner: As2Partner, request: MdnRequest, message_id: str, as2_from: str, as2_to: str,
+    now: dt.datetime, spool_dir: str | Path | None,
+) -> InboundAs2:
+    """The layers of a spooled message, streamed where it matters for size.
+
+    Streamed: an outer binary or base64 EnvelopedData/AuthEnvelopedData (decrypted chunk by
+    chunk into a second spool), a multipart/signed (parts found by chunked search, the signed
+    part hashed in chunks for the signature and the MIC, the signature part read alone), and a
+    binary or base64 payload, copied into memory once as the bytes the hub stores. Anything
+    else (CompressedData, an opaque signed-data, quoted-printable, LF-only signed entities that
+    only verify in canonical form) is handed to :func:`_unwrap` in memory, as received.
+    """
+    spools: list[Spool] = []
+    try:
+        return _unwrap_spooled_layers(h, body, partner, request, message_id, as2_from, as2_to, now, spool_dir, spools)
+    finally:
+        for spool in spools:
+            spool.close()
+
+
+def _unwrap_spooled_layers(
+    h: Headers, body: Region, partner: As2Partner, request: MdnRequest, message_id: str, as2_from: str, as2_to: str,
+    now: dt.datetime, spool_dir: str | Path | None, spools: list[Spool],
+) -> InboundAs2:
+    encrypted: str | None = None
+    headers, current = h, body
+    entity: Region | None = None  # the decrypted entity (headers and body)
+    ctype, params = content_type(headers)
+    if ctype in _PKCS7_MIME:
+        der = _der_region(headers, current, spool_dir, spools)
+        kind = cms.content_type_stream(len(der), _reader(der)) if der is not None else None
+        if der is None or kind not in ("enveloped_data", "authenticated_enveloped_data"):
+            return _unwrap(h, current.read(), partner, request, message_id, as2_from, as2_to, now)
+        plain = Spool(spool_dir)
+        spools.append(plain)
+        try:
+            encrypted = cms.decrypt_stream(len(der), _reader(der), plain.write, partner.local.decryption_keys,
+                                           chunk=as2_spool.CHUNK)
+        except cms.CmsError as exc:
+            raise DecryptionFailed(f"cannot decrypt: {exc}") from exc
+        entity = plain.region()
+        headers, current = _split_entity_region(entity)
+        ctype, params = content_type(headers)
+    if ctype in _PKCS7_MIME:  # compressed or signed-data inside: in memory from here
+        return _hand_over(h, headers, current, entity, partner, request, message_id, as2_from, as2_to, now, encrypted)
+    signed = False
+    mic: str | None = None
+    mic_digest: str | None = None
+    if ctype == "multipart/signed":
+        boundary = params.get("boundary")
+        if not boundary:
+            raise UnexpectedProcessingError("multipart/signed without a boundary")
+        parts = _split_multipart_region(current, boundary)
+        if len(parts) != 2:
+            raise UnexpectedProcessingError(f"multipart/signed has {len(parts)} parts, not 2")
+        content, sig_region = parts
+        if len(sig_region) > _HEAD_LIMIT * 16:
+            raise UnexpectedProcessingError(f"the signature part is {len(sig_region)} bytes: too large for a signature")
+        sig_headers, sig_body = split_entity(sig_region.read())
+        if content_type(sig_headers)[0] not in _PKCS7_SIG:
+            raise UnexpectedProcessingError("the second part of multipart/signed is not a PKCS#7 signature")
+        der_sig = _der(sig_headers, sig_body)
+        try:
+            verified = _verify(der_sig, content.chunks, partner, now)
+        except IntegrityCheckFailed:
+            # perhaps signed in canonical (CRLF) form but sent with bare LF: the in-memory path tries those forms
+            return _hand_over(h, headers, current, entity, partner, request, message_id, as2_from, as2_to, now, encrypted)
+        signed, mic_digest = True, verified.digest
+        mic = _mic_chunks(_choose_micalg(request, verified.digest), content.chunks())
+        headers, current = _split_entity_region(content)
+        entity = content
+        if content_type(headers)[0] in (*_PKCS7_MIME, "multipart/signed"):  # compressed before signing, or nested
+            return _hand_over(h, headers, current, entity, partner, request, message_id, as2_from, as2_to, now, encrypted,
+                              (mic, mic_digest))
+    if partner.require_encrypted and not encrypted:
+        raise InsufficientMessageSecurity(f"partner {partner.as2_id} must encrypt its messages")
+    if partner.require_signed and not signed:
+        raise InsufficientMessageSecurity(f"partner {partner.as2_id} must sign its messages")
+    alg = _choose_micalg(request, mic_digest)
+    payload = _decoded_payload(headers, current, spool_dir, spools)  # the one copy handed to the hub
+    if mic is None:
+        if entity is not None:
+            head, _ = canonical_headers(entity.head(len(entity) - len(current)))
+            mic = _mic_chunks(alg, iter([head]), current.chunks())
+        else:
+            mic = _mic(payload, alg)
+    return _accepted(h, headers, payload, mic, alg, partner, request, message_id, as2_from, as2_to, signed, encrypted, False)
+
+
+def _hand_over(h: Headers, headers: Headers, current: Region, entity: Region | None, partner: As2Partner,
+               request: MdnRequest, message_id: str, as2_from: str, as2_to: str, now: dt.datetime,
+               encrypted: str | None, signed_by: tuple[str, str] | None = None) -> InboundAs2:
+    """Continue in memory with :func:`_unwrap` from the layer ``headers``/``current`` (of ``entity``)."""
+    if entity is None:
+        return _unwrap(h, current.read(), partner, request, message_id, as2_from, as2_to, now, signed_by=signed_by)
+    data = entity.read()
+    inner_headers, inner_body = split_entity(data)
+    return _unwrap(h, inner_body, partner, request, message_id, as2_from, as2_to, now, start=inner_headers,
+                   encrypted=encrypted, entity_bytes=data, signed_by=signed_by)
+
+
+def _reader(region: Region) -> Callable[[int, int], bytes]:
+    """``read(offset, n)`` within ``region`` (never past its end)."""
+    def read(offset: int, size: int) -> bytes:
+        size = max(0, min(size, len(region) - offset))
+        return region.spool.pread(region.start + offset, size)
+    return read
+
+
+def _mic_chunks(alg: str, *pieces: Iterable[BytesLike]) -> str:
+    h = hashlib.new(alg)
+    for piece in pieces:
+        for chunk in piece:
+            h.update(chunk)
+    return base64.b64encode(h.digest()).decode()
+
+
+def _split_entity_region(region: Region) -> tuple[Headers, Region]:
+    """:func:`split_entity` for a spooled entity: the header block must end within 64 KiB."""
+    head = region.head(_HEAD_LIMIT)
+    headers, rest = split_entity(head)
+    if len(region) > len(head) and not len(rest):
+        raise UnexpectedProcessingError(f"a MIME header block does not end within {_HEAD_LIMIT} bytes")
+    return headers, region.sub(len(head) - len(rest))
+
+
+def _split_multipart_region(region: Region, boundary: str) -> list[Region]:
+    """:func:`split_multipart` for a spooled body: the parts as regions, found by chunked search."""
+    delim = b"--" + boundary.encode("latin-1")
+    positions = [0] if region.head(len(delim)) == delim else []
+    pos = 0
+    while True:
+        hit = region.find(b"\n" + delim, pos)
+        if hit < 0:
+            break
+        positions.append(hit + 1)
+        pos = hit + 1 + len(delim)
+    if not positions:
+        raise ValueError("multipart boundary not found")
+    parts = []
+    for start, end in zip(positions, positions[1:]):
+        newline = region.find(b"\n", start)
+        if newline < 0 or newline >= end:
+            raise ValueError("multipart delimiter line not terminated")
+        cs, ce = newline + 1, end
+        tail = region.sub(max(cs, ce - 2), ce).read()
+        if tail == b"\r\n":
+            ce -= 2
+        elif tail.endswith(b"\n"):
+            ce -= 1
+        parts.append(region.sub(cs, ce))
+    after = positions[-1] + len(delim)
+    if region.sub(min(after, len(region)), min(after + 2, len(region))).read() != b"--":
+        raise ValueError("multipart is not terminated (truncated message?)")
+    return parts
+
+
+def _is_base64(headers: Headers) -> bool:
+    return (headers.get("Content-Transfer-Encoding") or "binary").strip().lower() == "base64"
+
+
+def _b64_to_spool(region: Region, spool_dir: str | Path | None, spools: list[Spool]) -> Region:
+    """Decode a base64 body chunk by chunk into a new spool (ValueError if it is not base64)."""
+    out = Spool(spool_dir)
+    spools.append(out)
+    rest = b""
+    for chunk in region.chunks():
+        data = rest + re.sub(rb"\s+", b"", chunk)
+        cut = len(data) - len(data) % 4
+        try:
+            out.write(base64.b64decode(data[:cut], validate=True))
+        except binascii.Error as exc:
+            raise ValueError(f"base64 body is corrupt: {exc}") from exc
+        rest = data[cut:]
+    if rest:
+        raise ValueError("base64 body is corrupt: its length is not a multiple of 4")
+    return out.region()
+
+
+def _der_region(headers: Headers, region: Region, spool_dir: str | Path | None, spools: list[Spool]) -> Region | None:
+    """:func:`_der` for a spooled body: the DER as a region (base64 decoded into a spool when it is
+    base64, declared or not), or None for an encoding only the in-memory path reads."""
+    cte = (headers.get("Content-Transfer-Encoding") or "binary").strip().lower()
+    if cte not in ("binary", "8bit", "7bit", "base64"):
+        return None
+    if cte != "base64" and region.head(1) == b"\x30":
+        return region
+    try:
+        decoded = _b64_to_spool(region, spool_dir, spools)
+    except ValueError:
+        if cte == "base64":
+            raise
+        return region
+    return decoded if decoded.head(1) == b"\x30" or cte == "base64" else region
+
+
+def _decoded_payload(headers: Headers, region: Region, spool_dir: str | Path | None, spools: list[Spool]) -> bytes:
+    """The payload as bytes: binary read once, base64 decoded through a spool, anything else in memory."""
+    cte = (headers.get("Content-Transfer-Encoding") or "binary").strip().lower()
+    if cte == "base64":
+        return _b64_to_spool(region, spool_dir, spools).read()
+    if cte in ("binary", "8bit", "7bit"):
+        return region.read()
+    return bytes(decode_body(headers, region.read()))
+
+
 def _choose_micalg(request: MdnRequest, signature_digest: str | None) -> str:
     for alg in request.micalgs:
         if alg in _MICALG_OUT:
@@ -812,7 +1052,7 @@ def _choose_micalg(request: MdnRequest, signature_digest: str | None) -> str:
     return signature_digest or "sha256"
 
 
-def _verify(der: BytesLike, content: BytesLike | None, partner: As2Partner, now: dt.datetime) -> cms.Verified:
+def _verify(der: BytesLike, content: BytesLike | cms.Chunks | None, partner: As2Partner, now: dt.datetime) -> cms.Verified:
     try:
         verified = cms.verify(der, content, partner.certs)
     except cms.SignatureMismatch as exc:

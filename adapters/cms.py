@@ -20,7 +20,7 @@ import hmac
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from asn1crypto import algos as a_algos
 from asn1crypto import cms as a_cms
@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import pkcs7
 
@@ -54,9 +55,11 @@ __all__ = [
     "verify",
     "encrypt",
     "decrypt",
+    "decrypt_stream",
     "compress",
     "decompress",
     "content_type_of",
+    "content_type_stream",
 ]
 
 
@@ -124,7 +127,11 @@ class Verified:
 
     digest: str
     signer: x509.Certificate
-    content: BytesLike
+    content: BytesLike | None  # None when the content was given as chunks
+
+
+#: a detached content given as a callable returning its chunks (called once per pass)
+Chunks = Callable[[], Iterable[BytesLike]]
 
 
 def _load(der: BytesLike, expected: str) -> a_cms.ContentInfo:
@@ -153,7 +160,7 @@ class _NotSimple(Exception):
     """DER the fast path does not handle (indefinite lengths, constructed strings): use asn1crypto."""
 
 
-def _tlv(buf: memoryview, pos: int, end: int) -> tuple[int, int, int]:
+def _tlv(buf: memoryview | _Sparse, pos: int, end: int) -> tuple[int, int, int]:
     """(tag, contents start, contents end) of the DER element at ``pos``, without copying."""
     if pos + 2 > end:
         raise CmsFormatError("truncated DER")
@@ -170,7 +177,7 @@ def _tlv(buf: memoryview, pos: int, end: int) -> tuple[int, int, int]:
     return tag, pos, pos + length
 
 
-def _children(buf: memoryview, start: int, end: int) -> list[tuple[int, int, int, int]]:
+def _children(buf: memoryview | _Sparse, start: int, end: int) -> list[tuple[int, int, int, int]]:
     """(tag, element start, contents start, contents end) of each element in ``buf[start:end]``."""
     out = []
     while start < end:
@@ -243,11 +250,13 @@ def _hash_name(alg: a_algos.DigestAlgorithm) -> str:
     return name
 
 
-def verify(signature_der: BytesLike, data: BytesLike | None, certs: Sequence[x509.Certificate]) -> Verified:
+def verify(signature_der: BytesLike, data: BytesLike | Chunks | None, certs: Sequence[x509.Certificate]) -> Verified:
     """Verify a SignedData: detached over ``data``, or attached when ``data`` is None.
 
-    The signer must be one of ``certs`` (certificates embedded in the
-    signature are ignored: trust comes from configuration, not the message).
+    ``data`` may be a callable returning the content in chunks (called once per digest
+    computed), so a large detached content is hashed without being held in memory; then
+    ``Verified.content`` is None. The signer must be one of ``certs`` (certificates embedded
+    in the signature are ignored: trust comes from configuration, not the message).
     """
     info = _load(signature_der, "signed_data")
     sd = info["content"]
@@ -271,32 +280,52 @@ def verify(signature_der: BytesLike, data: BytesLike | None, certs: Sequence[x50
             md = next((a["values"][0].native for a in attrs if a["type"].native == "message_digest"), None)
             if md is None:
                 raise CmsFormatError("signed attributes lack the message digest")
-            if not hmac.compare_digest(md, hashlib.new(hname, data).digest()):
+            if not hmac.compare_digest(md, _digest(hname, data)):
                 last_error = SignatureMismatch("the content does not match its signed digest: it was altered in transit")
                 continue
             signed = b"\x31" + attrs.dump()[1:]  # the SET OF form, not the [0] IMPLICIT tag
+            prehashed = False
+        elif callable(data):  # no signed attributes: the signature is over the content's digest
+            signed, prehashed = _digest(hname, data), True
         else:
-            signed = bytes(data)
+            signed, prehashed = bytes(data), False
         try:
-            _check_signature(cert, si["signature_algorithm"], hcls, si["signature"].native, signed)
+            _check_signature(cert, si["signature_algorithm"], hcls, si["signature"].native, signed, prehashed)
         except InvalidSignature:
             last_error = SignatureInvalid("the signature does not verify with the partner's certificate")
             continue
-        return Verified(digest, cert, data)
+        return Verified(digest, cert, None if callable(data) else data)
     raise last_error
 
 
-def _check_signature(cert: x509.Certificate, alg: a_algos.SignedDigestAlgorithm, hcls: type[hashes.HashAlgorithm], sig: bytes, signed: bytes) -> None:
+def _digest(hname: str, data: BytesLike | Chunks) -> bytes:
+    """The ``hname`` digest of ``data``, hashed chunk by chunk when it is a chunk source."""
+    if not callable(data):
+        return hashlib.new(hname, data).digest()
+    h = hashlib.new(hname)
+    for chunk in data():
+        h.update(chunk)
+    return h.digest()
+
+
+def _check_signature(cert: x509.Certificate, alg: a_algos.SignedDigestAlgorithm, hcls: type[hashes.HashAlgorithm],
+                     sig: bytes, signed: bytes, prehashed: bool = False) -> None:
+    """Check ``sig`` over ``signed``, or over the digest ``signed`` (``prehashed``, with ``hcls``)."""
     pub = cert.public_key()
     kind = alg.signature_algo
+    algorithm: hashes.HashAlgorithm | Prehashed = Prehashed(hcls()) if prehashed else hcls()
     if isinstance(pub, rsa.RSAPublicKey) and kind == "rsassa_pkcs1v15":
-        pub.verify(sig, signed, asym_padding.PKCS1v15(), hcls())
+        pub.verify(sig, signed, asym_padding.PKCS1v15(), algorithm)
     elif isinstance(pub, rsa.RSAPublicKey) and kind == "rsassa_pss":
         params = alg["parameters"]
         phash = DIGESTS.get(str(params["hash_algorithm"]["algorithm"].native), DIGESTS["sha1"])[1]
-        pub.verify(sig, signed, asym_padding.PSS(asym_padding.MGF1(phash()), params["salt_length"].native), phash())
+        if prehashed and phash.name != hcls.name:
+            raise CmsFormatError("an RSASSA-PSS signature without signed attributes whose hash differs from the "
+                                 "digest algorithm is not supported")
+        pub.verify(sig, signed, asym_padding.PSS(asym_padding.MGF1(phash()), params["salt_length"].native),
+                   Prehashed(phash()) if prehashed else phash())
     elif isinstance(pub, ec.EllipticCurvePublicKey) and kind == "ecdsa":
-        pub.verify(sig, signed, ec.ECDSA(hcls()))
+        pub.verify(sig, signed, ec.ECDSA(algorithm))
     else:
         raise CmsFormatError(f"signature algorithm {alg['algorithm'].native} does not fit the certificate's key")
 
@@ -372,17 +401,34 @@ class _Envelope:
     kind: str
     recipient_infos: a_cms.RecipientInfos
     algorithm: a_algos.EncryptionAlgorithm
-    ciphertext: BytesLike
+    ciphertext: BytesLike | None  # None when only its place is known (``ct_range``)
     mac: bytes | None
     aad: bytes
+    ct_range: tuple[int, int] = (0, 0)
 
 
-def _envelope(der: BytesLike) -> _Envelope:
-    """The parts of EnvelopedData/AuthEnvelopedData; the ciphertext is a view, not a copy, when the DER allows."""
-    kind = content_type_of(der)
-    if kind not in ("enveloped_data", "authenticated_enveloped_data"):
-        raise CmsFormatError(f"expected CMS enveloped data, got {kind or 'something else'}")
-    buf = memoryview(der)
+class _Sparse:
+    """A DER blob read on demand (``read(offset, size)``): indexing and slicing like a memoryview,
+    so the TLV walk touches only the few bytes of each header, never the content."""
+
+    def __init__(self, read: Callable[[int, int], bytes], size: int):
+        self._read, self._size = read, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            start, stop, _ = key.indices(self._size)
+            return self._read(start, max(0, stop - start))
+        if not 0 <= key < self._size:
+            raise IndexError("DER offset out of range")
+        return self._read(key, 1)[0]
+
+
+def _envelope_fast(buf: memoryview | _Sparse, kind: str) -> _Envelope:
+    """The parts of definite-length EnvelopedData/AuthEnvelopedData at ``buf`` (a memoryview or
+    :class:`_Sparse`); raises _NotSimple for BER and unusual layouts."""
     try:
         _, cs, ce = _tlv(buf, 0, len(buf))
         explicit = _children(buf, cs, ce)[1]
@@ -398,19 +444,25 @@ def _envelope(der: BytesLike) -> _Envelope:
         after = fields[fields.index(eci) + 1 :]
         mac = next((bytes(buf[f[2] : f[3]]) for f in after if f[0] == 0x04), None)
         auth = next((f for f in after if f[0] == 0xA1), None)
+        ct_range = (eci_fields[2][2], eci_fields[2][3])
         return _Envelope(
             kind=kind,
             recipient_infos=a_cms.RecipientInfos.load(bytes(buf[rinfos[1] : rinfos[3]])),
             algorithm=a_algos.EncryptionAlgorithm.load(bytes(buf[eci_fields[1][1] : eci_fields[1][3]])),
-            ciphertext=buf[eci_fields[2][2] : eci_fields[2][3]],
+            ciphertext=buf[ct_range[0] : ct_range[1]] if isinstance(buf, memoryview) else None,
             mac=mac,
             aad=b"\x31" + bytes(buf[auth[1] + 1 : auth[3]]) if auth else b"",
+            ct_range=ct_range,
         )
-    except (_NotSimple, StopIteration, IndexError):
-        pass
+    except (StopIteration, IndexError) as exc:
+        raise _NotSimple() from exc
     except ValueError as exc:
         raise CmsFormatError(f"malformed enveloped data: {exc}") from exc
-    info = _load(der, kind)  # BER or unusual layout: asn1crypto parses it (with copies)
+
+
+def _envelope_slow(der: BytesLike, kind: str) -> _Envelope:
+    """BER or an unusual layout: asn1crypto parses it (with copies)."""
+    info = _load(der, kind)
     env = info["content"]
     eci2 = env["encrypted_content_info"] if kind == "enveloped_data" else env["auth_encrypted_content_info"]
     ct = eci2["encrypted_content"].native
@@ -420,7 +472,129 @@ def _envelope(der: BytesLike) -> _Envelope:
     if kind == "authenticated_enveloped_data" and env["auth_attrs"].native is not None and len(env["auth_attrs"]):
         aad = b"\x31" + env["auth_attrs"].dump()[1:]
     return _Envelope(kind, env["recipient_infos"], eci2["content_encryption_algorithm"], ct,
-                     env["mac"].native if kind == "authenticated_enveloped_data" else None, aad)
+                     env["mac"].native if kind == "authenticated_enveloped_data" else None, aad, (0, len(ct)))
+
+
+def _envelope(der: BytesLike) -> _Envelope:
+    """The parts of EnvelopedData/AuthEnvelopedData; the ciphertext is a view, not a copy, when the DER allows."""
+    kind = content_type_of(der)
+    if kind not in ("enveloped_data", "authenticated_enveloped_data"):
+        raise CmsFormatError(f"expected CMS enveloped data, got {kind or 'something else'}")
+    try:
+        return _envelope_fast(memoryview(der), kind)
+    except _NotSimple:
+        return _envelope_slow(der, kind)
+
+
+class _Decryptor:
+    """The content decryption of one envelope, fed in chunks: :meth:`update` returns plaintext
+    (for CBC, all but the last block, held back for the padding check), :meth:`finalize` the rest."""
+
+    def __init__(self, env: _Envelope, recipients: Sequence[tuple[rsa.RSAPrivateKey, x509.Certificate]]):
+        asn1_name = str(env.algorithm["algorithm"].native)
+        name = _BY_ASN1.get(asn1_name)
+        if name is None:
+            raise DecryptionError(f"content encryption {asn1_name} is not supported")
+        cek = _recover_key(env.recipient_infos, recipients)
+        size, self.mode = ENCRYPTIONS[name][1], ENCRYPTIONS[name][2]
+        if len(cek) != size:
+            raise DecryptionError("the decrypted content key has the wrong length (wrong key or tampered message)")
+        self.name = name
+        self._held = b""
+        self._ctx: Any
+        try:
+            if self.mode == "gcm":
+                params = _GcmParameters.load(env.algorithm["parameters"].dump())
+                if env.mac is None:
+                    raise CmsFormatError("AuthEnvelopedData without a MAC")
+                self._ctx = Cipher(algorithms.AES(cek), modes.GCM(params["aes_nonce"].native, env.mac)).decryptor()
+                if env.aad:
+                    self._ctx.authenticate_additional_data(env.aad)
+                self._width = 0
+            else:
+                block: algorithms.AES | TripleDES = TripleDES(cek) if name == "3des" else algorithms.AES(cek)
+                self._ctx = Cipher(block, modes.CBC(env.algorithm["parameters"].native)).decryptor()
+                self._width = block.block_size // 8
+        except (ValueError, TypeError) as exc:
+            raise DecryptionError(f"the content encryption parameters are not usable: {exc}") from exc
+
+    def update(self, chunk: BytesLike) -> bytes:
+        out = self._ctx.update(chunk)
+        if not self._width:
+            return out
+        data = self._held + out
+        cut = len(data) - self._width
+        if cut <= 0:
+            self._held = data
+            return b""
+        self._held = data[cut:]
+        return data[:cut]
+
+    def finalize(self) -> bytes:
+        """The last plaintext; raises DecryptionError for a bad tag or padding."""
+        try:
+            rest = self._ctx.finalize()
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError("the content does not decrypt (wrong key or tampered message)") from exc
+        if not self._width:
+            return rest
+        if rest:
+            raise DecryptionError("the content does not decrypt (wrong key or tampered message)")
+        last = self._held
+        pad = last[-1] if last else 0
+        if len(last) != self._width or not 1 <= pad <= self._width or last[-pad:] != bytes([pad]) * pad:
+            raise DecryptionError("the content does not decrypt (wrong key or tampered message)")
+        return last[:-pad]
+
+
+def content_type_stream(size: int, read: Callable[[int, int], bytes]) -> str | None:
+    """:func:`content_type_of` for a DER blob of ``size`` bytes read on demand (``read(offset, n)``):
+    only its first header and OID are read, unless it is BER at the top (then it is read whole)."""
+    sparse = _Sparse(read, size)
+    try:
+        _, cs, ce = _tlv(sparse, 0, size)
+        otag, _, os_, oe = _children(sparse, cs, ce)[0]
+        kind = _OIDS.get(bytes(sparse[os_:oe])) if otag == 0x06 else None
+    except (_NotSimple, CmsFormatError, IndexError):
+        kind = None
+    return kind if kind is not None else content_type_of(read(0, size))
+
+
+def decrypt_stream(size: int, read: Callable[[int, int], bytes], write: Callable[[bytes], object],
+                   recipients: Sequence[tuple[rsa.RSAPrivateKey, x509.Certificate]], chunk: int = 1 << 20) -> str:
+    """Decrypt an EnvelopedData/AuthEnvelopedData of ``size`` bytes that is read on demand
+    (``read(offset, n)``), passing the plaintext to ``write`` chunk by chunk; returns the
+    algorithm name as in :data:`ENCRYPTIONS`.
+
+    Only the DER headers and recipient infos are parsed; the ciphertext is decrypted ``chunk``
+    bytes at a time, so memory stays at a few chunks whatever the size. AES-GCM's tag is checked
+    at the end: after a :class:`DecryptionError` the plaintext written so far must be discarded.
+    A BER (indefinite-length or chunked) envelope is read whole and decrypted in memory
+    (asn1crypto parses only complete buffers).
+    """
+    sparse = _Sparse(read, size)
+    kind = content_type_stream(size, read)
+    if kind not in ("enveloped_data", "authenticated_enveloped_data"):
+        raise CmsFormatError(f"expected CMS enveloped data, got {kind or 'something else'}")
+    try:
+        env = _envelope_fast(sparse, kind)
+    except _NotSimple:
+        env = _envelope_slow(read(0, size), kind)
+    dec = _Decryptor(env, recipients)
+    if env.ciphertext is not None:
+        view = memoryview(env.ciphertext)
+        for pos in range(0, len(view), chunk):
+            write(dec.update(view[pos : pos + chunk]))
+    else:
+        pos, end = env.ct_range
+        while pos < end:
+            piece = read(pos, min(chunk, end - pos))
+            if not piece:
+                raise CmsFormatError("the encrypted content ends early")
+            pos += len(piece)
+            write(dec.update(piece))
+    write(dec.finalize())
+    return dec.name
 
 
 def decrypt(der: BytesLike, recipients: Sequence[tuple[rsa.RSAPrivateKey, x509.Certificate]]) -> tuple[memoryview, str]:
@@ -439,6 +613,8 @@ def decrypt(der: BytesLike, recipients: Sequence[tuple[rsa.RSAPrivateKey, x509.C
     if len(cek) != size:
         raise DecryptionError("the decrypted content key has the wrong length (wrong key or tampered message)")
     ct = env.ciphertext
+    if ct is None:  # pragma: no cover - _envelope always gives the bytes
+        raise CmsFormatError("enveloped data carries no encrypted content")
     out = bytearray(len(ct) + 16)
     try:
         if mode == "gcm":

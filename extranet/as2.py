@@ -27,10 +27,12 @@ that touches the database. That object implements :class:`As2Hub`:
 ``send_async_mdn(url, headers, body) -> None``
     Queue an async MDN for delivery (e.g. with :func:`adapters.as2.send`
     and retries); must not block the request for long.
-``refuse(request_headers: list[(name, value)], body, error: As2Error, mdn_headers, mdn_body) -> None``  (optional)
+``refuse(request_headers: list[(name, value)], body: Region, error: As2Error, mdn_headers, mdn_body) -> None``  (optional)
     A message was refused (bad signature, cannot decrypt, expired
     certificate, unknown partner, ...): keep the request, the error and the
     error MDN about to be answered where operations see them, and COMMIT.
+    ``body`` is the spooled request body (:class:`adapters.as2_spool.Region`:
+    ``len(body)``, ``body.head(n)``, ``body.read()``), valid during the call.
     It must not make the Message-ID known to ``seen()``: a corrected resend
     under the same Message-ID is processed. A failure here is logged and the
     MDN is answered anyway.
@@ -55,7 +57,11 @@ HTTP 503 without an MDN, so the partner retries the same message.
 The application must exempt this blueprint from CSRF protection
 (``csrf.exempt(bp)``). Request bodies may be larger than the app's
 ``MAX_CONTENT_LENGTH``: this blueprint allows ``KONTOR_AS2_MAX_BYTES``
-(default 512 MiB) per request.
+(default 512 MiB) per request (413 beyond). Bodies are read from the request
+stream into a spooled temporary file: in memory up to 8 MiB, beyond that on
+disk in ``KONTOR_AS2_SPOOL_DIR``, else the hub's ``spool_dir`` attribute when
+it has one, else the system's temporary directory; spools are removed when
+the request ends.
 """
 
 from __future__ import annotations
@@ -66,7 +72,8 @@ from typing import Any, Protocol
 from flask import Blueprint, Response, current_app, request
 
 from adapters.as2 import As2Error, As2Partner, MdnError, build_mdn, is_mdn, parse_message
-from adapters.as2_mime import Headers
+from adapters.as2_mime import Headers, content_type, split_entity
+from adapters.as2_spool import BodyTooLarge, Region, Spool
 
 __all__ = ["bp", "As2Hub"]
 
@@ -118,14 +125,64 @@ def _mode(headers: Headers) -> tuple[str, str | None]:
     return ("async" if url else "sync"), url
 
 
+def _spool_dir(hub: As2Hub) -> str | None:
+    """Where large bodies are spooled: the app's ``KONTOR_AS2_SPOOL_DIR``, else the hub's
+    ``spool_dir`` (the var directory), else the system's temporary directory."""
+    configured = current_app.config.get("KONTOR_AS2_SPOOL_DIR") or getattr(hub, "spool_dir", None)
+    return str(configured) if configured else None
+
+
+def _looks_like_mdn(headers: Headers, spool: Spool) -> bool:
+    """:func:`adapters.as2.is_mdn` without reading a large body: an MDN's first part starts
+    within the first :data:`_MDN_PEEK` bytes, and a whole MDN is never larger than that."""
+    if spool.size <= _MDN_PEEK:
+        return is_mdn(headers, spool.region().read())
+    ctype, params = content_type(headers)
+    if ctype == "multipart/report":
+        return True
+    boundary = params.get("boundary")
+    if ctype != "multipart/signed" or not boundary:
+        return False
+    head = spool.region().head(_MDN_PEEK)
+    delim = b"--" + boundary.encode("latin-1")
+    start = 0 if head.startswith(delim) else head.find(b"\n" + delim) + 1
+    if start == 0 and not head.startswith(delim):
+        return False
+    line_end = head.find(b"\n", start)
+    if line_end < 0:
+        return False
+    try:
+        return content_type(split_entity(head[line_end + 1 :])[0])[0] == "multipart/report"
+    except ValueError:
+        return False
+
+
+#: bodies up to this size are checked whole for being an MDN
+_MDN_PEEK = 256 * 1024
+
+
 @bp.post("/as2")
 def receive() -> Response:
-    """Receive one AS2 message and answer with (or queue) its MDN."""
+    """Receive one AS2 message and answer with (or queue) its MDN.
+
+    The body is copied from the request stream into a spooled temporary file (in memory up
+    to 8 MiB, then on disk under the spool directory), so a large message is never held
+    whole in memory: only the payload handed to ``store()`` is (see :func:`adapters.as2.parse_message`).
+    """
     hub = _hub()
     headers = Headers(list(request.headers.items()))
-    body = request.get_data(cache=False)
-    if is_mdn(headers, body):
-        return _receive_mdn(hub, headers, body)
+    limit = current_app.config.get("KONTOR_AS2_MAX_BYTES", 512 * 1024 * 1024)
+    try:
+        spool = Spool.from_stream(request.stream, _spool_dir(hub), limit=limit)
+    except BodyTooLarge:
+        return Response(f"the message exceeds {limit} bytes\r\n".encode(), status=413, mimetype="text/plain")
+    with spool:
+        return _receive(hub, headers, spool)
+
+
+def _receive(hub: As2Hub, headers: Headers, spool: Spool) -> Response:
+    if _looks_like_mdn(headers, spool):
+        return _receive_mdn(hub, headers, spool.region().read())
     message_id = (headers.get("Message-ID") or "").strip()
     as2_from = (headers.get("AS2-From") or "").strip().strip('"')
     mode, url = _mode(headers)
@@ -135,10 +192,10 @@ def receive() -> Response:
             log.info("AS2 %s is a duplicate: answering its original MDN", message_id)
             return _answer(mode, url, previous[0], previous[1])
     try:
-        inbound = parse_message(headers, body, hub.lookup)
+        inbound = parse_message(headers, spool, hub.lookup, spool_dir=_spool_dir(hub))
     except As2Error as err:
         mdn_headers, mdn_body = build_mdn(err)
-        _record_refusal(hub, headers, body, err, mdn_headers, mdn_body)
+        _record_refusal(hub, headers, spool.region(), err, mdn_headers, mdn_body)
         return _answer(err.mdn_request.mode, err.mdn_request.url, mdn_headers, mdn_body)
     mdn_headers, mdn_body = build_mdn(inbound)
     receipt = inbound.receipt()
@@ -155,9 +212,10 @@ def receive() -> Response:
     return _answer(inbound.mdn_request.mode, inbound.mdn_request.url, mdn_headers, mdn_body)
 
 
-def _record_refusal(hub: As2Hub, headers: Headers, body: bytes, err: As2Error,
+def _record_refusal(hub: As2Hub, headers: Headers, body: Region, err: As2Error,
                     mdn_headers: dict[str, str], mdn_body: bytes) -> None:
-    """Let the hub keep the refused request for operations; its failure never withholds the MDN."""
+    """Let the hub keep the refused request for operations; its failure never withholds the MDN.
+    ``body`` is the spooled request body (``len()``, ``head(n)``, ``read()``)."""
     refuse = getattr(hub, "refuse", None)
     if refuse is None:
         return

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.as2 import As2Error, As2Partner, As2Settings, parse_mdn, peek_mdn
+from adapters.as2_spool import Region
 from hub.db import is_postgres
 from hub.inbound import receive
 from hub.messages import new_message, transition
@@ -123,6 +124,11 @@ class DbAs2Hub:
     session_factory: sessionmaker[Session]
     settings: Settings
 
+    @property
+    def spool_dir(self) -> Path:
+        """Where the AS2 endpoint spools large request bodies: ``var/as2/spool``."""
+        return self.settings.var_path / "as2" / "spool"
+
     def _channel(self, session: Session, as2_from: str) -> Channel | None:
         stmt = select(Channel).join(Partner).where(Channel.kind == "as2", Channel.active.is_(True),
                                                    Partner.active.is_(True))
@@ -160,7 +166,7 @@ class DbAs2Hub:
                 session.rollback()
                 raise ValueError(f"AS2 Message-ID {receipt['message_id']} is already stored") from exc
 
-    def refuse(self, request_headers: list[tuple[str, str]], body: bytes, error: As2Error,
+    def refuse(self, request_headers: list[tuple[str, str]], body: bytes | Region, error: As2Error,
                mdn_headers: dict[str, str], mdn_body: bytes) -> None:
         """Keep a refused AS2 request as an inbound message in state ``rejected`` and commit.
 
@@ -178,7 +184,11 @@ class DbAs2Hub:
         with self.session_factory() as session:
             channel = self._channel(session, error.as2_from) if error.as2_from else None
             # anyone can post to /as2: from a sender we do not know, only the start of the body is kept
-            kept = body if channel is not None else body[:UNKNOWN_SENDER_KEEP_BYTES]
+            # (read from the spool alone, never the whole body)
+            if isinstance(body, Region):
+                kept = body.read() if channel is not None else body.head(UNKNOWN_SENDER_KEEP_BYTES)
+            else:
+                kept = body if channel is not None else body[:UNKNOWN_SENDER_KEEP_BYTES]
             message = new_message(session, direction="in", data=head + kept, actor="as2 endpoint",
                                   partner=channel.partner if channel is not None else None, channel=channel,
                                   document_type="AS2", syntax="mime",

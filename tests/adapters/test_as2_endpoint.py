@@ -251,3 +251,34 @@ def test_a_required_mdn_option_we_cannot_honour_fails_the_message(app, profiles,
     assert mdn.disposition == f"automatic-action/MDN-sent-automatically; failed/Failure: {failure}"
     assert (mdn.status, mdn.ok) == ("failed", False)
     assert hub.stored == [] and hub.seen(out.message_id, "KONTOR") is None, "not processed, so a resend is taken"
+
+
+def test_large_message_is_spooled_to_disk_over_real_http(app, profiles, live, tmp_path, monkeypatch):
+    """A body past the spool threshold (8 MiB) goes to a file under KONTOR_AS2_SPOOL_DIR, never kept."""
+    from adapters import as2_spool
+
+    hub = app.extensions["kontor_as2"]
+    app.config["KONTOR_AS2_SPOOL_DIR"] = str(tmp_path / "spool")
+    spilled: list[bool] = []
+    close = as2_spool.Spool.close
+
+    def spy(self):  # type: ignore[no-untyped-def]
+        spilled.append(self.on_disk)
+        close(self)
+
+    monkeypatch.setattr(as2_spool.Spool, "close", spy)
+    payload = bytes(range(256)) * (9 * 4096)  # 9 MiB of binary, every byte value
+    sender = dataclasses.replace(profiles[1], url=live, encrypt="aes128-gcm")
+    receipt = As2Adapter(sender).deliver("big.bin", payload)
+    assert receipt.acknowledged  # the sync MDN is positive and its MIC matches ours
+    assert hub.stored[0][2] == payload and hub.stored[0][1] == "big.bin"
+    assert True in spilled  # the request body (and the decrypted entity) were spooled on disk
+    assert (tmp_path / "spool").is_dir() and list((tmp_path / "spool").iterdir()) == []  # nothing left behind
+
+
+def test_body_over_the_limit_is_refused_with_413(app, profiles):
+    hub = app.extensions["kontor_as2"]
+    app.config["KONTOR_AS2_MAX_BYTES"] = 1000
+    out = build_message(PAYLOAD * 40, "x.edi", profiles[1])
+    res = post(app.test_client(), out)
+    assert res.status_code == 413 and hub.stored == []
