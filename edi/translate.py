@@ -175,16 +175,21 @@ def check_message(
     from edi.validate import validate_message
 
     issues = list(message.issues)
+    missing: set[str] = set()  # segments validation reported missing: the mapping leaves them be
     if validate:
         try:
-            issues.extend(validate_message(message, strictness=strictness, decimal_mark=decimal_mark))
+            issues.extend(
+                validate_message(message, strictness=strictness, decimal_mark=decimal_mark, missing_tags=missing)
+            )
         except EdiError as exc:
             issues.extend(_edi_error_issues(exc, message))
         except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
             issues.append(_internal(exc, f"validating message {message.reference!r}", message))
     document: Document | None = None
     try:
-        document, mapping_issues = message_to_document(message, decimal_mark=decimal_mark, header=header)
+        document, mapping_issues = message_to_document(
+            message, decimal_mark=decimal_mark, header=header, reported_missing=missing
+        )
         issues.extend(mapping_issues)
     except EdiError as exc:
         issues.extend(_edi_error_issues(exc, message))

@@ -234,7 +234,7 @@ class _Walk:
     by the lookahead) only counts them in ``cost``.
     """
 
-    __slots__ = ("compiled", "segments", "lenient", "stack", "run", "notes", "cost", "dry")
+    __slots__ = ("compiled", "segments", "lenient", "stack", "run", "notes", "cost", "dry", "missing")
 
     def __init__(self, compiled: CompiledSpec, segments: Sequence[Any], lenient: bool):
         self.compiled = compiled
@@ -245,6 +245,7 @@ class _Walk:
         self.notes: list[tuple[str, str, bool]] = []
         self.cost = 0
         self.dry = False
+        self.missing: set[str] = set()  # tags of the mandatory segments (group triggers) reported missing
 
     def _note(self, code: str, text: str, warning: bool = False) -> None:
         if self.dry:
@@ -323,6 +324,8 @@ class _Walk:
             for child in range(start, len(group.tags)):
                 if group.mandatory[child]:
                     self._note(SyntaxCode.MISSING, f"mandatory {group.labels[child]} is missing at the end of the message")
+                    if not self.dry:
+                        self.missing.add(group.tags[child])
 
     # -- moving
 
@@ -373,6 +376,8 @@ class _Walk:
             for child in range(start, stop):
                 if group.mandatory[child]:
                     self._note(SyntaxCode.MISSING, f"mandatory {group.labels[child]} is missing before this segment")
+                    if not self.dry:
+                        self.missing.add(group.tags[child])
 
     def _surplus(self, frame: list[Any]) -> None:
         group, pos = frame[0], frame[1]
@@ -450,6 +455,7 @@ def validate_message(
     strictness: Strictness = STRICT,
     spec: MessageSpec | None = None,
     decimal_mark: str = ".",
+    missing_tags: set[str] | None = None,
 ) -> list[Issue]:
     """Every structure and element problem of ``message``, in segment order (empty when valid).
 
@@ -458,6 +464,11 @@ def validate_message(
     has no data for yields that one issue (code 12 at UNH element 2) instead
     of being checked. ``decimal_mark`` is the interchange's (UNA), ``.`` or
     ``,``; numeric values may use it, with a leading minus sign.
+
+    ``missing_tags``, when given, receives the tag of every mandatory
+    segment reported missing (for a segment group, its trigger segment's
+    tag), so that a mapping can leave the consequences of that absence
+    unreported (one error per cause).
     """
     if spec is None:
         try:
@@ -479,6 +490,7 @@ def validate_message(
         message_ref=message.reference,
         strictness=strictness,
         decimal_mark=decimal_mark,
+        missing_tags=missing_tags,
     )
 
 
@@ -490,6 +502,7 @@ def validate_segments(
     message_ref: str | None = None,
     strictness: Strictness = STRICT,
     decimal_mark: str = ".",
+    missing_tags: set[str] | None = None,
 ) -> list[Issue]:
     """:func:`validate_message` over bare segments (UNH first) with a compiled spec."""
     issues: list[Issue] = []
@@ -661,6 +674,8 @@ def validate_segments(
         walk.finish()
         for code, text, warning in notes:
             report(last, segments[last].tag, code, text, warning=warning)
+    if missing_tags is not None:
+        missing_tags.update(walk.missing)
     return issues
 
 

@@ -107,6 +107,7 @@ def message_to_document(
     *,
     decimal_mark: str = ".",
     header: InterchangeHeader | None = None,
+    reported_missing: frozenset[str] | set[str] = frozenset(),
 ) -> tuple[Document | None, list[Issue]]:
     """Map one message to its canonical document.
 
@@ -115,10 +116,14 @@ def message_to_document(
     interchange, ``message_segment`` with UNH = 1, ``message_ref``), element
     and component. ``decimal_mark`` is the interchange's (UNA). ``header``,
     when given, dates a CONTRL (which has no date of its own) with the
-    interchange's preparation date (without it, today's date). Raises
+    interchange's preparation date (without it, today's date).
+    ``reported_missing`` names the segments directory validation already
+    reported missing in this message (see
+    :func:`edi.validate.validate_message`): their absence is not reported
+    again, though it still keeps the document from being made. Raises
     nothing but :class:`EdiError`.
     """
-    reader = MessageReader(message, decimal_mark)
+    reader = MessageReader(message, decimal_mark, reported_missing=frozenset(reported_missing))
     readers: dict[str, Callable[[MessageReader], Document | None]] = {
         "ORDERS": read_orders,
         "ORDRSP": read_ordrsp,

@@ -287,10 +287,16 @@ def _int(value: str | None) -> int | None:
 
 
 def read_contrl(r: MessageReader, issue_date: _dt.date) -> Acknowledgement | None:
-    """The Acknowledgement a CONTRL carries; its number is the CONTRL's own UNH reference."""
+    """The Acknowledgement a CONTRL carries; its number is the CONTRL's own UNH reference.
+
+    Without any UCI the one error is the missing UCI: the UCM, UCS and UCD
+    segments that then have nothing to belong to are its consequence, not
+    reported one by one.
+    """
     ack: Acknowledgement | None = None
     current: MessageAck | None = None
     position: int | None = None
+    has_uci = any(s.tag == "UCI" for s in r.message.segments)
     for i, s in r.body():
         if s.tag == "UCI":
             ack = Acknowledgement(
@@ -336,7 +342,7 @@ def read_contrl(r: MessageReader, issue_date: _dt.date) -> Acknowledgement | Non
             current.errors.append(error)
         elif s.tag == "UCF":
             current, position = None, None  # a functional group's response; its UCMs follow
-        elif s.tag in ("UCI", "UCM", "UCS", "UCD"):
+        elif s.tag in ("UCI", "UCM", "UCS", "UCD") and (has_uci or s.tag == "UCI"):
             r.issue(i, f"{s.tag} out of place", code=SyntaxCode.NOT_SUPPORTED_IN_POSITION)
     if ack is None:
         r.missing("the CONTRL has no UCI (interchange response)", tag="UCI")

@@ -432,6 +432,11 @@ class MessageReader:
     message: Message
     decimal_mark: str = "."
     issues: list[Issue] = field(default_factory=list)
+    #: tags of the mandatory segments the directory validation already reported missing in
+    #: this message: :meth:`missing` leaves their absence to that report (one error per cause)
+    reported_missing: frozenset[str] = frozenset()
+    #: errors left unreported because validation reported their cause (they still stop the document)
+    suppressed: int = 0
 
     def body(self) -> Iterator[tuple[int, Segment]]:
         """(index, segment) for every segment between UNH and UNT."""
@@ -478,16 +483,21 @@ class MessageReader:
     def missing(self, text: str, tag: str | None = None) -> None:
         """A mandatory business item that is absent, reported against the message's UNH.
 
-        ``tag`` names the missing segment for the caller's text only: the
-        issue is placed at the UNH (segment position and tag UNH), the one
-        segment that exists to point at, so the location never pairs one
-        segment's position with another's tag.
+        ``tag`` names the missing segment. The issue is placed at the UNH
+        (segment position and tag UNH), the one segment that exists to point
+        at, so the location never pairs one segment's position with another's
+        tag. When validation already reported ``tag`` missing
+        (:attr:`reported_missing`), nothing is added: the error stands, as
+        :attr:`has_errors` says, but once, where validation put it.
         """
+        if tag is not None and tag in self.reported_missing:
+            self.suppressed += 1
+            return
         self.issue(0, text, code=SyntaxCode.MISSING, tag="UNH")
 
     @property
     def has_errors(self) -> bool:
-        return any(i.is_error for i in self.issues)
+        return self.suppressed > 0 or any(i.is_error for i in self.issues)
 
     # -- typed readers
 
