@@ -872,7 +872,7 @@ def _unwrap_spooled_layers(
         kind = cms.content_type_stream(len(der), _reader(der)) if der is not None else None
         if der is None or kind not in ("enveloped_data", "authenticated_enveloped_data"):
             return _unwrap(h, current.read(), partner, request, message_id, as2_from, as2_to, now)
-        plain = Spool(spool_dir)
+        plain = Spool(spool_dir, size_hint=len(der))  # the plaintext is about as long as the ciphertext
         spools.append(plain)
         try:
             encrypted = cms.decrypt_stream(len(der), _reader(der), plain.write, partner.local.decryption_keys,
@@ -1002,7 +1002,7 @@ def _is_base64(headers: Headers) -> bool:
 
 def _b64_to_spool(region: Region, spool_dir: str | Path | None, spools: list[Spool]) -> Region:
     """Decode a base64 body chunk by chunk into a new spool (ValueError if it is not base64)."""
-    out = Spool(spool_dir)
+    out = Spool(spool_dir, size_hint=len(region) * 3 // 4)
     spools.append(out)
     rest = b""
     for chunk in region.chunks():

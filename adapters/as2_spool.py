@@ -28,21 +28,27 @@ class BodyTooLarge(ValueError):
 class Spool:
     """Bytes in a :class:`tempfile.SpooledTemporaryFile`; close it (or use ``with``) when done."""
 
-    def __init__(self, directory: str | Path | None = None, threshold: int = SPOOL_THRESHOLD):
+    def __init__(self, directory: str | Path | None = None, threshold: int = SPOOL_THRESHOLD, *, size_hint: int | None = None):
+        """``size_hint``: the expected size; past ``threshold`` the spool starts on disk (rolling
+        over later would briefly hold the in-memory part twice)."""
         if directory is not None:
             Path(directory).mkdir(parents=True, exist_ok=True)
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=threshold, mode="w+b",
                                                              dir=None if directory is None else str(directory),
                                                              prefix="as2-")
-        if threshold <= 0:  # straight to disk (SpooledTemporaryFile reads 0 as "never")
+        if threshold <= 0 or (size_hint is not None and size_hint > threshold):
+            # straight to disk (SpooledTemporaryFile reads a threshold of 0 as "never")
             self.file.rollover()  # type: ignore[attr-defined]
         self.size = 0
 
     @classmethod
     def from_stream(cls, stream: IO[bytes], directory: str | Path | None = None, *, threshold: int = SPOOL_THRESHOLD,
-                    limit: int | None = None) -> "Spool":
-        """Copy ``stream`` to a new spool in chunks; :class:`BodyTooLarge` past ``limit`` bytes."""
-        spool = cls(directory, threshold)
+                    limit: int | None = None, size_hint: int | None = None) -> "Spool":
+        """Copy ``stream`` to a new spool in chunks; :class:`BodyTooLarge` past ``limit`` bytes.
+        ``size_hint``: the announced size (Content-Length), if any."""
+        if limit is not None and size_hint is not None and size_hint > limit:
+            raise BodyTooLarge(f"the request body exceeds {limit} bytes")
+        spool = cls(directory, threshold, size_hint=size_hint)
         try:
             while True:
                 chunk = stream.read(CHUNK)

@@ -173,7 +173,7 @@ def receive() -> Response:
     headers = Headers(list(request.headers.items()))
     limit = current_app.config.get("KONTOR_AS2_MAX_BYTES", 512 * 1024 * 1024)
     try:
-        spool = Spool.from_stream(request.stream, _spool_dir(hub), limit=limit)
+        spool = Spool.from_stream(request.stream, _spool_dir(hub), limit=limit, size_hint=request.content_length)
     except BodyTooLarge:
         return Response(f"the message exceeds {limit} bytes\r\n".encode(), status=413, mimetype="text/plain")
     with spool:

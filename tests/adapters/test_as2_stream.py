@@ -206,3 +206,15 @@ def test_region_find_across_chunks_and_spool_limits(tmp_path, monkeypatch):
         Spool.from_stream(io.BytesIO(b"x" * 11), tmp_path, limit=10)
     with Spool.from_stream(io.BytesIO(b"x" * 10), tmp_path, limit=10) as ok:
         assert ok.size == 10
+
+
+def test_a_spool_announced_large_starts_on_disk(tmp_path):
+    """No roll-over copy: a body announced past the threshold is written to disk from its first byte."""
+    import io
+
+    with Spool(tmp_path, threshold=100, size_hint=101) as big, Spool(tmp_path, threshold=100, size_hint=100) as small:
+        assert big.on_disk and not small.on_disk
+    with pytest.raises(BodyTooLarge):
+        Spool.from_stream(io.BytesIO(b""), tmp_path, limit=10, size_hint=11)  # refused before reading
+    with Spool.from_stream(io.BytesIO(b"y" * 50), tmp_path, threshold=10, size_hint=50) as spool:
+        assert spool.on_disk and spool.region().read() == b"y" * 50
