@@ -404,6 +404,27 @@ def to_dict(document: Document) -> dict[str, Any]:
     return {"document": type(document).__name__, **data}
 
 
+#: The most digits a number may have written out without an exponent: the longest numeric
+#: data element of UN/EDIFACT (n..35, e.g. 6066 control value) and more than any UBL amount needs.
+_MAX_DIGITS = 35
+
+
+def _finite_decimal(number: Decimal, value: Any, path: str) -> Decimal:
+    """``number`` when it is finite and fits :data:`_MAX_DIGITS` digits written out; else DocumentFormatError."""
+    if not number.is_finite():
+        raise DocumentFormatError(f"{path}: {value!r} is not a finite number")
+    digits, exponent = len(number.as_tuple().digits), int(number.as_tuple().exponent)
+    # written without an exponent: the digits, trailing zeros for a positive exponent,
+    # leading zeros after the point for a negative one beyond the digits
+    written = digits + exponent if exponent > 0 else max(digits, -exponent)
+    if written > _MAX_DIGITS:
+        shown = value if len(str(value)) <= 40 else f"{str(value)[:35]}... ({len(str(value))} characters)"
+        raise DocumentFormatError(
+            f"{path}: {shown!r} is out of range: written out it has {written} digits, at most {_MAX_DIGITS} allowed"
+        )
+    return number
+
+
 def _decode(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -424,7 +445,7 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
         if tp is Decimal:
             if isinstance(value, float):
                 raise DocumentFormatError(f"{path}: give amounts as strings, not floats")
-            return Decimal(str(value))
+            return _finite_decimal(Decimal(str(value)), value, path)
         if tp is _dt.date:
             return _dt.date.fromisoformat(value)
         if tp is int:

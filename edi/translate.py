@@ -23,6 +23,7 @@ __all__ = [
     "TranslatedMessage",
     "Translation",
     "check_message",
+    "check_rendered",
     "translate_events",
     "translate_file",
     "validate_file",
@@ -348,6 +349,40 @@ def render(document: Document, *, format: str = "edifact", **envelope) -> bytes:
     if format != "edifact":
         raise EdiError(f"unknown format {format!r}; use edifact or ubl")
     return render_edifact([document], **envelope)
+
+
+def check_rendered(data: bytes, *, strictness: Strictness = STRICT) -> list[Issue]:
+    """Every syntax, envelope and directory problem of an interchange Kontor rendered (empty when sound).
+
+    For checking output before it leaves: ``data`` is read back by
+    :mod:`edi.syntax` and each message validated against its directory
+    (:func:`edi.validate.validate_message`), as a partner's translator would.
+    The canonical mapping is not run: a document's business rules are its
+    author's, this only says whether the bytes are valid EDIFACT. Never
+    raises for bad data; the issues say what is wrong.
+    """
+    from edi.envelope import GroupTrailer, InterchangeTrailer
+    from edi.validate import validate_message
+
+    issues: list[Issue] = []
+    decimal = "."
+    try:
+        for event in _events(data, strictness):
+            if isinstance(event, InterchangeHeader):
+                decimal = event.separators.decimal
+            elif isinstance(event, Message):
+                issues.extend(event.issues)
+                try:
+                    issues.extend(validate_message(event, strictness=strictness, decimal_mark=decimal))
+                except EdiError as exc:
+                    issues.extend(_edi_error_issues(exc, event))
+            elif isinstance(event, (GroupTrailer, InterchangeTrailer)):
+                issues.extend(event.issues)
+    except EdiError as exc:
+        issues.extend(_edi_error_issues(exc))
+    except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
+        issues.append(_internal(exc, "reading the rendered interchange"))
+    return _dedupe(issues)
 
 
 def contrl_for(translation: Translation, *, number: str, issue_date: _dt.date) -> Acknowledgement:

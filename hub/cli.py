@@ -586,11 +586,15 @@ def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipien
     """Render a canonical JSON document (or a list of them) as EDIFACT or UBL.
 
     EDIFACT puts a list in one interchange; UBL writes one XML document per
-    file, so a list needs ``--out FOLDER``.
+    file, so a list needs ``--out FOLDER``. The interchange is read back and
+    validated against its directory before it is printed: when it is not
+    valid EDIFACT (a value too long for its element...), its errors are
+    printed as ``kontor edi validate`` prints them, nothing else, and the
+    exit status is 1.
     """
     from edi.documents import DocumentFormatError, from_dict
     from edi.errors import EdiError
-    from edi.translate import render_edifact
+    from edi.translate import check_rendered, render_edifact
 
     if out_dir is not None and fmt != "ubl":
         raise click.UsageError("--out writes UBL files; use it with --format ubl")
@@ -614,6 +618,13 @@ def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipien
         for issue in exc.issues or []:
             click.echo(issue.format(file), err=True)
         click.echo(f"{file}: {exc}", err=True)
+        sys.exit(1)
+    issues = check_rendered(out)
+    for issue in issues:
+        click.echo(issue.format(file), err=True)
+    if any(issue.is_error for issue in issues):
+        click.echo(f"{file}: the rendered interchange is not valid EDIFACT (positions above are in it); not printed",
+                   err=True)
         sys.exit(1)
     sys.stdout.buffer.write(out)
     if not out.endswith(b"\n"):
