@@ -125,6 +125,18 @@ def received_order(scope: PartnerScope, order_id: int) -> SupplierOrder:
     return scope._get(SupplierOrder, order_id, selectinload(SupplierOrder.documents))
 
 
+def _locked_order(scope: PartnerScope, order_id: int) -> SupplierOrder:
+    """:func:`received_order`, its row locked (``FOR UPDATE`` on PostgreSQL) and its documents read again
+    after the lock: two documents made at once from one order cannot both take what is left."""
+    stmt = scope.owned(select(SupplierOrder).where(SupplierOrder.id == order_id), SupplierOrder).with_for_update()
+    if scope.session.scalar(stmt) is None:
+        return received_order(scope, order_id)  # not this partner's: NotFound, as for reading
+    fresh = select(SupplierOrder).where(SupplierOrder.id == order_id).options(selectinload(SupplierOrder.documents))
+    order = scope.session.scalar(fresh.execution_options(populate_existing=True))
+    assert order is not None  # locked above
+    return order
+
+
 def _order_document(order: SupplierOrder) -> docs.Order:
     document = docs.from_dict(order.document)
     assert isinstance(document, docs.Order)
@@ -195,7 +207,7 @@ def create_despatch(scope: PartnerScope, user: User, order_id: int, *, number: s
                     despatch_date: dt.date | None = None, carrier: str = "", tracking_number: str = "",
                     today: dt.date | None = None) -> SupplierDocument:
     """A despatch advice for what is given (never more than ordered and not yet despatched); commits."""
-    order = received_order(scope, order_id)
+    order = _locked_order(scope, order_id)
     given = _quantities(order, quantities, "despatch_advice")
     number = _number(scope, "despatch_advice", number)
     source = _order_document(order)
@@ -283,7 +295,7 @@ def create_invoice(scope: PartnerScope, user: User, order_id: int, *, number: st
     invoiced), each line at its VAT rate (``tax_rates`` by line number as typed; where empty, our
     catalogue's rate for the product, see :func:`catalogue_rates`); amounts, VAT breakdown and
     totals computed; commits."""
-    order = received_order(scope, order_id)
+    order = _locked_order(scope, order_id)
     given = _quantities(order, quantities, "invoice")
     number = _number(scope, "invoice", number)
     if not 0 <= payment_days <= 365:

@@ -239,3 +239,46 @@ def test_the_partner_sees_its_message_and_another_partner_does_not(app, acme_cli
     assert login(beta, "buyer@beta.example").status_code == 302
     assert f'href="/messages/{message_id}"' not in beta.get("/messages").get_data(as_text=True)
     assert beta.get(f"/messages/{message_id}").status_code == 404
+
+
+def test_two_documents_at_once_cannot_both_take_what_is_left(session, session_factory, settings, purchase_order,
+                                                             world):
+    """While one user's despatch advice is being made, another's for the same order waits for it, then
+    counts it: never more despatched than ordered.
+
+    PostgreSQL only: there web processes write side by side (SQLite has one writer at a time)."""
+    import threading
+
+    from hub.models import User
+    from hub.portal import PartnerScope
+    from hub.turnaround import TurnaroundError, _locked_order, create_despatch
+
+    if not settings.database.startswith("postgresql"):
+        pytest.skip("two writers at once happen on PostgreSQL; SQLite serialises them")
+    scope = PartnerScope(session, world.acme)
+    user = session.scalar(select(User).where(User.email == "buyer@acme.example"))
+    _locked_order(scope, purchase_order)  # the first document is being made: the order row is locked
+    outcome: list[object] = []
+
+    def colleague() -> None:
+        with session_factory() as other:
+            accounts = other.scalar(select(User).where(User.email == "accounts@acme.example"))
+            try:
+                create_despatch(PartnerScope(other, world.acme), accounts, purchase_order, number="LS-B",
+                                quantities={"1": "10", "2": "40"})
+            except TurnaroundError as exc:
+                outcome.append(exc)
+            else:
+                outcome.append("made")
+
+    thread = threading.Thread(target=colleague)
+    thread.start()
+    thread.join(1.5)
+    assert thread.is_alive() and outcome == []  # waits for the lock
+    create_despatch(scope, user, purchase_order, number="LS-A", quantities={"1": "10", "2": "40"})  # commits
+    thread.join(10)
+    assert not thread.is_alive()
+    assert [str(o) for o in outcome] == ["line 1: 10 is more than the 0 ordered and not yet despatched;"
+                                         " line 2: 40 is more than the 0 ordered and not yet despatched"]
+    assert rows(session, select(SupplierDocument.number)) == [("LS-A",)]
+    assert len(rows(session, select(Message.id).where(Message.document_type == "DESADV"))) == 1
