@@ -8,14 +8,16 @@ numbers nothing itself: the caller passes control references in.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import re
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
 from typing import Any, Sequence
 
 from edi.documents import Acknowledgement, Document
 from edi.envelope import InterchangeHeader, Message, Separators, DEFAULT_SEPARATORS
-from edi.errors import EdiError, Issue, Severity, SyntaxCode
+from edi.errors import EdiError, Issue, MappingError, Severity, SyntaxCode
 from edi.options import STRICT, Strictness
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "Translation",
     "check_message",
     "check_rendered",
+    "check_xml_text",
     "translate_events",
     "translate_file",
     "validate_file",
@@ -340,10 +343,42 @@ def render_edifact(
     )
 
 
+#: A character XML 1.0 does not allow (its production 2, Char: #x9 | #xA | #xD | [#x20-#xD7FF]
+#: | [#xE000-#xFFFD] | [#x10000-#x10FFFF]; https://www.w3.org/TR/xml/#charsets).
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def check_xml_text(document: Any, path: str = "$") -> None:
+    """Raise :class:`MappingError` naming the field (``$.lines[0].description``) of the first text
+    of ``document`` holding a character XML cannot carry (NUL and the other C0 controls but tab,
+    line feed and carriage return; U+FFFE, U+FFFF; lone surrogates).
+
+    UBL is XML: such a character cannot be written at all, not even escaped.
+    """
+    if isinstance(document, str):
+        found = _NOT_XML_CHAR.search(document)
+        if found is not None:
+            raise MappingError(
+                f"{path}: character U+{ord(found.group()):04X} at position {found.start() + 1} cannot be written"
+                " in XML; remove it from the text"
+            )
+    elif isinstance(document, (list, tuple)):
+        for index, item in enumerate(document):
+            check_xml_text(item, f"{path}[{index}]")
+    elif dataclasses.is_dataclass(document) and not isinstance(document, type):
+        for item in dataclasses.fields(document):
+            check_xml_text(getattr(document, item.name), f"{path}.{item.name}")
+
+
 def render(document: Document, *, format: str = "edifact", **envelope) -> bytes:
-    """Render one document as EDIFACT (``envelope`` as for render_edifact) or UBL."""
+    """Render one document as EDIFACT (``envelope`` as for render_edifact) or UBL.
+
+    Raises :class:`EdiError` for a document that cannot be written in that
+    format (for UBL, text holding a character XML cannot carry: see
+    :func:`check_xml_text`).
+    """
     if format == "ubl":
-        from edi.ubl import render_ubl
+        from edi.ubl import render_ubl  # which calls check_xml_text first
 
         return render_ubl(document)
     if format != "edifact":

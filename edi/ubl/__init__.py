@@ -169,8 +169,12 @@ def render_ubl(document: Document, *, customization: str | None = None) -> bytes
     gives the defaults); the ProfileID stays the Peppol one. Raises
     :class:`EdiError` when the document cannot be expressed in UBL (an order
     replacement/cancellation, amounts without a currency, no lines, an
-    Acknowledgement).
+    Acknowledgement), and for text holding a character XML cannot carry
+    (:func:`edi.translate.check_xml_text`, naming the field).
     """
+    from edi.translate import check_xml_text
+
+    check_xml_text(document)
     return render_document(document, customization)
 
 

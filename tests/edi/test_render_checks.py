@@ -81,3 +81,38 @@ def test_check_rendered_reports_envelope_problems():
 def test_check_rendered_never_raises_for_garbage():
     issues = check_rendered(b"\x00\xff not an interchange")
     assert issues and all(i.is_error for i in issues)
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x01", "\x0b", "\x1f", "\ufffe", "\ud800"])
+def test_ubl_refuses_text_xml_cannot_carry_naming_the_field(bad):
+    from edi.errors import EdiError
+    from edi.translate import render
+    from edi.ubl import render_ubl
+
+    data = _order()
+    data["lines"][1]["description"] = f"Widget{bad}red"
+    order = from_dict(data)
+    expected = f"$.lines[1].description: character U+{ord(bad):04X} at position 7 cannot be written in XML"
+    for call in (lambda: render(order, format="ubl"), lambda: render_ubl(order)):
+        with pytest.raises(EdiError) as caught:
+            call()
+        assert str(caught.value).startswith(expected)
+
+
+def test_ubl_refuses_a_control_character_in_a_party_name():
+    from edi.errors import EdiError
+    from edi.translate import render
+
+    data = _order()
+    data["parties"][0]["name"] = "Kontor\x07Retail"
+    with pytest.raises(EdiError, match=r"^\$\.parties\[0\]\.name: character U\+0007 at position 7 "):
+        render(from_dict(data), format="ubl")
+
+
+def test_ubl_keeps_tabs_newlines_and_other_scripts():
+    from edi.translate import render
+
+    data = _order()
+    data["lines"][1]["description"] = "Zeile 1\tTab\r\nZeile 2 \u00e4\u00df \u4e2d \U0001f600"
+    xml = render(from_dict(data), format="ubl")
+    assert "Zeile 2 \u00e4\u00df \u4e2d \U0001f600".encode() in xml

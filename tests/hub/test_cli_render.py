@@ -67,3 +67,15 @@ def test_a_quantity_too_long_for_qty_is_reported(render):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "(QTY) element 1.2" in result.stderr and "format n..15" in result.stderr
+
+
+def test_ubl_with_a_nul_in_a_description_is_an_error_line_not_a_traceback(render):
+    order = _order()
+    order["lines"][0]["description"] = "Widget\x00blue"
+    path, result = render(order, "--format", "ubl")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"{path}: document 1 (Order PO-2026-0001): cannot be written as UBL: $.lines[0].description:"
+        " character U+0000 at position 7 cannot be written in XML; remove it from the text"
+    )
