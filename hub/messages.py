@@ -124,6 +124,8 @@ def reprocess(session: Session, message_id: int, *, actor: str, comment: str | N
         raise RepairError("only received messages can be reprocessed; redeliver an outbound message instead")
     if message.document_type == "AS2" and message.syntax == "mime":
         raise RepairError("a refused AS2 request is kept for reading only; the partner must send it again")
+    if (message.receipt or {}).get("source") == "portal":  # hub.turnaround.PORTAL_SOURCE
+        raise RepairError("made and applied in the portal, not by the pipeline: nothing to run again")
     payload_bytes(message)
     transition(session, message, Event.REPROCESS, actor=actor, detail=text)
     message.attempts = 0

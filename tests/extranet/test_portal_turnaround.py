@@ -282,3 +282,19 @@ def test_two_documents_at_once_cannot_both_take_what_is_left(session, session_fa
                                          " line 2: 40 is more than the 0 ordered and not yet despatched"]
     assert rows(session, select(SupplierDocument.number)) == [("LS-A",)]
     assert len(rows(session, select(Message.id).where(Message.document_type == "DESADV"))) == 1
+
+
+def test_a_portal_message_is_not_reprocessed(app, acme_client, session, purchase_order):
+    """Applied by the portal, not the pipeline: the console's reprocess is refused and nothing changes."""
+    post(acme_client, f"/received-orders/{purchase_order}/despatch",
+         {"number": "LS-9", "quantity-1": "10", "quantity-2": "40"}, token_from="/")
+    message_id = _message_of(session, "LS-9").id
+    session.rollback()
+    ops = app.test_client()
+    assert login(ops, "ops@kontor.example").status_code == 302
+    refused = post(ops, f"/ops/messages/{message_id}/reprocess", {"comment": "try again"},
+                   token_from=f"/ops/messages/{message_id}", follow_redirects=True)
+    assert "Reprocess refused: made and applied in the portal, not by the pipeline" in refused.get_data(as_text=True)
+    message = session.get(Message, message_id)
+    assert (message.state, message.syntax, len(message.events)) == ("processed", "json", 3)
+    session.rollback()
