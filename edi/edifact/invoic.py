@@ -19,7 +19,8 @@ code in C552 5189 for an allowance or in C214 7161 for a charge and the
 reason text in C214 7160 (two of an..35), then PCD+1 / PCD+2 (percentage of
 the base), MOA+204 (allowance amount) or MOA+23 (charge amount), MOA+25 (the
 base amount) and, in the heading only, TAX+7+VAT+++:::rate+category.
-Read back, MOA+8 (allowance or charge amount) is taken as well.
+Read back, MOA+8 (allowance or charge amount) is taken as well, and an
+allowance's code from C214 7161 when C552 has none (as EANCOM writes it).
 Summary amounts (UNCL 5025, D96A): 79 total line items amount, 260 total
 allowances, 259 total charges (only when there are document allowances or
 charges), 125 taxable amount, 124 tax amount, 77 invoice amount (with tax),
@@ -293,7 +294,9 @@ def _allowance_charge(r: MessageReader, start: int, end: int, *, document_level:
         charge=charge,
         amount=amount,
         reason="".join(reason_parts) or None,
-        reason_code=component(alc, 5, 1) if charge else component(alc, 2, 2),
+        # a charge's code is UNCL 7161 (C214), an allowance's UNCL 5189 (C552); EANCOM puts both in C214
+        reason_code=(component(alc, 5, 1) or component(alc, 2, 2)) if charge
+        else (component(alc, 2, 2) or component(alc, 5, 1)),
         base_amount=amounts["25"][0] if "25" in amounts else None,
         percent=percent,
         tax_category=tax_category,

@@ -906,6 +906,15 @@ def test_invoic_allowance_read_from_moa_8_and_line_alc_tax_does_not_replace_the_
         "line allowance with its own VAT category: the line's VAT applies (EN 16931 BG-27/BG-28)"]
 
 
+def test_invoic_eancom_style_allowance_code_in_c214_is_read() -> None:
+    """EANCOM writes an allowance's code in C214 7161 (ALC+A+++1+DI, 4471 1 = bill back): it is the reason code."""
+    data = _adjusted_edi().replace(b"ALC+A+:100'", b"ALC+A+++1+DI'")
+    invoice, issues = _read_back(data)
+    assert [str(i) for i in issues] == []
+    assert [(a.charge, a.reason_code, a.amount) for a in invoice.allowances_charges] == [
+        (True, "FC", Decimal("10.00")), (False, "DI", Decimal("5.40"))]
+
+
 def test_invoic_arithmetic_counts_line_allowances_read_from_edifact() -> None:
     """A line amount that forgets its discount is found by the arithmetic checks after reading."""
     data = _adjusted_edi().replace(b"MOA+204:12.00", b"MOA+204:2.00")
