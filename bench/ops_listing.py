@@ -5,8 +5,11 @@ fresh, migrated database (SQLite file and/or a scratch PostgreSQL database),
 bulk-inserted (executemany on SQLite, COPY on PostgreSQL), then times
 ``hub.monitor.list_messages`` -- the query behind ``/ops/messages`` -- for
 the first page and a deep page (after 10,000 rows of the same filter) with
-the usual filters, plus the state counts
-shown above the list.
+the usual filters, the interchange and message (UNH) reference, and free
+text (rare, common, absent, an error phrase, and a two-character term that
+no trigram index answers), plus the state counts shown above the list.
+Every message gets one ``message_reference`` row (its UNH reference), and
+the problem ones an error text.
 
 Baseline, measured in the same run: fetching 50 messages by primary key
 (``WHERE id IN (...)``), the least any page of 50 can cost. Printed: p50 and
@@ -35,7 +38,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from hub import db as hubdb  # noqa: E402
 from hub.models import Message  # noqa: E402
-from hub.monitor import MessageFilter, list_messages, state_counts  # noqa: E402
+from hub.monitor import TEXT_SCAN_WINDOW, MessageFilter, list_messages, state_counts, text_indexed  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1/postgres"
 PARTNERS = 50
@@ -50,7 +53,14 @@ STATES_IN = (("processed", 960), ("rejected", 20), ("duplicate", 8), ("failed", 
 STATES_OUT = (("acknowledged", 900), ("delivered", 70), ("ack_overdue", 10), ("failed", 10), ("dead", 5), ("queued", 5))
 COLUMNS = ("id", "direction", "partner_id", "document_type", "syntax", "interchange_ref", "message_ref",
            "business_ref", "sender_id", "recipient_id", "filename", "size", "state", "attempts", "issues",
-           "receipt", "created_at", "updated_at")
+           "receipt", "error", "created_at", "updated_at")
+#: the error text of a message in a problem state (with the message's number, so that texts differ)
+ERRORS = {
+    "rejected": "segment {n} (QTY) element 1: '{n}x' is not a number",
+    "failed": "delivery failed: sftp upload to partner{p:03d}.example.com: connection refused (attempt {n})",
+    "dead": "gave up after 8 attempts: connection refused by partner{p:03d}.example.com",
+    "ack_overdue": "no CONTRL within 24 hours for interchange IC{n:08d}",
+}
 
 
 def _weighted(choices):
@@ -73,9 +83,16 @@ def generate(n: int, seed: int = 7):
         inbound = rng.random() < 0.45
         doc = rng.choice(TYPES_IN) if inbound else rng.choice(TYPES_OUT)
         order = f"PO-{partner:03d}-{i // 3:07d}"
-        yield (i + 1, "in" if inbound else "out", partner, doc, "edifact", f"IC{i:08d}", "1", order,
+        state = states_in[i] if inbound else states_out[i]
+        error = ERRORS[state].format(n=i, p=partner) if state in ERRORS else None
+        # UNH references: each sender's counter, so one value recurs every 10,000 messages
+        yield (i + 1, "in" if inbound else "out", partner, doc, "edifact", f"IC{i:08d}", _unh(i), order,
                f"40{partner:011d}", "4000001000005", f"{doc}_{i}.edi", 1500 + (i % 700),
-               states_in[i] if inbound else states_out[i], 1, "[]", "{}", at, at)
+               state, 1, "[]", "{}", error, at, at)
+
+
+def _unh(i: int) -> str:
+    return str(i % 10_000 + 1)
 
 
 def _partners(conn) -> None:
@@ -100,6 +117,8 @@ def load_sqlite(url: str, n: int) -> float:
                 batch.clear()
         if batch:
             raw.executemany(sql, batch)
+        raw.executemany("INSERT INTO message_reference (message_id, reference) VALUES (?, ?)",
+                        ((i + 1, _unh(i)) for i in range(n)))
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     engine.dispose()
@@ -107,17 +126,28 @@ def load_sqlite(url: str, n: int) -> float:
 
 
 def load_postgres(url: str, n: int) -> float:
+    """COPY with the free-text GIN index dropped, then rebuilt (as a bulk load would); prints its build time."""
     engine = create_engine(url)
     began = time.perf_counter()
     with engine.begin() as conn:
+        definition = conn.scalar(text("SELECT pg_get_indexdef('ix_message_search_trgm'::regclass)"))
+        conn.execute(text("DROP INDEX ix_message_search_trgm"))
         _partners(conn)
         cursor = conn.connection.driver_connection.cursor()
         with cursor.copy(f"COPY message ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in generate(n):
                 copy.write_row(row)
+        with cursor.copy("COPY message_reference (message_id, reference) FROM STDIN") as copy:
+            for i in range(n):
+                copy.write_row((i + 1, _unh(i)))
         conn.execute(text("SELECT setval(pg_get_serial_sequence('message', 'id'), :n)"), {"n": n})
+        indexed = time.perf_counter()
+        conn.execute(text(definition))
+        print(f"free-text index (GIN, pg_trgm) built in {time.perf_counter() - indexed:.1f} s")
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE message"))
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.execute(text("VACUUM ANALYZE message"))
+        conn.execute(text("VACUUM ANALYZE message_reference"))
     engine.dispose()
     return time.perf_counter() - began
 
@@ -148,8 +178,11 @@ def run(url: str, label: str, n: int, runs: int) -> None:
     deep_id = n // 2
     week_from = (END - dt.timedelta(days=DAYS // 2 + 3)).date()  # a week around the middle of the store
     with factory() as session:
-        some_ref = session.scalar(select(Message.business_ref).where(Message.id == deep_id))
+        some_ref, interchange, unh = session.execute(select(
+            Message.business_ref, Message.interchange_ref, Message.message_ref).where(Message.id == deep_id)).one()
         session.rollback()
+    dialect = make_url(url).get_backend_name()
+    rare = f"{deep_id - 1:08d}"  # the digits of one interchange reference: one message
 
     cases = [
         ("no filter", MessageFilter()),
@@ -161,6 +194,14 @@ def run(url: str, label: str, n: int, runs: int) -> None:
         ("partner + problem", MessageFilter(partner_id=7, state="problem")),
         ("partner + type + 7 days", MessageFilter(partner_id=7, document_type="ORDERS", date_from=week_from,
                                                   date_to=week_from + dt.timedelta(days=6))),
+        ("interchange ref", MessageFilter(reference=interchange)),
+        (f"message ref (UNH {unh})", MessageFilter(reference=unh)),
+        ("text, rare (1 message)", MessageFilter(text=rare)),
+        ("text, common (orders)", MessageFilter(text="orders")),
+        ("text, absent", MessageFilter(text="zzqx-absent")),
+        ("text, error phrase", MessageFilter(text="not a number")),
+        ("text, 2 chars (no trigram)", MessageFilter(text="zq")),
+        ("partner + text error", MessageFilter(partner_id=7, text="connection refused")),
     ]
     ids = list(range(deep_id, deep_id + 50))
 
@@ -170,10 +211,12 @@ def run(url: str, label: str, n: int, runs: int) -> None:
 
     base = p95(timings(baseline, runs))
     print(f"baseline (50 messages by primary key): p95 {base:.2f} ms")
+    print(f"free text without an index ({'every term' if dialect == 'sqlite' else 'a term without a trigram'}): "
+          f"a page searches {TEXT_SCAN_WINDOW:,} messages, then 'Older' goes on")
     print(f"{'filter':28} {'page':6} {'p50 ms':>8} {'p95 ms':>8} {'x base':>7} {'rows':>5}")
     for name, filters in cases:
         with factory() as session:  # the cursor of page 201 (after 10,000 rows), found once, outside the timing
-            stmt = filters.apply(select(Message.id)).order_by(Message.created_at.desc(), Message.id.desc())
+            stmt = filters.apply(select(Message.id), dialect).order_by(Message.created_at.desc(), Message.id.desc())
             deep = session.scalar(stmt.offset(DEEP_OFFSET - 1).limit(1))
             session.rollback()
         for page, before in (("first", None), ("deep", deep)):
@@ -186,8 +229,10 @@ def run(url: str, label: str, n: int, runs: int) -> None:
                 with factory() as session:
                     found[:] = list_messages(session, filters, before=before).items
             values = timings(query, runs)
+            bounded = " (window)" if filters.text and not text_indexed(filters.text, dialect) else ""
             print(f"{name:28} {page:6} {statistics.median(values):8.2f} {p95(values):8.2f} "
-                  f"{p95(values) / base:7.1f} {len(found):5d}")
+                  f"{p95(values) / base:7.1f} {len(found):5d}{' over 200 ms' if p95(values) > 200 else ''}"
+                  f"{bounded}")
 
     def counts():
         with factory() as session:
