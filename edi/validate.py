@@ -13,7 +13,8 @@ Kontor relies on, the code list. It returns every problem as an
 15    not supported in this position (segment unexpected here)
 16    too many constituents (elements or components)
 19    invalid decimal notation
-35    too many repetitions (segment)
+35    too many repetitions (segment; or a data element repeated with the
+      syntax 4 repetition separator, none of which may repeat here)
 36    too many segment group repetitions
 37    invalid type of characters (letters in ``n``, digits in ``a``)
 38    missing digit in front of decimal sign
@@ -153,10 +154,27 @@ _Comp = tuple[str, str, bool, int, int, int, Any, bool, str, int, Any]
 _Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...], int]
 
 
+#: Data elements known to repeat (syntax version 4 repetition), which the directory data does
+#: not record (see edi/directories/SOURCES.md): (segment tag, element position) -> (first batch
+#: directory year, most occurrences). C076 communication contact in COM repeats 3 times from the
+#: D.01A directories on, as SOURCES.md notes and real D.03B interchanges show
+#: (shared/corpus smooks_ORDERS_D03B_EAN008_UNOA4.edi: COM+s11:AA*s21:AA*s31:AA). Every other
+#: element may occur once.
+_ELEMENT_REPEATS: dict[tuple[str, int], tuple[int, int]] = {("COM", 1): (2001, 3)}
+
+
+def _directory_year(directory: str) -> int | None:
+    """1996 for D96A, 2001 for D01B; None for what is not a batch directory (S3)."""
+    if len(directory) == 4 and directory[0] == "D" and directory[1:3].isdigit():
+        year = int(directory[1:3])
+        return 1900 + year if year >= 90 else 2000 + year
+    return None
+
+
 class CompiledSpec:
     """A :class:`MessageSpec` turned into lookups for the hot loop (built once per spec)."""
 
-    __slots__ = ("spec", "root", "segments")
+    __slots__ = ("spec", "root", "segments", "repeats")
 
     def __init__(self, spec: MessageSpec):
         self.spec = spec
@@ -168,6 +186,11 @@ class CompiledSpec:
             layout = _compile_segment(seg)
             required = tuple(i for i, element in enumerate(layout) if element[2])
             self.segments[tag] = (layout, required, required[-1] + 1 if required else 0)
+        # (tag, element position) -> most occurrences, for the elements that may repeat at all
+        year = _directory_year(spec.directory)
+        self.repeats: dict[tuple[str, int], int] = {
+            key: most for key, (since, most) in _ELEMENT_REPEATS.items() if year is not None and year >= since
+        }
 
 
 def _compile_segment(seg: SegmentSpec) -> tuple[_Elem, ...]:
@@ -510,6 +533,7 @@ def validate_segments(
     lenient_formats = strictness.allows("element-formats")
     lenient_association = strictness.allows("long-association-code")
     seg_specs = compiled.segments
+    repeats = compiled.repeats
 
     def report(index: int, tag: str, code: str, text: str, element: int | None = None,
                component: int | None = None, warning: bool = False) -> None:
@@ -658,8 +682,18 @@ def validate_segments(
                         if not spec[2] or any(value):
                             continue
                 check_element(index, tag, number, spec, value)
-            elif isinstance(value, tuple):  # a syntax 4 repetition: each occurrence checked alike
-                for occurrence in value:
+            elif isinstance(value, tuple):  # a syntax 4 repetition (edi.syntax.Repetition)
+                # The directory data records no element repeat counts (see SOURCES.md): an
+                # element not in _ELEMENT_REPEATS may occur once. Occurrences over the limit are
+                # one error (UN/EDIFACT 0085 code 35, too many repetitions) at the element; the
+                # occurrences within it are checked as usual.
+                most = repeats.get((tag, number), 1)
+                if len(value) > most:
+                    limit = "it may occur once" if most == 1 else f"at most {most} occurrences allowed"
+                    report(index, tag, SyntaxCode.TOO_MANY_REPETITIONS,
+                           f"element {number} ({spec[1]}) occurs {len(value)} times (repetition separator);"
+                           f" {limit}", element=number)
+                for occurrence in value[:most]:
                     check_element(index, tag, number, spec, occurrence)
             else:
                 check_element(index, tag, number, spec, value)

@@ -407,3 +407,62 @@ def test_a_really_missing_segment_is_still_reported_as_missing() -> None:
     issues = validate_message(message(text))
     assert errors(issues) == [("13", 25, "CNT", None, None)]
     assert "UNS" in issues[0].message
+
+
+# --------------------------------------------------------------------------- syntax 4 element repetitions
+
+GOLDEN_ORDERS = Path(__file__).parent / "golden" / "orders_D96A.edi"
+
+
+def _syntax4(data: bytes) -> bytes:
+    """The golden ORDERS as a syntax version 4 interchange (UNOC:4, CCYYMMDD in UNB, '*' repeats)."""
+    return data.replace(b"UNOC:3", b"UNOC:4").replace(b"+260302:0930+", b"+20260302:0930+")
+
+
+def test_repeating_an_element_that_may_not_repeat_is_35_at_the_element() -> None:
+    import datetime as dt
+
+    from edi.translate import contrl_for, translate
+
+    data = _syntax4(GOLDEN_ORDERS.read_bytes())
+    assert translate(data).all_issues() == []
+    bad = data.replace(b"BGM+220+PO-2026-0001+9'", b"BGM+220*221+PO-1*PO-2+9'")
+    translation = translate(bad)
+    found = [(i.code, i.segment, i.tag, i.element, i.component) for i in translation.all_issues()]
+    assert found == [("35", 3, "BGM", 1, None), ("35", 3, "BGM", 2, None)]
+    assert "occurs 2 times (repetition separator); it may occur once" in translation.all_issues()[0].message
+    assert not translation.ok
+    ack = contrl_for(translation, number="C1", issue_date=dt.date(2026, 3, 2))
+    (message_ack,) = ack.messages
+    assert message_ack.action == "4"
+    assert [(e.code, e.segment, e.element) for e in message_ack.errors] == [("35", 2, 1), ("35", 2, 2)]
+
+
+def test_a_repetition_in_strict_validate_message() -> None:
+    from edi.syntax import Repetition
+
+    msg = message(ORDERS)
+    bgm = msg.segments[1]
+    bgm.elements[1] = Repetition(["PO123", "PO124", "PO125"])
+    issues = validate_message(msg)
+    assert errors(issues) == [("35", 3, "BGM", 2, None)]
+    assert "occurs 3 times" in issues[0].message
+
+
+def _com_message(directory: str, occurrences: int) -> Message:
+    from edi.syntax import Repetition
+
+    text = (f"UNH+1+ORDERS:D:{directory[1:]}:UN'BGM+220+PO1+9'DTM+137:20250322:102'"
+            "NAD+BY+5412345000013::9'CTA+IC+:Anna'COM+x:TE'LIN+1++4000862141404:EN'QTY+21:1'UNS+S'UNT+10+1'")
+    msg = message(text)
+    com = next(segment for segment in msg.segments if segment.tag == "COM")
+    com.elements[0] = Repetition([[f"s{k}1", "TE"] for k in range(1, occurrences + 1)])
+    return msg
+
+
+def test_com_c076_repeats_three_times_from_d01a_on() -> None:
+    assert errors(validate_message(_com_message("D03B", 3))) == []
+    issues = validate_message(_com_message("D03B", 4))
+    assert errors(issues) == [("35", 7, "COM", 1, None)]
+    assert "occurs 4 times (repetition separator); at most 3 occurrences allowed" in issues[0].message
+    assert errors(validate_message(_com_message("D96A", 2))) == [("35", 7, "COM", 1, None)]
