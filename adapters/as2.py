@@ -21,6 +21,13 @@ Inbound::
         ...store and commit...
         mdn_headers, mdn_body = build_mdn(msg)
 
+``body`` may be an :class:`adapters.as2_spool.Spool` (the HTTP endpoint spools
+request bodies): then an outer EnvelopedData/AuthEnvelopedData is decrypted
+in chunks into another spool, multipart/signed is split and hashed (signature
+digest and MIC) in chunks, and only the payload is copied into memory, once.
+Layers that need whole buffers (CompressedData, opaque signed-data, BER
+envelopes, the LF quirk below) continue in memory.
+
 Message layering (outbound, and accepted inbound in any of these orders):
 payload entity -> [compress "before-sign"] -> [sign: multipart/signed, detached
 CMS signature, base64] -> [compress "after-sign"] -> [encrypt: EnvelopedData

@@ -6,6 +6,10 @@ RFC 5083/5084), decryption (also 3DES, inbound only) and compression (RFC
 3274, zlib) are built here on ``asn1crypto`` structures and ``cryptography``
 primitives, because the libraries offer no public API for them.
 
+Large messages: :func:`decrypt_stream` reads an envelope on demand and
+decrypts it chunk by chunk (only definite-length DER is streamed; BER is read
+whole), and :func:`verify` takes a detached content as a chunk source.
+
 Errors are :class:`CmsError` subclasses that say what failed:
 :class:`SignatureMismatch` (content digest differs: the data was altered),
 :class:`SignatureInvalid` (the signature does not verify with the given

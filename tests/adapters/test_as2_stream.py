@@ -218,3 +218,26 @@ def test_a_spool_announced_large_starts_on_disk(tmp_path):
         Spool.from_stream(io.BytesIO(b""), tmp_path, limit=10, size_hint=11)  # refused before reading
     with Spool.from_stream(io.BytesIO(b"y" * 50), tmp_path, threshold=10, size_hint=50) as spool:
         assert spool.on_disk and spool.region().read() == b"y" * 50
+
+
+@needs_openssl
+@pytest.mark.parametrize("md", ["sha256", "sha384"])
+def test_signature_without_signed_attributes_is_checked_over_the_hashed_chunks(sides, identities, tmp_path, spooled, md):
+    """`openssl cms -sign -noattr` signs the content's digest directly: verified pre-hashed, tampering refused."""
+    hub_view, _ = sides
+    partner = identities["partner"]
+    (tmp_path / "entity").write_bytes(payload_entity("n.edi"))
+    sig = openssl("cms", "-sign", "-binary", "-noattr", "-md", md, "-in", str(tmp_path / "entity"), "-outform", "DER",
+                  "-signer", str(partner.cert_path), "-inkey", str(partner.key_path))
+    headers = as2_headers(f'multipart/signed; protocol="application/pkcs7-signature"; micalg={md}; boundary=nA')
+    receiver = lookup_for(with_(hub_view, require_encrypted=False))
+
+    def body(entity: bytes) -> bytes:
+        return (b"--nA\r\n" + entity + b"\r\n--nA\r\nContent-Type: application/pkcs7-signature\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(sig) + b"\r\n--nA--\r\n")
+
+    got = parse_message(headers, spooled(body(payload_entity("n.edi"))), receiver)
+    assert got.payload == PAYLOAD and got.signed and got.filename == "n.edi"
+    with pytest.raises(As2Error) as refused:
+        parse_message(headers, spooled(body(payload_entity("n.edi").replace(b"PO1", b"PO2"))), receiver)
+    assert refused.value.modifier == "authentication-failed"  # no digest attribute: the signature itself fails
