@@ -365,7 +365,7 @@ def record_message(session: Session, order: SupplierOrder, record: SupplierDocum
         filename=f"portal-{document_type}-{record.number}.json",
         detail=f"{what} {record.number} made in the portal by {user.email} ({len(data)} bytes)",
         document_type=document_type, syntax="json", business_ref=order.number,
-        sender_id=_gln(partner) or partner.code,
+        sender_id=_gln(partner) or partner.code, recipient_id=_our_id(order),
     )
     message.receipt = {"source": PORTAL_SOURCE}
     transition(session, message, Event.CLAIM, actor="portal", detail="applied at once by the portal, not queued")
@@ -376,6 +376,12 @@ def record_message(session: Session, order: SupplierOrder, record: SupplierDocum
     record.message = message
     session.flush()
     return message
+
+
+def _our_id(order: SupplierOrder) -> str | None:
+    """The buyer's identifier on our purchase order: the hub's own (settings.hub_id when it was placed)."""
+    buyer = _order_document(order).party(docs.PartyRole.BUYER)
+    return buyer.id if buyer is not None else None
 
 
 def supplier_orders(session: Session, *, partner_id: int | None = None, limit: int = 200) -> list[SupplierOrder]:

@@ -156,7 +156,8 @@ def _message_of(session, number: str) -> Message:
     return session.get(Message, record.message_id)
 
 
-def test_a_despatch_advice_is_an_inbound_desadv_message_with_its_trace(acme_client, session, purchase_order, world):
+def test_a_despatch_advice_is_an_inbound_desadv_message_with_its_trace(acme_client, session, settings, purchase_order,
+                                                                      world):
     done = post(acme_client, f"/received-orders/{purchase_order}/despatch",
                 {"number": "LS-9", "quantity-1": "6", "quantity-2": "40", "carrier": "DHL"}, token_from="/")
     assert done.status_code == 302
@@ -165,7 +166,8 @@ def test_a_despatch_advice_is_an_inbound_desadv_message_with_its_trace(acme_clie
     assert (message.direction, message.partner_id, message.document_type, message.syntax, message.state) == (
         "in", world.acme, "DESADV", "json", "processed")
     assert (message.business_ref, message.receipt, message.channel_id) == ("KO-PO-77", {"source": "portal"}, None)
-    assert message.sender_id == "4012345000009"  # Acme's GLN
+    assert (message.sender_id, message.recipient_id) == ("4012345000009", settings.hub_id)  # Acme's GLN, ours
+    assert settings.hub_id
     payload = docs.from_dict(json.loads(message.payload.data))
     assert payload == docs.from_dict(record.document)
     assert isinstance(payload, docs.DespatchAdvice)
