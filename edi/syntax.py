@@ -371,6 +371,7 @@ class _Reader:
         self.mixed_reported = False
         self.stray = False
         self.ic_issues: list[Issue] = []
+        self.references: dict[str, int] = {}  # UNH 0062 -> position of the first UNH using it
         self.charset: Charset | None = None
         self.codec = "latin-1"
         self.fallback = "latin-1"
@@ -979,6 +980,11 @@ class _Reader:
         self.msg = msg
         for e, comp, name in _missing(seg, _UNH_REQUIRED):
             self._msg_issue(msg, f"UNH has no {name}", SyntaxCode.MISSING, self.pos, "UNH", e, comp)
+        if ref:
+            first = self.references.setdefault(ref, self.pos)
+            if first != self.pos:
+                self._msg_issue(msg, f"message reference {_quote(ref)} is already used by the message at segment {first};"
+                                " each message of an interchange needs its own", SyntaxCode.DUPLICATE, self.pos, "UNH", 1)
         if self.group is not None:
             self.group_msgs += 1
             self.grouped_count += 1
@@ -1126,6 +1132,13 @@ _UNH_REQUIRED: _Required = (
         ),
     ),
 )
+
+
+def _quote(value: str, limit: int = 35) -> str:
+    """``value`` quoted for a message; past ``limit`` characters its start, '...' and its length."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 def _missing(segment: Segment, required: _Required) -> Iterator[tuple[int | None, int | None, str]]:

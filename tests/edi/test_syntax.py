@@ -589,3 +589,45 @@ def test_many_released_terminators_in_one_segment_read_back():
     interchange = parse(data)
     assert interchange.all_issues() == []
     assert interchange.messages[0].segments[1].elements[3] == text
+
+
+# --------------------------------------------------------------------------- duplicate message references
+
+
+def test_a_reused_message_reference_is_26_at_the_second_unh():
+    data = interchange(message("M1", "BGM+220+A+9"), message("M2", "BGM+220+B+9"), message("M1", "BGM+220+C+9"))
+    ic = parse(data)
+    assert [m.issues for m in ic.messages[:2]] == [[], []]
+    (issue,) = ic.messages[2].issues
+    assert (issue.code, issue.segment, issue.tag, issue.element, issue.message_segment) == ("26", 8, "UNH", 1, 1)
+    assert issue.message == (
+        "message reference 'M1' is already used by the message at segment 2; each message of an interchange needs its own"
+    )
+    assert issue.is_error
+
+
+def test_message_references_may_repeat_in_the_next_interchange():
+    first = interchange(message("M1", "BGM+220+A+9"))
+    second = first.replace(b"IC1", b"IC2")
+    interchanges = parse_all(first + second)
+    assert [m.issues for ic in interchanges for m in ic.messages] == [[], []]
+
+
+def test_the_contrl_for_a_reused_reference_rejects_the_second_message_only():
+    import datetime as dt
+
+    from edi.translate import contrl_for, render, translate
+
+    golden = (Path(__file__).parent / "golden" / "orders_D96A.edi").read_text()
+    head, rest = golden.split("UNH", 1)
+    msg = "UNH" + rest.split("UNZ")[0]
+    translation = translate((head + msg + msg + "UNZ+2+42'\n").encode())
+    assert translation.messages[0].ok and not translation.messages[1].ok
+    ack = contrl_for(translation, number="C1", issue_date=dt.date(2026, 3, 2))
+    first, second = ack.messages
+    assert (first.reference, first.action, first.errors) == ("1", "7", [])
+    assert (second.reference, second.action) == ("1", "4")
+    assert [(e.code, e.segment, e.element) for e in second.errors] == [("26", 1, 1)]
+    rendered = render(ack, sender="a", sender_qualifier="14", recipient="b", recipient_qualifier="14",
+                      control_ref="9", subset="UN")
+    assert b"UCM+1+ORDERS:D:96A:UN:EAN008+7'UCM+1+ORDERS:D:96A:UN:EAN008+4'UCS+1'UCD+26+2'" in rendered
