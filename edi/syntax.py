@@ -1003,17 +1003,17 @@ class _Reader:
         elif not _digits(count):
             self._msg_issue(msg, f"UNT number of segments {count[:20]!r} is not a number", SyntaxCode.INVALID_VALUE, self.pos, "UNT", 1)
         elif int(count) != n:
-            self._msg_issue(msg, f"UNT says {int(count)} segments but message {msg.reference!r} has {n} (UNH to UNT)", SyntaxCode.CONTROL_COUNT_MISMATCH, self.pos, "UNT", 1, leniency="control-counts")
+            self._msg_issue(msg, f"UNT says {int(count)} segments but message {_quote(msg.reference)} has {n} (UNH to UNT)", SyntaxCode.CONTROL_COUNT_MISMATCH, self.pos, "UNT", 1, leniency="control-counts")
         if not ref:
             self._msg_issue(msg, "UNT has no message reference number (0062)", SyntaxCode.MISSING, self.pos, "UNT", 2)
         elif ref != msg.reference:
-            self._msg_issue(msg, f"UNT reference {ref[:35]!r} differs from UNH reference {msg.reference!r}", SyntaxCode.REFERENCES_DO_NOT_MATCH, self.pos, "UNT", 2, leniency="control-references")
+            self._msg_issue(msg, f"UNT reference {_quote(ref)} differs from UNH reference {_quote(msg.reference)}", SyntaxCode.REFERENCES_DO_NOT_MATCH, self.pos, "UNT", 2, leniency="control-references")
 
     def _close_message(self, at: int | None = None) -> Iterator[Event]:
         msg = self.msg
         at = self.pos if at is None else at
         if msg is not None:
-            self._msg_issue(msg, f"message {msg.reference!r} has no UNT: it ends before segment {at}", SyntaxCode.MISSING, at, "UNT")
+            self._msg_issue(msg, f"message {_quote(msg.reference)} has no UNT: it ends before segment {at}", SyntaxCode.MISSING, at, "UNT")
             self.msg = None
             yield msg
         self.stray = False
@@ -1044,11 +1044,11 @@ class _Reader:
         elif not _digits(count):
             trailer.issues.append(Issue(f"UNE number of messages {count[:20]!r} is not a number", SyntaxCode.INVALID_VALUE, segment=self.pos, tag="UNE", element=1))
         elif int(count) != self.group_msgs:
-            trailer.issues.append(Issue(f"UNE says {int(count)} messages but group {group.control_ref!r} has {self.group_msgs}", SyntaxCode.CONTROL_COUNT_MISMATCH, segment=self.pos, tag="UNE", element=1, severity=sev_c))
+            trailer.issues.append(Issue(f"UNE says {int(count)} messages but group {_quote(group.control_ref)} has {self.group_msgs}", SyntaxCode.CONTROL_COUNT_MISMATCH, segment=self.pos, tag="UNE", element=1, severity=sev_c))
         if not ref:
             trailer.issues.append(Issue("UNE has no group reference number (0048)", SyntaxCode.MISSING, segment=self.pos, tag="UNE", element=2))
         elif ref != group.control_ref:
-            trailer.issues.append(Issue(f"UNE reference {ref[:35]!r} differs from UNG reference {group.control_ref!r}", SyntaxCode.REFERENCES_DO_NOT_MATCH, segment=self.pos, tag="UNE", element=2, severity=sev_r))
+            trailer.issues.append(Issue(f"UNE reference {_quote(ref)} differs from UNG reference {_quote(group.control_ref)}", SyntaxCode.REFERENCES_DO_NOT_MATCH, segment=self.pos, tag="UNE", element=2, severity=sev_r))
         self.group = None
         return trailer
 
@@ -1057,7 +1057,7 @@ class _Reader:
         at = self.pos if at is None else at
         if group is not None:
             trailer = GroupTrailer(message_count=None, control_ref=None, position=at)
-            trailer.issues.append(Issue(f"group {group.control_ref!r} has no UNE: it ends before segment {at}", SyntaxCode.MISSING, segment=at, tag="UNE"))
+            trailer.issues.append(Issue(f"group {_quote(group.control_ref)} has no UNE: it ends before segment {at}", SyntaxCode.MISSING, segment=at, tag="UNE"))
             self.group = None
             yield trailer
 
@@ -1081,7 +1081,7 @@ class _Reader:
         if not ref:
             self._ic_issue("UNZ has no interchange control reference (0020)", SyntaxCode.MISSING, self.pos, "UNZ", 2)
         elif ref != header.control_ref:
-            self._ic_issue(f"UNZ reference {ref[:35]!r} differs from UNB reference {header.control_ref!r}", SyntaxCode.REFERENCES_DO_NOT_MATCH, self.pos, "UNZ", 2, leniency="control-references")
+            self._ic_issue(f"UNZ reference {_quote(ref)} differs from UNB reference {_quote(header.control_ref)}", SyntaxCode.REFERENCES_DO_NOT_MATCH, self.pos, "UNZ", 2, leniency="control-references")
         self.pending = InterchangeTrailer(count=int(count) if _digits(count) else None, control_ref=ref or None, position=self.pos, issues=self.ic_issues)
         self.open = False
         self.expect_unb = False
@@ -1093,7 +1093,7 @@ class _Reader:
         yield from self._close_message(at)
         yield from self._close_group(at)
         ref = self.header.control_ref if self.header else ""
-        self._ic_issue(f"interchange {ref!r} has no UNZ", SyntaxCode.MISSING, at, "UNZ", leniency="missing-unz")
+        self._ic_issue(f"interchange {_quote(ref)} has no UNZ", SyntaxCode.MISSING, at, "UNZ", leniency="missing-unz")
         self.pending = InterchangeTrailer(count=None, control_ref=None, position=None, issues=self.ic_issues)
         self.open = False
 

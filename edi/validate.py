@@ -722,6 +722,14 @@ def _decimal_fits(value: str, comp: _Comp, pattern: re.Pattern[str]) -> bool:
     return comp[4] <= digits <= comp[5]
 
 
+def _shown(value: str, limit: int = 35) -> str:
+    """``value`` in quotes for a message; past ``limit`` characters its start, '...' and its length,
+    so that a 200 KB element does not make a 200 KB error line."""
+    if len(value) <= limit:
+        return f"'{value}'"
+    return f"'{value[:limit]}'... ({len(value)} characters)"
+
+
 def _check(value: str, comp: _Comp, decimal_mark: str) -> tuple[str, str, bool] | None:
     """(code, sentence, closed list) for the first problem of one value, or None."""
     rep, low, high, codes, closed, list_name = comp[3:9]
@@ -734,27 +742,27 @@ def _check(value: str, comp: _Comp, decimal_mark: str) -> tuple[str, str, bool] 
                 whole, _, frac = digits.partition(mark)
                 if not whole:
                     if frac.isascii() and frac.isdigit():
-                        return SyntaxCode.MISSING_DIGIT_BEFORE_DECIMAL, f"'{value}' has no digit before the decimal mark", True
-                    return SyntaxCode.INVALID_TYPE_OF_CHARACTER, f"'{value}' is not a number", True
+                        return SyntaxCode.MISSING_DIGIT_BEFORE_DECIMAL, f"{_shown(value)} has no digit before the decimal mark", True
+                    return SyntaxCode.INVALID_TYPE_OF_CHARACTER, f"{_shown(value)} is not a number", True
                 if not frac:
                     if whole.isascii() and whole.isdigit():
-                        return SyntaxCode.INVALID_DECIMAL_NOTATION, f"'{value}' ends in a decimal mark", True
-                    return SyntaxCode.INVALID_TYPE_OF_CHARACTER, f"'{value}' is not a number", True
+                        return SyntaxCode.INVALID_DECIMAL_NOTATION, f"{_shown(value)} ends in a decimal mark", True
+                    return SyntaxCode.INVALID_TYPE_OF_CHARACTER, f"{_shown(value)} is not a number", True
                 digits = whole + frac
             if not (digits.isascii() and digits.isdigit()):
-                return SyntaxCode.INVALID_TYPE_OF_CHARACTER, f"'{value}' is not a number (format n)", True
+                return SyntaxCode.INVALID_TYPE_OF_CHARACTER, f"{_shown(value)} is not a number (format n)", True
             size = len(digits)
     elif rep == _A:
         if any(ch.isdigit() for ch in value):
-            return SyntaxCode.INVALID_TYPE_OF_CHARACTER, f"'{value}' has digits where the format is alphabetic", True
+            return SyntaxCode.INVALID_TYPE_OF_CHARACTER, f"{_shown(value)} has digits where the format is alphabetic", True
     if size > high:
         fmt = ("an" if rep == _AN else "a" if rep == _A else "n") + (str(high) if low == high else f"..{high}")
-        return SyntaxCode.TOO_LONG, f"'{value}' is too long ({size} characters, format {fmt})", True
+        return SyntaxCode.TOO_LONG, f"{_shown(value)} is too long ({size} characters, format {fmt})", True
     if size < low:
         fmt = ("an" if rep == _AN else "a" if rep == _A else "n") + (str(high) if low == high else f"{low}..{high}")
-        return SyntaxCode.TOO_SHORT, f"'{value}' is too short ({size} characters, format {fmt})", True
+        return SyntaxCode.TOO_SHORT, f"{_shown(value)} is too short ({size} characters, format {fmt})", True
     if codes is not None and value not in codes:
         if closed:
-            return SyntaxCode.INVALID_VALUE, f"'{value}' is not a valid {list_name}", True
-        return SyntaxCode.INVALID_VALUE, f"'{value}' is not among the {list_name}s Kontor knows", False
+            return SyntaxCode.INVALID_VALUE, f"{_shown(value)} is not a valid {list_name}", True
+        return SyntaxCode.INVALID_VALUE, f"{_shown(value)} is not among the {list_name}s Kontor knows", False
     return None

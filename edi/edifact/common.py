@@ -35,6 +35,7 @@ __all__ = [
     "components",
     "MessageReader",
     "parse_decimal",
+    "shown",
     "format_decimal",
     "missing_date",
     "parse_date",
@@ -144,6 +145,14 @@ def components(segment: Segment, index: int, count: int) -> tuple[str | None, ..
 # --------------------------------------------------------------------------- numbers
 
 
+def shown(value: object, limit: int = 35) -> str:
+    """``value`` quoted (repr) for a message; a text past ``limit`` characters as its start, '...'
+    and its length, so that a huge element does not make a huge error line."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    return repr(value)
+
+
 def parse_decimal(text: str, decimal_mark: str = ".") -> Decimal:
     """A numeric data element as a Decimal; ValueError (with the 0085 code as args[1]) when it is not one.
 
@@ -157,16 +166,16 @@ def parse_decimal(text: str, decimal_mark: str = ".") -> Decimal:
     raw = text.strip()
     other = "," if decimal_mark == "." else "."
     if other in raw:
-        raise ValueError(f"{text!r} uses {other!r} but the decimal mark is {decimal_mark!r}", SyntaxCode.INVALID_DECIMAL_NOTATION)
+        raise ValueError(f"{shown(text)} uses {other!r} but the decimal mark is {decimal_mark!r}", SyntaxCode.INVALID_DECIMAL_NOTATION)
     value = raw.replace(decimal_mark, ".")
     if value.startswith(".") or value.startswith("-."):
-        raise ValueError(f"{text!r} has no digit before the decimal mark", SyntaxCode.MISSING_DIGIT_BEFORE_DECIMAL)
+        raise ValueError(f"{shown(text)} has no digit before the decimal mark", SyntaxCode.MISSING_DIGIT_BEFORE_DECIMAL)
     if not _NUMBER.match(value):
-        raise ValueError(f"{text!r} is not a number", SyntaxCode.INVALID_TYPE_OF_CHARACTER)
+        raise ValueError(f"{shown(text)} is not a number", SyntaxCode.INVALID_TYPE_OF_CHARACTER)
     try:
         return Decimal(value)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already rules this out
-        raise ValueError(f"{text!r} is not a number", SyntaxCode.INVALID_VALUE) from exc
+        raise ValueError(f"{shown(text)} is not a number", SyntaxCode.INVALID_VALUE) from exc
 
 
 def format_decimal(value: Decimal | int) -> Number:
@@ -208,7 +217,7 @@ def parse_date(value: str, fmt: str | None) -> tuple[_dt.date, str | None]:
     warning = None
     code = fmt or {8: "102", 12: "203", 14: "204", 6: "101"}.get(len(text))
     if code is None:
-        raise ValueError(f"date {value!r} has no format and an unusual length")
+        raise ValueError(f"date {shown(value)} has no format and an unusual length")
     if code == "102" and len(text) == 8 and text.isascii() and text.isdigit():
         # the common case without strptime (ten times slower); a bad date goes the general way for its message
         try:
@@ -223,14 +232,14 @@ def parse_date(value: str, fmt: str | None) -> tuple[_dt.date, str | None]:
         raise ValueError(f"date format {code} is not supported")
     pattern, length = _DATE_FORMATS[code]
     if code == "102" and len(text) in (12, 14):
-        warning = f"date {value!r} has a time although format 102 is CCYYMMDD; the date part was used"
+        warning = f"date {shown(value)} has a time although format 102 is CCYYMMDD; the date part was used"
         text = text[:8]
     if len(text) != length or not (text.isascii() and text.isdigit()):
-        raise ValueError(f"date {value!r} does not match format {code}")
+        raise ValueError(f"date {shown(value)} does not match format {code}")
     try:
         return _dt.datetime.strptime(text, pattern).date(), warning
     except ValueError as exc:
-        raise ValueError(f"date {value!r} is not a valid date in format {code}") from exc
+        raise ValueError(f"date {shown(value)} is not a valid date in format {code}") from exc
 
 
 def format_date(value: _dt.date) -> str:
@@ -554,8 +563,8 @@ class MessageReader:
         number, kind = components(segment, 3, 2)
         if not item_ids_from(ids, number, kind):
             ids.supplier_sku = ids.supplier_sku or number
-            said = f"type {kind!r} is not known" if kind else "has no type (7143)"
-            self.warn(index, f"item number {number!r} {said}; kept as the supplier's article number", element=3, component=2)
+            said = f"type {shown(kind)} is not known" if kind else "has no type (7143)"
+            self.warn(index, f"item number {shown(number)} {said}; kept as the supplier's article number", element=3, component=2)
 
     def tax_details(self, index: int, segment: Segment) -> tuple[Decimal | None, str | None]:
         rate = self.decimal(index, segment, 5, 4, what="tax rate")
@@ -699,7 +708,7 @@ def collect(r: MessageReader) -> Collected:
                 if kind == "NB":
                     line.batch = line.batch or number
                 elif not item_ids_from(line.ids, number, kind):
-                    r.warn(i, f"PIA item number type {kind!r} is not mapped", element=el, component=2)
+                    r.warn(i, f"PIA item number type {shown(kind)} is not mapped", element=el, component=2)
         elif tag == "IMD" and line is not None:
             text = r.imd_text(s)
             if text and component(s, 1) in _FREE_FORM:
@@ -818,7 +827,7 @@ def collect(r: MessageReader) -> Collected:
                 if days.isascii() and days.isdigit():
                     c.pat_days = int(days)
                 else:
-                    r.issue(i, f"number of periods {days!r} is not a whole number", element=3, component=4)
+                    r.issue(i, f"number of periods {shown(days)} is not a whole number", element=3, component=4)
         elif tag == "PCD":
             if in_pat:
                 c.pat_discount = r.decimal(i, s, 1, 2, what="discount percentage")
@@ -884,7 +893,7 @@ def header_checks(r: MessageReader, c: Collected, expected_codes: tuple[str, ...
     if expected_codes and c.document_code not in expected_codes:
         r.warn(
             c.bgm_index,
-            f"document code {c.document_code!r} is not one of {', '.join(expected_codes)}",
+            f"document code {shown(c.document_code)} is not one of {', '.join(expected_codes)}",
             element=1,
         )
     return c.number
