@@ -485,7 +485,9 @@ def validate_message(
     ``spec`` defaults to :func:`~edi.directory.load_spec` for the message's
     type, version, release and association; a message whose directory Kontor
     has no data for yields that one issue (code 12 at UNH element 2) instead
-    of being checked. ``decimal_mark`` is the interchange's (UNA), ``.`` or
+    of being checked; one whose association code (UNH 0057) names no subset
+    Kontor has data for is checked as the plain UN message, with a warning
+    (code 17) at UNH element 2.5 saying so. ``decimal_mark`` is the interchange's (UNA), ``.`` or
     ``,``; numeric values may use it, with a leading minus sign.
 
     ``missing_tags``, when given, receives the tag of every mandatory
@@ -493,6 +495,7 @@ def validate_message(
     tag), so that a mapping can leave the consequences of that absence
     unreported (one error per cause).
     """
+    notes: list[Issue] = []
     if spec is None:
         try:
             spec = load_spec(message.type, message.version, message.release, message.association)
@@ -506,7 +509,21 @@ def validate_message(
                 )
                 for issue in exc.issues
             ]
-    return validate_segments(
+        if message.association and spec.association is None:
+            # a partner's own code, or an EANCOM one for another message or directory: say which rules applied
+            notes.append(Issue(
+                f"association {_shown(message.association)} is not known for {message.type} {spec.directory};"
+                " validated as the plain UN message",
+                code=SyntaxCode.NO_AGREEMENT,
+                segment=message.first_position,
+                tag="UNH",
+                element=2,
+                component=5,
+                message_segment=1,
+                message_ref=message.reference,
+                severity=Severity.WARNING,
+            ))
+    return notes + validate_segments(
         message.segments,
         compile_spec(spec),
         first_position=message.first_position,

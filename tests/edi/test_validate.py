@@ -304,7 +304,9 @@ def test_corpus_good_files_have_no_structure_or_format_errors(name: str) -> None
         assert strict == [expected]
         lenient = validate_message(msg, decimal_mark=decimal, strictness=Strictness.from_names([name_of_leniency]))
         assert errors(lenient) == []
-        assert [(i.code, i.segment, i.tag, i.element, i.component) for i in lenient if not i.is_error] == [expected]
+        # (code 17 is the note that an association without subset data was validated as plain UN)
+        assert [(i.code, i.segment, i.tag, i.element, i.component) for i in lenient
+                if not i.is_error and i.code != "17"] == [expected]
 
 
 def test_validation_cost_per_segment() -> None:
@@ -466,3 +468,21 @@ def test_com_c076_repeats_three_times_from_d01a_on() -> None:
     assert errors(issues) == [("35", 7, "COM", 1, None)]
     assert "occurs 4 times (repetition separator); at most 3 occurrences allowed" in issues[0].message
     assert errors(validate_message(_com_message("D96A", 2))) == [("35", 7, "COM", 1, None)]
+
+
+# --------------------------------------------------------------------------- unknown association codes
+
+
+@pytest.mark.parametrize("association", ["EAN007", "EAN009", "XYZ", "EAN010"])
+def test_an_unknown_association_is_a_warning_naming_it(association: str) -> None:
+    text = ORDERS.replace("ORDERS:D:96A:UN:EAN008", f"ORDERS:D:96A:UN:{association}")
+    issues = validate_message(message(text))
+    notes = [i for i in issues if i.code == "17"]
+    assert [(i.severity, i.segment, i.tag, i.element, i.component) for i in notes] == [("warning", 2, "UNH", 2, 5)]
+    assert notes[0].message == f"association '{association}' is not known for ORDERS D96A; validated as the plain UN message"
+    assert errors(issues) == errors(validate_message(message(ORDERS.replace(":EAN008", ""))))
+
+
+def test_known_or_absent_associations_get_no_note() -> None:
+    assert [i for i in validate_message(message(ORDERS)) if i.code == "17"] == []
+    assert [i for i in validate_message(message(ORDERS.replace(":EAN008", ""))) if i.code == "17"] == []
