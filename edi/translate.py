@@ -31,6 +31,7 @@ __all__ = [
     "translate_file",
     "validate_file",
     "detect_syntax",
+    "in_segment_order",
     "translate",
     "render_edifact",
     "render",
@@ -80,10 +81,14 @@ class Translation:
         return [i for i in self.issues if i.is_error]
 
     def all_issues(self) -> list[Issue]:
+        """Interchange and message issues together, in segment order (unplaced ones last).
+
+        Positions count within one interchange; :func:`translate` reads one.
+        """
         found = list(self.issues)
         for message in self.messages:
             found.extend(message.issues)
-        return found
+        return in_segment_order(found)
 
     @property
     def ok(self) -> bool:
@@ -94,6 +99,12 @@ def detect_syntax(data: bytes) -> str:
     """``ubl`` for XML (first non-blank character ``<``), ``edifact`` otherwise."""
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     return "ubl" if head.startswith(b"<") else "edifact"
+
+
+def in_segment_order(issues: Iterable[Issue]) -> list[Issue]:
+    """``issues`` sorted by segment position (of one interchange), issues without one last;
+    issues at the same segment keep the order they were found in."""
+    return sorted(issues, key=lambda i: (i.segment is None, i.segment or 0))
 
 
 def _dedupe(issues: Sequence[Issue]) -> list[Issue]:
@@ -199,7 +210,7 @@ def check_message(
         issues.extend(_edi_error_issues(exc, message))
     except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
         issues.append(_internal(exc, f"mapping message {message.reference!r}", message))
-    issues = _dedupe(issues)
+    issues = in_segment_order(_dedupe(issues))
     if any(i.rule == INTERNAL_ERROR for i in issues):
         document = None
     return document, issues
@@ -498,6 +509,9 @@ def translate_file(
 def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) -> tuple[list[Issue], int]:
     """Every issue in the file at ``path`` and the number of messages it holds.
 
+    Issues come in segment order within each interchange (those without a
+    position at its end), interchange after interchange.
+
     Every interchange of the file is read. EDIFACT is streamed (a message at
     a time: a 100 MB file is never held in memory, nor its documents); UBL is
     read whole, within the XML size limit. ``on_progress(n)`` is called with
@@ -521,6 +535,7 @@ def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) ->
     count = 0
     decimal = "."
     header = None
+    start = 0  # where the current interchange's issues begin: each is put in segment order at its end
     source, handle = _open_counting(path, on_progress)
     with handle:
         try:
@@ -533,8 +548,12 @@ def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) ->
                     issues.extend(check_message(item, strictness=strictness, decimal_mark=decimal, header=header)[1])
                 elif isinstance(item, (GroupTrailer, InterchangeTrailer)):
                     issues.extend(item.issues)
+                    if isinstance(item, InterchangeTrailer):
+                        issues[start:] = in_segment_order(issues[start:])
+                        start = len(issues)
         except EdiError as exc:
             issues.extend(_edi_error_issues(exc))
         except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
             issues.append(_internal(exc, "reading the interchange"))
+    issues[start:] = in_segment_order(issues[start:])
     return issues, count
