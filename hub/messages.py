@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from edi.errors import Issue
 from hub.models import Channel, Message, MessageEvent, Partner, Payload, utcnow
@@ -22,6 +23,7 @@ __all__ = [
     "transition",
     "store_payload",
     "new_message",
+    "insert_message",
     "payload_bytes",
     "issues_to_json",
     "reprocess",
@@ -35,12 +37,30 @@ class RepairError(ValueError):
     """A repair action was asked for without what it needs (a comment, a stored payload)."""
 
 
+# the statements of transition and insert_message, built once
+_INSERT_PAYLOAD = insert(Payload.__table__).returning(Payload.__table__.c.id)
+#: populate_existing: an object of the identity map with the same id (a row that a rolled-back
+#: savepoint took away, its id used again) is overwritten with the new row, never returned stale
+_INSERT_MESSAGE = insert(Message).returning(Message).execution_options(populate_existing=True)
+_INSERT_EVENT = insert(MessageEvent.__table__)
+
+
 def transition(session: Session, message: Message, event: str, *, actor: str, detail: str | None = None) -> str:
-    """Move ``message`` by ``event`` (TransitionError if not allowed) and append the event to its trace."""
+    """Move ``message`` by ``event`` (TransitionError if not allowed) and append the event to its trace.
+
+    The event row of a stored message whose trace is not loaded is inserted right away (one
+    statement, nothing for the unit of work to sort at the next flush; a rollback takes it back
+    with the rest); otherwise it joins ``message.events`` and the next flush."""
     new = next_state(message.state, event)
     message.state = new
     message.updated_at = utcnow()
-    session.add(MessageEvent(message=message, event=event, state=new, actor=actor, detail=detail))
+    state = inspect(message)
+    if state.persistent and "events" in state.unloaded:
+        with session.no_autoflush:
+            session.connection().execute(_INSERT_EVENT, {"message_id": message.id, "event": event, "state": new,
+                                                         "actor": actor, "detail": detail})
+    else:
+        session.add(MessageEvent(message=message, event=event, state=new, actor=actor, detail=detail))
     return new
 
 
@@ -80,6 +100,39 @@ def new_message(
     )
     session.add(message)
     session.add(MessageEvent(message=message, event="store", state=state, actor=actor, detail=detail))
+    return message
+
+
+def insert_message(
+    session: Session,
+    *,
+    direction: str,
+    data: bytes,
+    actor: str,
+    partner: Partner | None = None,
+    channel: Channel | None = None,
+    detail: str | None = None,
+    **fields: Any,
+) -> Message:
+    """:func:`new_message` written at once: the payload, the message and its first event are
+    inserted right away (three statements, none of the caller's pending changes flushed) instead
+    of waiting in the unit of work. The message comes back persistent, with its id, its partner and
+    channel set; the payload and the trace load on first use. No commit; a rollback undoes it all."""
+    state = State.RECEIVED if direction == "in" else State.QUEUED
+    content_hash = hashlib.sha256(data).hexdigest()
+    with session.no_autoflush:
+        connection = session.connection()
+        payload_id = connection.execute(_INSERT_PAYLOAD, {"sha256": content_hash, "size": len(data),
+                                                          "data": data}).scalar_one()
+        row = {"issues": [], "receipt": {}, **fields, "direction": direction, "state": state,
+               "partner_id": partner.id if partner is not None else None,
+               "channel_id": channel.id if channel is not None else None,
+               "payload_id": payload_id, "content_hash": content_hash, "size": len(data)}
+        message = session.scalars(_INSERT_MESSAGE, [row]).one()
+        connection.execute(_INSERT_EVENT, {"message_id": message.id, "event": "store", "state": state,
+                                           "actor": actor, "detail": detail})
+    set_committed_value(message, "partner", partner)
+    set_committed_value(message, "channel", channel)
     return message
 
 

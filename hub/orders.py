@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from edi import documents as docs
 from hub import approvals, assortment, notifications
@@ -26,6 +27,13 @@ from hub.settings import Settings
 __all__ = ["place_order", "order_response_for", "find_product", "find_products"]
 
 CENT = Decimal("0.01")
+
+#: an order's lines and its response, written at once; the rows come back as objects in the session
+#: (the lines in no particular order: sort_by_parameter_order would make SQLite insert them one by
+#: one). populate_existing: an object left in the identity map by a rolled-back savepoint whose id
+#: comes again is overwritten with the new row, never returned stale.
+_INSERT_LINES = insert(OrderLine).returning(OrderLine).execution_options(populate_existing=True)
+_INSERT_RESPONSE = insert(OrderResponse).returning(OrderResponse).execution_options(populate_existing=True)
 
 _ORDER_BY_NUMBER = select(Order).where(Order.partner_id == bindparam("order_partner"),
                                        Order.number == bindparam("order_number"))
@@ -132,21 +140,7 @@ def place_order(
     # every price with one query, before the order is added (no autoflush in between)
     unit_prices = prices_for(session, partner, [(product, line.quantity) for line, product in resolved], on)
 
-    if existing is not None:  # a replacement: the new lines take the place of the old
-        order = existing
-        order.lines.clear()
-        session.flush()
-    else:
-        # a new order has no lines and no responses yet: known, so never loaded
-        order = Order(partner_id=partner.id, number=document.number.strip(), source=source, lines=[], responses=[])
-        session.add(order)
-    order.order_date = document.issue_date
-    order.requested_delivery = document.requested_delivery
-    order.currency = partner.currency
-    order.document = docs.to_dict(document)
-    order.created_by_id = user.id if user is not None else None
-    order.status = "received"
-
+    rows = []
     total = Decimal(0)
     for (line, product), unit_price in zip(resolved, unit_prices):
         assert product is not None
@@ -157,23 +151,41 @@ def place_order(
             basis = line.price_basis or Decimal(1)
             if (line.net_price / basis).quantize(Decimal("0.0001")) != unit_price.quantize(Decimal("0.0001")):
                 status = "changed"  # the partner's price is not the contract price: we confirm ours
-        order.lines.append(
-            OrderLine(
-                line_no=line.line_no,
-                product_id=product.id,
-                sku=product.sku,
-                gtin=product.gtin,
-                description=line.description or product.name,
-                quantity=line.quantity,
-                unit=line.unit or product.unit,
-                unit_price=unit_price,
-                line_amount=amount,
-                confirmed_quantity=line.quantity,
-                status=status,
-            )
-        )
+        rows.append({
+            "line_no": line.line_no,
+            "product_id": product.id,
+            "sku": product.sku,
+            "gtin": product.gtin,
+            "description": line.description or product.name,
+            "quantity": line.quantity,
+            "unit": line.unit or product.unit,
+            "unit_price": unit_price,
+            "line_amount": amount,
+            "confirmed_quantity": line.quantity,
+            "status": status,
+        })
+
+    if existing is not None:  # a replacement: the new lines take the place of the old
+        order = existing
+        order.lines.clear()
+    else:
+        # a new order has no lines and no responses yet: known, so never loaded
+        order = Order(partner_id=partner.id, number=document.number.strip(), source=source, responses=[])
+        session.add(order)
+    order.order_date = document.issue_date
+    order.requested_delivery = document.requested_delivery
+    order.currency = partner.currency
+    order.document = docs.to_dict(document)
+    order.created_by_id = user.id if user is not None else None
+    order.status = "received"
     order.total = total
-    session.flush()
+    session.flush()  # the order (and a replaced order's old lines gone): its id for the lines
+    # the lines in one multi-row INSERT ... RETURNING, loaded as persistent objects: the unit of
+    # work does not track ten new objects a message, and order.lines is the complete list
+    for row in rows:
+        row["order_id"] = order.id
+    lines = sorted(session.scalars(_INSERT_LINES, rows), key=lambda line: line.id)
+    set_committed_value(order, "lines", lines)  # as the relationship orders them: by id
     if message is not None:
         message.order_id = order.id
         message.business_ref = order.number
@@ -246,19 +258,19 @@ def respond(
     outbound = queue_document(
         session, settings, partner, document, actor=actor, answers=answers, order=order, business_ref=order.number
     )
-    if outbound is not None:
-        session.flush()  # the outbound message's id, so the response row is written once, complete
-    response = OrderResponse(
-        order_id=order.id,
-        partner_id=partner.id,
-        number=number,
-        response_code=document.response_code,
-        issue_date=document.issue_date,
-        document=docs.to_dict(document),
-        message_id=outbound.id if outbound is not None else None,
-    )
-    session.add(response)
-    order.responses.append(response)
+    # written at once, like the outbound message: nothing for the unit of work to sort at the next flush
+    with session.no_autoflush:  # the order's status and the like go with the next flush
+        response = session.scalars(_INSERT_RESPONSE, [{
+            "order_id": order.id,
+            "partner_id": partner.id,
+            "number": number,
+            "response_code": document.response_code,
+            "issue_date": document.issue_date,
+            "document": docs.to_dict(document),
+            "message_id": outbound.id if outbound is not None else None,
+        }]).one()
+    set_committed_value(order, "responses", [*order.responses, response])
+    set_committed_value(response, "order", order)
     with session.no_autoflush:  # finding the recipients needs none of the pending rows: they go with the next flush
         notifications.order_response(session, settings, partner, order, response)
     return response

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session
 
 from edi import translate
 from edi.documents import Acknowledgement, Document
 from hub.errors import HubError
-from hub.messages import new_message
+from hub.messages import insert_message
 from hub.models import Channel, ControlCounter, Message, Order, Partner, utcnow
 from hub.partners import DocumentPreferences, preferences
 from hub.settings import Settings
@@ -49,7 +49,11 @@ def next_control_ref(session: Session, partner: Partner, kind: str = "interchang
 
 
 def outbound_channel(session: Session, partner: Partner) -> Channel | None:
-    """The partner's first active channel that sends (None for a portal-only partner)."""
+    """The partner's first active channel that sends (None for a portal-only partner); from
+    ``partner.channels`` when they are loaded already (the worker loads them with its claim)."""
+    if "channels" not in inspect(partner).unloaded:
+        sending = [c for c in partner.channels if c.active and c.direction in ("out", "both")]
+        return min(sending, key=lambda c: c.id) if sending else None
     return session.scalar(_OUTBOUND_CHANNEL, {"channel_partner": partner.id})
 
 
@@ -151,7 +155,8 @@ def queue_document(
         )
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     filename = f"{doc_type}_{partner.code}_{control:06d}_{stamp}.{_EXTENSIONS[syntax]}"
-    message = new_message(
+    # written at once (no flush of the caller's pending changes needed for its id)
+    return insert_message(
         session,
         direction="out",
         data=data,
@@ -169,7 +174,5 @@ def queue_document(
         recipient_id=recipient,
         answers_id=answers.id if answers is not None else None,
         order_id=order.id if order is not None else None,
+        receipt={"ack_expected": True} if ack_expected else {},
     )
-    if ack_expected:
-        message.receipt = {"ack_expected": True}
-    return message
