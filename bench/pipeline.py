@@ -12,7 +12,8 @@ afterwards), 20 partners (EANCOM D96A, no CONTRL, ORDRSP wanted, a folder
 channel to send on) and the demo catalog. N ORDERS of 10 lines each,
 rendered by the translator with the partner's GLN as sender, are stored as
 ``received`` messages. Then worker *processes* (forked, each with its own
-engine, each running :class:`hub.worker.Worker` ``run_once`` in a loop) are
+engine, each running :class:`hub.worker.Worker` ``run_batch`` in a loop, as
+``kontor worker`` does) are
 started together, and the clock runs until every ORDERS is ``processed``,
 i.e. its order is stored and its ORDRSP rendered, numbered and ``queued``.
 Workers claim inbound before outbound, so deliveries start only when the
@@ -171,8 +172,9 @@ def _worker_main(settings: Settings, name: str, start, stop, results) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     while not stop.is_set():
-        if worker.run_once():
-            done += 1
+        claimed = worker.run_batch()  # what `kontor worker` does: claims in batches
+        if claimed:
+            done += claimed
         else:
             time.sleep(0.01)
     engine.dispose()
@@ -279,8 +281,11 @@ def profile(kind: str, pg_url: str, n: int) -> None:
         began = time.perf_counter()
         profiler.enable()
         done = 0
-        while done < n and worker.run_once():
-            done += 1
+        while done < n:
+            claimed = worker.run_batch()
+            if not claimed:
+                break
+            done += claimed
         profiler.disable()
         took = time.perf_counter() - began
         print(f"{done} messages in {took:.2f} s under cProfile ({done / took:.0f} msgs/s)")

@@ -24,15 +24,17 @@ import traceback
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import lru_cache
+from typing import Callable, Iterator
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from adapters.base import TransportError
 from hub.db import is_postgres
 from hub.errors import HubError
 from hub.messages import transition
-from hub.models import Message, utcnow
+from hub.models import Message, Partner, utcnow
 from hub.pipeline import process_inbound, translate_message
 from hub.scheduler import claim_tick, mark_overdue_acknowledgements
 from hub.settings import Settings
@@ -44,7 +46,7 @@ __all__ = ["Worker", "LostClaim"]
 log = logging.getLogger(__name__)
 
 
-#: the oldest due message (inbound first), with what the work needs loaded with it; built once
+#: the oldest due messages (inbound first), with what the work needs loaded with them; built once a size
 _CLAIM = (
     select(Message)
     .where(
@@ -52,11 +54,22 @@ _CLAIM = (
         or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= bindparam("now")),
     )
     .order_by(Message.direction, Message.id)  # "in" sorts before "out"
-    .limit(1)
-    # the work needs both: read with the claim, not by two more queries after it
-    .options(joinedload(Message.partner), joinedload(Message.payload))
+    # the work needs them: read with the claim, not by more queries after it (the partner's
+    # identifiers check the sender and address the answer; its channels send the answer)
+    .options(joinedload(Message.partner).selectinload(Partner.identifiers),
+             joinedload(Message.partner).selectinload(Partner.channels),
+             joinedload(Message.payload))
 )
-_CLAIM_PG = _CLAIM.with_for_update(skip_locked=True, of=Message)
+
+
+@lru_cache(maxsize=8)
+def _claim_statement(limit: int, postgres: bool) -> Select[tuple[Message]]:
+    stmt = _CLAIM.limit(limit)
+    return stmt.with_for_update(skip_locked=True, of=Message) if postgres else stmt
+
+
+#: how many due messages :meth:`Worker.run_batch` claims in one transaction
+CLAIM_BATCH = 8
 
 #: the fence of :meth:`Worker._still_mine` (a Core update: the ORM's bulk-update machinery adds nothing here)
 _MESSAGE = Message.__table__
@@ -73,11 +86,16 @@ class LostClaim(HubError):
 
 
 class Worker:
-    """One worker: ``run_once`` does at most one message; ``run`` loops until stopped."""
+    """One worker: ``run_once`` does at most one message, ``run_batch`` at most ``batch`` (claimed
+    together, each applied in its own transaction with its own fence); ``run`` loops until stopped."""
 
-    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *, name: str | None = None):
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *, name: str | None = None,
+                 batch: int = CLAIM_BATCH):
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, not {batch}")
         self.settings = settings
         self.session_factory = session_factory
+        self.batch = batch
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
 
@@ -94,28 +112,30 @@ class Worker:
 
     def _claim(self) -> tuple[int, str] | None:
         with self.session_factory() as session:
-            message = self._claim_in(session)
-            return (message.id, message.direction) if message is not None else None
+            claimed = self._claim_in(session, 1)
+            return (claimed[0].id, claimed[0].direction) if claimed else None
 
-    def _claim_in(self, session: Session) -> Message | None:
-        """Claim in ``session`` and commit the claim; the message stays loaded there (None: nothing due)."""
+    def _claim_in(self, session: Session, limit: int) -> list[Message]:
+        """Claim up to ``limit`` due messages in ``session`` and commit the claims (one transaction,
+        a lease and a claim event each); they stay loaded there (empty: nothing due)."""
         now = utcnow()
-        stmt = _CLAIM_PG if is_postgres(session.get_bind()) else _CLAIM
-        message = session.scalar(stmt, {"now": now})
-        if message is None:
+        messages = session.scalars(_claim_statement(limit, is_postgres(session.get_bind())), {"now": now}).all()
+        if not messages:
             session.rollback()
-            return None
-        if message.state == State.FAILED:
-            event = Event.RETRY if message.direction == "in" else Event.RESEND
-            transition(session, message, event, actor=self.actor, detail="the backoff has passed")
-        message.claimed_by = self.name
-        message.lease_until = now + timedelta(seconds=self.settings.worker_lease_seconds)
-        message.next_attempt_at = None
-        message.attempts += 1
-        transition(session, message, Event.CLAIM, actor=self.actor,
-                   detail=f"attempt {message.attempts}")
+            return []
+        lease_until = now + timedelta(seconds=self.settings.worker_lease_seconds)
+        for message in messages:
+            if message.state == State.FAILED:
+                event = Event.RETRY if message.direction == "in" else Event.RESEND
+                transition(session, message, event, actor=self.actor, detail="the backoff has passed")
+            message.claimed_by = self.name
+            message.lease_until = lease_until
+            message.next_attempt_at = None
+            message.attempts += 1
+            transition(session, message, Event.CLAIM, actor=self.actor,
+                       detail=f"attempt {message.attempts}")
         session.commit()
-        return message
+        return list(messages)
 
     def release_expired(self) -> int:
         """Put messages whose worker's lease ran out back in the queue."""
@@ -147,29 +167,36 @@ class Worker:
     # -- working ------------------------------------------------------------------
 
     def run_once(self) -> bool:
-        """Do one message if one is due; True when something was done.
+        """Do one message if one is due; True when something was done."""
+        return self.run_batch(1) > 0
 
-        The session that committed the claim goes on with the work: the
-        message it holds (expire_on_commit is off) is not read again, and its
-        payload and partner are loaded once, by the translation, in the
-        transaction that then applies the result and ends with the fence.
+    def run_batch(self, limit: int | None = None) -> int:
+        """Claim up to ``limit`` (default: :attr:`batch`) due messages in one transaction, then do
+        each in a transaction of its own that ends with its own fence; returns how many were claimed.
+
+        The session that committed the claims goes on with the work: the
+        messages it holds (expire_on_commit is off) are not read again, and a
+        message's payload and partner are loaded once, with the claim. While
+        the batch is worked on, a heartbeat extends the leases of the messages
+        not done yet; a worker that dies leaves them to run out.
         """
         # one connection for the claim and the work: one pool checkout (and, on
-        # PostgreSQL, one pre-ping) a message instead of one a transaction
+        # PostgreSQL, one pre-ping) a batch instead of one a transaction
         with self.session_factory.kw["bind"].connect() as connection, \
                 self.session_factory(bind=connection) as session:
-            message = self._claim_in(session)
-            if message is None:
-                return False
-            with self._heartbeat(message.id):
-                if message.direction == "in":
-                    translation = self._translate_in(session, message)
-                    if translation is None:
-                        return True
-                    self._process(session, message, translation)
-                else:
-                    self._deliver(session, message)
-        return True
+            messages = self._claim_in(session, limit or self.batch)
+            if not messages:
+                return 0
+            with self._heartbeat([message.id for message in messages]) as done:
+                for message in messages:
+                    if message.direction == "in":
+                        translation = self._translate_in(session, message)
+                        if translation is not None:
+                            self._process(session, message, translation)
+                    else:
+                        self._deliver(session, message)
+                    done(message.id)
+        return len(messages)
 
     def _translate_in(self, session: Session, message: Message):
         """Translate the claimed message in ``session``; None after recording our failure."""
@@ -182,34 +209,46 @@ class Worker:
             return None
 
     @contextmanager
-    def _heartbeat(self, message_id: int):
-        """Extend the lease every third of its length while the message is worked on."""
+    def _heartbeat(self, message_ids: list[int]) -> Iterator[Callable[[int], None]]:
+        """Extend the leases of ``message_ids`` every third of their length while they are worked
+        on; yields ``done(message_id)``, which takes a finished message out of the beat."""
         stop = threading.Event()
         lease = self.settings.worker_lease_seconds
+        lock = threading.Lock()
+        pending = set(message_ids)
+
+        def done(message_id: int) -> None:
+            with lock:
+                pending.discard(message_id)
+
         if not is_postgres(self.session_factory.kw["bind"]):
             # SQLite has one writer: the embedded worker is the only one, and a
             # heartbeat would wait for the very transaction it keeps alive.
-            yield
+            yield done
             return
 
         def beat() -> None:
             while not stop.wait(lease / 3):
+                with lock:
+                    ids = sorted(pending)
+                if not ids:
+                    continue
                 try:
                     with self.session_factory() as session:
                         session.execute(
                             update(Message)
-                            .where(Message.id == message_id, Message.claimed_by == self.name)
+                            .where(Message.id.in_(ids), Message.claimed_by == self.name)
                             .values(lease_until=utcnow() + timedelta(seconds=lease))
                             .execution_options(synchronize_session=False)
                         )
                         session.commit()
                 except Exception:  # noqa: BLE001 - a missed beat only shortens the lease
-                    log.warning("message %s: lease heartbeat failed", message_id, exc_info=True)
+                    log.warning("messages %s: lease heartbeat failed", ids, exc_info=True)
 
-        thread = threading.Thread(target=beat, name=f"heartbeat-{message_id}", daemon=True)
+        thread = threading.Thread(target=beat, name=f"heartbeat-{message_ids[0]}", daemon=True)
         thread.start()
         try:
-            yield
+            yield done
         finally:
             stop.set()
             thread.join()
@@ -322,7 +361,7 @@ class Worker:
                 except Exception:  # noqa: BLE001 - a tick failing must not stop the messages
                     log.exception("worker %s: periodic duties failed; continuing", self.name)
             try:
-                if self.run_once():
+                if self.run_batch():
                     continue
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
                 log.exception("worker %s: unexpected error; continuing", self.name)
