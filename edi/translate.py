@@ -110,16 +110,24 @@ def in_segment_order(issues: Iterable[Issue]) -> list[Issue]:
 def _dedupe(issues: Sequence[Issue]) -> list[Issue]:
     """One error per cause: the first error found at a place (segment, element,
     component) stands for it; later errors there (the mapping tripping over a
-    value validation already refused) are dropped. Warnings are kept unless repeated."""
+    value validation already refused) are dropped, and so are later errors at a
+    component of an element an earlier error was about as a whole (``QTY`` with
+    its C186 missing is not also "without a quantity" at 1.2). Warnings are
+    kept unless repeated."""
     seen = set()
     error_places = set()
+    whole_elements = set()  # (segment, element) of errors about a whole element
     result = []
     for issue in issues:
         place = (issue.segment, issue.element, issue.component, issue.path)
         if issue.is_error and issue.segment is not None:
             if place in error_places:
                 continue
+            if issue.component is not None and (issue.segment, issue.element) in whole_elements:
+                continue
             error_places.add(place)
+            if issue.element is not None and issue.component is None:
+                whole_elements.add((issue.segment, issue.element))
         key = (place, issue.code, issue.message)
         if key not in seen:
             seen.add(key)

@@ -117,3 +117,11 @@ def test_a_uci_after_its_ucm_is_still_reported_out_of_place():
     message, errors = _errors("\n".join(lines).encode(), validate=False)
     assert any(e.tag == "UCM" and "out of place" in e.message for e in errors)
     assert message.document is None
+
+
+def test_a_missing_composite_is_one_error_not_also_its_component():
+    data = (GOLDEN / "orders_D96A.edi").read_bytes().replace(b"QTY+21:48:PCE'", b"QTY'")
+    message, errors = _errors(data)
+    assert [(e.segment, e.tag, e.element, e.component, e.code) for e in errors] == [
+        (19, "QTY", 1, None, SyntaxCode.MISSING)]
+    assert message.document is None
