@@ -371,7 +371,8 @@ class _Reader:
         self.mixed_reported = False
         self.stray = False
         self.ic_issues: list[Issue] = []
-        self.references: dict[str, int] = {}  # UNH 0062 -> position of the first UNH using it
+        # (group reference, UNH 0062, S009) -> position of the first UNH carrying them
+        self.references: dict[tuple[str | None, str, tuple[str, ...]], int] = {}
         self.charset: Charset | None = None
         self.codec = "latin-1"
         self.fallback = "latin-1"
@@ -981,10 +982,16 @@ class _Reader:
         for e, comp, name in _missing(seg, _UNH_REQUIRED):
             self._msg_issue(msg, f"UNH has no {name}", SyntaxCode.MISSING, self.pos, "UNH", e, comp)
         if ref:
-            first = self.references.setdefault(ref, self.pos)
+            # 0062 with S009 identifies a message within its group, or its interchange when there are
+            # no groups (ISO 9735 UNH note 2), which is how a CONTRL's UCM names it: a second message
+            # with both the same cannot be acknowledged on its own
+            label = (msg.type, msg.version, msg.release, msg.agency, msg.association or "")
+            first = self.references.setdefault((msg.group_ref, ref, label), self.pos)
             if first != self.pos:
-                self._msg_issue(msg, f"message reference {_quote(ref)} is already used by the message at segment {first};"
-                                " each message of an interchange needs its own", SyntaxCode.DUPLICATE, self.pos, "UNH", 1)
+                where = "a functional group" if msg.group_ref is not None else "an interchange"
+                self._msg_issue(msg, f"message reference {_quote(ref)} of {':'.join(v for v in label if v)} is already used"
+                                f" by the message at segment {first}; each message of {where} needs its own",
+                                SyntaxCode.DUPLICATE, self.pos, "UNH", 1)
         if self.group is not None:
             self.group_msgs += 1
             self.grouped_count += 1

@@ -436,7 +436,7 @@ def check_rendered(data: bytes, *, strictness: Strictness = STRICT) -> list[Issu
         issues.extend(_edi_error_issues(exc))
     except Exception as exc:  # noqa: BLE001 - the boundary where bad input becomes issues
         issues.append(_internal(exc, "reading the rendered interchange"))
-    return _dedupe(issues)
+    return in_segment_order(_dedupe(issues))
 
 
 def contrl_for(translation: Translation, *, number: str, issue_date: _dt.date) -> Acknowledgement:

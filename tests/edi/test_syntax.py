@@ -601,9 +601,21 @@ def test_a_reused_message_reference_is_26_at_the_second_unh():
     (issue,) = ic.messages[2].issues
     assert (issue.code, issue.segment, issue.tag, issue.element, issue.message_segment) == ("26", 8, "UNH", 1, 1)
     assert issue.message == (
-        "message reference 'M1' is already used by the message at segment 2; each message of an interchange needs its own"
+        "message reference 'M1' of ORDERS:D:96A:UN:EAN008 is already used by the message at segment 2;"
+        " each message of an interchange needs its own"
     )
     assert issue.is_error
+
+
+def test_a_reference_may_repeat_for_another_message_type_or_group():
+    other = body("UNH+M1+ORDRSP:D:96A:UN:EAN005", "BGM+231+A+9", "UNT+3+M1")
+    ic = parse(interchange(message("M1", "BGM+220+A+9"), other))
+    assert [m.issues for m in ic.messages] == [[], []]
+    grouped = (UNB + "UNG+ORDERS+S+R+251125:1200+G1+UN+D:96A'" + message("M1", "BGM+220+A+9") + "UNE+1+G1'"
+               + "UNG+ORDERS+S+R+251125:1200+G2+UN+D:96A'" + message("M1", "BGM+220+B+9") + "UNE+1+G2'"
+               + "UNZ+2+IC1'").encode()
+    ic = parse(grouped)
+    assert [m.issues for m in ic.messages] == [[], []]
 
 
 def test_message_references_may_repeat_in_the_next_interchange():
