@@ -140,8 +140,10 @@ def parse_ubl(
     """Read a UBL 2.1 Order, OrderResponse, DespatchAdvice, Invoice or CreditNote.
 
     Returns the canonical document and every issue found: refusals by the safe
-    parser, XSD errors (path and line), mapping errors, and for invoices the
-    EN 16931 rules (``Issue.rule`` is the rule id). The document is None when
+    parser, XSD errors (path and line), mapping errors (numbers out of bounds:
+    rule ``UBL-NUMBER``), and for schema-valid invoices the EN 16931 rules
+    (``Issue.rule`` is the rule id; not run after an XSD error, whose cause
+    they would only repeat). The document is None when
     the bytes are refused, fail the XSD, or lack a value the canonical document
     cannot do without; EN 16931 violations leave the document in place (the
     caller rejects on any error issue). Raises nothing but :class:`EdiError`.
@@ -151,9 +153,12 @@ def parse_ubl(
         return None, issues
     document, mapping_issues = to_document(tree)
     issues.extend(mapping_issues)
-    issues.extend(en16931_issues(tree))
     if any(issue.is_error and issue.rule == "UBL-XSD" for issue in issues):
+        # EN 16931 is not run on a schema-invalid tree: its rules would repeat the XSD's
+        # missing/malformed elements as second errors for one cause, at a cost per line.
         document = None
+    else:
+        issues.extend(en16931_issues(tree))
     return document, issues
 
 

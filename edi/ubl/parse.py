@@ -12,11 +12,13 @@ XPath-like location such as ``/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmoun
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as _dt
 import threading
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from lxml import etree
 
@@ -58,6 +60,10 @@ __all__ = [
     "SCHEME_FOR_QUALIFIER",
     "root_name",
     "path_of",
+    "located",
+    "number_problem",
+    "shown",
+    "MAX_NUMBER_CHARS",
     "schema_for",
     "schema_issues",
     "to_document",
@@ -109,21 +115,73 @@ def root_name(tree: etree._ElementTree | etree._Element) -> str:
     return etree.QName(root).localname
 
 
-def _step(el: etree._Element) -> str:
+def _name(el: etree._Element) -> str:
     qname = etree.QName(el)
     prefix = _PREFIX.get(qname.namespace or "")
-    name = f"{prefix}:{qname.localname}" if prefix else qname.localname
+    return f"{prefix}:{qname.localname}" if prefix else qname.localname
+
+
+#: The sibling positions of the parents seen inside a :func:`located` block:
+#: parent element -> {child element: its path step}. The dictionaries hold the
+#: lxml proxies, so ``getparent()`` hands back the very keys stored here.
+_positions: contextvars.ContextVar[dict[etree._Element, dict[etree._Element, str]] | None] = contextvars.ContextVar(
+    "ubl_positions", default=None
+)
+
+
+@contextlib.contextmanager
+def located() -> Iterator[None]:
+    """Within this block :func:`path_of` numbers the children of each parent once, not once a call.
+
+    Without it every path rescans the siblings of each of its elements, so
+    reporting an issue on each of 20,000 lines would cost 20,000 x 20,000
+    steps; inside it the cost is linear. Blocks nest; the outermost one
+    drops the positions (and the elements they keep) when it ends.
+    """
+    if _positions.get() is not None:
+        yield
+        return
+    token = _positions.set({})
+    try:
+        yield
+    finally:
+        _positions.reset(token)
+
+
+def _steps_of(parent: etree._Element) -> dict[etree._Element, str]:
+    children = [child for child in parent if isinstance(child.tag, str)]
+    counts: dict[str, int] = {}
+    for child in children:
+        counts[child.tag] = counts.get(child.tag, 0) + 1
+    seen: dict[str, int] = {}
+    steps = {}
+    for child in children:
+        name = _name(child)
+        if counts[child.tag] > 1:
+            seen[child.tag] = seen.get(child.tag, 0) + 1
+            name = f"{name}[{seen[child.tag]}]"
+        steps[child] = name
+    return steps
+
+
+def _step(el: etree._Element) -> str:
     parent = el.getparent()
     if parent is None:
-        return name
-    same = [sib for sib in parent if sib.tag == el.tag]
-    if len(same) > 1:
-        return f"{name}[{same.index(el) + 1}]"
-    return name
+        return _name(el)
+    cache = _positions.get()
+    if cache is None:
+        return _steps_of(parent)[el]
+    steps = cache.get(parent)
+    if steps is None:
+        steps = cache[parent] = _steps_of(parent)
+    return steps[el]
 
 
 def path_of(el: etree._Element, attribute: str | None = None) -> str:
-    """``/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount`` for ``el`` (``/@attr`` appended)."""
+    """``/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount`` for ``el`` (``/@attr`` appended).
+
+    Linear over a whole document when called inside :func:`located`.
+    """
     steps = []
     node: etree._Element | None = el
     while node is not None:
@@ -131,6 +189,43 @@ def path_of(el: etree._Element, attribute: str | None = None) -> str:
         node = node.getparent()
     path = "/" + "/".join(reversed(steps))
     return f"{path}/@{attribute}" if attribute else path
+
+
+#: Longest numeric text read: a UBL amount, quantity or percentage has far fewer characters, and
+#: Decimal and int() conversions of longer digit strings cost time that grows faster than their length.
+MAX_NUMBER_CHARS = 40
+#: An amount or quantity must stay below 10**18: sums and two-decimal rounding then fit the
+#: 28 digits of Python's default decimal context, so arithmetic on them cannot fail.
+MAX_MAGNITUDE_DIGITS = 18
+#: A whole number of days (SettlementPeriod/DurationMeasure) has at most this many digits.
+MAX_INTEGER_DIGITS = 18
+
+
+def shown(value: str, limit: int = 35) -> str:
+    """``value`` quoted for a message; past ``limit`` characters its start, '...' and its length."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
+def number_problem(text: str) -> tuple[Decimal | None, str | None]:
+    """``(value, None)`` for a readable bounded decimal, else ``(None, why)``.
+
+    Refused: more than :data:`MAX_NUMBER_CHARS` characters (checked before
+    any conversion), text that is no decimal number, infinities and NaN, and
+    magnitudes of 10**18 and more (``1E30`` is short but huge).
+    """
+    if len(text) > MAX_NUMBER_CHARS:
+        return None, f"{shown(text)} is too long for a number (more than {MAX_NUMBER_CHARS} characters)"
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None, f"{shown(text)} is not a decimal number"
+    if not value.is_finite():
+        return None, "a number must be finite"
+    if value and value.adjusted() >= MAX_MAGNITUDE_DIGITS:
+        return None, f"{shown(text)} is too large (at most {MAX_MAGNITUDE_DIGITS} digits before the decimal mark)"
+    return value, None
 
 
 # --------------------------------------------------------------------------- XSD
@@ -231,6 +326,7 @@ class _Reader:
 
     def __init__(self) -> None:
         self.issues: list[Issue] = []
+        self.bad_numbers: set[str] = set()
 
     def find(self, el: etree._Element | None, path: str) -> etree._Element | None:
         return None if el is None else el.find(path, NS)
@@ -256,17 +352,43 @@ class _Reader:
         node = self.find(el, path)
         if node is None or not (node.text or "").strip():
             return None
-        try:
-            value = Decimal(node.text.strip())
-        except InvalidOperation:
-            self.issues.append(
-                Issue(f"{node.text.strip()!r} is not a decimal number", code=SyntaxCode.INVALID_VALUE, path=path_of(node))
-            )
-            return None
-        if not value.is_finite():
-            self.issues.append(Issue("a number must be finite", code=SyntaxCode.INVALID_VALUE, path=path_of(node)))
-            return None
+        return self.number(node)
+
+    def number(self, node: etree._Element) -> Decimal | None:
+        """The bounded decimal in ``node`` (see :func:`number_problem`), or None and one Issue at its path."""
+        value, problem = number_problem((node.text or "").strip())
+        if problem is not None:
+            path = path_of(node)
+            if path not in self.bad_numbers:
+                self.bad_numbers.add(path)
+                self.issues.append(Issue(problem, code=SyntaxCode.INVALID_VALUE, path=path, rule="UBL-NUMBER"))
         return value
+
+    def integer(self, el: etree._Element | None, path: str, what: str) -> int | None:
+        """A whole number of at most :data:`MAX_INTEGER_DIGITS` digits, bounded before int() sees it."""
+        node = self.find(el, path)
+        if node is None or not (node.text or "").strip():
+            return None
+        raw = (node.text or "").strip()
+        digits = raw.lstrip("+-")
+        if len(digits) > MAX_INTEGER_DIGITS:
+            self.issues.append(Issue(f"{what} {shown(raw)} has more than {MAX_INTEGER_DIGITS} digits",
+                                     code=SyntaxCode.INVALID_VALUE, path=path_of(node), rule="UBL-NUMBER"))
+            return None
+        value = self.number(node)
+        if value is None:
+            return None
+        if value != value.to_integral_value():
+            self.issues.append(Issue(f"{what} {shown(raw)} is not a whole number", code=SyntaxCode.INVALID_VALUE,
+                                     path=path_of(node), rule="UBL-NUMBER"))
+            return None
+        return int(value)
+
+    def amounts(self, root: etree._Element) -> None:
+        """Bound every amount (each element with a ``currencyID``) that the mapping did not read itself."""
+        for node in root.iter():
+            if isinstance(node.tag, str) and node.get("currencyID") is not None and (node.text or "").strip():
+                self.number(node)
 
     def date(self, el: etree._Element | None, path: str) -> _dt.date | None:
         node = self.find(el, path)
@@ -276,7 +398,7 @@ class _Reader:
         try:
             return _dt.date.fromisoformat(raw[:10])
         except ValueError:
-            self.issues.append(Issue(f"{raw!r} is not a date (YYYY-MM-DD)", code=SyntaxCode.INVALID_VALUE, path=path_of(node)))
+            self.issues.append(Issue(f"{shown(raw)} is not a date (YYYY-MM-DD)", code=SyntaxCode.INVALID_VALUE, path=path_of(node)))
             return None
 
     def required(self, value: object, el: etree._Element, child: str, what: str) -> None:
@@ -676,10 +798,9 @@ def _invoice(r: _Reader, root: etree._Element) -> Invoice | None:
         due = r.date(root, "cac:PaymentMeans/cbc:PaymentDueDate")
     term_el = r.find(root, "cac:PaymentTerms")
     if due is not None or term_el is not None:
-        days = r.decimal(term_el, "cac:SettlementPeriod/cbc:DurationMeasure")
         terms = PaymentTerms(
             due_date=due,
-            days=int(days) if days is not None else None,
+            days=r.integer(term_el, "cac:SettlementPeriod/cbc:DurationMeasure", "payment terms days"),
             description=r.text(term_el, "cbc:Note"),
             discount_percent=r.decimal(term_el, "cbc:SettlementDiscountPercent"),
         )
@@ -795,6 +916,9 @@ def to_document(tree: etree._ElementTree) -> tuple[Document | None, list[Issue]]
             )
         ]
     reader = _Reader()
-    document = mapper(reader, root)
+    with located():
+        document = mapper(reader, root)
+        if name in ("Invoice", "CreditNote"):
+            reader.amounts(root)
     errors = [issue for issue in reader.issues if issue.is_error]
     return (None if errors else document), reader.issues

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import functools
 import json
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree
 
 from edi.errors import Issue, SyntaxCode
-from edi.ubl.parse import NS, SCHEMA_DIR, path_of, root_name
+from edi.ubl.parse import NS, SCHEMA_DIR, located, number_problem, path_of, root_name
 
 __all__ = ["RULES", "code_lists", "en16931_issues"]
 
@@ -142,11 +142,8 @@ class _Checker:
         node = self.node(el, path)
         if node is None or not (node.text or "").strip():
             return None
-        try:
-            value = Decimal(node.text.strip())
-        except InvalidOperation:
-            return None  # the XSD reports malformed decimals
-        return value if value.is_finite() else None
+        value, _ = number_problem(node.text.strip())
+        return value  # the XSD and the mapping (rule UBL-NUMBER) report unreadable or out-of-range numbers
 
 
 def en16931_issues(tree: etree._ElementTree | etree._Element) -> list[Issue]:
@@ -159,6 +156,11 @@ def en16931_issues(tree: etree._ElementTree | etree._Element) -> list[Issue]:
     kind = root_name(root)
     if kind not in ("Invoice", "CreditNote"):
         return []
+    with located():
+        return _check(root, kind)
+
+
+def _check(root: etree._Element, kind: str) -> list[Issue]:
     c = _Checker(root)
     lists = code_lists()
     line_tag = "cac:CreditNoteLine" if kind == "CreditNote" else "cac:InvoiceLine"

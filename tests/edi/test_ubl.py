@@ -1012,3 +1012,87 @@ def test_edifact_golden_messages_survive_a_trip_through_ubl(name: str) -> None:
     for line in lines:
         line.unit = rec20_unit(line.unit)
     assert second == first
+
+
+# --------------------------------------------------------------------------- cost and bounds
+
+
+def test_a_bad_unit_on_each_of_20000_lines_is_reported_in_linear_time() -> None:
+    import copy
+    import time
+
+    tree = invoice_tree()
+    first = tree.findall("cac:InvoiceLine", NS)[0]
+    anchor = first.getprevious()
+    for line in tree.findall("cac:InvoiceLine", NS):
+        tree.remove(line)
+    for number in reversed(range(20_000)):  # addnext: inserting by index would itself be quadratic
+        line = copy.deepcopy(first)
+        line.find("cbc:ID", NS).text = str(number + 1)
+        line.find("cbc:InvoicedQuantity", NS).set("unitCode", "PCE")
+        anchor.addnext(line)
+    data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    started = time.monotonic()
+    document, issues = parse_ubl(data)
+    elapsed = time.monotonic() - started
+    units = [issue for issue in issues if issue.rule == "BR-CL-23"]
+    assert len(units) == 20_000
+    assert units[0].path == "/Invoice/cac:InvoiceLine[1]/cbc:InvoicedQuantity/@unitCode"
+    assert units[-1].path == "/Invoice/cac:InvoiceLine[20000]/cbc:InvoicedQuantity/@unitCode"
+    assert document is not None and len(document.lines) == 20_000
+    assert elapsed < 10, elapsed
+
+
+def test_path_of_numbers_siblings_the_same_inside_and_outside_a_located_block() -> None:
+    from edi.ubl.parse import located
+
+    tree = invoice_tree()
+    nodes = [el for el in tree.iter() if isinstance(el.tag, str)]
+    outside = [path_of(el) for el in nodes]
+    with located():
+        inside = [path_of(el) for el in nodes]
+    assert inside == outside
+    assert "/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount" in inside
+
+
+def test_a_huge_digit_string_for_payment_days_is_a_located_error_not_a_hang() -> None:
+    import time
+
+    tree = invoice_tree()
+    set_text(tree, "cac:PaymentTerms/cac:SettlementPeriod/cbc:DurationMeasure", "9" * 1_000_000)
+    started = time.monotonic()
+    document, issues = parse_ubl(etree.tostring(tree), validate_schema=False)
+    assert time.monotonic() - started < 5
+    assert document is None
+    bad = [issue for issue in issues if issue.rule == "UBL-NUMBER"]
+    assert [(i.code, i.path) for i in bad] == [
+        (SyntaxCode.INVALID_VALUE, "/Invoice/cac:PaymentTerms/cac:SettlementPeriod/cbc:DurationMeasure")]
+    assert "more than 18 digits" in bad[0].message and "(1000000 characters)" in bad[0].message
+
+
+@pytest.mark.parametrize("text, why", [
+    ("1" * 41, "too long for a number"),
+    ("1" * 30, "too large"),
+    ("1E30", "too large"),
+])
+def test_an_amount_too_long_or_too_large_is_a_located_error(text: str, why: str) -> None:
+    tree = invoice_tree()
+    set_text(tree, "cac:LegalMonetaryTotal/cbc:AllowanceTotalAmount" if tree.find(
+        "cac:LegalMonetaryTotal/cbc:AllowanceTotalAmount", NS) is not None else "cac:InvoiceLine/cbc:LineExtensionAmount", text)
+    document, issues = parse_ubl(etree.tostring(tree))
+    assert document is None
+    bad = [issue for issue in issues if issue.rule == "UBL-NUMBER"]
+    assert len(bad) == 1 and why in bad[0].message
+    assert bad[0].path.startswith("/Invoice/cac:")
+    assert not [issue for issue in issues if "internal" in issue.message.lower()]
+
+
+def test_an_out_of_range_amount_the_mapping_does_not_read_is_reported_once() -> None:
+    tree = invoice_tree()
+    totals = tree.find("cac:LegalMonetaryTotal", NS)
+    allowance = etree.Element(f"{{{NS['cbc']}}}ChargeTotalAmount", currencyID="EUR")
+    allowance.text = "9" * 30
+    totals.find("cbc:TaxExclusiveAmount", NS).addnext(allowance)
+    _, issues = parse_ubl(etree.tostring(tree))
+    bad = [(issue.rule, issue.path) for issue in issues if issue.rule == "UBL-NUMBER"]
+    assert bad == [("UBL-NUMBER", "/Invoice/cac:LegalMonetaryTotal/cbc:ChargeTotalAmount")]
