@@ -478,6 +478,32 @@ def _open_counting(path: Any, on_progress: Any) -> Any:
     return (_CountingReader(handle, on_progress), handle) if on_progress else (handle, handle)
 
 
+def _read_ubl_file(path: Any, on_progress: Any) -> bytes | Issue:
+    """An XML file's bytes, or the Issue refusing it: the size is checked before it is read.
+
+    A regular file larger than the UBL limit is refused from its ``stat()``
+    size alone; anything else (a pipe, a device) is read up to one byte past
+    the limit, never further.
+    """
+    import os
+    import stat as _stat
+
+    from edi.ubl.safe import DEFAULT_MAX_BYTES
+
+    limit = DEFAULT_MAX_BYTES
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if _stat.S_ISREG(info.st_mode) and info.st_size > limit:
+            return Issue(f"document is {info.st_size} bytes, more than the limit of {limit}",
+                         code=SyntaxCode.UNSPECIFIED, path="/")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        return Issue(f"document is more than the limit of {limit} bytes", code=SyntaxCode.UNSPECIFIED, path="/")
+    if on_progress:
+        on_progress(len(data))
+    return data
+
+
 def translate_file(
     path: Any,
     *,
@@ -501,9 +527,9 @@ def translate_file(
         with open(path, "rb") as handle:
             head = handle.read(512)
         if detect_syntax(head) == "ubl":
-            data = path.read_bytes()
-            if on_progress:
-                on_progress(len(data))
+            data = _read_ubl_file(path, on_progress)
+            if isinstance(data, Issue):
+                return Translation(syntax="ubl", issues=[data])
             return translate(data, strictness=strictness, validate=validate)
         source, handle = _open_counting(path, on_progress)
     except OSError as exc:
@@ -531,9 +557,9 @@ def validate_file(path, *, strictness: Strictness = STRICT, on_progress=None) ->
     with open(path, "rb") as handle:
         head = handle.read(512)
     if detect_syntax(head) == "ubl":
-        data = path.read_bytes()
-        if on_progress:
-            on_progress(len(data))
+        data = _read_ubl_file(path, on_progress)
+        if isinstance(data, Issue):
+            return [data], 0
         translation = translate(data, strictness=strictness)
         return translation.all_issues(), len(translation.messages)
 

@@ -1096,3 +1096,46 @@ def test_an_out_of_range_amount_the_mapping_does_not_read_is_reported_once() -> 
     _, issues = parse_ubl(etree.tostring(tree))
     bad = [(issue.rule, issue.path) for issue in issues if issue.rule == "UBL-NUMBER"]
     assert bad == [("UBL-NUMBER", "/Invoice/cac:LegalMonetaryTotal/cbc:ChargeTotalAmount")]
+
+
+# --------------------------------------------------------------------------- files: size before reading
+
+
+def test_an_xml_file_over_the_limit_is_refused_from_its_size_without_being_read(tmp_path: Path) -> None:
+    from edi.translate import translate_file, validate_file
+    from edi.ubl.safe import DEFAULT_MAX_BYTES
+
+    big = tmp_path / "big.xml"
+    with open(big, "wb") as handle:
+        handle.write(b'<?xml version="1.0"?><Invoice>')
+        handle.truncate(DEFAULT_MAX_BYTES + 1)  # sparse: nothing on disk, but read_bytes() would allocate it all
+    read: list[int] = []
+    translation = translate_file(big, on_progress=read.append)
+    assert translation.syntax == "ubl" and not translation.messages
+    assert [issue.message for issue in translation.issues] == [
+        f"document is {DEFAULT_MAX_BYTES + 1} bytes, more than the limit of {DEFAULT_MAX_BYTES}"]
+    issues, count = validate_file(big, on_progress=read.append)
+    assert count == 0 and [issue.path for issue in issues] == ["/"] and "more than the limit" in issues[0].message
+    assert read == []
+
+
+def test_an_xml_stream_is_read_one_byte_past_the_limit_and_no_further(monkeypatch) -> None:
+    import edi.ubl.safe
+    from edi.translate import _read_ubl_file
+
+    monkeypatch.setattr(edi.ubl.safe, "DEFAULT_MAX_BYTES", 1000)
+    read: list[int] = []
+    refused = _read_ubl_file("/dev/zero", read.append)  # endless: only the bound stops it
+    assert isinstance(refused, Issue) and refused.message == "document is more than the limit of 1000 bytes"
+    assert read == []
+
+
+def test_an_xml_file_within_the_limit_is_translated(tmp_path: Path) -> None:
+    from edi.translate import translate_file
+
+    path = tmp_path / "order.xml"
+    path.write_bytes(render_ubl(sample_order()))
+    read: list[int] = []
+    translation = translate_file(path, on_progress=read.append)
+    assert [m.document for m in translation.messages] == [sample_order()]
+    assert read == [path.stat().st_size]
