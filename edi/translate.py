@@ -96,9 +96,15 @@ class Translation:
 
 
 def detect_syntax(data: bytes) -> str:
-    """``ubl`` for XML (first non-blank character ``<``), ``edifact`` otherwise."""
-    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return "ubl" if head.startswith(b"<") else "edifact"
+    """``ubl`` for XML, ``edifact`` otherwise.
+
+    XML is ``<`` after an optional byte-order mark and optional whitespace,
+    in UTF-8, UTF-16 or UTF-32 (:func:`edi.ubl.safe.sniff_encoding`), so a
+    UTF-16 document is read (and a hostile one refused) as XML.
+    """
+    from edi.ubl.safe import sniff_encoding
+
+    return "ubl" if sniff_encoding(data[:512]) is not None else "edifact"
 
 
 def in_segment_order(issues: Iterable[Issue]) -> list[Issue]:

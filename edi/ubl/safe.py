@@ -23,7 +23,7 @@ from lxml import etree
 
 from edi.errors import EdiError, Issue, SyntaxCode
 
-__all__ = ["DEFAULT_MAX_BYTES", "DTD_REFUSED", "parse_xml", "new_parser"]
+__all__ = ["DEFAULT_MAX_BYTES", "DTD_REFUSED", "parse_xml", "new_parser", "sniff_encoding"]
 
 DEFAULT_MAX_BYTES = 50_000_000
 DTD_REFUSED = "DTD/entity declarations are not accepted"
@@ -46,14 +46,55 @@ def new_parser() -> etree.XMLParser:
     )
 
 
+#: Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+_UNIT = {"utf-32-be": 4, "utf-32-le": 4, "utf-16-be": 2, "utf-16-le": 2, "utf-8": 1}
+
+
+def sniff_encoding(head: bytes) -> tuple[str, int] | None:
+    """``(encoding, BOM length)`` when ``head`` starts like an XML document, else None.
+
+    XML starts, after an optional byte-order mark (UTF-8, UTF-16 or UTF-32,
+    either byte order) and optional whitespace, with ``<``, in whichever of
+    those encodings the mark names or, without a mark, the bytes show (XML 1.0
+    appendix F, autodetection of character encodings). A mark alone is not
+    enough: some tools put a UTF-8 mark in front of EDIFACT.
+    """
+    candidates: tuple[str, ...] = ("utf-32-be", "utf-32-le", "utf-16-be", "utf-16-le", "utf-8")
+    start = 0
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            candidates, start = (encoding,), len(bom)
+            break
+    for encoding in candidates:
+        unit = _UNIT[encoding]
+        blank = {ch.encode(encoding) for ch in " \t\r\n"}
+        less = "<".encode(encoding)
+        for pos in range(start, len(head) - unit + 1, unit):
+            char = head[pos : pos + unit]
+            if char == less:
+                return encoding, start
+            if char not in blank:
+                break
+    return None
+
+
 def _head_text(data: bytes) -> str:
-    """The first 64 KiB as text, whatever the (declared or BOM) encoding."""
+    """The first 64 KiB as text, whatever the (BOM or detected) encoding."""
     head = data[:65536]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return head.decode("utf-16", errors="ignore")
-    if len(head) > 1 and (head[0] == 0 or head[1] == 0):
-        return head.decode("utf-16-be" if head[0] == 0 else "utf-16-le", errors="ignore")
-    return head.decode("latin-1")
+    found = sniff_encoding(head)
+    if found is None or found[0] == "utf-8":
+        return head.decode("latin-1")
+    encoding, bom = found
+    unit = _UNIT[encoding]
+    body = head[bom:]
+    return body[: len(body) - len(body) % unit].decode(encoding, errors="ignore")
 
 
 def _refuse(message: str, code: str = SyntaxCode.NOT_SUPPORTED_IN_POSITION, line: int | None = None) -> EdiError:

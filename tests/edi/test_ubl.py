@@ -1139,3 +1139,47 @@ def test_an_xml_file_within_the_limit_is_translated(tmp_path: Path) -> None:
     translation = translate_file(path, on_progress=read.append)
     assert [m.document for m in translation.messages] == [sample_order()]
     assert read == [path.stat().st_size]
+
+
+# --------------------------------------------------------------------------- UTF-16 and UTF-32 XML
+
+
+def _encoded(xml: bytes, encoding: str) -> bytes:
+    text = xml.decode()
+    for declared in ('<?xml version="1.0"?>', "<?xml version='1.0' encoding='UTF-8'?>"):
+        text = text.replace(declared, f"<?xml version='1.0' encoding='{encoding.upper()[:6]}'?>")
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-le"])
+def test_a_hostile_utf16_or_utf32_file_is_refused_as_xml_by_translate(encoding: str) -> None:
+    from edi.translate import detect_syntax, translate
+
+    data = _encoded(XXE_FILE, encoding)
+    assert detect_syntax(data) == "ubl"
+    translation = translate(data)
+    assert translation.syntax == "ubl"
+    issues = translation.all_issues()
+    assert issues and all(DTD_REFUSED in issue.message for issue in issues), [i.format() for i in issues]
+    assert not [issue for issue in issues if "EDIFACT" in issue.message]
+    assert passwd_marker() not in "\n".join(issue.format() for issue in issues)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_genuine_utf16_or_utf32_order_is_translated(encoding: str) -> None:
+    from edi.translate import translate
+
+    data = _encoded(render_ubl(sample_order()), encoding)
+    translation = translate(data)
+    assert translation.syntax == "ubl" and translation.ok, [i.format() for i in translation.all_issues()]
+    assert [m.document for m in translation.messages] == [sample_order()]
+
+
+def test_utf8_mark_in_front_of_edifact_stays_edifact_and_whitespace_before_xml_is_allowed() -> None:
+    from edi.translate import detect_syntax
+
+    assert detect_syntax(b"\xef\xbb\xbfUNA:+.? 'UNB+UNOC:3+X+Y'") == "edifact"
+    assert detect_syntax(b"\xef\xbb\xbf \r\n<Order/>") == "ubl"
+    assert detect_syntax(" \n<Order/>".encode("utf-16-le")) == "ubl"  # no mark: told by the bytes
+    assert detect_syntax("\t<Order/>".encode("utf-32-be")) == "ubl"
+    assert detect_syntax("UNB+UNOC:3".encode("utf-16")) == "edifact"
