@@ -234,17 +234,24 @@ class _UploadHandle(paramiko.SFTPHandle):
         super().__init__()
         self.jail, self.name, self.temp, self.fd = jail, name, temp, fd
         self.size = 0
+        self.failed: str | None = None  # why a write failed: the upload is then discarded at close
 
     def read(self, offset: int, length: int) -> int:
         return SFTP_PERMISSION_DENIED
 
     def write(self, offset: int, data: bytes) -> int:
+        """Write a block; after any failed write the whole upload is void (close discards it)."""
+        if self.failed is not None:
+            return SFTP_FAILURE
         end = offset + len(data)
-        if end > self.jail.mailbox.max_upload_bytes:
+        limit = self.jail.mailbox.max_upload_bytes
+        if end > limit:
+            self.failed = f"upload is larger than the mailbox limit of {limit} bytes"
             return SFTP_FAILURE
         try:
             os.pwrite(self.fd, data, offset)
         except OSError as exc:
+            self.failed = f"write failed at offset {offset}: {os.strerror(exc.errno or 0)}"
             return paramiko.SFTPServer.convert_errno(exc.errno)
         self.size = max(self.size, end)
         return SFTP_OK
@@ -264,6 +271,10 @@ class _UploadHandle(paramiko.SFTPHandle):
                 log.warning("discarding incomplete upload %s/in/%s", self.jail.code, self.name)
                 os.unlink(self.temp)
                 return
+            if self.failed is not None:  # a write was refused: what is on disk is a cut-off file
+                log.warning("discarding failed upload %s/in/%s: %s", self.jail.code, self.name, self.failed)
+                os.unlink(self.temp)
+                raise UploadRefused(f"upload not accepted: {self.failed}; nothing was stored, send it again")
             self.jail.finish_upload(self.name, self.temp)
         finally:
             os.close(fd)

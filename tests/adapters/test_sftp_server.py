@@ -249,3 +249,80 @@ def test_many_connections_at_once(mailbox):
     assert errors == []
     assert sorted(n for _, n, _ in mailbox.hub.uploads) == sorted(f"O_{i}.edi" for i in range(6))
 
+
+
+@pytest.fixture
+def small_mailbox(tmp_path):
+    """A mailbox with a 100,000-byte upload limit, password login for ACME."""
+    hub = Hub()
+    accounts = {"acme": MailboxAccount("ACME", password_hash=PasswordHasher().hash(PASSWORD))}
+    server = MailboxServer("127.0.0.1", 0, tmp_path / "keys" / "host_ed25519", accounts.get, hub.on_upload,
+                           tmp_path / "mailboxes", max_upload_bytes=100_000)
+    server.start()
+    server.hub = hub  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("name", ["big.edi", "big.edi.part"])
+def test_upload_over_the_limit_fails_and_nothing_is_stored(small_mailbox, name):
+    t, sftp = raw_client(small_mailbox)
+    try:
+        fh = sftp.open(f"/in/{name}", "wb")
+        with pytest.raises(IOError):
+            for i in range(30):  # 300,000 bytes in 10,000-byte writes
+                fh.write(b"x" * 10_000)
+                fh.flush()
+        with pytest.raises(IOError, match="larger than the mailbox limit of 100000 bytes"):
+            _close_strictly(fh)
+        if name.endswith(".part"):  # the temp name is gone too: the rename finds nothing to hand over
+            with pytest.raises(IOError):
+                sftp.posix_rename(f"/in/{name}", "/in/big.edi")
+    finally:
+        t.close()
+    assert small_mailbox.hub.uploads == []
+    assert os.listdir(small_mailbox.root / "ACME" / "in") == []
+
+
+def test_upload_that_hits_a_full_disk_is_discarded(mailbox, monkeypatch):
+    real_pwrite = os.pwrite
+
+    def pwrite(fd: int, data: bytes, offset: int) -> int:
+        if offset >= 20_000:
+            raise OSError(28, os.strerror(28))  # ENOSPC
+        return real_pwrite(fd, data, offset)
+
+    t, sftp = raw_client(mailbox)
+    try:
+        fh = sftp.open("/in/full.edi", "wb")
+        monkeypatch.setattr(os, "pwrite", pwrite)
+        with pytest.raises(IOError):
+            for _ in range(10):
+                fh.write(b"y" * 10_000)
+                fh.flush()
+        with pytest.raises(IOError, match="No space left on device"):
+            _close_strictly(fh)
+    finally:
+        monkeypatch.undo()
+        t.close()
+    assert mailbox.hub.uploads == []
+    assert os.listdir(mailbox.root / "ACME" / "in") == []
+
+
+@pytest.mark.skipif(SFTP_CLI is None or SSHPASS is None, reason="sftp or sshpass not installed (Debian packages openssh-client, sshpass)")
+def test_openssh_cli_upload_over_the_limit_fails_and_nothing_is_stored(small_mailbox, tmp_path):
+    src = tmp_path / "ORDERS_BIG.edi"
+    src.write_bytes(b"z" * 300_000)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{small_mailbox.port} {small_mailbox.host_key_line}\n")
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {src} /in/ORDERS_BIG.edi\n")
+    res = subprocess.run(
+        [SSHPASS, "-e", SFTP_CLI, "-P", str(small_mailbox.port), "-o", "StrictHostKeyChecking=yes",
+         "-o", f"UserKnownHostsFile={known}", "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password",
+         "-o", "BatchMode=no", "-b", str(batch), "acme@127.0.0.1"],  # (-b alone would turn password login off)
+        capture_output=True, text=True, timeout=30, env={**os.environ, "SSHPASS": PASSWORD},
+    )
+    assert res.returncode != 0 and "Failure" in res.stderr, res.stderr
+    assert small_mailbox.hub.uploads == []
+    assert os.listdir(small_mailbox.root / "ACME" / "in") == []
