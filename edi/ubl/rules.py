@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import json
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from lxml import etree
 
@@ -107,8 +107,13 @@ def code_lists() -> dict[str, frozenset[str]]:
     return {name: frozenset(codes) for name, codes in data.items()}
 
 
+#: Every amount read is below 10**18 (edi.ubl.parse.number_problem), so sums and products of two
+#: of them, rounded to cents, fit in 60 digits: rounding can never raise InvalidOperation.
+_WIDE = Context(prec=60)
+
+
 def _round(value: Decimal) -> Decimal:
-    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP, context=_WIDE)
 
 
 class _Checker:

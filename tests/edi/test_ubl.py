@@ -1183,3 +1183,17 @@ def test_utf8_mark_in_front_of_edifact_stays_edifact_and_whitespace_before_xml_i
     assert detect_syntax(" \n<Order/>".encode("utf-16-le")) == "ubl"  # no mark: told by the bytes
     assert detect_syntax("\t<Order/>".encode("utf-32-be")) == "ubl"
     assert detect_syntax("UNB+UNOC:3".encode("utf-16")) == "edifact"
+
+
+def test_the_largest_accepted_amounts_and_rates_give_rule_errors_not_internal_errors() -> None:
+    from edi.translate import translate
+
+    tree = invoice_tree()
+    big = "9" * 17 + ".99"
+    set_text(tree, "cac:TaxTotal/cac:TaxSubtotal[1]/cbc:TaxableAmount", big)
+    set_text(tree, "cac:TaxTotal/cac:TaxSubtotal[1]/cac:TaxCategory/cbc:Percent", "9" * 17)
+    issues = translate(etree.tostring(tree, xml_declaration=True, encoding="UTF-8")).all_issues()
+    rules = {issue.rule for issue in issues}
+    assert {"BR-S-08", "BR-S-09"} <= rules, [i.format() for i in issues]
+    assert all(issue.path for issue in issues)
+    assert "UBL-NUMBER" not in rules
