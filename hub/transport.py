@@ -8,6 +8,7 @@ kept before the POST, so that every retry resends under it).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from sqlalchemy import select
@@ -64,9 +65,17 @@ def poll_channel(session_factory: sessionmaker[Session], settings: Settings, cha
     """Fetch complete files from one channel; store and commit each, then confirm it at the source.
 
     Whatever goes wrong with this channel (a bad setting, a transport error, a
-    file that cannot be archived) is written to ``channel.last_error`` and
-    logged; it never escapes, so the other channels are still polled. Files
-    stored before the failure stay stored.
+    file that cannot be read or archived, a file the adapter skipped) is
+    written to ``channel.last_error`` and logged; it never escapes, so the
+    other channels are still polled. Files stored before the failure stay
+    stored.
+
+    A file is stored with ``receipt["source_confirmed"] = False`` and marked
+    True once the adapter confirmed it. A file still at the source that was
+    stored before for this channel under the same name with the same bytes
+    and is not confirmed yet (its archiving failed, or the poll stopped
+    between the commit and the confirm) is not stored again: only the
+    confirm is retried.
     """
     with session_factory() as session:
         channel = session.get(Channel, channel_id)
@@ -74,29 +83,53 @@ def poll_channel(session_factory: sessionmaker[Session], settings: Settings, cha
             return 0
         where = f"{channel.partner.code if channel.partner else channel.partner_id}/{channel.name}"
         count = 0
+        problems: list[str] = []
         try:
             adapter = adapter_for(channel, settings)
             for file in adapter.fetch():
-                message = receive(session, data=file.data, actor=actor, partner=channel.partner, channel=channel,
-                                  filename=file.name, receipt={"source": file.meta})
-                session.commit()
-                count += 1
+                message = _stored_unconfirmed(session, channel.id, file.name, hashlib.sha256(file.data).hexdigest())
+                if message is None:
+                    message = receive(session, data=file.data, actor=actor, partner=channel.partner, channel=channel,
+                                      filename=file.name, receipt={"source": file.meta, "source_confirmed": False})
+                    session.commit()
+                    count += 1
                 try:
                     adapter.confirm(file)
-                except Exception as exc:
-                    raise TransportError(f"{file.name} is stored as message {message.id}, but could not be "
-                                         f"removed or archived at the source: {_reason(exc)}") from exc
-            channel.last_error = None
+                except Exception as exc:  # kept on the channel; the next poll retries the confirm only
+                    problems.append(f"{file.name} is stored as message {message.id}, but could not be "
+                                    f"removed or archived at the source: {_reason(exc)}")
+                    continue
+                message.receipt = {**(message.receipt or {}), "source_confirmed": True}
+                session.commit()
+            problems.extend(getattr(adapter, "skipped", ()))
+            channel.last_error = "; ".join(problems) if problems else None
+            if problems:
+                log.warning("polling %s: %s", where, channel.last_error)
         except Exception as exc:  # the boundary: one channel's failure is stored on it, never stops the others
             session.rollback()
             channel = session.get(Channel, channel_id)
             assert channel is not None
-            channel.last_error = _reason(exc)
+            channel.last_error = "; ".join([*problems, _reason(exc)])
             log.warning("polling %s failed: %s", where, channel.last_error,
                         exc_info=not isinstance(exc, (TransportError, ValueError)))
         channel.last_poll_at = utcnow()
         session.commit()
         return count
+
+
+def _stored_unconfirmed(session: Session, channel_id: int, name: str, sha256: str) -> Message | None:
+    """The message this channel already stored from the file ``name`` with these bytes, not yet confirmed at the
+    source; None when there is none (looked up through the content_hash index)."""
+    stmt = (
+        select(Message)
+        .where(Message.content_hash == sha256, Message.channel_id == channel_id, Message.direction == "in",
+               Message.filename == name)
+        .order_by(Message.id.desc())
+    )
+    for message in session.scalars(stmt):
+        if (message.receipt or {}).get("source_confirmed") is False:
+            return message
+    return None
 
 
 def _reason(exc: BaseException) -> str:

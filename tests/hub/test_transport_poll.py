@@ -83,8 +83,25 @@ def test_a_file_that_cannot_be_archived_stays_stored_and_the_error_is_recorded(h
     assert (first_in / "ORDERS_A.edi").exists(), "left at the source, to be archived by a later poll"
     assert not (hub_env.inbound / "ORDERS_B.edi").exists()
 
-    # the archive is fixed: the next poll clears the error
+    # later polls retry the archiving only: the file is not stored again, the error stays
+    for _ in range(2):
+        assert poll_all(hub_env.session_factory, hub_env.settings, actor="test") == 0
+        with hub_env.session_factory() as session:
+            assert session.scalar(select(func.count()).select_from(Message)) == 2
+            assert "ORDERS_A.edi is stored as message" in session.get(Channel, broken_id).last_error
+    assert (first_in / "ORDERS_A.edi").exists()
+
+    # the archive is fixed: the next poll archives the file, stores nothing new and clears the error
     blocked.unlink()
-    poll_all(hub_env.session_factory, hub_env.settings, actor="test")
+    assert poll_all(hub_env.session_factory, hub_env.settings, actor="test") == 0
     with hub_env.session_factory() as session:
         assert session.get(Channel, broken_id).last_error is None
+        assert session.scalar(select(func.count()).select_from(Message)) == 2
+        stored = session.scalar(select(Message).where(Message.filename == "ORDERS_A.edi"))
+        assert stored.receipt["source_confirmed"] is True
+    assert not (first_in / "ORDERS_A.edi").exists()
+    assert (blocked / "ORDERS_A.edi").read_bytes() == orders_bytes
+
+    # the same file sent again after it was archived is a new delivery: stored (the pipeline judges duplicates)
+    (first_in / "ORDERS_A.edi").write_bytes(orders_bytes)
+    assert poll_all(hub_env.session_factory, hub_env.settings, actor="test") == 1
