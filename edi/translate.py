@@ -335,17 +335,24 @@ def render_edifact(
     prepared: _dt.datetime | None = None,
     test: bool = False,
     ack_requested: bool = False,
+    fold_text: bool = False,
 ) -> bytes:
     """An interchange holding ``documents`` (message references 1..n).
 
     ``subset`` EANCOM marks each message with the GS1 association code for its
     type and directory (EAN008 for ORDERS D96A...); UN marks none.
+    ``fold_text`` folds every free-text value (descriptions, names, addresses,
+    notes, reasons: see :data:`FREE_TEXT_FIELDS`) to what ``charset`` can carry
+    (:func:`edi.charsets_fold.fold_to_charset`) instead of refusing the
+    interchange; identifiers, codes and numbers are never changed.
     """
     from edi import syntax
     from edi.edifact import document_to_message
 
     if subset not in ("EANCOM", "UN"):
         raise EdiError(f"unknown subset {subset!r}; use EANCOM or UN")
+    if fold_text:
+        documents = [_fold_free_text(document, charset) for document in documents]
     messages = [
         document_to_message(document, reference=str(number), directory=directory)
         if subset == "EANCOM"
@@ -366,6 +373,31 @@ def render_edifact(
         test=test,
         ack_requested=ack_requested,
     )
+
+
+#: Names of the canonical documents' free-text fields (str, or a list of str): folded by
+#: ``render_edifact(fold_text=True)``.
+FREE_TEXT_FIELDS = frozenset({"description", "name", "street", "city", "contact", "carrier", "reason", "notes"})
+
+
+def _fold_free_text(value: Any, charset: str) -> Any:
+    """A copy of the document (dataclass) ``value`` with its free-text fields folded to ``charset``."""
+    from edi.charsets_fold import fold_to_charset
+
+    if isinstance(value, list):
+        return [_fold_free_text(v, charset) for v in value]
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return value
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(value):
+        current = getattr(value, f.name)
+        if f.name in FREE_TEXT_FIELDS and isinstance(current, str):
+            changes[f.name] = fold_to_charset(current, charset)
+        elif f.name in FREE_TEXT_FIELDS and isinstance(current, list):
+            changes[f.name] = [fold_to_charset(v, charset) if isinstance(v, str) else v for v in current]
+        elif isinstance(current, list) or dataclasses.is_dataclass(current):
+            changes[f.name] = _fold_free_text(current, charset)
+    return dataclasses.replace(value, **changes) if changes else value
 
 
 #: A character XML 1.0 does not allow (its production 2, Char: #x9 | #xA | #xD | [#x20-#xD7FF]
