@@ -335,10 +335,19 @@ def _despatch_advice(doc: DespatchAdvice, customization: str | None) -> bytes:
     return w.tostring()
 
 
-def _tax_category(w: _Writer, parent: etree._Element, tag: str, category: str, rate: Decimal | None) -> None:
+#: VAT category -> the CEF VATEX exemption reason code that says the same (BT-121, EN 16931 BR-AE-10,
+#: BR-IC-10, BR-G-10, BR-O-10). "Exempt" (E) has no such code: its reason depends on the article applied.
+VATEX_FOR_CATEGORY = {"AE": "VATEX-EU-AE", "K": "VATEX-EU-IC", "G": "VATEX-EU-G", "O": "VATEX-EU-O"}
+
+
+def _tax_category(
+    w: _Writer, parent: etree._Element, tag: str, category: str, rate: Decimal | None, *, breakdown: bool = False
+) -> None:
     el = w.add(parent, tag)
     w.add(el, "cbc:ID", category)
     w.opt(el, "cbc:Percent", rate)
+    if breakdown:
+        w.opt(el, "cbc:TaxExemptionReasonCode", VATEX_FOR_CATEGORY.get(category))
     w.add(w.add(el, "cac:TaxScheme"), "cbc:ID", "VAT")
 
 
@@ -405,7 +414,7 @@ def _invoice(doc: Invoice, customization: str | None) -> bytes:
         el = w.add(tax, "cac:TaxSubtotal")
         w.amount(el, "cbc:TaxableAmount", sub.taxable_amount)
         w.amount(el, "cbc:TaxAmount", sub.tax_amount)
-        _tax_category(w, el, "cac:TaxCategory", sub.category, sub.rate)
+        _tax_category(w, el, "cac:TaxCategory", sub.category, sub.rate, breakdown=True)
     totals = w.add(w.root, "cac:LegalMonetaryTotal")
     w.amount(totals, "cbc:LineExtensionAmount", doc.line_total)
     w.amount(totals, "cbc:TaxExclusiveAmount", doc.taxable_total)

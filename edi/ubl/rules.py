@@ -14,17 +14,26 @@ What is checked (all "fatal" in EN 16931, so reported as errors):
 * mandatory content: BR-01 .. BR-16, BR-21 .. BR-27, BR-45 .. BR-48, BR-CO-18,
   BR-CO-25, BR-CO-26 (a seller identifier), BR-S-02 (a seller VAT or tax
   registration identifier when a line is standard rated);
-* arithmetic: BR-CO-10, BR-CO-13, BR-CO-14, BR-CO-15, BR-CO-16, BR-S-05,
-  BR-S-08, BR-S-09, BR-Z-09, BR-E-09 (amounts compared after rounding to two
+* arithmetic: BR-CO-10, BR-CO-11, BR-CO-12, BR-CO-13, BR-CO-14, BR-CO-15, BR-CO-16, BR-S-05,
+  BR-S-08, BR-S-09 (amounts compared after rounding to two
   decimals; the per-rate VAT rules allow the +-1 tolerance EN 16931 allows);
 * code lists: BR-CL-01 (UNTDID 1001 invoice types), BR-CL-03 / BR-CL-04
   (ISO 4217), BR-CL-10 (ISO 6523 ICD), BR-CL-14 (ISO 3166-1), BR-CL-17 /
   BR-CL-18 (UNCL 5305), BR-CL-23 (UN/ECE Rec. 20 and 21 units; note that
   EDIFACT's ``PCE`` is not among them: it is kept as given and reported),
-  BR-CL-25 (CEF EAS schemes of every EndpointID that states one).
+  BR-CL-25 (CEF EAS schemes of every EndpointID that states one);
+* VAT categories other than standard (``_vat_categories``): AE reverse charge
+  (BR-AE-01 .. 10), K intra-community supply (BR-IC-01 .. 12), G export
+  (BR-G-01 .. 10), O not subject to VAT (BR-O-01 .. 14), Z zero rated
+  (BR-Z-01 .. 10), E exempt (BR-E-01 .. 10): one breakdown per category used,
+  the VAT identifiers each needs (or, for O, must not have), rate 0 (O: no
+  rate), taxable amount = lines - allowances + charges of the category, tax
+  amount 0, an exemption reason (Z: none). Rendering writes the CEF VATEX code
+  for AE, K, G and O; an exempt (E) breakdown needs the reason the canonical
+  document does not hold, so a rendered E invoice reports BR-E-10.
 
 Not checked: allowances/charges rules beyond the totals (BR-31 .. BR-44:
-reasons and VAT categories of each allowance/charge), exemption reasons (BR-E-10 and kin), payment means,
+reasons and VAT categories of each allowance/charge), payment means,
 and the Peppol-specific PEPPOL-EN16931-R rules.
 """
 
@@ -84,6 +93,70 @@ RULES: dict[str, str] = {
     "BR-S-09": "The VAT category tax amount (BT-117) for 'Standard rated' shall equal the taxable amount (BT-116) multiplied by the rate (BT-119)",
     "BR-Z-09": "The VAT category tax amount (BT-117) for 'Zero rated' shall equal 0",
     "BR-E-09": "The VAT category tax amount (BT-117) for 'Exempt from VAT' shall equal 0",
+    "BR-CO-11": "Sum of allowances on document level (BT-107) = sum of the document level allowance amounts (BT-92)",
+    "BR-CO-12": "Sum of charges on document level (BT-108) = sum of the document level charge amounts (BT-99)",
+    "BR-AE-01": "An Invoice with a line, document level allowance or charge in VAT category 'Reverse charge' shall contain exactly one VAT breakdown (BG-23) with that category",
+    "BR-AE-02": "An Invoice with an Invoice line in VAT category 'Reverse charge' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48) or legal registration identifier (BT-47)",
+    "BR-AE-03": "An Invoice with a document level allowance in VAT category 'Reverse charge' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48) or legal registration identifier (BT-47)",
+    "BR-AE-04": "An Invoice with a document level charge in VAT category 'Reverse charge' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48) or legal registration identifier (BT-47)",
+    "BR-AE-05": "In an Invoice line in VAT category 'Reverse charge' the Invoiced item VAT rate (BT-152) shall be 0",
+    "BR-AE-06": "In a document level allowance in VAT category 'Reverse charge' the VAT rate (BT-96) shall be 0",
+    "BR-AE-07": "In a document level charge in VAT category 'Reverse charge' the VAT rate (BT-103) shall be 0",
+    "BR-AE-08": "In a VAT breakdown in VAT category 'Reverse charge' the taxable amount (BT-116) shall equal the sum of the line net amounts minus document level allowances plus document level charges in that category",
+    "BR-AE-09": "The VAT category tax amount (BT-117) in a VAT breakdown in VAT category 'Reverse charge' shall equal 0",
+    "BR-AE-10": "A VAT breakdown in VAT category 'Reverse charge' shall have a VAT exemption reason code (BT-121) or text (BT-120)",
+    "BR-IC-01": "An Invoice with a line, document level allowance or charge in VAT category 'Intra-community supply' shall contain exactly one VAT breakdown (BG-23) with that category",
+    "BR-IC-02": "An Invoice with an Invoice line in VAT category 'Intra-community supply' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48)",
+    "BR-IC-03": "An Invoice with a document level allowance in VAT category 'Intra-community supply' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48)",
+    "BR-IC-04": "An Invoice with a document level charge in VAT category 'Intra-community supply' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48)",
+    "BR-IC-05": "In an Invoice line in VAT category 'Intra-community supply' the Invoiced item VAT rate (BT-152) shall be 0",
+    "BR-IC-06": "In a document level allowance in VAT category 'Intra-community supply' the VAT rate (BT-96) shall be 0",
+    "BR-IC-07": "In a document level charge in VAT category 'Intra-community supply' the VAT rate (BT-103) shall be 0",
+    "BR-IC-08": "In a VAT breakdown in VAT category 'Intra-community supply' the taxable amount (BT-116) shall equal the sum of the line net amounts minus document level allowances plus document level charges in that category",
+    "BR-IC-09": "The VAT category tax amount (BT-117) in a VAT breakdown in VAT category 'Intra-community supply' shall equal 0",
+    "BR-IC-10": "A VAT breakdown in VAT category 'Intra-community supply' shall have a VAT exemption reason code (BT-121) or text (BT-120)",
+    "BR-G-01": "An Invoice with a line, document level allowance or charge in VAT category 'Export outside the EU' shall contain exactly one VAT breakdown (BG-23) with that category",
+    "BR-G-02": "An Invoice with an Invoice line in VAT category 'Export outside the EU' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-G-03": "An Invoice with a document level allowance in VAT category 'Export outside the EU' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-G-04": "An Invoice with a document level charge in VAT category 'Export outside the EU' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-G-05": "In an Invoice line in VAT category 'Export outside the EU' the Invoiced item VAT rate (BT-152) shall be 0",
+    "BR-G-06": "In a document level allowance in VAT category 'Export outside the EU' the VAT rate (BT-96) shall be 0",
+    "BR-G-07": "In a document level charge in VAT category 'Export outside the EU' the VAT rate (BT-103) shall be 0",
+    "BR-G-08": "In a VAT breakdown in VAT category 'Export outside the EU' the taxable amount (BT-116) shall equal the sum of the line net amounts minus document level allowances plus document level charges in that category",
+    "BR-G-09": "The VAT category tax amount (BT-117) in a VAT breakdown in VAT category 'Export outside the EU' shall equal 0",
+    "BR-G-10": "A VAT breakdown in VAT category 'Export outside the EU' shall have a VAT exemption reason code (BT-121) or text (BT-120)",
+    "BR-O-01": "An Invoice with a line, document level allowance or charge in VAT category 'Not subject to VAT' shall contain exactly one VAT breakdown (BG-23) with that category",
+    "BR-O-02": "An Invoice with a line in VAT category 'Not subject to VAT' shall not contain the Seller VAT identifier (BT-31), the Seller tax representative VAT identifier (BT-63) or the Buyer VAT identifier (BT-48)",
+    "BR-O-05": "An Invoice line in VAT category 'Not subject to VAT' shall not contain an Invoiced item VAT rate (BT-152)",
+    "BR-O-06": "A document level allowance in VAT category 'Not subject to VAT' shall not contain a VAT rate (BT-96)",
+    "BR-O-07": "A document level charge in VAT category 'Not subject to VAT' shall not contain a VAT rate (BT-103)",
+    "BR-O-11": "An Invoice with a VAT breakdown in VAT category 'Not subject to VAT' shall not contain other VAT breakdown groups (BG-23)",
+    "BR-O-12": "An Invoice with a VAT breakdown in VAT category 'Not subject to VAT' shall not contain an Invoice line in another VAT category (BT-151)",
+    "BR-O-13": "An Invoice with a VAT breakdown in VAT category 'Not subject to VAT' shall not contain a document level allowance in another VAT category (BT-95)",
+    "BR-O-14": "An Invoice with a VAT breakdown in VAT category 'Not subject to VAT' shall not contain a document level charge in another VAT category (BT-102)",
+    "BR-O-08": "In a VAT breakdown in VAT category 'Not subject to VAT' the taxable amount (BT-116) shall equal the sum of the line net amounts minus document level allowances plus document level charges in that category",
+    "BR-O-09": "The VAT category tax amount (BT-117) in a VAT breakdown in VAT category 'Not subject to VAT' shall equal 0",
+    "BR-O-10": "A VAT breakdown in VAT category 'Not subject to VAT' shall have a VAT exemption reason code (BT-121) or text (BT-120)",
+    "BR-Z-01": "An Invoice with a line, document level allowance or charge in VAT category 'Zero rated' shall contain exactly one VAT breakdown (BG-23) with that category",
+    "BR-Z-02": "An Invoice with an Invoice line in VAT category 'Zero rated' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-Z-03": "An Invoice with a document level allowance in VAT category 'Zero rated' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-Z-04": "An Invoice with a document level charge in VAT category 'Zero rated' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-Z-05": "In an Invoice line in VAT category 'Zero rated' the Invoiced item VAT rate (BT-152) shall be 0",
+    "BR-Z-06": "In a document level allowance in VAT category 'Zero rated' the VAT rate (BT-96) shall be 0",
+    "BR-Z-07": "In a document level charge in VAT category 'Zero rated' the VAT rate (BT-103) shall be 0",
+    "BR-Z-08": "In a VAT breakdown in VAT category 'Zero rated' the taxable amount (BT-116) shall equal the sum of the line net amounts minus document level allowances plus document level charges in that category",
+    "BR-Z-10": "A VAT breakdown in VAT category 'Zero rated' shall not have a VAT exemption reason code (BT-121) or text (BT-120)",
+    "BR-E-01": "An Invoice with a line, document level allowance or charge in VAT category 'Exempt from VAT' shall contain exactly one VAT breakdown (BG-23) with that category",
+    "BR-E-02": "An Invoice with an Invoice line in VAT category 'Exempt from VAT' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-E-03": "An Invoice with a document level allowance in VAT category 'Exempt from VAT' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-E-04": "An Invoice with a document level charge in VAT category 'Exempt from VAT' shall contain the Seller VAT identifier (BT-31) or the Seller tax representative VAT identifier (BT-63)",
+    "BR-E-05": "In an Invoice line in VAT category 'Exempt from VAT' the Invoiced item VAT rate (BT-152) shall be 0",
+    "BR-E-06": "In a document level allowance in VAT category 'Exempt from VAT' the VAT rate (BT-96) shall be 0",
+    "BR-E-07": "In a document level charge in VAT category 'Exempt from VAT' the VAT rate (BT-103) shall be 0",
+    "BR-E-08": "In a VAT breakdown in VAT category 'Exempt from VAT' the taxable amount (BT-116) shall equal the sum of the line net amounts minus document level allowances plus document level charges in that category",
+    "BR-E-10": "A VAT breakdown in VAT category 'Exempt from VAT' shall have a VAT exemption reason code (BT-121) or text (BT-120)",
+    "BR-IC-11": "In an Invoice with a VAT breakdown in VAT category 'Intra-community supply' the Actual delivery date (BT-72) or the Invoicing period (BG-14) shall not be blank",
+    "BR-IC-12": "In an Invoice with a VAT breakdown in VAT category 'Intra-community supply' the Deliver to country code (BT-80) shall not be blank",
     "BR-CL-01": "The document type code MUST be coded by the invoice and credit note related code lists of UNTDID 1001",
     "BR-CL-03": "currencyID MUST be coded using ISO code list 4217 alpha-3",
     "BR-CL-04": "Invoice currency code MUST be coded using ISO code list 4217 alpha-3",
@@ -149,6 +222,129 @@ class _Checker:
             return None
         value, _ = number_problem(node.text.strip())
         return value  # the XSD and the mapping (rule UBL-NUMBER) report unreadable or out-of-range numbers
+
+
+#: VAT category (UNCL 5305) -> the prefix of its EN 16931 rules, for the categories checked by _vat_categories.
+_CATEGORY_RULES = {"AE": "BR-AE", "K": "BR-IC", "G": "BR-G", "O": "BR-O", "Z": "BR-Z", "E": "BR-E"}
+
+
+def _vat_id(c: _Checker, party: etree._Element | None) -> etree._Element | None:
+    """The party's VAT identifier (PartyTaxScheme/CompanyID under the VAT tax scheme), if any."""
+    if party is None:
+        return None
+    for scheme in party.findall("cac:PartyTaxScheme", NS):
+        company = c.node(scheme, "cbc:CompanyID")
+        tax = c.node(scheme, "cac:TaxScheme/cbc:ID")
+        if company is not None and (company.text or "").strip() and (tax is None or (tax.text or "").strip() == "VAT"):
+            return company
+    return None
+
+
+def _vat_categories(
+    c: _Checker, root: etree._Element, lines: list[etree._Element], subtotals: list[etree._Element],
+    seller: etree._Element | None, buyer: etree._Element | None,
+) -> None:
+    """The per-category rules of EN 16931 for AE (BR-AE), K (BR-IC), G (BR-G), O (BR-O), Z (BR-Z) and E (BR-E).
+
+    Each rule is reported once, at the first element that breaks it: a
+    missing identifier is one cause however many lines need it.
+    """
+    def text(el: etree._Element | None) -> str:
+        return (el.text or "").strip() if el is not None else ""
+
+    # (element, kind, category, rate element, signed amount): kind 0 line, 1 allowance, 2 charge
+    uses: list[tuple[etree._Element, int, str, etree._Element | None, Decimal]] = []
+    for line in lines:
+        category = text(c.node(line, "cac:Item/cac:ClassifiedTaxCategory/cbc:ID"))
+        uses.append((line, 0, category, c.node(line, "cac:Item/cac:ClassifiedTaxCategory/cbc:Percent"),
+                     c.amount(line, "cbc:LineExtensionAmount") or Decimal(0)))
+    for charge in root.findall("cac:AllowanceCharge", NS):
+        is_charge = text(c.node(charge, "cbc:ChargeIndicator")) in ("true", "1")
+        value = c.amount(charge, "cbc:Amount") or Decimal(0)
+        uses.append((charge, 2 if is_charge else 1, text(c.node(charge, "cac:TaxCategory/cbc:ID")),
+                     c.node(charge, "cac:TaxCategory/cbc:Percent"), value if is_charge else -value))
+    breakdowns: dict[str, list[etree._Element]] = {}
+    for sub in subtotals:
+        breakdowns.setdefault(text(c.node(sub, "cac:TaxCategory/cbc:ID")), []).append(sub)
+
+    seller_vat = _vat_id(c, seller)
+    if seller_vat is None:
+        seller_vat = _vat_id(c, c.node(root, "cac:TaxRepresentativeParty"))
+    buyer_vat = _vat_id(c, buyer)
+    buyer_legal = c.has(buyer, "cac:PartyLegalEntity/cbc:CompanyID")
+    for category, prefix in _CATEGORY_RULES.items():
+        mine = [use for use in uses if use[2] == category]
+        found = breakdowns.get(category, [])
+        if mine and len(found) != 1:
+            where = path_of(found[1]) if found else f"{path_of(root)}/cac:TaxTotal/cac:TaxSubtotal"
+            c.report(f"{prefix}-01", where, f"{len(found)} found", code=SyntaxCode.MISSING if not found else SyntaxCode.INVALID_VALUE)
+        if mine and category != "O":
+            first = mine[0]
+            rule = f"{prefix}-0{2 + first[1]}"
+            party_path = f"{path_of(seller)}/cac:PartyTaxScheme/cbc:CompanyID" if seller is not None else path_of(root)
+            if seller_vat is None:
+                c.report(rule, party_path, f"{path_of(first[0])} is in category {category}", code=SyntaxCode.MISSING)
+            elif category == "AE" and buyer_vat is None and not buyer_legal and buyer is not None:
+                c.report(rule, f"{path_of(buyer)}/cac:PartyTaxScheme/cbc:CompanyID",
+                         f"{path_of(first[0])} is reverse charged: the buyer's VAT or legal registration identifier is needed",
+                         code=SyntaxCode.MISSING)
+            elif category == "K" and buyer_vat is None and buyer is not None:
+                c.report(rule, f"{path_of(buyer)}/cac:PartyTaxScheme/cbc:CompanyID",
+                         f"{path_of(first[0])} is an intra-community supply: the buyer's VAT identifier is needed",
+                         code=SyntaxCode.MISSING)
+        if mine and category == "O":
+            present = [el for el in (_vat_id(c, seller), _vat_id(c, c.node(root, "cac:TaxRepresentativeParty")), buyer_vat)
+                       if el is not None]
+            if present and any(kind == 0 for _, kind, _, _, _ in mine):
+                c.report(f"{prefix}-02", path_of(present[0]), "an invoice line is not subject to VAT")
+        for kind in (0, 1, 2):
+            for el, use_kind, _, rate_el, _ in mine:
+                if use_kind != kind:
+                    continue
+                rule = f"{prefix}-0{5 + kind}"
+                if category == "O":
+                    if rate_el is not None:
+                        c.report(rule, path_of(rate_el), f"rate {text(rate_el)!r} given")
+                        break
+                else:
+                    rate = c.amount(el, "cac:Item/cac:ClassifiedTaxCategory/cbc:Percent" if kind == 0 else "cac:TaxCategory/cbc:Percent")
+                    if rate is None or rate != 0:
+                        where = path_of(rate_el) if rate_el is not None else (
+                            f"{path_of(el)}/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent" if kind == 0
+                            else f"{path_of(el)}/cac:TaxCategory/cbc:Percent")
+                        c.report(rule, where, f"rate {rate}" if rate is not None else "no rate",
+                                 code=SyntaxCode.INVALID_VALUE if rate is not None else SyntaxCode.MISSING)
+                        break
+        for sub in found:
+            taxable = c.amount(sub, "cbc:TaxableAmount")
+            expected = _round(sum((amount for _, _, _, _, amount in mine), Decimal(0)))
+            if taxable is not None and taxable != expected:
+                c.report(f"{prefix}-08", path_of(c.node(sub, "cbc:TaxableAmount")),  # type: ignore[arg-type]
+                         f"{taxable} but the lines, allowances and charges in category {category} add up to {expected}")
+            tax = c.amount(sub, "cbc:TaxAmount")
+            if tax is not None and tax != 0:
+                c.report(f"{prefix}-09", path_of(c.node(sub, "cbc:TaxAmount")), f"{tax}")  # type: ignore[arg-type]
+            has_reason = c.has(sub, "cac:TaxCategory/cbc:TaxExemptionReasonCode") or c.has(
+                sub, "cac:TaxCategory/cbc:TaxExemptionReason")
+            if category == "Z" and has_reason:
+                c.report(f"{prefix}-10", f"{path_of(c.node(sub, 'cac:TaxCategory'))}/cbc:TaxExemptionReasonCode")  # type: ignore[arg-type]
+            elif category != "Z" and not has_reason:
+                c.report(f"{prefix}-10", f"{path_of(c.node(sub, 'cac:TaxCategory'))}/cbc:TaxExemptionReasonCode",  # type: ignore[arg-type]
+                         code=SyntaxCode.MISSING)
+        if category == "K" and found:
+            if not (c.has(root, "cac:Delivery/cbc:ActualDeliveryDate") or c.node(root, "cac:InvoicePeriod") is not None):
+                c.report("BR-IC-11", f"{path_of(root)}/cac:Delivery/cbc:ActualDeliveryDate", code=SyntaxCode.MISSING)
+            if not c.has(root, "cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode"):
+                c.report("BR-IC-12", f"{path_of(root)}/cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode",
+                         code=SyntaxCode.MISSING)
+        if category == "O" and found:
+            others = [sub for sub in subtotals if text(c.node(sub, "cac:TaxCategory/cbc:ID")) != "O"]
+            if others:
+                c.report("BR-O-11", path_of(others[0]), "another category is present")
+            for kind, rule in ((0, "BR-O-12"), (1, "BR-O-13"), (2, "BR-O-14")):
+                strangers = [el for el, use_kind, other, _, _ in uses if use_kind == kind and other != "O"]
+                if strangers:
+                    c.report(rule, path_of(strangers[0]), "it is in another category")
 
 
 def en16931_issues(tree: etree._ElementTree | etree._Element) -> list[Issue]:
@@ -308,6 +504,21 @@ def _check(root: etree._Element, kind: str) -> list[Issue]:
                 path_of(c.node(totals, "cbc:LineExtensionAmount")),  # type: ignore[arg-type]
                 f"{declared} but the lines add up to {_round(line_sum)}",
             )
+        for rule, tag, flag in (("BR-CO-11", "cbc:AllowanceTotalAmount", False), ("BR-CO-12", "cbc:ChargeTotalAmount", True)):
+            stated = c.amount(totals, tag)
+            if stated is None:
+                continue
+            document_level = [
+                c.amount(charge, "cbc:Amount") or Decimal(0)
+                for charge in root.findall("cac:AllowanceCharge", NS)
+                if ((c.node(charge, "cbc:ChargeIndicator") is not None
+                     and (c.node(charge, "cbc:ChargeIndicator").text or "").strip() in ("true", "1")) == flag)  # type: ignore[union-attr]
+            ]
+            summed = _round(sum(document_level, Decimal(0)))
+            if stated != summed:
+                c.report(rule, path_of(c.node(totals, tag)),  # type: ignore[arg-type]
+                         f"{stated} but the {len(document_level)} document level"
+                         f" {'charges' if flag else 'allowances'} add up to {summed}")
         exclusive = c.amount(totals, "cbc:TaxExclusiveAmount")
         allowances = c.amount(totals, "cbc:AllowanceTotalAmount") or Decimal(0)
         charges = c.amount(totals, "cbc:ChargeTotalAmount") or Decimal(0)
@@ -371,12 +582,7 @@ def _check(root: etree._Element, kind: str) -> list[Issue]:
                         path_of(c.node(sub, "cbc:TaxAmount")),  # type: ignore[arg-type]
                         f"{tax} but {rate}% of {taxable} is {computed}",
                     )
-        if category in ("Z", "E") and tax is not None and tax != 0:
-            c.report(
-                "BR-Z-09" if category == "Z" else "BR-E-09",
-                path_of(c.node(sub, "cbc:TaxAmount")),  # type: ignore[arg-type]
-                f"{tax}",
-            )
+    _vat_categories(c, root, lines, subtotals, seller, buyer)
 
     if totals is not None:
         exclusive = c.amount(totals, "cbc:TaxExclusiveAmount")

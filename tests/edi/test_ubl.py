@@ -1197,3 +1197,119 @@ def test_the_largest_accepted_amounts_and_rates_give_rule_errors_not_internal_er
     assert {"BR-S-08", "BR-S-09"} <= rules, [i.format() for i in issues]
     assert all(issue.path for issue in issues)
     assert "UBL-NUMBER" not in rules
+
+
+# --------------------------------------------------------------------------- EN 16931 VAT categories, BR-CO-11/12
+
+
+def category_invoice(category: str, *, rate: str | None = "0", delivery_country: bool = True) -> Invoice:
+    """The sample invoice with both lines in ``category`` (no VAT) and one breakdown for it."""
+    invoice = sample_invoice()
+    for line in invoice.lines:
+        line.tax_category = category
+        line.tax_rate = D(rate) if rate is not None else None
+    invoice.tax_subtotals = [TaxSubtotal(category=category, rate=D(rate) if rate is not None else None,
+                                         taxable_amount=D("200.00"), tax_amount=D("0.00"))]
+    invoice.tax_total = D("0.00")
+    invoice.total = D("200.00")
+    if not delivery_country:
+        invoice.parties = [p for p in invoice.parties if p.role != "DP"]
+    return invoice
+
+
+def category_rules(tree: etree._Element) -> list[tuple[str | None, str | None]]:
+    prefixes = ("BR-AE", "BR-IC", "BR-G-", "BR-O-", "BR-Z-", "BR-E-", "BR-CO-1")
+    return [(rule, path) for rule, path in rule_issues(tree) if rule and rule.startswith(prefixes)]
+
+
+@pytest.mark.parametrize("category", ["AE", "K", "G"])
+def test_a_well_formed_reverse_charge_intra_community_or_export_invoice_passes(category: str) -> None:
+    tree = etree.fromstring(render_ubl(category_invoice(category)))
+    assert tree.find("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReasonCode", NS) is not None
+    assert category_rules(tree) == []
+
+
+@pytest.mark.parametrize("category, rule", [("AE", "BR-AE-09"), ("K", "BR-IC-09"), ("G", "BR-G-09"),
+                                            ("O", "BR-O-09"), ("Z", "BR-Z-09"), ("E", "BR-E-09")])
+def test_vat_charged_in_a_category_without_vat_is_an_error(category: str, rule: str) -> None:
+    tree = etree.fromstring(render_ubl(category_invoice(category, rate=None if category == "O" else "0")))
+    set_text(tree, "cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount", "38.00")
+    set_text(tree, "cac:TaxTotal/cbc:TaxAmount", "38.00")
+    set_text(tree, "cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "238.00")
+    set_text(tree, "cac:LegalMonetaryTotal/cbc:PayableAmount", "238.00")
+    _, issues = parse_ubl(etree.tostring(tree))
+    found = [issue for issue in issues if issue.rule == rule]
+    assert [(i.path, i.is_error) for i in found] == [("/Invoice/cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount", True)]
+
+
+@pytest.mark.parametrize("category, rule", [("AE", "BR-AE-05"), ("K", "BR-IC-05"), ("G", "BR-G-05"), ("Z", "BR-Z-05")])
+def test_a_line_rate_above_zero_in_a_zero_category_is_an_error_once(category: str, rule: str) -> None:
+    tree = etree.fromstring(render_ubl(category_invoice(category)))
+    for line in tree.findall("cac:InvoiceLine", NS):
+        line.find("cac:Item/cac:ClassifiedTaxCategory/cbc:Percent", NS).text = "19"
+    assert [p for r, p in category_rules(tree) if r == rule] == [
+        "/Invoice/cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent"]
+
+
+def test_reverse_charge_needs_the_buyer_vat_identifier() -> None:
+    invoice = category_invoice("AE")
+    invoice.parties = [buyer(vat_number=None) if p.role == "BY" else p for p in invoice.parties]
+    tree = etree.fromstring(render_ubl(invoice))
+    assert category_rules(tree) == [
+        ("BR-AE-02", "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID")]
+
+
+def test_intra_community_supply_needs_a_buyer_vat_id_and_a_delivery_country() -> None:
+    invoice = category_invoice("K", delivery_country=False)
+    invoice.parties = [buyer(vat_number=None) if p.role == "BY" else p for p in invoice.parties]
+    rules = [rule for rule, _ in category_rules(etree.fromstring(render_ubl(invoice)))]
+    assert rules == ["BR-IC-02", "BR-IC-12"]
+
+
+def test_not_subject_to_vat_excludes_vat_ids_rates_and_other_categories() -> None:
+    invoice = category_invoice("O", rate=None)
+    tree = etree.fromstring(render_ubl(invoice))
+    assert [r for r, _ in category_rules(tree)] == ["BR-O-02"]  # the sample parties carry VAT ids
+    invoice.lines[1].tax_category, invoice.lines[1].tax_rate = "Z", D("0")
+    invoice.tax_subtotals = [TaxSubtotal(category="O", rate=None, taxable_amount=D("150.00"), tax_amount=D("0.00")),
+                             TaxSubtotal(category="Z", rate=D("0"), taxable_amount=D("50.00"), tax_amount=D("0.00"))]
+    rules = [r for r, _ in category_rules(etree.fromstring(render_ubl(invoice)))]
+    assert {"BR-O-11", "BR-O-12"} <= set(rules)
+
+
+def test_a_category_used_needs_exactly_one_breakdown_and_its_taxable_amount() -> None:
+    tree = etree.fromstring(render_ubl(category_invoice("G")))
+    set_text(tree, "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID", "E")
+    rules = [r for r, _ in category_rules(tree)]
+    assert "BR-G-01" in rules and "BR-E-08" in rules
+    tree = etree.fromstring(render_ubl(category_invoice("G")))
+    set_text(tree, "cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount", "150.00")
+    assert ("BR-G-08", "/Invoice/cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount") in category_rules(tree)
+
+
+def test_an_exempt_breakdown_needs_a_reason_and_a_zero_rated_one_must_not_have_one() -> None:
+    tree = etree.fromstring(render_ubl(category_invoice("E")))
+    assert [r for r, _ in category_rules(tree)] == ["BR-E-10"]
+    category = tree.find("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory", NS)
+    reason = etree.Element(f"{{{NS['cbc']}}}TaxExemptionReason")
+    reason.text = "Exempt under article 132 of Directive 2006/112/EC"
+    category.find("cac:TaxScheme", NS).addprevious(reason)
+    assert category_rules(tree) == []
+    tree = etree.fromstring(render_ubl(category_invoice("Z")))
+    category = tree.find("cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory", NS)
+    category.find("cac:TaxScheme", NS).addprevious(etree.Element(f"{{{NS['cbc']}}}TaxExemptionReasonCode"))
+    category.find(f"cbc:TaxExemptionReasonCode", NS).text = "VATEX-EU-132"
+    assert [r for r, _ in category_rules(tree)] == ["BR-Z-10"]
+
+
+def test_document_level_allowance_and_charge_totals_must_add_up() -> None:
+    tree = etree.fromstring(render_ubl(adjusted_invoice()))
+    assert category_rules(tree) == []
+    totals = tree.find("cac:LegalMonetaryTotal", NS)
+    stated = {tag: totals.find(f"cbc:{tag}", NS) for tag in ("AllowanceTotalAmount", "ChargeTotalAmount")}
+    assert all(el is not None for el in stated.values())
+    stated["AllowanceTotalAmount"].text = str(D(stated["AllowanceTotalAmount"].text) + 1)
+    stated["ChargeTotalAmount"].text = str(D(stated["ChargeTotalAmount"].text) + 1)
+    found = [(r, p) for r, p in category_rules(tree) if r in ("BR-CO-11", "BR-CO-12")]
+    assert found == [("BR-CO-11", "/Invoice/cac:LegalMonetaryTotal/cbc:AllowanceTotalAmount"),
+                     ("BR-CO-12", "/Invoice/cac:LegalMonetaryTotal/cbc:ChargeTotalAmount")]
