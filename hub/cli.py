@@ -475,16 +475,28 @@ def _ubl_name(index: int, document: object) -> str:
     return f"{index}-{type(document).__name__}{'-' + number if number else ''}.xml"
 
 
-def _write_ubl(file: str, documents: list, out_dir: str | None) -> bool:
+_CHECK_OPTION = click.option(
+    "--check/--no-check", "check", default=True, show_default=True,
+    help="UBL only: validate what was rendered (UBL 2.1 XSD and, for invoices, EN 16931) before writing it.",
+)
+
+
+def _write_ubl(file: str, documents: list, out_dir: str | None, check: bool = True) -> bool:
     """Render each document as UBL: one document to stdout, or one file each into ``out_dir``.
 
     An XML file holds one document, so several documents without ``out_dir``
     are refused (a UsageError) instead of being joined into something that is
     not well-formed. A document UBL cannot express is reported on stderr as
-    ``FILE: document N (TYPE NUMBER): reason``; returns True when any was.
+    ``FILE: document N (TYPE NUMBER): reason``. With ``check`` each rendered
+    document is validated as a received one would be (:func:`edi.ubl.validate_ubl`:
+    XSD, EN 16931); its issues are printed in the ``kontor edi validate`` line
+    format (``FILE: PATH: [RULE] message``, FILE being the output file when
+    there is one) and, when one is an error, the document is not written.
+    Returns True when any document was not written.
     """
     from edi.errors import EdiError
     from edi.translate import render
+    from edi.ubl import validate_ubl
 
     if len(documents) > 1 and out_dir is None:
         raise click.UsageError(
@@ -503,10 +515,20 @@ def _write_ubl(file: str, documents: list, out_dir: str | None) -> bool:
             click.echo(f"{file}: document {index} ({what}): cannot be written as UBL: {exc}", err=True)
             problems = True
             continue
-        if folder is None:
+        target = folder / _ubl_name(index, document) if folder is not None else None
+        if check:
+            issues = validate_ubl(xml)
+            for issue in issues:
+                click.echo(issue.format(str(target) if target is not None else file), err=True)
+            if any(issue.is_error for issue in issues):
+                what = f"{type(document).__name__} {getattr(document, 'number', '') or ''}".strip()
+                click.echo(f"{file}: document {index} ({what}): the rendered UBL is not valid (paths above are in it);"
+                           " not written (--no-check writes it anyway)", err=True)
+                problems = True
+                continue
+        if target is None:
             sys.stdout.buffer.write(xml if xml.endswith(b"\n") else xml + b"\n")
         else:
-            target = folder / _ubl_name(index, document)
             target.write_bytes(xml)
             click.echo(str(target))
     return problems
@@ -547,7 +569,8 @@ def _translate_file(file: str, strictness):
 @click.option("--format", "fmt", type=click.Choice(["json", "ubl"]), default="json", show_default=True)
 @click.option("--lenient", "leniencies", multiple=True, metavar="NAME")
 @_OUT_OPTION
-def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...], out_dir: str | None) -> None:
+@_CHECK_OPTION
+def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...], out_dir: str | None, check: bool) -> None:
     """Print the canonical documents of an EDIFACT or UBL file (JSON, or UBL XML)."""
     from edi.documents import to_dict
     from edi.translate import translate
@@ -564,7 +587,7 @@ def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...], out_dir: str
         data = [to_dict(d) for d in documents]
         click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
     else:
-        problems = _write_ubl(file, documents, out_dir) or problems
+        problems = _write_ubl(file, documents, out_dir, check) or problems
     sys.exit(1 if problems or not documents else 0)
 
 
@@ -580,9 +603,10 @@ def edi_translate(file: str, fmt: str, leniencies: tuple[str, ...], out_dir: str
 @click.option("--subset", type=click.Choice(["EANCOM", "UN"]), default="EANCOM", show_default=True)
 @click.option("--charset", default="UNOC", show_default=True)
 @_OUT_OPTION
+@_CHECK_OPTION
 def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipient: str,
                recipient_qualifier: str, reference: str, directory: str, subset: str, charset: str,
-               out_dir: str | None) -> None:
+               out_dir: str | None, check: bool) -> None:
     """Render a canonical JSON document (or a list of them) as EDIFACT or UBL.
 
     EDIFACT puts a list in one interchange; UBL writes one XML document per
@@ -606,7 +630,7 @@ def edi_render(file: str, fmt: str, sender: str, sender_qualifier: str, recipien
     try:
         documents = [from_dict(item) for item in items]
         if fmt == "ubl":
-            sys.exit(1 if _write_ubl(file, documents, out_dir) else 0)
+            sys.exit(1 if _write_ubl(file, documents, out_dir, check) else 0)
         else:
             out = render_edifact(documents, sender=sender, sender_qualifier=sender_qualifier,
                                  recipient=recipient, recipient_qualifier=recipient_qualifier,

@@ -62,7 +62,8 @@ def test_render_a_list_as_ubl_needs_a_folder(cli, tmp_path):
     assert refused.exit_code == 2
     assert "2 documents, and one UBL XML file holds one; give --out FOLDER" in refused.output
     out = tmp_path / "xml"
-    result = cli("edi", "render", str(source), "--format", "ubl", "--out", str(out))
+    # --no-check: the golden INVOIC has no buyer address nor a name on line 2 (EN 16931 BR-10, BR-25)
+    result = cli("edi", "render", str(source), "--format", "ubl", "--out", str(out), "--no-check")
     assert result.exit_code == 0, result.output
     files = sorted(out.iterdir())
     assert [f.name.split("-")[:2] for f in files] == [["1", "Order"], ["2", "Invoice"]]
@@ -94,3 +95,48 @@ def test_render_reports_a_document_ubl_cannot_express(cli, tmp_path):
 def test_out_is_only_for_ubl(cli, tmp_path):
     result = CliRunner().invoke(main, ["edi", "translate", str(DATA / "orders_acme_d96a.edi"), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--out writes UBL files; use it with --format ubl" in result.output
+
+
+def test_translate_to_ubl_checks_what_it_produced_and_exits_1_on_its_errors(cli):
+    source = GOLDEN / "invoic_D96A.edi"
+    result = cli("edi", "translate", str(source), "--format", "ubl")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert f"{source}: /Invoice/cac:AccountingCustomerParty/cac:Party/cac:PostalAddress: [BR-10]" in "\n".join(lines)
+    assert any(line.startswith(f"{source}: /Invoice/cac:InvoiceLine[2]/cac:Item/cbc:Name: [BR-25]") for line in lines)
+    assert any("the rendered UBL is not valid (paths above are in it); not written" in line for line in lines)
+    unchecked = cli("edi", "translate", str(source), "--format", "ubl", "--no-check")
+    assert unchecked.exit_code == 0, unchecked.output
+    assert etree.QName(etree.fromstring(unchecked.stdout_bytes)).localname == "Invoice"
+
+
+def test_render_to_ubl_writes_only_the_documents_that_pass_their_check(cli, tmp_path):
+    source = tmp_path / "two.json"
+    source.write_text(json.dumps(_json_documents(cli, "orders_D96A.edi", "invoic_D96A.edi")))
+    out = tmp_path / "xml"
+    result = cli("edi", "render", str(source), "--format", "ubl", "--out", str(out))
+    assert result.exit_code == 1
+    written = sorted(out.iterdir())
+    assert [f.name.split("-")[:2] for f in written] == [["1", "Order"]]
+    assert result.stdout.split() == [str(written[0])]
+    invoice_file = out / f"2-Invoice-{json.loads(source.read_text())[1]['number']}.xml"
+    assert f"{invoice_file}: /Invoice/cac:AccountingCustomerParty/cac:Party/cac:PostalAddress: [BR-10]" in result.stderr
+    assert not invoice_file.exists()
+
+
+def test_render_a_complete_invoice_as_ubl_passes_its_check(cli, tmp_path):
+    invoice = _json_documents(cli, "invoic_D96A.edi")[0]
+    for party in invoice["parties"]:
+        party.setdefault("street", "1 Dock Road")
+        party.update({k: v or d for k, v, d in [("city", party.get("city"), "Hull"),
+                                                 ("postcode", party.get("postcode"), "HU1 1AA"),
+                                                 ("country", party.get("country"), "GB"),
+                                                 ("name", party.get("name"), "Some Party")]})
+    for line in invoice["lines"]:
+        line["description"] = line.get("description") or "An item"
+    source = tmp_path / "invoice.json"
+    source.write_text(json.dumps(invoice))
+    result = cli("edi", "render", str(source), "--format", "ubl")
+    assert result.exit_code == 0, result.stderr
+    assert etree.QName(etree.fromstring(result.stdout_bytes)).localname == "Invoice"
