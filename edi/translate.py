@@ -27,6 +27,7 @@ __all__ = [
     "check_message",
     "check_rendered",
     "check_xml_text",
+    "fold_free_text",
     "translate_events",
     "translate_file",
     "validate_file",
@@ -352,7 +353,7 @@ def render_edifact(
     if subset not in ("EANCOM", "UN"):
         raise EdiError(f"unknown subset {subset!r}; use EANCOM or UN")
     if fold_text:
-        documents = [_fold_free_text(document, charset) for document in documents]
+        documents = [fold_free_text(document, charset) for document in documents]
     messages = [
         document_to_message(document, reference=str(number), directory=directory)
         if subset == "EANCOM"
@@ -380,12 +381,12 @@ def render_edifact(
 FREE_TEXT_FIELDS = frozenset({"description", "name", "street", "city", "contact", "carrier", "reason", "notes"})
 
 
-def _fold_free_text(value: Any, charset: str) -> Any:
+def fold_free_text(value: Any, charset: str) -> Any:
     """A copy of the document (dataclass) ``value`` with its free-text fields folded to ``charset``."""
     from edi.charsets_fold import fold_to_charset
 
     if isinstance(value, list):
-        return [_fold_free_text(v, charset) for v in value]
+        return [fold_free_text(v, charset) for v in value]
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         return value
     changes: dict[str, Any] = {}
@@ -396,7 +397,7 @@ def _fold_free_text(value: Any, charset: str) -> Any:
         elif f.name in FREE_TEXT_FIELDS and isinstance(current, list):
             changes[f.name] = [fold_to_charset(v, charset) if isinstance(v, str) else v for v in current]
         elif isinstance(current, list) or dataclasses.is_dataclass(current):
-            changes[f.name] = _fold_free_text(current, charset)
+            changes[f.name] = fold_free_text(current, charset)
     return dataclasses.replace(value, **changes) if changes else value
 
 

@@ -16,17 +16,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from edi import documents as doc
+from edi.charsets import Charset
 from hub.accounts import audit
 from hub.api_models import SCOPES, ApiClient, ApiToken, digest
 from hub.chain import chain_for_order
+from hub.edifact_fields import (FREE_TEXT, ITEM_NUMBER, LINE_NO, NOTE, ORDER_NUMBER, PARTY_ID, REFERENCE, UNIT,
+                                partner_charset, text_problem)
 from hub.errors import OrderRejected
 from hub.models import (
     DespatchAdvice,
@@ -428,7 +431,58 @@ def _order_document(scope: PartnerScope, body: Any, today: dt.date) -> doc.Order
             value = getattr(line, name)
             if value is not None and (not value.is_finite() or value < 0):
                 raise _invalid(f"{where}.{name}", "must be a number of 0 or more")
+    _check_edifact_fields(document, partner_charset(scope.session, scope.partner), today)
     return document
+
+
+#: Fields with an EDIFACT representation of their own; other text is free text (checked for its characters).
+_FIELD_RULES = {"number": ORDER_NUMBER, "line_no": LINE_NO, "unit": UNIT, "contract_ref": REFERENCE,
+                "notes": NOTE, "gtin": ITEM_NUMBER, "supplier_sku": ITEM_NUMBER, "buyer_sku": ITEM_NUMBER,
+                "id": PARTY_ID, "vat_number": REFERENCE}
+#: EDIFACT n..15: digits of a quantity or price (the decimal mark not counted).
+_MAX_DIGITS = 15
+
+
+def _unprocessable(field: str, why: str) -> ApiError:
+    return ApiError(422, "invalid_value", f"{field}: {why}", field=field)
+
+
+def _text_fields(value: Any, path: str) -> Iterator[tuple[str, str, str]]:
+    """(path, name, text) for every text of the document ``value``, lists and nested parties/lines included."""
+    for f in fields(value):
+        current = getattr(value, f.name)
+        where = f"{path}.{f.name}"
+        if isinstance(current, str):
+            yield where, f.name, current
+        elif isinstance(current, list):
+            for i, item in enumerate(current):
+                if isinstance(item, str):
+                    yield f"{where}[{i}]", f.name, item
+                elif is_dataclass(item):
+                    yield from _text_fields(item, f"{where}[{i}]")
+
+
+def _check_edifact_fields(document: doc.Order, charset: Charset | None, today: dt.date) -> None:
+    """Refuse (422, naming the field) what cannot be written in the partner's EDIFACT answers and
+    follow-ups: data element lengths and formats always, characters when the partner gets EDIFACT."""
+    for path, name, text in _text_fields(document, "$"):
+        why = text_problem(text, _FIELD_RULES.get(name, FREE_TEXT), charset)
+        if why:
+            raise _unprocessable(path, why)
+    seen: set[str] = set()
+    for i, line in enumerate(document.lines):
+        where = f"$.lines[{i}]"
+        if line.line_no in seen:
+            raise _unprocessable(f"{where}.line_no", f"{line.line_no} is used by an earlier line")
+        seen.add(line.line_no)
+        for name in ("quantity", "net_price", "price_basis", "line_amount"):
+            value = getattr(line, name)
+            if value is not None and len(value.as_tuple().digits) > _MAX_DIGITS:
+                raise _unprocessable(f"{where}.{name}", f"{value} has more than {_MAX_DIGITS} digits (EDIFACT n..15)")
+        if line.requested_delivery is not None and line.requested_delivery < today:
+            raise _unprocessable(f"{where}.requested_delivery", f"{line.requested_delivery} is in the past")
+    if document.requested_delivery is not None and document.requested_delivery < today:
+        raise _unprocessable("$.requested_delivery", f"{document.requested_delivery} is in the past")
 
 
 def create_order(scope: PartnerScope, settings: Settings, client: ApiClient, body: Any,

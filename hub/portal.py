@@ -31,8 +31,10 @@ from sqlalchemy import Select, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from edi import documents as doc
+from edi.translate import fold_free_text
 from hub.accounts import audit
 from hub.assortment import product_filter
+from hub.edifact_fields import NOTE, ORDER_NUMBER, partner_charset, text_problem
 from hub.approvals import credit_problems
 from hub.errors import OrderRejected
 from hub.models import (
@@ -682,9 +684,24 @@ class PartnerScope:
             problems.append("The cart is empty.")
         if cart.missing:
             problems.append(f"{len(cart.missing)} product(s) in the cart can no longer be ordered; remove them.")
-        number = number.strip() or self._new_number(today)
-        if self.order_number_taken(number):
+        charset = partner_charset(self.session, self.partner)
+        if charset is not None:  # EDIFACT has no line breaks in FTX: the note becomes one line
+            note = " ".join(note.split())
+        number = number.strip()
+        why = text_problem(number, ORDER_NUMBER, charset) if number else None
+        if why:
+            problems.append(f"Your order number {why}.")
+        number = number or self._new_number(today)
+        if not why and self.order_number_taken(number):
             problems.append(f"You already have an order numbered {number}; choose another order number.")
+        why = text_problem(note.strip(), NOTE, charset)
+        if why:
+            problems.append(f"The note {why}.")
+        for n, line in enumerate(cart.lines, start=1):
+            line_note = " ".join(line.note.split()) if charset is not None else line.note
+            why = text_problem(line_note, NOTE, charset) if line_note else None
+            if why:
+                problems.append(f"The note on line {n} ({line.product.sku}) {why}.")
         if requested_delivery is not None and requested_delivery < today:
             problems.append("The requested delivery date is in the past.")
         problems.extend([] if problems else credit_problems(self.session, self.partner, cart.total, today=today))
@@ -694,6 +711,10 @@ class PartnerScope:
         partner = self.partner
         document = self.order_document(cart, number=number, requested_delivery=requested_delivery,
                                        note=note, today=today, partner=partner, user=user)
+        if charset is not None:
+            # catalogue and account texts the partner did not type here: folded, never refused
+            document = fold_free_text(document, charset.syntax_id)
+            document.notes = [" ".join(n.split()) for n in document.notes]
         try:
             order = place_order(
                 self.session, settings, partner, document, source="portal", actor=user.email, user=user
