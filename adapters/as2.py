@@ -122,6 +122,7 @@ __all__ = [
     "micalg_name",
     "is_mdn",
     "peek_mdn",
+    "async_mdn_refusal",
 ]
 
 log = logging.getLogger(__name__)
@@ -245,6 +246,8 @@ class As2Partner:
     ``content_type`` of the payload. Inbound: ``require_signed`` and
     ``require_encrypted``. ``certs``: the partner's certificates (signature
     verification accepts any of them; encryption uses the first).
+    ``mdn_hosts``: when not empty, the only host names an asynchronous MDN
+    to this partner may be posted to (its Receipt-Delivery-Option's host).
     """
 
     as2_id: str
@@ -261,9 +264,13 @@ class As2Partner:
     require_signed: bool = True
     require_encrypted: bool = True
     timeout: float = 120.0
+    mdn_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_as2_id(self.as2_id, "as2_id")
+        if isinstance(self.mdn_hosts, str) or not all(isinstance(h, str) and h and h.isascii() and " " not in h
+                                                      for h in self.mdn_hosts):
+            raise ValueError("mdn_hosts must be a list of host names")
         if not self.certs:
             raise ValueError("certs: at least one partner certificate is required")
         if self.sign is not None and self.sign not in SIGNING:
@@ -304,6 +311,8 @@ class As2Partner:
             for k in ("sign", "encrypt", "compress"):
                 if values.get(k) in ("none", "", False):
                     values[k] = None
+            if isinstance(values.get("mdn_hosts"), list):
+                values["mdn_hosts"] = tuple(values["mdn_hosts"])
             return cls(local=local, certs=load_certificates(certs), **values)
         except (ValueError, OSError, TypeError) as exc:
             raise ValueError(f"{where}: {exc}") from exc
@@ -1287,9 +1296,37 @@ class HttpResponse:
     body: bytes
 
 
+def async_mdn_refusal(url: str, partner: As2Partner | None) -> str | None:
+    """Why an asynchronous MDN must not be posted to ``url`` (a request's
+    Receipt-Delivery-Option), or None when it may.
+
+    Anyone can post to our endpoint, so the URL is checked before the hub
+    queues a POST to it: only a known partner (``partner`` not None) gets an
+    asynchronous MDN, only to an http(s) URL, and only to one of the
+    partner's ``mdn_hosts`` when it names any. The caller answers the MDN
+    synchronously instead.
+    """
+    shown = url if len(url) <= 200 else url[:200] + "..."
+    if partner is None:
+        return "the sender is not a known AS2 partner"
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        host = parsed.hostname
+    except ValueError:
+        return f"Receipt-Delivery-Option {shown!r} is not a URL"
+    if parsed.scheme.lower() not in ("http", "https") or not host:
+        return f"Receipt-Delivery-Option {shown!r} is not an http(s) URL"
+    if partner.mdn_hosts and host.lower() not in {h.lower() for h in partner.mdn_hosts}:
+        return (f"Receipt-Delivery-Option {shown!r}: host {host} is not one of partner "
+                f"{partner.as2_id}'s mdn_hosts ({', '.join(partner.mdn_hosts)})")
+    return None
+
+
 def send(url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> HttpResponse:
-    """POST an AS2 message or async MDN. Raises TransportError (retryable for network
-    trouble, 5xx, 408 and 429; not for other 4xx)."""
+    """POST an AS2 message or async MDN to an http(s) URL. Raises TransportError (retryable for network
+    trouble, 5xx, 408 and 429; not for other 4xx and other URL schemes)."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise TransportError(f"AS2 endpoint {url[:200]!r} is not an http(s) URL", retryable=False)
     req = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

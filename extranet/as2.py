@@ -26,7 +26,10 @@ that touches the database. That object implements :class:`As2Hub`:
     kept ``mdn_headers``/``mdn_body``).
 ``send_async_mdn(url, headers, body) -> None``
     Queue an async MDN for delivery (e.g. with :func:`adapters.as2.send`
-    and retries); must not block the request for long.
+    and retries); must not block the request for long. Called only for a
+    known partner and an http(s) URL allowed by the partner's ``mdn_hosts``
+    (:func:`adapters.as2.async_mdn_refusal`); any other request for an
+    asynchronous MDN (anyone can post here) is answered synchronously.
 ``refuse(request_headers: list[(name, value)], body: Region, error: As2Error, mdn_headers, mdn_body) -> None``  (optional)
     A message was refused (bad signature, cannot decrypt, expired
     certificate, unknown partner, ...): keep the request, the error and the
@@ -66,12 +69,13 @@ the request ends.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Protocol
 
 from flask import Blueprint, Response, current_app, request
 
-from adapters.as2 import As2Error, As2Partner, MdnError, build_mdn, is_mdn, parse_message
+from adapters.as2 import As2Error, As2Partner, MdnError, async_mdn_refusal, build_mdn, is_mdn, parse_message
 from adapters.as2_mime import Headers, content_type, split_entity
 from adapters.as2_spool import BodyTooLarge, Region, Spool
 
@@ -111,11 +115,36 @@ def _allow_large_messages() -> None:
 
 
 def _answer(mode: str, url: str | None, headers: dict[str, str], body: bytes) -> Response:
+    """The HTTP answer: the MDN itself (sync), empty after queueing it (async), or empty (none).
+    Call :func:`_mdn_mode` first: an async URL that is not allowed is answered synchronously."""
     if mode == "sync":
         return Response(body, status=200, headers=headers)
     if mode == "async" and url:
         _hub().send_async_mdn(url, headers, body)
     return Response(b"", status=200, mimetype="text/plain")
+
+
+def _mdn_mode(mode: str, url: str | None, partner: As2Partner | None, message_id: str | None) -> tuple[str, str | None]:
+    """``mode, url`` as requested, except that an asynchronous MDN we must not post
+    (:func:`adapters.as2.async_mdn_refusal`: an unknown sender, a URL that is not
+    http(s) or not one of the partner's ``mdn_hosts``) is answered synchronously."""
+    if mode != "async" or not url:
+        return mode, url
+    problem = async_mdn_refusal(url, partner)
+    if problem is None:
+        return mode, url
+    log.warning("AS2 %s: no asynchronous MDN posted (%s); the MDN is answered synchronously",
+                message_id or "(no Message-ID)", problem)
+    return "sync", None
+
+
+def _partner(hub: As2Hub, as2_from: str, headers: Headers) -> As2Partner | None:
+    """The known partner behind a request's AS2-From/AS2-To, or None (also when its profile is broken)."""
+    as2_to = (headers.get("AS2-To") or "").strip().strip('"')
+    try:
+        return hub.lookup(as2_from, as2_to)
+    except ValueError:
+        return None
 
 
 def _mode(headers: Headers) -> tuple[str, str | None]:
@@ -190,13 +219,17 @@ def _receive(hub: As2Hub, headers: Headers, spool: Spool) -> Response:
         previous = hub.seen(message_id, as2_from)
         if previous is not None:
             log.info("AS2 %s is a duplicate: answering its original MDN", message_id)
+            mode, url = _mdn_mode(mode, url, _partner(hub, as2_from, headers), message_id)
             return _answer(mode, url, previous[0], previous[1])
     try:
         inbound = parse_message(headers, spool, hub.lookup, spool_dir=_spool_dir(hub))
     except As2Error as err:
         mdn_headers, mdn_body = build_mdn(err)
+        err_mode, err_url = _mdn_mode(err.mdn_request.mode, err.mdn_request.url, err.partner, err.message_id)
+        if err_mode != err.mdn_request.mode:  # recorded as answered, not queued
+            err.mdn_request = dataclasses.replace(err.mdn_request, url=None)
         _record_refusal(hub, headers, spool.region(), err, mdn_headers, mdn_body)
-        return _answer(err.mdn_request.mode, err.mdn_request.url, mdn_headers, mdn_body)
+        return _answer(err_mode, err_url, mdn_headers, mdn_body)
     mdn_headers, mdn_body = build_mdn(inbound)
     receipt = inbound.receipt()
     receipt.update(mdn_headers=mdn_headers, mdn_body=mdn_body)
@@ -205,11 +238,12 @@ def _receive(hub: As2Hub, headers: Headers, spool: Spool) -> Response:
     except Exception:  # the boundary: any storage failure means "not received", the partner must resend
         previous = hub.seen(message_id, inbound.as2_from)
         if previous is not None:  # a concurrent copy of the same message won the race
-            return _answer(mode, url, previous[0], previous[1])
+            return _answer(*_mdn_mode(mode, url, inbound.partner, message_id), previous[0], previous[1])
         log.exception("AS2 %s from %s could not be stored", message_id, inbound.as2_from)
         return Response(b"message not stored, please resend\r\n", status=503, mimetype="text/plain", headers={"Retry-After": "60"})
     hub.remember_mdn(message_id, mdn_headers, mdn_body)
-    return _answer(inbound.mdn_request.mode, inbound.mdn_request.url, mdn_headers, mdn_body)
+    mode, url = _mdn_mode(inbound.mdn_request.mode, inbound.mdn_request.url, inbound.partner, message_id)
+    return _answer(mode, url, mdn_headers, mdn_body)
 
 
 def _record_refusal(hub: As2Hub, headers: Headers, body: Region, err: As2Error,

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -235,14 +236,23 @@ class DbAs2Hub:
                 session.commit()
 
     def send_async_mdn(self, url: str, headers: dict[str, str], body: bytes) -> None:
-        """Queue the MDN as an outbound message: the worker posts it, with retries."""
+        """Queue the MDN as an outbound message: the worker posts it, with retries.
+
+        Only to a partner we have an active AS2 channel for (the MDN's AS2-To) and
+        an http(s) URL: anything else raises ValueError, nothing is queued (the
+        endpoint answers such MDNs synchronously before it gets here)."""
         original = peek_mdn(headers, body)
         to = (dict((k.lower(), v) for k, v in headers.items()).get("as2-to") or "").strip().strip('"')
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise ValueError(f"asynchronous MDN to {url[:200]!r} not queued: not an http(s) URL")
         with self.session_factory() as session:
             transfer = self._received(session, original, to) if original else None
-            partner = session.get(Partner, transfer.partner_id) if transfer is not None else None
+            channel = (transfer.message.channel if transfer is not None else None) or self._channel(session, to)
+            if channel is None:
+                raise ValueError(f"asynchronous MDN to {url[:200]!r} not queued: {to!r} is not a known AS2 partner")
+            partner = session.get(Partner, channel.partner_id)
             message = new_message(session, direction="out", data=body, actor="as2 endpoint", partner=partner,
-                                  channel=transfer.message.channel if transfer is not None else None,
+                                  channel=channel,
                                   filename="async-mdn", document_type="MDN", syntax="mime",
                                   detail=f"asynchronous MDN to {url}")
             message.receipt = {"mdn_url": url, "headers": dict(headers)}

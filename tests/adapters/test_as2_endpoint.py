@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from adapters.as2 import As2Adapter, As2Partner, As2Settings, build_mdn, build_message, parse_mdn, parse_message, peek_mdn
+from adapters.as2 import (As2Adapter, As2Partner, As2Settings, build_mdn, build_message, parse_mdn, parse_message, peek_mdn,
+                          send)
 from adapters.base import TransportError
 
 PAYLOAD = b"UNB+UNOC:3+ACME:14+KONTOR:14+261125:1200+7'UNH+1+ORDERS:D:96A:UN'BGM+220+PO7'UNT+3+1'UNZ+1+7'"
@@ -141,6 +142,50 @@ def test_async_and_no_mdn(app, profiles):
     out = build_message(PAYLOAD, "b.edi", dataclasses.replace(profiles[1], mdn="none"))
     res = post(client, out)
     assert res.status_code == 200 and res.get_data() == b"" and len(hub.stored) == 2 and len(hub.async_mdns) == 1
+
+
+
+def test_an_unknown_sender_asking_for_an_async_mdn_is_answered_synchronously(app, profiles):
+    hub = app.extensions["kontor_as2"]
+    stranger_local = dataclasses.replace(profiles[1].local, as2_id="STRANGER", mdn_url="http://127.0.0.1:9/collect")
+    stranger = dataclasses.replace(profiles[1], local=stranger_local, mdn="async")
+    out = build_message(PAYLOAD, "x.edi", stranger)
+    assert out.headers["Receipt-Delivery-Option"] == "http://127.0.0.1:9/collect"
+    res = post(app.test_client(), out)
+    assert res.status_code == 200 and hub.stored == []
+    assert hub.async_mdns == [], "the hub posts nothing for a sender it does not know"
+    assert b"authentication-failed" in res.get_data(), "the error MDN is the HTTP answer"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/mdn", "gopher://127.0.0.1:70/x", "//acme.example/x",
+                                 "https://evil.example/mdn"])
+def test_an_async_mdn_only_goes_to_an_http_url_on_the_partners_mdn_hosts(app, profiles, url):
+    hub = app.extensions["kontor_as2"]
+    hub.partners[("ACME", "KONTOR")] = dataclasses.replace(profiles[0], mdn_hosts=("acme.example",))
+    client = app.test_client()
+    out = build_message(PAYLOAD, "a.edi", dataclasses.replace(profiles[1], mdn="async"))
+    res = client.post("/as2", data=out.body, headers={**out.headers, "Receipt-Delivery-Option": url})
+    assert res.status_code == 200 and len(hub.stored) == 1, "the message itself is taken"
+    assert hub.async_mdns == []
+    assert parse_mdn(dict(res.headers), res.get_data(), out.message_id, out.mic, profiles[1]).ok, "answered synchronously"
+    # the partner's configured host is allowed
+    out = build_message(PAYLOAD, "b.edi", dataclasses.replace(profiles[1], mdn="async"))
+    res = client.post("/as2", data=out.body, headers=out.headers)
+    assert res.status_code == 200 and res.get_data() == b""
+    assert [u for u, _, _ in hub.async_mdns] == ["https://acme.example/mdn"]
+
+
+def test_mdn_hosts_setting_and_send_refuses_other_schemes(profiles, identities):
+    p = As2Partner.from_dict({"as2_id": "ACME", "cert": [str(identities["partner"].cert_path)], "mdn_hosts": ["as2.acme.example"]},
+                             profiles[0].local)
+    assert p.mdn_hosts == ("as2.acme.example",)
+    with pytest.raises(ValueError, match="partner ACME: mdn_hosts must be a list of host names"):
+        As2Partner.from_dict({"as2_id": "ACME", "cert": [str(identities["partner"].cert_path)], "mdn_hosts": "x"},
+                             profiles[0].local, where="partner ACME")
+    for url in ("file:///etc/passwd", "ftp://127.0.0.1/x"):
+        with pytest.raises(TransportError, match="is not an http\\(s\\) URL") as exc:
+            send(url, {}, b"x", 5)
+        assert exc.value.retryable is False
 
 
 @pytest.fixture

@@ -490,3 +490,30 @@ def test_of_a_refused_request_from_an_unknown_sender_only_the_start_is_kept(as2_
         assert refused.state == State.REJECTED and refused.partner is None
         assert (refused.receipt["body_bytes"], refused.receipt["body_kept"]) == (len(out.body), 100)
         assert store.payload_bytes(refused).endswith(b"\r\n\r\n" + out.body[:100])
+
+
+def test_an_unknown_sender_asking_for_an_async_mdn_gets_no_outbound_mdn(as2_world, settings, session_factory,
+                                                                       orders_bytes):
+    import dataclasses
+
+    from hub.as2 import DbAs2Hub
+
+    us, _ = as2_world
+    stranger = dataclasses.replace(us, mdn="async", local=dataclasses.replace(
+        us.local, as2_id="STRANGER-AS2", mdn_url="file:///etc/passwd"))
+    out = build_message(orders_bytes, "po.edi", stranger)
+    answer = send(us.url, out.headers, out.body, 30)
+    assert answer.status == 200 and b"authentication-failed" in answer.body, "the error MDN answered synchronously"
+    with session_factory() as session:
+        (refused,) = session.scalars(select(Message))
+        assert refused.state == State.REJECTED and refused.document_type == "AS2"
+        assert refused.receipt["mdn"]["mode"] == "sync" and refused.receipt["mdn"]["url"] is None
+        assert "the error MDN was answered" in refused.events[-1].detail
+    # the hub itself refuses to queue one either way
+    hub = DbAs2Hub(session_factory, settings)
+    with pytest.raises(ValueError, match="not a known AS2 partner"):
+        hub.send_async_mdn("http://127.0.0.1:9/x", {"AS2-To": "STRANGER-AS2"}, b"mdn")
+    with pytest.raises(ValueError, match="not an http\\(s\\) URL"):
+        hub.send_async_mdn("file:///etc/passwd", {"AS2-To": "ACME-AS2"}, b"mdn")
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Message).where(Message.document_type == "MDN")) == 0
