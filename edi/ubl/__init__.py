@@ -100,10 +100,11 @@ without an SU party (comes back as SU).
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable, Iterable
 
-from edi.documents import AckError, Acknowledgement, Document
+from edi.documents import AckError, Acknowledgement, Document, Order, PartyRole
 from edi.errors import EdiError, Issue, SyntaxCode
-from edi.ubl.parse import root_name, schema_issues, to_document
+from edi.ubl.parse import NS, root_name, schema_issues, to_document
 from edi.ubl.render import CREDIT_NOTE_CODES, PEPPOL_IDS, render_document
 from edi.ubl.rules import en16931_issues
 from edi.ubl.safe import DEFAULT_MAX_BYTES, DTD_REFUSED, parse_xml
@@ -113,6 +114,7 @@ __all__ = [
     "DTD_REFUSED",
     "PEPPOL_IDS",
     "parse_ubl",
+    "recipient_issues",
     "rejection_for",
     "render_ubl",
     "validate_ubl",
@@ -223,3 +225,48 @@ def rejection_for(
         interchange_recipient_qualifier=recipient_qualifier if recipient else None,
         errors=errors,
     )
+
+
+#: 0085 code 7, "interchange recipient not actual recipient": what UNB with another recipient gets.
+NOT_THE_RECIPIENT = "7"
+
+
+def recipient_issues(
+    document: Document | None, our_ids: Iterable[str], data: Callable[[], bytes] | None = None
+) -> list[Issue]:
+    """The UBL counterpart of the UNB recipient check: an Order must be addressed to us.
+
+    The recipient of an Order is its seller (``cac:SellerSupplierParty``,
+    the canonical SU party). When it names identifiers (``cbc:EndpointID``,
+    ``cac:PartyIdentification/cbc:ID``) and none is one of ``our_ids`` (the
+    hub's GLN, its AS2 id...), one error at the seller party, code 7 as for
+    UNB. The canonical party keeps one identifier; when that one is not ours,
+    ``data()`` (the received bytes) is read again for the others. A seller
+    without any identifier cannot be judged and passes; other document types
+    have no recipient check. Never raises for bad input.
+    """
+    if not isinstance(document, Order):
+        return []
+    ours = {ident.strip() for ident in our_ids if ident and ident.strip()}
+    seller = document.party(PartyRole.SUPPLIER)
+    ids = [seller.id] if seller is not None and seller.id else []
+    if ours.intersection(ids):
+        return []
+    if data is not None:
+        try:
+            root = parse_xml(data()).getroot()
+        except EdiError:
+            root = None
+        party = root.find("cac:SellerSupplierParty/cac:Party", NS) if root is not None else None
+        if party is not None:
+            found = party.findall("cbc:EndpointID", NS) + party.findall("cac:PartyIdentification/cbc:ID", NS)
+            ids = list(dict.fromkeys(ids + [el.text.strip() for el in found if el.text and el.text.strip()]))
+    if not ids or ours.intersection(ids):
+        return []
+    return [
+        Issue(
+            f"the order is addressed to seller {', '.join(ids)}, not to us ({', '.join(sorted(ours))})",
+            code=NOT_THE_RECIPIENT,
+            path="/Order/cac:SellerSupplierParty/cac:Party",
+        )
+    ]

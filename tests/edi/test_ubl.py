@@ -1313,3 +1313,18 @@ def test_document_level_allowance_and_charge_totals_must_add_up() -> None:
     found = [(r, p) for r, p in category_rules(tree) if r in ("BR-CO-11", "BR-CO-12")]
     assert found == [("BR-CO-11", "/Invoice/cac:LegalMonetaryTotal/cbc:AllowanceTotalAmount"),
                      ("BR-CO-12", "/Invoice/cac:LegalMonetaryTotal/cbc:ChargeTotalAmount")]
+
+
+def test_recipient_issues_judge_only_orders_whose_seller_names_an_identifier() -> None:
+    from edi.ubl import recipient_issues
+
+    ours = ("4012345500004", "KONTOR")
+    assert recipient_issues(sample_order(), ours) == []  # the sample seller is 4012345500004
+    foreign = sample_order()
+    foreign.parties = [supplier(id="4099999000003") if p.role == "SU" else p for p in foreign.parties]
+    (issue,) = recipient_issues(foreign, ours, lambda: render_ubl(foreign))
+    assert (issue.code, issue.path, issue.is_error) == ("7", "/Order/cac:SellerSupplierParty/cac:Party", True)
+    anonymous = sample_order()
+    anonymous.parties = [supplier(id=None) if p.role == "SU" else p for p in anonymous.parties]
+    assert recipient_issues(anonymous, ours, lambda: render_ubl(anonymous)) == []
+    assert recipient_issues(sample_invoice(), ("nobody",)) == []

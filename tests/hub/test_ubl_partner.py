@@ -278,3 +278,38 @@ def test_an_mlr_we_cannot_match_is_rejected_but_never_answered(hub_env):
         assert "INV-NEVER-SENT, which we never sent" in inbound.error
         assert session.scalars(select(Message).where(Message.direction == "out")).all() == []
     assert hub_env.outbound_files() == []
+
+
+def test_ubl_order_addressed_to_another_seller_is_rejected_like_a_foreign_unb_recipient(hub_env, orders_bytes):
+    _ubl_partner(hub_env)
+    order = translate(orders_bytes).messages[0].document
+    seller = order.party(PartyRole.SUPPLIER)
+    assert seller is not None and seller.id == "4000001000005"  # the hub's GLN in the test settings
+    order.parties = [replace(p, id="4099999000003") if p.role == PartyRole.SUPPLIER else p for p in order.parties]
+    hub_env.drop("order.xml", render_ubl(order))
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.REJECTED and session.scalar(select(Order)) is None
+        stored = [i for i in inbound.issues if i.get("path") == "/Order/cac:SellerSupplierParty/cac:Party"]
+        assert [i["code"] for i in stored] == ["7"], inbound.issues  # 0085 code 7, as a UNB recipient not us
+    _, ack = _only_answer(hub_env)
+    assert ack.action == "4"
+    wrong = [e for e in ack.errors if e.path == "/Order/cac:SellerSupplierParty/cac:Party"]
+    assert len(wrong) == 1 and "addressed to seller 4099999000003" in wrong[0].text, ack.errors
+
+
+def test_ubl_order_naming_us_by_any_of_the_seller_identifiers_is_accepted(hub_env, orders_bytes):
+    _ubl_partner(hub_env)
+    order = translate(orders_bytes).messages[0].document
+    order.parties = [replace(p, id="SUPPLIER-NO-17") if p.role == PartyRole.SUPPLIER else p for p in order.parties]
+    xml = etree.fromstring(render_ubl(order))
+    party = xml.find(f"{{{CAC}}}SellerSupplierParty/{{{CAC}}}Party")
+    endpoint = etree.Element(f"{{{CBC}}}EndpointID", schemeID="0088")
+    endpoint.text = "4000001000005"  # the hub's GLN as the Peppol endpoint, the buyer's own number as identification
+    party.insert(0, endpoint)
+    hub_env.drop("order.xml", etree.tostring(xml, xml_declaration=True, encoding="UTF-8"))
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        inbound = session.scalar(select(Message).where(Message.direction == "in"))
+        assert inbound.state == State.PROCESSED, inbound.error
