@@ -70,6 +70,8 @@ API_ERROR_CODES = {
     "insufficient_scope": (403, "The token lacks the scope of this resource."),
     "not_found": (404, "No such record for this partner."),
     "unsupported_media_type": (415, "The body is not application/json."),
+    "invalid_value": (422, "A field's value cannot be written in the partner's EDI messages (length, format or "
+                      "character set); field names it."),
     "order_rejected": (422, "The order cannot be accepted; details lists every problem."),
     "credit_limit_exceeded": (422, "The order would take the partner over its credit limit; nothing was stored."),
 }

@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, abort, request
 from flask_login import UserMixin, current_user
 
+from sqlalchemy.orm import joinedload
+
 from extranet.extensions import db, login_manager
+from hub.accounts import account_usable
 from hub.models import User
 from hub.portal import PartnerScope
 
@@ -50,7 +53,7 @@ class Account(UserMixin):
 
     @property
     def is_active(self) -> bool:
-        return bool(self.user.active)
+        return account_usable(self.user)
 
     @property
     def is_ops(self) -> bool:
@@ -61,10 +64,10 @@ class Account(UserMixin):
 @login_manager.user_loader
 def _load_account(user_id: str) -> Account | None:
     try:
-        user = db.session.get(User, int(user_id))
-    except ValueError:
+        user = db.session.get(User, int(user_id), options=[joinedload(User.partner)])
+    except (ValueError, OverflowError):
         return None
-    if user is None or not user.active:
+    if user is None or not account_usable(user):  # a deactivated partner ends its users' sessions
         return None
     return Account(user)
 

@@ -24,6 +24,7 @@ __all__ = [
     "IP_MAX_FAILURES",
     "SignIn",
     "sign_in",
+    "account_usable",
     "audit",
     "new_totp_secret",
     "totp_uri",
@@ -120,6 +121,12 @@ class SignIn:
         return self.user is not None and self.reason == "second_factor"
 
 
+def account_usable(user: User) -> bool:
+    """True when ``user`` may sign in and act: the account is active, and so is its partner
+    (operations staff have none). A deactivated partner's users are refused everywhere."""
+    return bool(user.active) and (user.partner_id is None or bool(user.partner.active))
+
+
 def sign_in(
     session: Session,
     email: str,
@@ -168,8 +175,9 @@ def sign_in(
         session.commit()
         return SignIn(None, "wrong_password")
 
-    if not user.active:
-        audit(session, email, "login.failed", target=where, partner_id=user.partner_id, detail="account inactive")
+    if not account_usable(user):
+        audit(session, email, "login.failed", target=where, partner_id=user.partner_id,
+              detail="account inactive" if not user.active else "partner inactive")
         session.commit()
         return SignIn(None, "inactive")
 
@@ -274,7 +282,7 @@ def verify_second_factor(
               detail=f"account locked until {user.locked_until:%Y-%m-%d %H:%M} UTC")
         session.commit()
         return SignIn(None, "locked")
-    if not user.active:
+    if not account_usable(user):
         return SignIn(None, "inactive")
     use = _totp_use(session, user)
     step = _totp_step(user.totp_secret, code, now, use.last_step or 0)
@@ -349,7 +357,7 @@ def reset_link_user(session: Session, user_id: int, fingerprint: str) -> User | 
     import hmac
 
     user = session.get(User, user_id)
-    if user is None or not user.active or not hmac.compare_digest(password_fingerprint(user), fingerprint):
+    if user is None or not account_usable(user) or not hmac.compare_digest(password_fingerprint(user), fingerprint):
         return None
     return user
 
@@ -385,7 +393,7 @@ def user_for_reset(session: Session, email: str, *, address: str | None = None,
         )
     ) or 0
     user = session.scalar(select(User).where(func.lower(User.email) == email))
-    found = user is not None and user.active and recent < IP_MAX_FAILURES
+    found = user is not None and account_usable(user) and recent < IP_MAX_FAILURES
     audit(session, email[:200], "password.reset_requested", target=where,
           partner_id=user.partner_id if user is not None else None,
           detail="link sent" if found else ("throttled" if recent >= IP_MAX_FAILURES else "no active account"))
@@ -449,8 +457,8 @@ def federated_sign_in(
               detail=f"by single sign-on via {issuer}, role {create_role}")
     if user.locked_until is not None and user.locked_until > now:
         return refuse("locked", f"account locked until {user.locked_until:%Y-%m-%d %H:%M} UTC")
-    if not user.active:
-        return refuse("inactive", "account inactive")
+    if not account_usable(user):
+        return refuse("inactive", "account inactive" if not user.active else "partner inactive")
     if user.totp_secret:
         audit(session, email, "login.password_ok", target=where, partner_id=partner_id,
               detail=f"single sign-on via {issuer}; second factor required")

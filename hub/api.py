@@ -493,8 +493,10 @@ def create_order(scope: PartnerScope, settings: Settings, client: ApiClient, bod
     is refused; without one, the partner's own is added.
     """
     today = today or dt.date.today()
-    document = _order_document(scope, body, today)
     partner = scope.partner
+    if not partner.active:
+        raise ApiError(422, "order_rejected", f"the partner {partner.code} is inactive: orders cannot be placed")
+    document = _order_document(scope, body, today)
     gln = scope.session.scalar(
         select(PartnerIdentifier.value).where(PartnerIdentifier.partner_id == partner.id,
                                               PartnerIdentifier.scheme == "GLN")

@@ -678,6 +678,8 @@ class PartnerScope:
         caller empties the cart only when an order came back.
         """
         today = today or dt.date.today()
+        if not self.partner.active or not user.active:
+            return CheckoutResult(problems=["Your company's account is inactive: orders cannot be placed."])
         cart = self.cart(items)
         problems = []
         if cart.empty:
