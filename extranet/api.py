@@ -192,6 +192,10 @@ def orders_create() -> ResponseReturnValue:
     settings = current_app.config["KONTOR_SETTINGS"]
     created = service.create_order(_scope(), settings, current_token.client, body)
     response = jsonify(created)
+    if created["status"] == "cancelled":  # a cancellation (function 1) changes an order, creates none
+        response.status_code = 200
+        response.headers["Content-Location"] = url_for("api.orders_get", order_id=created["id"])
+        return response
     response.status_code = 201
     response.headers["Location"] = url_for("api.orders_get", order_id=created["id"])
     return response
@@ -506,6 +510,11 @@ def openapi_document() -> dict[str, Any]:
         if route.status == 201:
             operation["responses"]["201"]["headers"] = {
                 "Location": {"description": "The new order.", "schema": {"type": "string"}}}
+        if route.endpoint == "orders_create":
+            operation["responses"]["200"] = {
+                "description": "A cancellation (function 1): the cancelled order.",
+                "content": {"application/json": {"schema": _ref(route.response)}},
+            }
         error_schema = "OAuthError" if route.endpoint == "token" else "Error"
         codes = set(route.errors) | ({401, 403} if route.scope else set())
         for code in sorted(codes):

@@ -42,7 +42,7 @@ from hub.models import (
     utcnow,
 )
 from hub.orders import place_order
-from hub.approvals import credit_problems
+from hub.approvals import credit_problems, withdraw
 from hub.portal import ORDER_STATUSES, NotFound, Page, PartnerScope, stock_level
 from hub.settings import Settings
 
@@ -520,6 +520,13 @@ def create_order(scope: PartnerScope, settings: Settings, client: ApiClient, bod
         if problems:
             scope.session.rollback()  # nothing stored, no order response queued
             raise ApiError(422, "credit_limit_exceeded", " ".join(problems), details=problems)
+    if document.function == "1":
+        # an order held for approval is no longer waiting for it (EDI cancellations: hub.orders._cancel)
+        withdraw(scope.session, order, actor=actor)
+        audit(scope.session, actor, "order.cancelled", target=f"order:{order.number}", partner_id=partner.id,
+              detail="cancelled through the API")
+        scope.session.commit()
+        return _order_detail(scope, order)
     audit(scope.session, actor, "order.placed", target=f"order:{order.number}", partner_id=partner.id,
           detail=f"{len(document.lines)} line(s) from the API")
     scope.session.commit()

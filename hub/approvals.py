@@ -54,6 +54,7 @@ __all__ = [
     "approval_for",
     "approve",
     "reject",
+    "withdraw",
 ]
 
 OPEN_ORDER_STATUSES = ("received", "pending_approval", "confirmed", "changed", "partially_shipped", "shipped")
@@ -241,3 +242,16 @@ def reject(session: Session, partner_id: int, order_id: int, user: User, reason:
           detail=reason[:2000])
     session.commit()
     return order
+
+
+def withdraw(session: Session, order: Order, *, actor: str) -> bool:
+    """Close the pending approval of ``order`` when the buyer cancels it (status ``cancelled``, the
+    actor as reason); True when there was one. The caller commits."""
+    approval = session.scalar(select(OrderApproval).where(OrderApproval.order_id == order.id,
+                                                          OrderApproval.status == "pending"))
+    if approval is None:
+        return False
+    approval.status = "cancelled"
+    approval.decided_at = utcnow()
+    approval.reason = f"the order was cancelled by {actor}"[:2000]
+    return True
