@@ -93,6 +93,13 @@ def _order(session: Session, order_id: int) -> Order:
     return order
 
 
+#: bounds of what one back-office action may ask for: quantities as EDIFACT's n..15 carries them,
+#: SSCCs a despatch may number, and payment terms (ten years)
+MAX_QUANTITY_DIGITS = 12
+MAX_PACKAGES = 999
+MAX_PAYMENT_DAYS = 3650
+
+
 def _quantities(order: Order, lines: dict[str, Decimal] | None, *, what: str) -> dict[str, Decimal]:
     by_no = {line.line_no: line for line in order.lines}
     if lines is None:
@@ -101,8 +108,12 @@ def _quantities(order: Order, lines: dict[str, Decimal] | None, *, what: str) ->
     if unknown:
         raise BackofficeError(f"order {order.number} has no line {unknown[0]}")
     for line_no, quantity in lines.items():
+        if not quantity.is_finite():
+            raise BackofficeError(f"line {line_no}: {quantity} is not a {what} quantity")
         if quantity < 0:
             raise BackofficeError(f"line {line_no}: the {what} quantity must not be negative")
+        if quantity.adjusted() >= MAX_QUANTITY_DIGITS:
+            raise BackofficeError(f"line {line_no}: the {what} quantity {quantity} is too large")
     return lines
 
 
@@ -165,6 +176,8 @@ def ship_order(
         raise BackofficeError(f"order {order.number} is {order.status}; only confirmed orders can be shipped")
     if packages < 1:
         raise BackofficeError("a despatch needs at least one package")
+    if packages > MAX_PACKAGES:
+        raise BackofficeError(f"a despatch has at most {MAX_PACKAGES} packages (each gets its own SSCC)")
     requested = _quantities(order, lines, what="shipped")
     shipped = _shipped(order)
     despatch_lines = []
@@ -272,6 +285,8 @@ def invoice_order(
     issue_date: dt.date | None = None,
 ) -> Invoice:
     """Invoice what was shipped and not yet invoiced, with VAT per rate; sends the INVOIC."""
+    if not 0 <= payment_days <= MAX_PAYMENT_DAYS:
+        raise BackofficeError(f"payment_days must be from 0 to {MAX_PAYMENT_DAYS}, not {payment_days}")
     order = _order(session, order_id)
     if order.status not in ("shipped", "partially_shipped", "invoiced"):
         raise BackofficeError(f"order {order.number} is {order.status}; ship it before invoicing")

@@ -97,7 +97,7 @@ class MessageFilter:
             stmt = stmt.where(Message.state == self.state)
         if self.date_from:
             stmt = stmt.where(Message.created_at >= dt.datetime.combine(self.date_from, dt.time()))
-        if self.date_to:
+        if self.date_to and self.date_to < dt.date.max:  # the last day there is has no day after it
             stmt = stmt.where(Message.created_at < dt.datetime.combine(self.date_to + dt.timedelta(days=1), dt.time()))
         if self.reference.strip():
             ref = self.reference.strip()

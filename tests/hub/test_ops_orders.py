@@ -79,3 +79,39 @@ def test_message_page_shows_the_parsed_document_and_the_receipt(hub_env, orders_
     assert "Transport receipt" in page and "po.edi" in page
     page = client.get(f"/ops/messages/{outbound_id}").get_data(as_text=True)
     assert "Transport receipt" in page and "written to" in page and "delivered at" in page
+
+
+def test_bad_back_office_input_is_refused_not_a_server_error(hub_env, orders_bytes):
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        order_id = session.scalar(select(Order.id))
+    client = signed_in(hub_env, "ops_operator")
+    token = TOKEN.search(client.get(f"/ops/orders/{order_id}").get_data(as_text=True)).group(1)
+    for value in ("nan", "sNaN", "Infinity", "1e40"):
+        answer = client.post(f"/ops/orders/{order_id}/confirm", data={"csrf_token": token, "qty-1": value},
+                             follow_redirects=True)
+        assert answer.status_code == 200
+        assert "Confirm refused: line 1:" in answer.get_data(as_text=True), value
+    assert client.post(f"/ops/orders/{order_id}/confirm", data={"csrf_token": token}).status_code == 302
+    answer = client.post(f"/ops/orders/{order_id}/ship", follow_redirects=True,
+                         data={"csrf_token": token, "packages": "5000000"})
+    assert "Ship refused: a despatch has at most 999 packages" in answer.get_data(as_text=True)
+    answer = client.post(f"/ops/orders/{order_id}/ship", data={"csrf_token": token, "packages": "1"},
+                         follow_redirects=True)
+    assert "recorded and sent" in answer.get_data(as_text=True)
+    answer = client.post(f"/ops/orders/{order_id}/invoice", data={"csrf_token": token, "payment_days": "-5"},
+                         follow_redirects=True)
+    assert "Invoice refused: payment_days must be from 0 to 3650" in answer.get_data(as_text=True)
+    with hub_env.session_factory() as session:
+        assert session.get(Order, order_id).status == "shipped"  # nothing half-applied by the refusals
+
+
+def test_the_last_date_there_is_filters_without_error(hub_env, orders_bytes):
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    client = signed_in(hub_env, "ops_viewer")
+    for path in ("/ops/messages", "/ops/messages/payloads.zip"):
+        answer = client.get(path, query_string={"date_from": "2000-01-01", "date_to": "9999-12-31"})
+        assert answer.status_code == 200, path
+    assert "PO-2026-0001" in client.get("/ops/messages", query_string={"date_to": "9999-12-31"}).get_data(as_text=True)
