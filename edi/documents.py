@@ -243,6 +243,7 @@ class Invoice:
     delivery_date: _dt.date | None = None  # DTM+35
     order_number: str | None = None  # RFF+ON
     despatch_number: str | None = None  # RFF+DQ
+    corrected_invoice: str | None = None  # EN 16931 BT-25, the invoice a credit note corrects (UBL BillingReference)
     currency: str
     parties: list[Party] = field(default_factory=list)
     payment_terms: PaymentTerms | None = None

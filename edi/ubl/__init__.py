@@ -65,6 +65,8 @@ order_number        cac:OrderReference/cbc:ID (lines: OrderLineReference)
 OrderResponse line  cac:OrderLineReference/cbc:LineID (the order line answered),
   line_no           else cac:LineItem/cbc:ID; rendering writes both
 despatch_number     cac:DespatchDocumentReference/cbc:ID
+corrected_invoice   Invoice/CreditNote: cac:BillingReference/
+                    cac:InvoiceDocumentReference/cbc:ID (BT-25)
 delivery_date       Invoice: cac:Delivery/cbc:ActualDeliveryDate
 packages            Shipment/TransportHandlingUnit: ID = level, type code,
                     TraceID = SSCC, cac:Package/cbc:ID = contained levels;
@@ -89,6 +91,9 @@ Parties come back in a fixed order per document type, the order the EDIFACT
 mappings produce (Order/OrderResponse: BY, SU, DP, IV; DespatchAdvice: SU,
 BY, SE, DP, SF; Invoice: BY, SU, SE, IV, DP, PE), so a document that went
 EDIFACT -> UBL -> canonical compares equal to the one read from EDIFACT.
+
+Read but not carried (a warning, rule ``UBL-NOT-CARRIED``, names each):
+an Order's own ``cac:AllowanceCharge`` and ``cac:AnticipatedMonetaryTotal``.
 
 Changed on the way through UBL: EANCOM-only unit codes (``PCE`` comes back as
 ``H87``). Not carried by UBL (lost on the way through it): ``OrderResponseLine.ordered_quantity``

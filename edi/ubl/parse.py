@@ -41,7 +41,7 @@ from edi.documents import (
     PaymentTerms,
     TaxSubtotal,
 )
-from edi.errors import EdiError, Issue, SyntaxCode
+from edi.errors import EdiError, Issue, Severity, SyntaxCode
 
 __all__ = [
     "NS",
@@ -493,11 +493,24 @@ def _notes(r: _Reader, root: etree._Element) -> list[str]:
     return [n.text.strip() for n in r.findall(root, "cbc:Note") if n.text and n.text.strip()]
 
 
+#: Order elements the canonical Order has no field for: read, reported as a warning, not carried.
+_ORDER_NOT_CARRIED = {
+    "cac:AllowanceCharge": "an order level allowance or charge",
+    "cac:AnticipatedMonetaryTotal": "the order's anticipated totals",
+}
+
+
 def _order(r: _Reader, root: etree._Element) -> Order | None:
     number = r.text(root, "cbc:ID")
     issue_date = r.date(root, "cbc:IssueDate")
     r.required(number, root, "cbc:ID", "order number")
     r.required(issue_date, root, "cbc:IssueDate", "issue date")
+    for tag, what in _ORDER_NOT_CARRIED.items():
+        for el in r.findall(root, tag):
+            r.issues.append(Issue(
+                f"{tag} ({what}) is not carried by the canonical order and is ignored",
+                code=SyntaxCode.NOT_SUPPORTED_IN_POSITION, path=path_of(el), severity=Severity.WARNING,
+                rule="UBL-NOT-CARRIED"))
     delivery = r.find(root, "cac:Delivery")
     lines = []
     for el in r.findall(root, "cac:OrderLine"):
@@ -824,6 +837,7 @@ def _invoice(r: _Reader, root: etree._Element) -> Invoice | None:
         delivery_date=r.date(root, "cac:Delivery/cbc:ActualDeliveryDate"),
         order_number=r.text(root, "cac:OrderReference/cbc:ID"),
         despatch_number=r.text(root, "cac:DespatchDocumentReference/cbc:ID"),
+        corrected_invoice=r.text(root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"),
         currency=currency,
         parties=_parties(
             [

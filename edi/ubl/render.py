@@ -377,6 +377,9 @@ def _invoice(doc: Invoice, customization: str | None) -> bytes:
     w.add(w.root, "cbc:DocumentCurrencyCode", doc.currency)
     if doc.order_number:
         w.add(w.add(w.root, "cac:OrderReference"), "cbc:ID", doc.order_number)
+    if doc.corrected_invoice:
+        billing = w.add(w.root, "cac:BillingReference")
+        w.add(w.add(billing, "cac:InvoiceDocumentReference"), "cbc:ID", doc.corrected_invoice)
     if doc.despatch_number:
         w.add(w.add(w.root, "cac:DespatchDocumentReference"), "cbc:ID", doc.despatch_number)
     supplier = doc.party(PartyRole.SUPPLIER)

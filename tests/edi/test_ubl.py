@@ -391,7 +391,8 @@ def read_sample(name: str) -> bytes:
 
 def test_sample_order() -> None:
     order, issues = parse_ubl(read_sample("peppol_order.xml"))
-    assert issues == []
+    assert [(i.rule, i.path, i.severity) for i in issues] == [
+        ("UBL-NOT-CARRIED", "/Order/cac:AnticipatedMonetaryTotal", Severity.WARNING)]
     assert isinstance(order, Order)
     assert (order.number, order.issue_date, order.currency, order.contract_ref) == (
         "PO-4711", dt.date(2026, 10, 5), "EUR", "FA-2026-03")
@@ -502,7 +503,7 @@ OFFICIAL_EXPECTED: dict[str, dict] = {
                        "/Invoice/cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount"],
     },
     "UBL-Order-2.1-Example.xml": {
-        "rules": [],
+        "rules": ["UBL-NOT-CARRIED"] * 3,  # two order level charges and the anticipated totals: warnings
         "document": {"number": "34", "currency": "SEK", "issue_date": dt.date(2010, 1, 20)},
         "lines": 2,
     },
@@ -1328,3 +1329,36 @@ def test_recipient_issues_judge_only_orders_whose_seller_names_an_identifier() -
     anonymous.parties = [supplier(id=None) if p.role == "SU" else p for p in anonymous.parties]
     assert recipient_issues(anonymous, ours, lambda: render_ubl(anonymous)) == []
     assert recipient_issues(sample_invoice(), ("nobody",)) == []
+
+
+def test_a_credit_note_carries_the_invoice_it_corrects() -> None:
+    credit = sample_invoice("381")
+    credit.corrected_invoice = "INV-2026-0999"
+    xml = render_ubl(credit)
+    tree = etree.fromstring(xml)
+    assert tree.findtext("cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=NS) == "INV-2026-0999"
+    assert schema_for("CreditNote").validate(tree)
+    document, issues = parse_ubl(xml)
+    assert not errors(issues)
+    assert document == credit
+    from edi.documents import from_dict, to_dict
+
+    assert from_dict(to_dict(credit)).corrected_invoice == "INV-2026-0999"
+
+
+def test_order_level_allowances_and_anticipated_totals_are_warned_about_with_their_paths() -> None:
+    tree = etree.fromstring(render_ubl(sample_order()))
+    lines = tree.find("cac:OrderLine", NS)
+    charge = etree.fromstring(
+        f'<cac:AllowanceCharge xmlns:cac="{NS["cac"]}" xmlns:cbc="{NS["cbc"]}"><cbc:ChargeIndicator>true</cbc:ChargeIndicator>'
+        '<cbc:Amount currencyID="EUR">25.00</cbc:Amount></cac:AllowanceCharge>')
+    totals = etree.fromstring(
+        f'<cac:AnticipatedMonetaryTotal xmlns:cac="{NS["cac"]}" xmlns:cbc="{NS["cbc"]}">'
+        '<cbc:PayableAmount currencyID="EUR">205.00</cbc:PayableAmount></cac:AnticipatedMonetaryTotal>')
+    lines.addprevious(charge)
+    lines.addprevious(totals)
+    document, issues = parse_ubl(etree.tostring(tree))
+    assert document is not None, [i.format() for i in issues]
+    assert [(i.path, i.severity, i.rule) for i in issues] == [
+        ("/Order/cac:AllowanceCharge", Severity.WARNING, "UBL-NOT-CARRIED"),
+        ("/Order/cac:AnticipatedMonetaryTotal", Severity.WARNING, "UBL-NOT-CARRIED")]
