@@ -103,6 +103,9 @@ MLR_ACTION_FOR_RESPONSE = {code: action for action, code in MLR_RESPONSE_FOR_ACT
 RESPONSE_CODE_TO_UBL = {"29": "AP", "4": "CA", "27": "RE"}
 RESPONSE_CODE_FROM_UBL = {ubl: code for code, ubl in RESPONSE_CODE_TO_UBL.items()}
 
+#: UNCL 1229 line action "not accepted": a rejected order response line.
+_LINE_NOT_ACCEPTED = "7"
+
 #: Placeholder for a mandatory UBL identifier that the canonical document leaves empty.
 NOT_APPLICABLE = "NA"
 
@@ -572,14 +575,17 @@ def _order_response(r: _Reader, root: etree._Element) -> OrderResponse | None:
         # the order line it answers (Peppol: OrderLineReference/LineID); LineItem/ID numbers the response's own lines
         line_no = _line_ref(r.text(el, "cac:OrderLineReference/cbc:LineID")) or r.text(item, "cbc:ID")
         quantity = r.decimal(item, "cbc:Quantity")
-        # Peppol lets an accepted line leave the quantity out; the canonical line needs it
+        action = r.text(item, "cbc:LineStatusCode") or "5"
+        if quantity is None and action == _LINE_NOT_ACCEPTED and r.find(item, "cbc:Quantity") is None:
+            quantity = Decimal(0)  # a rejected line confirms nothing; Peppol lets it leave the quantity out
+        # Peppol lets an accepted line leave the quantity out too; the canonical line needs it then
         r.required(quantity, item, "cbc:Quantity", "confirmed quantity")
         if quantity is None or line_no is None:
             continue
         lines.append(
             OrderResponseLine(
                 line_no=line_no,
-                action=r.text(item, "cbc:LineStatusCode") or "5",
+                action=action,
                 quantity=quantity,
                 unit=r.attr(item, "cbc:Quantity", "unitCode"),
                 net_price=r.decimal(item, "cac:Price/cbc:PriceAmount"),

@@ -1362,3 +1362,18 @@ def test_order_level_allowances_and_anticipated_totals_are_warned_about_with_the
     assert [(i.path, i.severity, i.rule) for i in issues] == [
         ("/Order/cac:AllowanceCharge", Severity.WARNING, "UBL-NOT-CARRIED"),
         ("/Order/cac:AnticipatedMonetaryTotal", Severity.WARNING, "UBL-NOT-CARRIED")]
+
+
+def test_a_rejected_order_response_line_without_quantity_is_accepted_as_confirming_nothing() -> None:
+    tree = etree.fromstring(read_sample("peppol_order_response.xml"))
+    item = tree.find("cac:OrderLine/cac:LineItem", NS)
+    item.remove(item.find("cbc:Quantity", NS))
+    status = item.find("cbc:LineStatusCode", NS)
+    if status is None:
+        status = etree.Element(f"{{{NS['cbc']}}}LineStatusCode")
+        item.find("cbc:ID", NS).addnext(status)
+    status.text = "7"
+    document, issues = parse_ubl(etree.tostring(tree))
+    assert not errors(issues), [i.format() for i in issues]
+    assert document is not None
+    assert (document.lines[0].action, document.lines[0].quantity) == ("7", D("0"))
