@@ -29,13 +29,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.as2 import As2Error, As2Partner, As2Settings, parse_mdn, peek_mdn
+from adapters.as2 import As2Error, As2Partner, As2Settings, MdnError, parse_mdn, peek_mdn
 from adapters.as2_spool import Region
 from hub.db import is_postgres
 from hub.inbound import receive
 from hub.messages import new_message, transition
 from hub.as2_models import As2Transfer
-from hub.models import Channel, Message, Partner
+from hub.models import Channel, Message, MessageEvent, Partner
 from hub.secrets import decrypt_settings
 from hub.settings import BASE_DIR, Settings
 from hub.states import Event, State
@@ -271,8 +271,13 @@ class DbAs2Hub:
             if transfer is None:
                 raise LookupError(f"no AS2 message {original} was sent by us")
             message = transfer.message
-            result = parse_mdn(headers, body, transfer.message_id, transfer.mic,
-                               partner_profile(self.settings, message.channel, verify_only=True))
+            try:
+                result = parse_mdn(headers, body, transfer.message_id, transfer.mic,
+                                   partner_profile(self.settings, message.channel, verify_only=True))
+            except MdnError as exc:
+                _refused_mdn(session, transfer, headers, body, exc)
+                session.commit()
+                raise
             transfer.mdn_headers, transfer.mdn_body = dict(headers), body
             if message.state == State.DELIVERING:
                 # the MDN overtook the end of our POST: the delivering worker takes it from the
@@ -284,11 +289,41 @@ class DbAs2Hub:
                                                                    "mic_ok": result.mic_ok, "signed": result.signed}}
             detail = f"asynchronous MDN: {result.disposition}"
             if result.ok and message.state in (State.DELIVERED, State.ACK_OVERDUE):
+                if (message.error or "").startswith(_REFUSED_MDN):
+                    message.error = None  # an earlier MDN was not accepted; this one is
                 transition(session, message, Event.ACKNOWLEDGE, actor="as2 endpoint", detail=detail)
             elif not result.ok and message.state in (State.DELIVERED, State.ACK_OVERDUE):
                 message.error = detail + ("" if result.mic_ok else "; the MIC does not match")
                 transition(session, message, Event.REJECT, actor="as2 endpoint", detail=message.error)
             session.commit()
+
+
+#: how the error of a message whose asynchronous MDN was not accepted begins
+_REFUSED_MDN = "asynchronous MDN not accepted"
+
+
+def _refused_mdn(session: Session, transfer: As2Transfer, headers: dict[str, str], body: bytes,
+                 exc: MdnError) -> None:
+    """An async MDN for our message that cannot be trusted or read (bad signature, unsigned
+    when we asked for a signed one, garbled): keep its bytes on the transfer and the reason
+    on the message, with an event in its trace. No commit.
+
+    A delivered message moves to ``ack_overdue`` (still waiting for a receipt it can trust; a
+    good MDN later acknowledges it). During the delivery the worker takes the kept MDN as
+    it takes a synchronous one (hub.transport, ``early_mdn``), and fails the delivery."""
+    message = transfer.message
+    assert message is not None
+    transfer.mdn_headers, transfer.mdn_body = dict(headers), body
+    reason = f"{_REFUSED_MDN} (AS2 {transfer.message_id}, {len(body)} bytes kept): {exc}"
+    log.warning("AS2 %s: %s", transfer.message_id, reason)
+    if message.state == State.DELIVERING:
+        return
+    message.error = reason
+    if message.state == State.DELIVERED:
+        transition(session, message, Event.OVERDUE, actor="as2 endpoint", detail=reason)
+    else:  # the trace says so without a change of state
+        session.add(MessageEvent(message=message, event="mdn_refused", state=message.state,
+                                 actor="as2 endpoint", detail=reason))
 
 
 def _mdn_fields(mdn_body: bytes) -> list[str]:

@@ -4,6 +4,8 @@ to the partner's endpoint; duplicates get the original MDN, redeliveries keep th
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import re
 import socket
 import threading
@@ -517,3 +519,58 @@ def test_an_unknown_sender_asking_for_an_async_mdn_gets_no_outbound_mdn(as2_worl
         hub.send_async_mdn("file:///etc/passwd", {"AS2-To": "ACME-AS2"}, b"mdn")
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Message).where(Message.document_type == "MDN")) == 0
+
+
+def test_an_async_mdn_that_is_not_accepted_is_recorded_on_the_message(as2_world, settings, session_factory,
+                                                                      orders_bytes):
+    import dataclasses
+
+    from adapters.as2 import peek_mdn
+    from hub.as2_models import As2Transfer
+
+    us, partner_hub = as2_world
+    _answered_orders(as2_world, settings, session_factory, orders_bytes, mdn="async")
+    Worker(dataclasses.replace(settings, hub_as2_mdn_url=us.url), session_factory, name="t").drain()
+    url, headers, body = partner_hub.async_mdns[0]
+    original = peek_mdn(headers, body)
+    with session_factory() as session:
+        transfer = session.scalar(select(As2Transfer).where(As2Transfer.message_id == original))
+        message_id = transfer.message_fk
+        assert session.get(Message, message_id).state == State.DELIVERED
+
+    # a signed MDN whose text was changed: the signature does not verify
+    tampered = body.replace(b"processed", b"processeD", 1)
+    assert tampered != body
+    with pytest.raises(Exception, match="HTTP 400"):
+        send(url, headers, tampered, 30)
+    with session_factory() as session:
+        message = session.get(Message, message_id)
+        assert message.state == State.ACK_OVERDUE
+        assert message.error.startswith("asynchronous MDN not accepted") and original in message.error
+        last = message.events[-1]
+        assert (last.event, last.state, last.actor) == ("overdue", State.ACK_OVERDUE, "as2 endpoint")
+        assert "not accepted" in last.detail
+        transfer = session.scalar(select(As2Transfer).where(As2Transfer.message_id == original))
+        assert transfer.mdn_body == tampered, "the refused MDN is kept as it arrived"
+
+    # the same MDN without its signature (a signed one was asked for): the trace says so, the state stays
+    content_type = next(v for k, v in headers.items() if k.lower() == "content-type")
+    signed = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body,
+                                      policy=email.policy.HTTP)
+    report = signed.get_payload(0).as_bytes()
+    report_head, _, report_body = report.partition(b"\r\n\r\n")
+    unsigned_headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    unsigned_headers["Content-Type"] = email.message_from_bytes(report_head + b"\r\n\r\n")["Content-Type"]
+    with pytest.raises(Exception, match="HTTP 400"):
+        send(url, unsigned_headers, report_body, 30)
+    with session_factory() as session:
+        message = session.get(Message, message_id)
+        assert message.state == State.ACK_OVERDUE and message.events[-1].event == "mdn_refused"
+        assert "not signed" in message.events[-1].detail and "not signed" in message.error
+        assert session.scalar(select(As2Transfer.mdn_body).where(As2Transfer.message_id == original)) == report_body
+
+    # the genuine MDN still acknowledges it, and the error is cleared
+    assert send(url, headers, body, 30).status == 200
+    with session_factory() as session:
+        message = session.get(Message, message_id)
+        assert message.state == State.ACKNOWLEDGED and message.error is None
