@@ -92,6 +92,17 @@ ORDER_STATUSES = (
 )
 
 
+#: Ids are 32-bit integers in every database Kontor runs on (the API's bound too).
+MAX_ID = 2**31 - 1
+#: The largest page number a listing accepts.
+MAX_PAGE = 1_000_000
+
+
+def valid_id(value: int | None) -> int | None:
+    """``value`` when it can be a record id (1 .. MAX_ID), else None: a cursor or filter to ignore."""
+    return value if value is not None and 1 <= value <= MAX_ID else None
+
+
 class NotFound(LookupError):
     """The record does not exist, or belongs to another partner (the two look the same)."""
 
@@ -117,7 +128,7 @@ class Page(Generic[T]):
 
 
 def _paginate(session: Session, stmt: Select, page: int, per_page: int) -> Page[Any]:
-    page = max(1, page)
+    page = page if 1 <= page <= MAX_PAGE else 1  # an absurd page number is ignored, not an overflowing OFFSET
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
     return Page(items=items, page=page, per_page=per_page, total=total)
@@ -334,6 +345,8 @@ class PartnerScope:
         return stmt.where(model.partner_id == self.partner_id)
 
     def _get(self, model: Any, record_id: int, *options: Any) -> Any:
+        if valid_id(record_id) is None:
+            raise NotFound(f"{model.__name__} {record_id}")
         stmt = self.owned(select(model).where(model.id == record_id), model)
         if options:
             stmt = stmt.options(*options)
@@ -441,10 +454,11 @@ class PartnerScope:
         """One page of active products by (name, id) after or before a product (keyset paging),
         with this partner's prices: ``per_page + 1`` rows from the ``(name, id)`` index, no count."""
         stmt = self._catalog_select(query, category, in_stock=in_stock, contract_only=contract_only)
+        after, before = valid_id(after), valid_id(before)
         cursor_id = after if after is not None else before
         mark = None
-        if cursor_id is not None:  # the cursor's position; an unknown id starts from the beginning
-            mark = self.session.execute(select(Product.name, Product.id).where(Product.id == cursor_id)).first()
+        if cursor_id is not None:  # the cursor's position; an unknown id (or one outside the assortment) starts over
+            mark = self.session.execute(self.products(Product.name, Product.id).where(Product.id == cursor_id)).first()
         key = tuple_(Product.name, Product.id)
         if mark is not None and after is not None:
             rows = list(self.session.scalars(
@@ -790,7 +804,7 @@ class PartnerScope:
     def messages(self, filters: MessageFilter, *, before: int | None = None, limit: int = 50) -> MessageSlice:
         """This partner's messages, whatever partner the filter names."""
         filters = dataclasses.replace(filters, partner_id=self.partner_id)
-        return list_messages(self.session, filters, before=before, limit=limit)
+        return list_messages(self.session, filters, before=valid_id(before), limit=limit)
 
     def message(self, message_id: int) -> Message:
         return self._get(Message, message_id, selectinload(Message.events))
