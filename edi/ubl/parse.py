@@ -171,6 +171,8 @@ def _step(el: etree._Element) -> str:
     parent = el.getparent()
     if parent is None:
         return _name(el)
+    if not isinstance(el.tag, str):  # a comment or processing instruction: not numbered among elements
+        return "comment()" if isinstance(el, etree._Comment) else "processing-instruction()"
     cache = _positions.get()
     if cache is None:
         return _steps_of(parent)[el]

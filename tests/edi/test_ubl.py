@@ -1054,6 +1054,9 @@ def test_path_of_numbers_siblings_the_same_inside_and_outside_a_located_block() 
         inside = [path_of(el) for el in nodes]
     assert inside == outside
     assert "/Invoice/cac:InvoiceLine[2]/cbc:LineExtensionAmount" in inside
+    tree.insert(3, etree.Comment("a comment between elements is not numbered with them"))
+    with located():
+        assert [path_of(el) for el in tree[2:5]] == [path_of(tree[2]), "/Invoice/comment()", path_of(tree[4])]
 
 
 def test_a_huge_digit_string_for_payment_days_is_a_located_error_not_a_hang() -> None:
