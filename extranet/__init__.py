@@ -39,6 +39,10 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
         session_factory = make_session_factory(make_engine(settings.database))
 
     app = Flask(__name__)
+    # ids past a row id are "not found", not a database error (set before any route is added)
+    from extranet.ids import BoundedInt
+
+    app.url_map.converters["int"] = BoundedInt
     secure = settings.web_base_url.startswith("https://")
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -15,6 +15,7 @@ from werkzeug.utils import secure_filename
 
 from extranet.extensions import db, login_manager
 from extranet.forms import MessageFilterForm, RepairForm, options
+from extranet.ids import id_arg, parse_id
 from extranet.security import OPS_ACTION_ROLES, roles_required
 from hub import messages as message_store
 from hub import monitor
@@ -62,7 +63,7 @@ def messages() -> ResponseReturnValue:
     form.state.choices = options([("", "Any state"), ("problem", "Any problem")] + [(s, s) for s in DESCRIPTIONS])
     form.validate()
     filters = monitor.MessageFilter(
-        partner_id=int(form.partner.data) if (form.partner.data or "").isdigit() else None,
+        partner_id=parse_id(form.partner.data),
         direction=form.direction.data or "",
         document_type=form.document_type.data or "",
         state=form.state.data or "",
@@ -72,7 +73,7 @@ def messages() -> ResponseReturnValue:
         business_ref=form.business_ref.data or "",
         text=form.text.data or "",
     )
-    found = monitor.list_messages(session, filters, before=request.args.get("before", type=int))
+    found = monitor.list_messages(session, filters, before=id_arg(request.args, "before"))
     return render_template(
         "ops/messages.html", form=form, found=found, counts=monitor.state_counts(session),
         zip_limit=monitor.ZIP_LIMIT,
@@ -173,5 +174,5 @@ def partners() -> ResponseReturnValue:
 @bp.get("/audit")
 def audit_log() -> ResponseReturnValue:
     text = request.args.get("q", "")[:100]
-    found = monitor.audit_entries(db.session, text=text, before=request.args.get("before", type=int))
+    found = monitor.audit_entries(db.session, text=text, before=id_arg(request.args, "before"))
     return render_template("ops/audit.html", found=found, q=text)

@@ -19,6 +19,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from extranet.extensions import db, login_manager
+from extranet.ids import id_arg, parse_id
 from extranet.security import OPS_ACTION_ROLES, roles_required
 from hub import accounts
 from hub import alerts as alert_service
@@ -76,7 +77,7 @@ def _settings():
 @bp.get("/dashboard")
 def dashboard() -> ResponseReturnValue:
     days = min(max(request.args.get("days", 14, type=int), 1), 90)
-    partner_id = request.args.get("partner", type=int)
+    partner_id = id_arg(request.args, "partner")
     figures = dashboard_figures(db.session, days=days, partner_id=partner_id)
     labels = [d.day.strftime("%d.%m") for d in figures.days]
     charts = {
@@ -116,7 +117,7 @@ def alerts() -> ResponseReturnValue:
     if state not in ("active", "open", "acknowledged", "closed", "all"):
         state = "active"
     found = alert_service.list_alerts(db.session, state="" if state == "all" else state,
-                                      before=request.args.get("before", type=int))
+                                      before=id_arg(request.args, "before"))
     settings = _settings()
     return render_template("ops/alerts.html", found=found, state=state,
                            counts=alert_service.open_alert_count(db.session), settings=settings)
@@ -159,7 +160,7 @@ def _filters(args) -> monitor.MessageFilter:
 
     partner = args.get("partner", "")
     return monitor.MessageFilter(
-        partner_id=int(partner) if partner.isdigit() else None,
+        partner_id=parse_id(partner),
         direction=args.get("direction", "") if args.get("direction", "") in monitor.DIRECTIONS else "",
         document_type=args.get("document_type", ""),
         state=args.get("state", ""),

@@ -115,3 +115,25 @@ def test_the_last_date_there_is_filters_without_error(hub_env, orders_bytes):
         answer = client.get(path, query_string={"date_from": "2000-01-01", "date_to": "9999-12-31"})
         assert answer.status_code == 200, path
     assert "PO-2026-0001" in client.get("/ops/messages", query_string={"date_to": "9999-12-31"}).get_data(as_text=True)
+
+
+def test_ids_too_large_for_the_database_are_not_found(hub_env, orders_bytes):
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    client = signed_in(hub_env, "ops_admin")
+    huge = "9" * 25
+    app = client.application
+    routes = sorted({rule.rule for rule in app.url_map.iter_rules()
+                     if "<int:" in rule.rule and "GET" in rule.methods and rule.rule.startswith("/ops")})
+    assert len(routes) >= 8
+    for rule in routes:
+        path = re.sub(r"<int:[^>]+>", huge, rule)
+        path = re.sub(r"<any\(([^,)]+)[^>]*>", r"\1", path)
+        path = re.sub(r"<[^>]+>", "x", path)
+        assert client.get(path).status_code == 404, path
+    for path in ("/ops/messages", "/ops/audit", "/ops/alerts", "/ops/dashboard", "/ops/messages/bulk",
+                 "/ops/messages/payloads.zip"):
+        for name in ("before", "partner"):
+            answer = client.get(path, query_string={name: huge})
+            assert answer.status_code in (200, 404), (path, name, answer.status_code)
+            assert answer.status_code == 200 or path == "/ops/messages/bulk", (path, name)
