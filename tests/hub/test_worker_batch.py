@@ -160,3 +160,52 @@ def test_a_placed_order_reads_back_as_written(hub_env, orders_bytes):
         assert outbound.payload.data.startswith((b"UNA", b"UNB")) and b"ORDRSP" in outbound.payload.data
         assert outbound.partner.code == "ACME" and outbound.channel.name == "drop"
         assert outbound.receipt == {"ack_expected": True}, "the profile exchanges CONTRL"
+
+
+def test_a_refused_order_is_applied_again_in_a_savepoint_and_keeps_nothing(hub_env, orders_bytes, monkeypatch):
+    """The worker applies without a savepoint a document; a refusal after the order was written
+    (here: a forced one, as the order is answered) starts over, so the refused order's rows go."""
+    from hub import orders
+    from hub.errors import OrderRejected
+
+    refused_id = receive_orders(hub_env, orders_numbered(orders_bytes, 1), name="1.edi")
+    fine_id = receive_orders(hub_env, orders_numbered(orders_bytes, 2), name="2.edi")
+    real_respond = orders.respond
+    calls = []
+
+    def respond_refusing_the_first(session, settings, partner, order, **kwargs):
+        calls.append(order.number)
+        if order.number == "PO-BATCH-0001":
+            raise OrderRejected(["refused after the order and its lines were written"])
+        return real_respond(session, settings, partner, order, **kwargs)
+
+    monkeypatch.setattr(orders, "respond", respond_refusing_the_first)
+    assert hub_env.worker().run_batch(8) == 2
+    assert calls == ["PO-BATCH-0001", "PO-BATCH-0001", "PO-BATCH-0002"], "the refused one ran twice"
+
+    with hub_env.session_factory() as session:
+        assert session.scalars(select(Order.number)).all() == ["PO-BATCH-0002"]
+        assert session.scalar(select(func.count()).select_from(OrderLine)) == 3, "only the applied order's lines"
+        refused = session.get(Message, refused_id)
+        assert refused.state == State.REJECTED and "refused after the order" in refused.error
+        assert refused.order_id is None
+        assert [e for e, _ in trace(session, refused_id)] == ["store", "claim", "reject"]
+        answers = session.scalars(select(Message.document_type).where(Message.answers_id == refused_id)
+                                  .order_by(Message.id)).all()
+        assert sorted(answers) == ["APERAK", "CONTRL"], "answered once each, not once per run"
+        assert session.get(Message, fine_id).state == State.PROCESSED
+        refs = sorted(int(r) for r in session.scalars(select(Message.interchange_ref)
+                                                      .where(Message.direction == "out")))
+        assert refs == list(range(1, len(refs) + 1)), "the first run's numbers were given back"
+
+
+def test_an_unknown_item_is_rejected_by_the_worker_with_nothing_applied(hub_env, orders_bytes):
+    bad = orders_numbered(orders_bytes, 1).replace(b"LIN+3++4000000000075:SRV", b"LIN+3++4000000009999:SRV")
+    message_id = receive_orders(hub_env, bad)
+    assert hub_env.worker().run_once()
+    with hub_env.session_factory() as session:
+        message = session.get(Message, message_id)
+        assert message.state == State.REJECTED and "unknown item" in message.error
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+        assert session.scalar(select(func.count()).select_from(OrderLine)) == 0
+        assert [e for e, _ in trace(session, message_id)] == ["store", "claim", "reject"]
