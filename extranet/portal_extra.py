@@ -250,7 +250,7 @@ def order_chain(order_id: int) -> ResponseReturnValue:
 def upload_xlsx() -> ResponseReturnValue:
     form = XlsxUploadForm()
     if form.validate_on_submit():
-        rows, fatal = parse_xlsx(form.file.data.read())
+        rows, fatal = parse_xlsx(form.file.data.read(), form.file.data.filename or "")
         if fatal and not rows:
             form.file.errors.append(fatal)
             return render_template("portal/upload_xlsx.html", form=form), 422

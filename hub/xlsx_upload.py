@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from decimal import Decimal
+
+from lxml.etree import XMLSyntaxError
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
@@ -40,18 +44,28 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def parse_xlsx(data: bytes) -> tuple[list[Row], str | None]:
-    """Rows of the first sheet, and a sentence when the workbook cannot be read at all."""
+#: What a damaged workbook raises while its rows are read (read-only mode streams the sheet's XML
+#: out of the zip): broken XML, a truncated or corrupt zip member, a cell value openpyxl cannot convert.
+_DAMAGED = (ET.ParseError, XMLSyntaxError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError,
+            TypeError, OSError)
+
+
+def parse_xlsx(data: bytes, filename: str = "") -> tuple[list[Row], str | None]:
+    """Rows of the first sheet, and a sentence when the workbook cannot be read (naming ``filename``
+    and, for a sheet damaged part way, the row; then no row is returned: half a file is not an order)."""
+    name = f"{filename[:100]}: " if filename else ""
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
-        return [], "The file is not an Excel workbook (.xlsx)."
+        return [], f"{name}The file is not an Excel workbook (.xlsx)."
+    number = 0
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
-            return [], "The workbook has no worksheet."
+            return [], f"{name}The workbook has no worksheet."
         rows: list[Row] = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        for values in sheet.iter_rows(values_only=True):
+            number += 1
             cells = [_cell_text(v) for v in values[:3]]
             cells += [""] * (3 - len(cells))
             if not any(cells):
@@ -61,6 +75,10 @@ def parse_xlsx(data: bytes) -> tuple[list[Row], str | None]:
             if len(rows) >= MAX_ROWS:
                 return rows, f"The sheet has more than {MAX_ROWS} rows; split it into smaller files."
             rows.append(Row(number=number, sku=cells[0], quantity=cells[1].replace(",", "."), note=cells[2][:70]))
+    except _DAMAGED as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        return [], (f"{name}The workbook is damaged: its first sheet cannot be read at row {number + 1} "
+                    f"({reason}). Nothing was added; save the file again from Excel and upload it again.")
     finally:
         workbook.close()
     if not rows:
