@@ -8,6 +8,11 @@ database and no Flask. The hub's transport service drives it:
 3. only then ``confirm(file)`` deletes or archives it at the source;
 4. ``deliver(name, data)`` sends one outbound payload and returns a
    :class:`Receipt` (or raises :class:`TransportError`).
+
+A polling adapter that leaves a file at the source because it cannot take it
+(too large, unreadable) goes on with the others and lists the reason, naming
+the file, in its ``skipped`` attribute (a list of str, refilled by each
+``fetch()``); the hub keeps those on the channel as its last error.
 """
 
 from __future__ import annotations

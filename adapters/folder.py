@@ -18,7 +18,9 @@ Inbound files are taken only when complete, by the channel's
 Whatever the rule, names matching ``temp_patterns`` (by default hidden
 names and ``*.tmp``, ``*.part``, ``*.partial``, ``*.filepart``) are being
 written and never taken, and a file that changes while it is read is left
-for the next poll. After the hub has stored a file,
+for the next poll. A file that cannot be read is left where it is and the
+others are still taken: after each ``fetch()``, ``skipped`` lists one error
+per such file, naming it (the hub keeps them on the channel). After the hub has stored a file,
 :meth:`FolderAdapter.confirm` moves it into the archive folder (a name
 already there gets a timestamp and a random suffix; nothing is
 overwritten) or deletes it. Outbound files are written under a hidden
@@ -136,6 +138,8 @@ class FolderAdapter:
     def __init__(self, settings: FolderSettings, *, sleep: Callable[[float], None] = time.sleep):
         self.settings = settings
         self._sleep = sleep
+        #: errors, one a file, of the files the last fetch() could not read (see the module docstring)
+        self.skipped: list[str] = []
 
     def _candidates(self, inbound: Path) -> list[tuple[Path, Path | None]]:
         s = self.settings
@@ -180,6 +184,7 @@ class FolderAdapter:
 
     def fetch(self) -> Iterator[InboundFile]:
         inbound = self.settings.inbound
+        self.skipped = []
         if inbound is None:
             return
         if not inbound.is_dir():
@@ -197,8 +202,11 @@ class FolderAdapter:
                 after = path.stat()
             except FileNotFoundError:
                 continue  # taken by someone else in between
-            except OSError as exc:
-                raise TransportError(f"cannot read {path}: {exc.strerror}") from exc
+            except OSError as exc:  # this file only: the others are still taken
+                error = f"cannot read {path}: {exc.strerror or exc}; left in place"
+                log.error("%s", error)
+                self.skipped.append(error)
+                continue
             if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
                 log.info("%s changed while it was read: left for the next poll", path)
                 continue

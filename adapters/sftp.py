@@ -24,8 +24,12 @@ Contract
 * Size limit: a fetched file is spooled to a
   :class:`tempfile.SpooledTemporaryFile` (in memory up to ``spool_bytes``,
   then on disk) and handed over as ``bytes``; files larger than
-  ``max_file_bytes`` (default 512 MiB) are skipped with an error in the log
-  so one oversized file does not block the others.
+  ``max_file_bytes`` (default 512 MiB) are skipped.
+* A file that cannot be taken (over the size limit, refused by the server,
+  changed while it was read) is left on the server and the others are still
+  fetched: after each ``fetch()``, ``skipped`` lists one error per such
+  file, naming it (the hub keeps them on the channel). Only a lost
+  connection ends the fetch.
 * Errors become :class:`TransportError`: refused/dropped connections, time-outs
   and SFTP failures (e.g. remote disk full) are retryable; authentication
   failure, refused host key, permission denied and missing directories are
@@ -245,6 +249,8 @@ class SftpAdapter:
         self._fetching = False
         self._sftp: paramiko.SFTPClient | None = None
         self._seen: dict[str, tuple[int, int, float]] = {}  # name -> (size, mtime, first seen)
+        #: errors, one a file, of the files the last fetch() left on the server (see the module docstring)
+        self.skipped: list[str] = []
         self._where = f"{settings.username}@{settings.host}:{settings.port}"
 
     # -- connection ---------------------------------------------------------
@@ -442,6 +448,7 @@ class SftpAdapter:
     def fetch(self) -> Iterator[InboundFile]:
         """Yield complete files from ``inbound_dir``; nothing is removed here."""
         s = self.settings
+        self.skipped = []
         if not s.inbound_dir:
             return
         self._fetching = True
@@ -463,12 +470,24 @@ class SftpAdapter:
             path = posixpath.join(inbound_dir, name)
             size = attr.st_size or 0
             if size > s.max_file_bytes:
-                log.error("skipping %s on %s: %d bytes is over the %d byte limit", path, self._where, size, s.max_file_bytes)
+                self._skip(f"{path} on {self._where} is {size} bytes, over the channel's limit of "
+                           f"{s.max_file_bytes} bytes (max_file_bytes): not fetched, left on the server")
                 continue
             try:
                 data = self._download(self._client(), path, size)
+            except TransportError as exc:  # a short read: changed or cut off while read
+                self._skip(str(exc))
+                continue
             except (OSError, EOFError, paramiko.SSHException) as exc:
-                raise self._error(exc, f"downloading {path}") from exc
+                if _connection_lost(exc):
+                    raise self._error(exc, f"downloading {path}") from exc
+                if getattr(exc, "errno", None) == errno.ENOENT:
+                    log.info("%s on %s was gone before it was read", path, self._where)
+                    continue
+                reason = "permission denied" if getattr(exc, "errno", None) == errno.EACCES else \
+                    f"the server reported failure ({exc.args[-1] if exc.args else type(exc).__name__})"
+                self._skip(f"cannot read {path} on {self._where}: {reason}; left on the server")
+                continue
             log.info("fetched %s (%d bytes) from %s", path, len(data), self._where)
             self._seen.pop(name, None)
             yield InboundFile(
@@ -477,6 +496,10 @@ class SftpAdapter:
                 source=_Source(path, posixpath.join(inbound_dir, trigger) if trigger else None),
                 meta={"remote_path": path, "mtime": attr.st_mtime, "host": s.host},
             )
+
+    def _skip(self, error: str) -> None:
+        log.error("%s", error)
+        self.skipped.append(error)
 
     def _download(self, sftp: paramiko.SFTPClient, path: str, size: int) -> bytes:
         with tempfile.SpooledTemporaryFile(max_size=self.settings.spool_bytes) as spool:

@@ -180,3 +180,24 @@ def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
         a.deliver("ORDRSP_1.edi", b"answer")
     assert exc.value.retryable is True
     assert os.listdir(tmp_path / "out") == []
+
+
+def test_an_unreadable_file_is_skipped_with_its_error_and_the_others_are_taken(tmp_path, monkeypatch):
+    inbound = tmp_path / "in"
+    inbound.mkdir()
+    for name in ("a.edi", "b.edi", "c.edi"):
+        (inbound / name).write_bytes(name.encode())
+    real_read = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "b.edi":  # (the tests run as root, where chmod 000 does not stop a read)
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    a = adapter(tmp_path, completeness="rename")
+    assert names(a) == ["a.edi", "c.edi"]
+    [error] = a.skipped
+    assert str(inbound / "b.edi") in error and "Permission denied" in error
+    monkeypatch.undo()
+    assert names(a) == ["a.edi", "b.edi", "c.edi"] and a.skipped == [], "readable again: taken, error gone"

@@ -325,9 +325,9 @@ def test_a_short_read_is_refused_and_the_file_stays(sshd, ssh_keys, monkeypatch)
 
     monkeypatch.setattr(SftpAdapter, "_complete", listed_then_cut)
     a = SftpAdapter(settings(sshd, ssh_keys))
-    with pytest.raises(TransportError, match=r"short read, 3000 of the 5000 bytes") as exc:
-        fetch_all(a)
-    assert exc.value.retryable is True
+    assert fetch_all(a) == {}
+    assert len(a.skipped) == 1 and "po.edi" in a.skipped[0]
+    assert "short read, 3000 of the 5000 bytes" in a.skipped[0] and "left on the server" in a.skipped[0]
     assert path.stat().st_size == 3000, "left on the server"
     monkeypatch.undo()
     assert fetch_all(a) == {"po.edi": b"x" * 3000}, "taken whole on the next poll"
@@ -382,6 +382,30 @@ def test_file_over_limit_is_skipped(sshd, ssh_keys):
     (sshd.root / "in" / "ok.edi").write_bytes(b"y")
     with SftpAdapter(settings(sshd, ssh_keys, max_file_bytes=1000)) as a:
         assert fetch_all(a) == {"ok.edi": b"y"}
+        [error] = a.skipped
+        assert f"{sshd.root / 'in' / 'huge.edi'}" in error and "2000 bytes" in error and "1000 bytes" in error
+        a.confirm(next(f for f in a.fetch() if f.name == "ok.edi"))
+        assert fetch_all(a) == {} and len(a.skipped) == 1, "reported again while the file is there"
+        (sshd.root / "in" / "huge.edi").unlink()
+        assert fetch_all(a) == {} and a.skipped == []
+
+
+def test_an_unreadable_file_is_skipped_and_the_others_are_fetched(sshd, ssh_keys, monkeypatch):
+    for name in ("a.edi", "b.edi", "c.edi"):
+        (sshd.root / "in" / name).write_bytes(name.encode())
+    real_open = paramiko.SFTPClient.open
+
+    def open_(self, filename, mode="r", bufsize=-1):
+        if filename.endswith("/b.edi") and "r" in mode:
+            raise IOError(errno.EACCES, "Permission denied")  # what paramiko raises for SSH_FX_PERMISSION_DENIED
+        return real_open(self, filename, mode, bufsize)
+
+    monkeypatch.setattr(paramiko.SFTPClient, "open", open_)
+    with SftpAdapter(settings(sshd, ssh_keys)) as a:
+        assert fetch_all(a) == {"a.edi": b"a.edi", "c.edi": b"c.edi"}, "b.edi does not stop c.edi"
+        [error] = a.skipped
+        assert "b.edi" in error and "permission denied" in error
+    assert (sshd.root / "in" / "b.edi").exists()
 
 
 # -- dropped connections ------------------------------------------------------------

@@ -155,3 +155,27 @@ def test_a_full_remote_disk_is_a_stored_error_and_the_retry_delivers(sshd, ssh_k
             assert message.state == State.DELIVERED, message.error
             assert (tiny_remote_disk / message.filename).read_bytes() == store.payload_bytes(message)
     assert not any(p.name.endswith(".part") for p in tiny_remote_disk.iterdir())
+
+
+def test_a_file_over_the_size_limit_is_a_channel_error_while_it_is_there(sshd, ssh_keys, settings, session_factory):
+    from hub.transport import poll_all
+
+    settings.partners_path.mkdir(parents=True)
+    (settings.partners_path / "acme.toml").write_text(profile(sshd, ssh_keys) + "max_file_bytes = 100000\n")
+    with session_factory() as session:
+        sync_partners(session, load_profiles(settings.partners_path))
+        session.commit()
+    huge = sshd.root / "in" / "huge.edi"
+    huge.write_bytes(b"x" * 300_000)
+    (sshd.root / "in" / "po.edi").write_bytes(ORDERS)
+    for _ in range(2):  # the next poll (nothing new to store) does not clear it
+        poll_all(session_factory, settings, actor="test")
+        with session_factory() as session:
+            error = session.scalar(select(Channel)).last_error or ""
+            assert str(huge) in error and "300000 bytes" in error and "100000 bytes" in error, error
+            assert [m.filename for m in session.scalars(select(Message))] == ["po.edi"], "the other file is taken"
+    assert huge.exists()
+    huge.unlink()  # the partner takes it away (or it is fetched by hand)
+    poll_all(session_factory, settings, actor="test")
+    with session_factory() as session:
+        assert session.scalar(select(Channel)).last_error is None

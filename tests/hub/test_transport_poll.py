@@ -105,3 +105,31 @@ def test_a_file_that_cannot_be_archived_stays_stored_and_the_error_is_recorded(h
     # the same file sent again after it was archived is a new delivery: stored (the pipeline judges duplicates)
     (first_in / "ORDERS_A.edi").write_bytes(orders_bytes)
     assert poll_all(hub_env.session_factory, hub_env.settings, actor="test") == 1
+
+
+def test_an_unreadable_file_is_a_channel_error_and_the_others_are_stored(hub_env, orders_bytes, monkeypatch):
+    from pathlib import Path
+
+    _break(hub_env, _channels(hub_env)[1], active=False)  # only the partner's own drop folder
+    hub_env.drop("ORDERS_A.edi", orders_bytes)
+    hub_env.drop("ORDERS_B.edi", orders_bytes.replace(b"ACME000001", b"ACME000002"))
+    hub_env.drop("ORDERS_C.edi", orders_bytes.replace(b"ACME000001", b"ACME000003"))
+    real_read = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "ORDERS_B.edi":  # (as root, chmod 000 does not stop a read)
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    for _ in range(2):
+        poll_all(hub_env.session_factory, hub_env.settings, actor="test")
+        with hub_env.session_factory() as session:
+            channel = session.scalar(select(Channel).where(Channel.name == "drop"))
+            assert "ORDERS_B.edi" in channel.last_error and "Permission denied" in channel.last_error
+            assert sorted(session.scalars(select(Message.filename))) == ["ORDERS_A.edi", "ORDERS_C.edi"]
+    assert (hub_env.inbound / "ORDERS_B.edi").exists()
+    monkeypatch.undo()
+    assert poll_all(hub_env.session_factory, hub_env.settings, actor="test") == 1
+    with hub_env.session_factory() as session:
+        assert session.scalar(select(Channel).where(Channel.name == "drop")).last_error is None
