@@ -17,7 +17,13 @@ Contract
 * ``confirm(file)`` archives (``archive_dir``, created if missing, unique name
   on clash) or deletes the remote file (and its trigger file). The hub calls it
   only after its commit. Confirming a file that is already gone is a no-op.
-* ``deliver(name, data)`` uploads into ``outbound_dir``; in ``rename`` mode
+* ``deliver(name, data)`` uploads into ``outbound_dir``, unless a regular file
+  of that name and size is already there whose bytes are the same (read back
+  and compared up to :data:`READ_BACK_BYTES`; a larger one is judged by its
+  size): then it reports the file as already delivered (a delivery cut off
+  before it was recorded, or a resend of a file the partner has not
+  collected), as the folder adapter does, and never writes a second copy.
+  Otherwise, in ``rename`` mode
   under ``name + upload_suffix`` first, then renamed (``posix-rename@openssh.com``
   where the server offers it, which replaces an existing file of the same
   name; otherwise the existing file is removed and a plain rename is done).
@@ -69,6 +75,9 @@ __all__ = ["SftpSettings", "SftpAdapter", "parse_host_key", "load_private_key"]
 log = logging.getLogger(__name__)
 
 COMPLETENESS_RULES = ("stable", "trigger", "rename")
+
+#: up to this size a file already at the delivery path is read back and compared before it counts as delivered
+READ_BACK_BYTES = 4 * 1024 * 1024
 OUTBOUND_MODES = ("rename", "direct")
 
 _PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
@@ -596,6 +605,10 @@ class SftpAdapter:
         target = final + s.upload_suffix if s.outbound_mode == "rename" else final
         try:
             sftp = self._client()
+            if self._already_there(sftp, final, data):
+                log.info("%s (%d bytes) is already in place on %s: not uploaded again", final, len(data), self._where)
+                return Receipt(detail=f"already in place at {self._url(final)}",
+                               data={"remote_path": final, "bytes": len(data), "already_delivered": True})
             try:
                 remote = sftp.open(target, "wb")
                 try:
@@ -616,7 +629,36 @@ class SftpAdapter:
         finally:
             self._release()
         log.info("delivered %s (%d bytes) to %s", final, len(data), self._where)
-        return Receipt(detail=f"sftp://{s.host}:{s.port}{final if final.startswith('/') else '/' + final}", data={"remote_path": final, "bytes": len(data)})
+        return Receipt(detail=self._url(final), data={"remote_path": final, "bytes": len(data)})
+
+    def _url(self, path: str) -> str:
+        return f"sftp://{self.settings.host}:{self.settings.port}{path if path.startswith('/') else '/' + path}"
+
+    @staticmethod
+    def _already_there(sftp: paramiko.SFTPClient, path: str, data: bytes) -> bool:
+        """True when ``path`` is a regular file with ``data``'s size and, up to :data:`READ_BACK_BYTES`,
+        its bytes. A file that cannot be looked at or read back does not count (it is uploaded over)."""
+        try:
+            attr = sftp.stat(path)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if _connection_lost(exc):
+                raise
+            return False
+        if attr.st_mode is not None and not stat.S_ISREG(attr.st_mode):
+            return False
+        if attr.st_size != len(data):
+            return False
+        if len(data) > READ_BACK_BYTES:
+            return True
+        try:
+            with sftp.open(path, "rb") as remote:
+                remote.prefetch(len(data))
+                got = remote.read(len(data) + 1)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if _connection_lost(exc):
+                raise
+            return False
+        return got == data
 
     def _discard(self, sftp: paramiko.SFTPClient, path: str) -> None:
         """After a failed upload: remove what was written (the temporary file, or the partial file

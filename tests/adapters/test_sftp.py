@@ -254,6 +254,39 @@ def test_direct_upload_and_replace(sshd, ssh_keys):
     assert (sshd.root / "out" / "x.edi").read_bytes() == b"newer"
 
 
+
+@pytest.mark.parametrize("mode", ["rename", "direct"])
+def test_a_resend_of_a_file_already_in_place_is_not_uploaded_again(sshd, ssh_keys, monkeypatch, mode):
+    import adapters.sftp as sftp_module
+
+    out = sshd.root / "out"
+    writes: list[str] = []
+    real_open = paramiko.SFTPClient.open
+
+    def open_(self, filename, mode="r", bufsize=-1):
+        if "w" in mode:
+            writes.append(filename)
+        return real_open(self, filename, mode, bufsize)
+
+    monkeypatch.setattr(paramiko.SFTPClient, "open", open_)
+    with SftpAdapter(settings(sshd, ssh_keys, outbound_mode=mode)) as a:
+        first = a.deliver("x.edi", b"the order")
+        assert len(writes) == 1
+        again = a.deliver("x.edi", b"the order")
+        assert again.data["already_delivered"] is True and "already in place" in again.detail
+        assert again.data["remote_path"] == first.data["remote_path"]
+        assert len(writes) == 1, "not written again"
+        # the same size with other bytes is not the same file: it is replaced
+        changed = a.deliver("x.edi", b"the ORDER")
+        assert "already_delivered" not in changed.data
+        assert (out / "x.edi").read_bytes() == b"the ORDER"
+        # over READ_BACK_BYTES the size decides
+        monkeypatch.setattr(sftp_module, "READ_BACK_BYTES", 4)
+        assert a.deliver("x.edi", b"the other").data.get("already_delivered") is True
+        assert (out / "x.edi").read_bytes() == b"the ORDER"
+        assert "already_delivered" not in a.deliver("x.edi", b"a longer one").data
+    assert sorted(os.listdir(out)) == ["x.edi"] and (out / "x.edi").read_bytes() == b"a longer one"
+
 def test_rename_fallback_without_posix_rename(sshd, ssh_keys, monkeypatch):
     def unsupported(self, old, new):
         raise IOError("Operation unsupported")
