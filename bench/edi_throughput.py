@@ -52,6 +52,12 @@ from edi.envelope import Message  # noqa: E402
 MB = 1024 * 1024
 
 
+def gtin13(body: str) -> str:
+    """``body`` (12 digits) with its GS1 check digit: the generated lines carry valid GTINs."""
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
 def make_interchange(size: int, *, released: bool) -> bytes:
     """ORDERS D96A messages in one UNOC interchange, about ``size`` bytes, segments on one line each."""
     out: list[str] = []
@@ -77,7 +83,7 @@ def make_interchange(size: int, *, released: bool) -> bytes:
         for line in range(1, 11):
             text = f"Artikel {line} blau" if not released else f"Artikel {line} 10?+2 Stück?: blau"
             segs += [
-                f"LIN+{line}++40123450000{line:02d}:SRV",
+                f"LIN+{line}++{gtin13(f'4012345000{line:02d}')}:SRV",
                 f"PIA+1+ART-{line:05d}:SA",
                 f"IMD+F++:::{text}",
                 f"QTY+21:{line * 3}:PCE",
