@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, g, request, session
 from flask_login import UserMixin, current_user
 
 from sqlalchemy.orm import joinedload
@@ -32,6 +32,9 @@ __all__ = [
     "OPS_ACTION_ROLES",
 ]
 
+#: Views that end the user's other sessions (hub.accounts.end_other_sessions) but keep their own.
+EPOCH_KEEPING_ENDPOINTS = frozenset({"account.totp_enable", "account.totp_disable"})
+
 PARTNER_ORDER_ROLES = ("admin", "buyer")
 OPS_ACTION_ROLES = ("ops_operator", "ops_admin")
 
@@ -48,6 +51,11 @@ class Account(UserMixin):
         self.user = user
         self.id = user.id
 
+    def get_id(self) -> str:
+        """``id:epoch``, kept in the session and the remember-me cookie: a session signed in under an
+        older :attr:`User.session_epoch` no longer loads (:func:`hub.accounts.end_other_sessions`)."""
+        return f"{self.user.id}:{self.user.session_epoch or 0}"
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.user, name)
 
@@ -62,12 +70,14 @@ class Account(UserMixin):
 
 
 @login_manager.user_loader
-def _load_account(user_id: str) -> Account | None:
-    try:
-        user = db.session.get(User, int(user_id), options=[joinedload(User.partner)])
-    except (ValueError, OverflowError):
+def _load_account(session_id: str) -> Account | None:
+    user_id, _, epoch = session_id.partition(":")  # sessions from before epochs carry the id alone: epoch 0
+    if not user_id.isdigit() or len(user_id) > 18 or (epoch and (not epoch.isdigit() or len(epoch) > 18)):
         return None
+    user = db.session.get(User, int(user_id), options=[joinedload(User.partner)])
     if user is None or not account_usable(user):  # a deactivated partner ends its users' sessions
+        return None
+    if int(epoch or 0) != (user.session_epoch or 0):  # the password or second factor changed since
         return None
     return Account(user)
 
@@ -110,6 +120,17 @@ def safe_next(target: str | None, default: str) -> str:
 
 
 def init_security(app: Flask) -> None:
+    @app.after_request
+    def _carry_session_over(response: Response) -> Response:
+        """The request that moved its own user's epoch on (TOTP turned on or off) keeps its session:
+        the stored id takes the new epoch; the user's other sessions end."""
+        account = getattr(g, "_login_user", None)
+        if request.method == "POST" and request.endpoint in EPOCH_KEEPING_ENDPOINTS and isinstance(account, Account):
+            user = db.session.get(User, account.id)
+            if user is not None and account_usable(user) and "_user_id" in session:
+                session["_user_id"] = Account(user).get_id()
+        return response
+
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers

@@ -25,6 +25,7 @@ __all__ = [
     "SignIn",
     "sign_in",
     "account_usable",
+    "end_other_sessions",
     "audit",
     "new_totp_secret",
     "totp_uri",
@@ -125,6 +126,12 @@ def account_usable(user: User) -> bool:
     """True when ``user`` may sign in and act: the account is active, and so is its partner
     (operations staff have none). A deactivated partner's users are refused everywhere."""
     return bool(user.active) and (user.partner_id is None or bool(user.partner.active))
+
+
+def end_other_sessions(user: User) -> None:
+    """Move ``user``'s session epoch on: every session signed in before ends at its next request
+    (the one making the change is carried over by :mod:`extranet.security`). The caller commits."""
+    user.session_epoch = (user.session_epoch or 0) + 1
 
 
 def sign_in(
@@ -304,6 +311,7 @@ def enable_totp(session: Session, user: User, secret: str, code: str, *, now: _d
     if step is None:
         return False
     user.totp_secret = secret
+    end_other_sessions(user)
     use = _totp_use(session, user)
     use.last_step = step
     use.enabled_at = now
@@ -323,6 +331,7 @@ def disable_totp(session: Session, user: User, code: str, *, now: _dt.datetime |
         session.commit()
         return False
     user.totp_secret = None
+    end_other_sessions(user)
     use.enabled_at = None
     audit(session, user.email, "totp.disabled", target=f"user:{user.id}", partner_id=user.partner_id)
     session.commit()
@@ -369,6 +378,7 @@ def reset_password(session: Session, user_id: int, fingerprint: str, password: s
     if user is None:
         return SignIn(None, "refused")
     user.password_hash = hash_password(password)
+    end_other_sessions(user)
     user.failed_logins = 0
     user.locked_until = None  # the link proves the mailbox: the lock has done its job
     audit(session, user.email, "password.reset", target=f"user:{user.id}", partner_id=user.partner_id,
@@ -544,6 +554,7 @@ def save_ops_user(
         user.name = name
     if password is not None:
         user.password_hash = hash_password(password)
+        end_other_sessions(user)
         user.failed_logins, user.locked_until = 0, None
         changes.append("password set")
     session.flush()

@@ -141,6 +141,8 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # moved on by a password or second-factor change: sessions signed in under an older one end
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     notify: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # opt-in e-mails
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

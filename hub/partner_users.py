@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub import notifications
-from hub.accounts import MIN_PASSWORD_LENGTH, audit, hash_password, password_problem
+from hub.accounts import MIN_PASSWORD_LENGTH, audit, end_other_sessions, hash_password, password_problem
 from hub.errors import HubError
 from hub.models import User, utcnow
 from hub.portal_models import Invitation
@@ -123,6 +123,7 @@ def invite(
         user.name, user.role, user.active = name, role, True
         user.password_hash = None
         user.totp_secret = None
+        end_other_sessions(user)
         user.failed_logins, user.locked_until = 0, None
         user.notify = {}
         action = "user.reinvited"
@@ -203,6 +204,7 @@ def accept_invitation(session: Session, token: str, password: str, *, now: dt.da
     if problem is not None:
         raise UserAdminError(problem)
     user.password_hash = hash_password(password)
+    end_other_sessions(user)
     user.failed_logins = 0
     user.locked_until = None
     invitation.used_at = now
