@@ -43,6 +43,11 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     from extranet.ids import BoundedInt
 
     app.url_map.converters["int"] = BoundedInt
+    if settings.web_proxy_hops > 0:  # behind that many trusted proxies: the client address comes from X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.web_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     secure = settings.web_base_url.startswith("https://")
     app.config.update(
         SECRET_KEY=settings.secret_key,

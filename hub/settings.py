@@ -43,6 +43,8 @@ class Settings:
     web_port: int = field(default=8080, metadata=_section("web"))
     web_secret_key: str = field(default="", metadata=_section("web"))
     web_base_url: str = field(default="", metadata=_section("web"))
+    # reverse proxies in front of the web server whose X-Forwarded-For/-Proto/-Host are trusted (0: none)
+    web_proxy_hops: int = field(default=0, metadata=_section("web"))
     # [hub] our own identity in interchanges
     hub_name: str = field(default="Kontor Supplies AG", metadata=_section("hub"))
     hub_id: str = field(default="4000001000005", metadata=_section("hub"))
@@ -183,6 +185,8 @@ def _check(settings: Settings, origin: Mapping[str, str]) -> None:
         value = getattr(settings, name)
         if not 0 <= value <= 65535:
             raise bad(name, f"{value} is not a TCP port (0-65535)")
+    if not 0 <= settings.web_proxy_hops <= 10:
+        raise bad("web_proxy_hops", f"{settings.web_proxy_hops} is not a number of proxies (0-10)")
     if settings.smtp_security not in ("auto", "starttls", "ssl", "none"):
         raise bad("smtp_security", f"{settings.smtp_security!r} is not auto, starttls, ssl or none")
     if settings.smtp_password and not settings.smtp_username:
