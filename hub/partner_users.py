@@ -56,6 +56,11 @@ MIN_PASSWORD = MIN_PASSWORD_LENGTH  # the password rule of hub.accounts (shared 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+#: The answer for an address that cannot be invited (in use, here or elsewhere).
+CANNOT_INVITE = ("This e-mail address cannot be invited. If the person already uses the portal for your company, "
+                 "they are in the list below; otherwise ask us to look into it.")
+
+
 class UserAdminError(HubError):
     """The change is refused; the message says why."""
 
@@ -110,7 +115,12 @@ def invite(
         raise UserAdminError(f"Choose a role: {', '.join(PARTNER_ROLES)}.")
     user = session.scalar(select(User).where(func.lower(User.email) == email))
     if user is not None and (user.partner_id != partner_id or user.active and user.password_hash):
-        raise UserAdminError("This e-mail address already has an account.")
+        # one neutral answer whether the address is one of this partner's users or another company's:
+        # an admin learns nothing about other partners' users
+        audit(session, admin.email, "user.invite_refused", target=f"user:{user.id}", partner_id=partner_id,
+              detail="the address has an account" + ("" if user.partner_id == partner_id else " of another partner"))
+        session.commit()
+        raise UserAdminError(CANNOT_INVITE)
     if user is None:
         # e-mails are opt-in: the user chooses them under E-mail settings
         user = User(partner_id=partner_id, email=email, name=name, role=role, active=True, password_hash=None,
