@@ -86,7 +86,10 @@ class FolderSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base: Path | None = None, where: str = "folder channel") -> "FolderSettings":
-        """Build from a channel's settings; relative paths are taken from ``base``."""
+        """Build from a channel's settings; relative paths are taken from ``base``. An unknown key is refused."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"{where}: unknown key {unknown[0]!r}")
 
         def path(key: str) -> Path | None:
             value = data.get(key)

@@ -60,11 +60,12 @@ import posixpath
 import socket
 import stat
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Hashable, Iterator, Mapping
 
 import paramiko
 
@@ -75,6 +76,11 @@ __all__ = ["SftpSettings", "SftpAdapter", "parse_host_key", "load_private_key"]
 log = logging.getLogger(__name__)
 
 COMPLETENESS_RULES = ("stable", "trigger", "rename")
+
+#: the ``stable`` rule's last listing per ``seen_key`` (a channel), name -> (size, mtime, monotonic time first
+#: seen so): an optimisation of this process only, another process lists twice instead
+_SEEN_BY_KEY: dict[Hashable, dict[str, tuple[int, int, float]]] = {}
+_SEEN_LOCK = threading.Lock()
 
 #: up to this size a file already at the delivery path is read back and compared before it counts as delivered
 READ_BACK_BYTES = 4 * 1024 * 1024
@@ -134,7 +140,13 @@ class SftpSettings:
 
     completeness:
         ``stable``  — a file is complete when size and mtime are unchanged
-        between two listings ``stable_seconds`` apart (an earlier poll counts);
+        between two listings at least ``stable_seconds`` apart. An adapter
+        made with a ``seen_key`` (the hub passes the channel's id) takes the
+        earlier listing from the previous poll of that channel in this
+        process and never sleeps: a file first seen now, or changed since,
+        waits for a later poll. Without one (or in another process, which
+        has no earlier listing) the fetch lists, sleeps ``stable_seconds``
+        and lists again;
         ``trigger`` — complete when a companion file exists: ``NAME.trg`` /
         ``NAME.ok`` or the same stem with those suffixes (``trigger_suffixes``);
         ``rename`` — the partner uploads under a temporary name and renames:
@@ -245,8 +257,12 @@ class _Source:
 class SftpAdapter:
     """Adapter for a partner-hosted SFTP server. See the module docstring."""
 
-    def __init__(self, settings: SftpSettings):
+    def __init__(self, settings: SftpSettings, *, seen_key: Hashable | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        """``seen_key``: see the ``stable`` rule of :class:`SftpSettings`."""
         self.settings = settings
+        self._seen_key = seen_key
+        self._sleep = sleep
         self._pinned = [parse_host_key(k) for k in settings.host_keys]
         self._pkey = (
             load_private_key(settings.private_key, settings.private_key_passphrase)
@@ -258,6 +274,9 @@ class SftpAdapter:
         self._fetching = False
         self._sftp: paramiko.SFTPClient | None = None
         self._seen: dict[str, tuple[int, int, float]] = {}  # name -> (size, mtime, first seen)
+        if seen_key is not None:
+            with _SEEN_LOCK:
+                self._seen = dict(_SEEN_BY_KEY.get(seen_key, {}))
         #: errors, one a file, of the files the last fetch() left on the server (see the module docstring)
         self.skipped: list[str] = []
         self._where = f"{settings.username}@{settings.host}:{settings.port}"
@@ -442,9 +461,11 @@ class SftpAdapter:
                 pending[name] = sig
             seen[name] = prev if prev is not None and prev[:2] == sig else (*sig, now)
         self._seen = seen
-        if pending:
+        if self._seen_key is not None:  # pending files: the next poll of this channel looks again
+            self._remember()
+        elif pending:
             oldest = min(seen[n][2] for n in pending)
-            time.sleep(max(0.0, s.stable_seconds - (time.monotonic() - oldest)))
+            self._sleep(max(0.0, s.stable_seconds - (time.monotonic() - oldest)))
             again = {a.filename: a for a in sftp.listdir_attr(s.inbound_dir)}
             for name, sig in pending.items():
                 attr2 = again.get(name)
@@ -453,6 +474,12 @@ class SftpAdapter:
                 elif attr2 is not None:
                     self._seen[name] = (attr2.st_size or 0, attr2.st_mtime or 0, time.monotonic())
         return sorted(ready, key=lambda r: r[0].filename)
+
+    def _remember(self) -> None:
+        """Keep this channel's listing for its next poll (``seen_key``)."""
+        if self._seen_key is not None:
+            with _SEEN_LOCK:
+                _SEEN_BY_KEY[self._seen_key] = dict(self._seen)
 
     def fetch(self) -> Iterator[InboundFile]:
         """Yield complete files from ``inbound_dir``; nothing is removed here."""
@@ -499,6 +526,7 @@ class SftpAdapter:
                 continue
             log.info("fetched %s (%d bytes) from %s", path, len(data), self._where)
             self._seen.pop(name, None)
+            self._remember()
             yield InboundFile(
                 name=name,
                 data=data,

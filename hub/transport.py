@@ -32,7 +32,8 @@ def adapter_for(channel: Channel, settings: Settings) -> Adapter:
     where = f"partner {channel.partner.code if channel.partner else channel.partner_id}, channel {channel.name}"
     stored = decrypt_settings(settings, channel.settings)  # secrets are kept encrypted (hub/secrets.py)
     if channel.kind == "folder":
-        return FolderAdapter(FolderSettings.from_dict(stored, base=BASE_DIR, where=where))
+        data = {k: v for k, v in stored.items() if k not in ("schedule_seconds",)}
+        return FolderAdapter(FolderSettings.from_dict(data, base=BASE_DIR, where=where))
     if channel.kind == "sftp_mailbox":
         from adapters.sftp_server import MailboxAdapter
 
@@ -49,7 +50,8 @@ def adapter_for(channel: Channel, settings: Settings) -> Adapter:
         from adapters.sftp import SftpAdapter, SftpSettings
 
         data = {k: v for k, v in stored.items() if k not in ("schedule_seconds",)}
-        return SftpAdapter(SftpSettings.from_dict(data, where=where))
+        # the stable rule compares with this channel's previous poll instead of sleeping
+        return SftpAdapter(SftpSettings.from_dict(data, where=where), seen_key=("sftp channel", channel.id))
     raise TransportError(f"{where}: channel kind {channel.kind!r} is not available in this build", retryable=False)
 
 

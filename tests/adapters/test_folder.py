@@ -201,3 +201,10 @@ def test_an_unreadable_file_is_skipped_with_its_error_and_the_others_are_taken(t
     assert str(inbound / "b.edi") in error and "Permission denied" in error
     monkeypatch.undo()
     assert names(a) == ["a.edi", "b.edi", "c.edi"] and a.skipped == [], "readable again: taken, error gone"
+
+
+def test_an_unknown_setting_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="acme.toml channel drop: unknown key 'inbox'"):
+        adapter(tmp_path, inbox=str(tmp_path / "in"))
+    with pytest.raises(ValueError, match="unknown key 'archive_dir'"):
+        adapter(tmp_path, archive_dir="x")  # the SFTP channel's name for it

@@ -201,6 +201,43 @@ def test_stable_rule_waits_for_growth_to_stop(sshd, ssh_keys):
         assert second == {"done.edi": b"D" * 10, "growing.edi": b"G" * 101}
 
 
+
+def test_stable_rule_with_a_seen_key_uses_the_previous_poll_instead_of_sleeping(sshd, ssh_keys):
+    inbox = sshd.root / "in"
+    (inbox / "po.edi").write_bytes(b"P" * 10)
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError("a polled channel does not sleep between listings")
+
+    key = ("test channel", sshd.root)
+
+    def poll() -> tuple[dict[str, bytes], SftpAdapter]:  # as the hub does: a new adapter every poll, confirm each
+        a = SftpAdapter(settings(sshd, ssh_keys, completeness="stable", stable_seconds=0.3), seen_key=key, sleep=no_sleep)
+        got = {}
+        for f in a.fetch():
+            got[f.name] = f.data
+            a.confirm(f)
+        return got, a
+
+    assert poll()[0] == {}, "first seen now: not yet known to be stable"
+    assert poll()[0] == {}, "seen, but not stable_seconds ago"
+    time.sleep(0.35)
+    (inbox / "late.edi").write_bytes(b"L")
+    assert poll()[0] == {"po.edi": b"P" * 10}, "unchanged since the earlier poll; late.edi waits"
+    assert not (inbox / "po.edi").exists()
+    time.sleep(0.35)
+    with open(inbox / "late.edi", "ab") as fh:  # changed since it was seen: starts again
+        fh.write(b"L")
+    assert poll()[0] == {}
+    time.sleep(0.35)
+    assert poll()[0] == {"late.edi": b"LL"}
+    # without a key the adapter lists, sleeps and lists again
+    slept: list[float] = []
+    (inbox / "new.edi").write_bytes(b"N")
+    plain = SftpAdapter(settings(sshd, ssh_keys, completeness="stable", stable_seconds=0.3), sleep=slept.append)
+    assert "new.edi" in fetch_all(plain) and slept and 0 < slept[0] <= 0.3
+
+
 # -- confirm ---------------------------------------------------------------------
 
 

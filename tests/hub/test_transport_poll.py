@@ -133,3 +133,15 @@ def test_an_unreadable_file_is_a_channel_error_and_the_others_are_stored(hub_env
     assert poll_all(hub_env.session_factory, hub_env.settings, actor="test") == 1
     with hub_env.session_factory() as session:
         assert session.scalar(select(Channel).where(Channel.name == "drop")).last_error is None
+
+
+def test_a_folder_channel_with_a_schedule_is_polled(hub_env, orders_bytes):
+    broken_id, good_id = _channels(hub_env)
+    _break(hub_env, good_id, active=False)
+    with hub_env.session_factory() as session:
+        settings = {**session.get(Channel, broken_id).settings, "schedule_seconds": 0}
+    _break(hub_env, broken_id, settings=settings)  # the hub's key, not the folder adapter's
+    hub_env.drop("ORDERS_A.edi", orders_bytes)
+    assert poll_all(hub_env.session_factory, hub_env.settings, actor="test") == 1
+    with hub_env.session_factory() as session:
+        assert session.get(Channel, broken_id).last_error is None
