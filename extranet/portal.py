@@ -298,17 +298,35 @@ def order(order_id: int) -> ResponseReturnValue:
 @roles_required(*PARTNER_ORDER_ROLES)
 def reorder(order_id: int) -> ResponseReturnValue:
     items, skipped = portal_scope().reorder_items(order_id)
+    added = merge_into_cart(items)
+    flash(f"{added} line(s) of the order are in the cart; check the quantities and order.", "success")
+    if added < len(items):
+        flash(cart_full_message(len(items) - added, "of the order"), "error")
+    if skipped:
+        flash("Not available any more: " + ", ".join(skipped) + ".", "error")
+    return redirect(url_for("portal.cart"))
+
+
+def merge_into_cart(items: dict[str, dict[str, str]]) -> int:
+    """Add ``items`` to the session cart (quantities of products already in it are added up);
+    the number of items that found a place (the cart stops at :data:`MAX_CART_LINES` lines)."""
     cart = load_cart()
+    added = 0
     for pid, item in items.items():
         if pid in cart:
             cart[pid]["quantity"] = format((Decimal(cart[pid]["quantity"]) + Decimal(item["quantity"])).normalize(), "f")
         elif len(cart) < MAX_CART_LINES:
             cart[pid] = item
+        else:
+            continue
+        added += 1
     save_cart(cart)
-    flash(f"{len(items)} line(s) of the order are in the cart; check the quantities and order.", "success")
-    if skipped:
-        flash("Not available any more: " + ", ".join(skipped) + ".", "error")
-    return redirect(url_for("portal.cart"))
+    return added
+
+
+def cart_full_message(left_out: int, what: str) -> str:
+    return (f"The cart holds at most {MAX_CART_LINES} lines: {left_out} line(s) {what} were not added. "
+            "Order what is in the cart first, then add the rest.")
 
 
 @bp.get("/documents")

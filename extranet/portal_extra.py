@@ -11,7 +11,6 @@ that needs no sign-in: its token is the credential.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -21,7 +20,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 
 from extranet.extensions import db, login_manager
 from extranet.forms import UploadForm
-from extranet.portal import MAX_CART_LINES, _rows_added, load_cart, save_cart
+from extranet.portal import _rows_added, cart_full_message, load_cart, merge_into_cart
 from extranet.portal_roles import check_write_role
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required
 from extranet.sso import SIGNED_IN_AT
@@ -93,21 +92,6 @@ def has_received_orders() -> bool:
     if not current_user.is_authenticated or current_user.partner_id is None:
         return False
     return bool(turnaround.received_orders_exist(portal_scope()))
-
-
-def _merge_into_cart(items: dict[str, dict[str, str]]) -> int:
-    cart = load_cart()
-    added = 0
-    for pid, item in items.items():
-        if pid in cart:
-            cart[pid]["quantity"] = format((Decimal(cart[pid]["quantity"]) + Decimal(item["quantity"])).normalize(), "f")
-        elif len(cart) < MAX_CART_LINES:
-            cart[pid] = item
-        else:
-            continue
-        added += 1
-    save_cart(cart)
-    return added
 
 
 def _user() -> User:
@@ -309,8 +293,10 @@ def template(template_id: int) -> ResponseReturnValue:
 @roles_required(*PARTNER_ORDER_ROLES)
 def template_order(template_id: int) -> ResponseReturnValue:
     items, skipped = order_templates.items_for(portal_scope(), template_id)
-    added = _merge_into_cart(items)
+    added = merge_into_cart(items)
     flash(f"{added} line(s) of the template are in the cart; check the quantities and order.", "success")
+    if added < len(items):
+        flash(cart_full_message(len(items) - added, "of the template"), "error")
     if skipped:
         flash("Not available any more: " + ", ".join(skipped) + ".", "error")
     return redirect(url_for("portal.cart"))
