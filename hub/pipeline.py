@@ -178,7 +178,11 @@ def _envelope_issues(session: Session, settings: Settings, message: Message, tra
     """Sender and recipient checks against the partner and our own identity."""
     header = translation.header
     if translation.syntax == "ubl":
-        return _ubl_sender_issues(session, message, translation)
+        from edi.ubl import recipient_issues  # an Order addressed to another seller: what UNB's recipient check is
+
+        document = translation.messages[0].document if translation.messages else None
+        return _ubl_sender_issues(session, message, translation) + recipient_issues(
+            document, (settings.hub_id, settings.hub_as2_id), lambda: payload_bytes(message))
     if header is None:
         return []
     issues = []
