@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from edi import documents as doc
 from edi.charsets import Charset
+from edi.charsets_fold import fold_to_charset
 from hub.accounts import audit
 from hub.api_models import SCOPES, ApiClient, ApiToken, digest
 from hub.chain import chain_for_order
@@ -443,6 +444,19 @@ _FIELD_RULES = {"number": ORDER_NUMBER, "line_no": LINE_NO, "unit": UNIT, "contr
 _MAX_DIGITS = 15
 
 
+def _describe_lines(scope: PartnerScope, document: doc.Order, charset: str) -> None:
+    """Lines sent without a description get the catalogue's product name folded to the partner's
+    charset (:func:`edi.charsets_fold.fold_to_charset`), so the order response can always carry it."""
+    bare = [line for line in document.lines if not line.description]
+    if not bare:
+        return
+    products = scope._products_by_code({c for line in bare for c in (line.gtin, line.supplier_sku) if c})
+    for line in bare:
+        product = (products.get(line.gtin or "") or products.get((line.supplier_sku or "").lower()))
+        if product is not None:
+            line.description = fold_to_charset(product.name, charset)
+
+
 def _unprocessable(field: str, why: str) -> ApiError:
     return ApiError(422, "invalid_value", f"{field}: {why}", field=field)
 
@@ -497,6 +511,9 @@ def create_order(scope: PartnerScope, settings: Settings, client: ApiClient, bod
     if not partner.active:
         raise ApiError(422, "order_rejected", f"the partner {partner.code} is inactive: orders cannot be placed")
     document = _order_document(scope, body, today)
+    charset = partner_charset(scope.session, partner)
+    if charset is not None:
+        _describe_lines(scope, document, charset.syntax_id)
     gln = scope.session.scalar(
         select(PartnerIdentifier.value).where(PartnerIdentifier.partner_id == partner.id,
                                               PartnerIdentifier.scheme == "GLN")

@@ -97,3 +97,11 @@ def test_api_order_with_a_latin1_description_is_answered(client, acme, session):
     assert "Caf\u00e9 cr\u00e8me".encode("latin-1") in _ordrsp(session, "API-LATIN1")
     [(line_no,)] = rows(session, select(OrderLine.line_no).join(Order).where(Order.number == "API-LATIN1"))
     assert line_no == "10"
+
+
+def test_api_line_without_description_gets_the_folded_catalogue_name(client, acme, session, world):
+    session.execute(update(Product).where(Product.id == world.widget).values(name="Kabel \u0141 \u2013 2 m"))
+    session.commit()
+    response = client.post("/api/v1/orders", headers=acme, json=_body(number="API-FOLD"))
+    assert response.status_code == 201, response.json
+    assert b"Kabel L - 2 m" in _ordrsp(session, "API-FOLD")
