@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterable
 
-from sqlalchemy import insert, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, insert, inspect, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from edi.errors import Issue
@@ -64,8 +64,38 @@ def transition(session: Session, message: Message, event: str, *, actor: str, de
     return new
 
 
+#: payloads from this size on are written to SQLite in pieces (incremental blob I/O): bound whole,
+#: the driver and SQLite would each hold a copy of a large AS2 or SFTP payload while it is stored
+BLOB_PIECES_FROM = 4 * 1024 * 1024
+_BLOB_PIECE = 1024 * 1024
+_INSERT_EMPTY_BLOB = (insert(Payload.__table__).values(data=func.zeroblob(bindparam("blob_size")))
+                      .returning(Payload.__table__.c.id))
+
+
 def store_payload(session: Session, data: bytes) -> Payload:
-    payload = Payload(sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data)
+    """A payload row for ``data`` in the session's transaction. No commit."""
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) >= BLOB_PIECES_FROM and session.get_bind().dialect.name == "sqlite":
+        return _store_in_pieces(session, data, digest)
+    payload = Payload(sha256=digest, size=len(data), data=data)
+    session.add(payload)
+    return payload
+
+
+def _store_in_pieces(session: Session, data: bytes, digest: str) -> Payload:
+    """SQLite: insert a zero-filled blob of the right size, write ``data`` into it a piece at a time,
+    and give the session the row as if loaded (its ``data`` is the caller's bytes, not a copy)."""
+    created = utcnow()
+    connection = session.connection()
+    payload_id = connection.execute(_INSERT_EMPTY_BLOB, {"sha256": digest, "size": len(data),
+                                                         "blob_size": len(data),
+                                                         "created_at": created}).scalar_one()
+    view = memoryview(data)
+    with connection.connection.driver_connection.blobopen("payload", "data", payload_id) as blob:
+        for start in range(0, len(data), _BLOB_PIECE):
+            blob.write(view[start:start + _BLOB_PIECE])
+    payload = Payload(id=payload_id, sha256=digest, size=len(data), data=data, created_at=created)
+    make_transient_to_detached(payload)
     session.add(payload)
     return payload
 

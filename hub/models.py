@@ -330,8 +330,9 @@ class Payload(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once purged by retention
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # last: SQLite writes a large one in pieces only into the row's last field (migration 0013)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once purged by retention
 
 
 class Message(Base):
