@@ -291,6 +291,7 @@ def _cancel(
     if existing.status in ("shipped", "invoiced"):
         raise OrderRejected(f"order {document.number} is {existing.status} and can no longer be cancelled")
     existing.status = "cancelled"
+    approvals.withdraw(session, existing, actor=actor)  # an approval still pending has nothing left to decide
     for line in existing.lines:
         line.status = "rejected"
         line.confirmed_quantity = Decimal(0)

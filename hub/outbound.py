@@ -152,6 +152,7 @@ def queue_document(
             prepared=dt.datetime.now(),
             test=prefs.test,
             ack_requested=ack_expected,
+            fold_text=True,  # our own texts (catalogue names, addresses) folded to the partner's charset
         )
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     filename = f"{doc_type}_{partner.code}_{control:06d}_{stamp}.{_EXTENSIONS[syntax]}"
