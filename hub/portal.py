@@ -802,9 +802,16 @@ class PartnerScope:
 
     # messages ------------------------------------------------------------------------
     def messages(self, filters: MessageFilter, *, before: int | None = None, limit: int = 50) -> MessageSlice:
-        """This partner's messages, whatever partner the filter names."""
+        """This partner's messages, whatever partner the filter names. ``before`` pages on only when it
+        names one of this partner's messages; any other id starts over, so another partner's message
+        id as a cursor tells nothing of when that message came (it pages like an id no message has)."""
         filters = dataclasses.replace(filters, partner_id=self.partner_id)
-        return list_messages(self.session, filters, before=valid_id(before), limit=limit)
+        before = valid_id(before)
+        if before is not None and self.session.scalar(
+            self.owned(select(Message.id).where(Message.id == before), Message)
+        ) is None:
+            before = None
+        return list_messages(self.session, filters, before=before, limit=limit)
 
     def message(self, message_id: int) -> Message:
         return self._get(Message, message_id, selectinload(Message.events))
