@@ -15,9 +15,14 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_session_factory", "upgrade", "alembic_config", "is_postgres"]
+__all__ = ["make_engine", "make_session_factory", "upgrade", "alembic_config", "is_postgres", "READ_ONLY"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+#: execution option (``session.connection(execution_options={READ_ONLY: True})`` before the first
+#: statement) for a transaction that never writes: on SQLite it begins deferred instead of IMMEDIATE
+READ_ONLY = "kontor_read_only"
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -45,8 +50,11 @@ def make_engine(url: str, **kwargs) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - driver hook
             # BEGIN IMMEDIATE: a writer takes the lock at the start, so two
-            # transactions never both read and then fail to upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # transactions never both read and then fail to upgrade. A
+            # connection with the READ_ONLY option only reads: a deferred BEGIN,
+            # which in WAL mode neither waits for a writer nor blocks one.
+            read_only = conn.get_execution_options().get(READ_ONLY)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -331,10 +331,11 @@ class Worker:
     def tick(self, *, force: bool = False, poll: bool = True) -> bool:
         """Release expired leases (every worker, every tick); then, without ``poll`` never and
         otherwise on one node per tick: poll inbound channels and the back-office drop
-        folder, mark overdue acknowledgements, evaluate alerts and retention.
+        folder, mark overdue acknowledgements, evaluate alerts and retention, fold the latency histogram.
         Returns False when this worker did not do the node-wide duties."""
         from hub.alerts import run_ops_duties
         from hub.backoffice import process_drop_folder
+        from hub.metrics import fold_latency_duty
 
         self.release_expired()  # every worker, every tick: cheap, and a dead worker's messages come back
         if not poll:
@@ -348,6 +349,7 @@ class Worker:
                                                                actor=f"{self.actor} (back-office folder)")),
             ("overdue acknowledgements", lambda: mark_overdue_acknowledgements(self.session_factory, actor=self.actor)),
             ("alerts and retention", lambda: run_ops_duties(self.session_factory, self.settings, actor=self.actor)),
+            ("latency histogram", lambda: fold_latency_duty(self.session_factory, self.settings)),
         )
         for name, duty in duties:
             try:  # one duty failing must not keep the others (or the messages) waiting

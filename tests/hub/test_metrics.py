@@ -173,3 +173,137 @@ def test_the_latency_histogram_only_grows(hub_env, orders_bytes):
     hub_env.run()
     text = client.get("/metrics").get_data(as_text=True)
     assert sample(text, "kontor_processing_latency_seconds_count") == 3
+
+
+def _scrape_in_thread(client, seconds: float = 10.0) -> tuple[float, object]:
+    """GET /metrics in a thread: (seconds it took, the response), or fails if it is still waiting."""
+    import threading
+    import time
+
+    result: dict = {}
+
+    def scrape():
+        started = time.monotonic()
+        try:
+            result["response"] = client.get("/metrics")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            result["error"] = exc
+        result["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=scrape, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"/metrics still waiting after {seconds:g} s"
+    assert "error" not in result, result.get("error")
+    return result["seconds"], result["response"]
+
+
+def _write_lock(engine):
+    """Another connection in the middle of a write transaction that holds the histogram rows: SQLite's
+    write lock (BEGIN IMMEDIATE), and on PostgreSQL row locks on every latency row and a written message."""
+    from sqlalchemy import select, update
+
+    from hub.metrics import _latency_rows
+    from hub.models import Message, Sequence
+
+    connection = engine.connect()
+    transaction = connection.begin()
+    connection.execute(select(Sequence.name).where(Sequence.name.in_(_latency_rows())).with_for_update()).all()
+    connection.execute(update(Message).values(attempts=Message.attempts))
+    return connection, transaction
+
+
+def test_a_scrape_during_a_write_transaction_answers_at_once_from_the_folded_figures(hub_env, orders_bytes, engine):
+    import datetime as dt
+
+    from hub.metrics import fold_latency
+    from hub.models import utcnow
+
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    with hub_env.session_factory() as session:  # the worker's fold, as a day later
+        fold_latency(session, 720, now=utcnow() + dt.timedelta(days=1))
+    client = create_app(hub_env.settings, session_factory=hub_env.session_factory).test_client()
+    connection, transaction = _write_lock(engine)
+    try:
+        seconds, response = _scrape_in_thread(client)
+    finally:
+        transaction.rollback()
+        connection.close()
+    assert response.status_code == 200 and seconds < 5
+    text = response.get_data(as_text=True)
+    assert sample(text, "kontor_processing_latency_seconds_count") == 1
+    assert sample(text, "kontor_processing_latency_seconds_bucket", le="+Inf") == 1
+    assert sample(text, "kontor_messages", state="processed", partner="ACME", document_type="ORDERS", direction="in") == 1
+    assert sample(text, "kontor_worker_tick_age_seconds") < 60
+
+
+def test_a_signed_in_scrape_does_not_wait_for_its_own_request(hub_env, orders_bytes):
+    """The reported 30-second 'database is locked': loading the signed-in user opened the request's
+    own transaction, and the scrape's second connection waited for it."""
+    from hub.accounts import hash_password
+    from hub.models import User
+
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    with hub_env.session_factory() as session:
+        user = User(email="scrape-viewer@kontor.example", name="Ops", role="ops_viewer", password_hash=hash_password("x" * 16))
+        session.add(user)
+        session.commit()
+        session_id = f"{user.id}:0"
+    client = create_app(hub_env.settings, session_factory=hub_env.session_factory).test_client()
+    with client.session_transaction() as cookie:
+        cookie["_user_id"] = session_id
+        cookie["_fresh"] = True
+    seconds, response = _scrape_in_thread(client)
+    assert response.status_code == 200 and seconds < 5
+    assert sample(response.get_data(as_text=True), "kontor_processing_latency_seconds_count") == 1
+
+
+def test_the_worker_tick_folds_the_histogram_and_a_locked_fold_is_skipped(hub_env, orders_bytes, engine, caplog):
+    import datetime as dt
+    import time
+
+    from sqlalchemy import select
+
+    from hub.metrics import fold_latency_duty
+    from hub.models import Message, MessageEvent, Partner, Payload, Sequence, utcnow
+
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    old = utcnow() - dt.timedelta(days=3)
+    with hub_env.session_factory() as session:
+        acme = session.scalar(select(Partner).where(Partner.code == "ACME"))
+        message = Message(direction="in", partner=acme, document_type="ORDERS", state="processed", issues=[],
+                          receipt={}, size=1, payload=Payload(sha256="0" * 64, size=1, data=b"x"), created_at=old)
+        session.add(message)
+        session.flush()
+        event = MessageEvent(message_id=message.id, event="done", state="processed", actor="w",
+                             at=old + dt.timedelta(seconds=4))
+        session.add(event)
+        session.commit()
+        old_event = event.id
+    client = create_app(hub_env.settings, session_factory=hub_env.session_factory).test_client()
+    before = sample(client.get("/metrics").get_data(as_text=True), "kontor_processing_latency_seconds_count")
+    with hub_env.session_factory() as session:  # the scrape folded nothing
+        assert session.scalar(select(Sequence.value).where(Sequence.name == "latency:mark")) in (None, 0)
+    hub_env.worker().tick(force=True)
+    with hub_env.session_factory() as session:  # the tick folded up to the three-day-old event
+        assert session.scalar(select(Sequence.value).where(Sequence.name == "latency:mark")) == old_event
+    text = client.get("/metrics").get_data(as_text=True)
+    assert before == sample(text, "kontor_processing_latency_seconds_count") == 2
+    assert sample(text, "kontor_processing_latency_seconds_bucket", le="5") == 2
+
+    if engine.dialect.name == "postgresql":  # another node holding the rows: this fold skips at once
+        connection, transaction = _write_lock(engine)
+        try:
+            started = time.monotonic()
+            with caplog.at_level("INFO", logger="hub.metrics"):
+                fold_latency_duty(hub_env.session_factory, hub_env.settings)
+            assert time.monotonic() - started < 5
+            assert "another node is folding it" in caplog.text
+        finally:
+            transaction.rollback()
+            connection.close()
+        text = client.get("/metrics").get_data(as_text=True)
+        assert sample(text, "kontor_processing_latency_seconds_count") == 2
