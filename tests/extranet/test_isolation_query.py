@@ -17,9 +17,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from hub.models import AssortmentItem, DespatchAdvice, Invoice, Message, Order, OrderLine, Partner, Product
-from hub.portal_models import OrderTemplate
-from tests.extranet.conftest import login, post, rows
+from edi import documents as docs
+from hub.models import AssortmentItem, DespatchAdvice, Invoice, Message, Order, OrderLine, Partner, Product, User
+from hub.portal_models import OrderApproval, OrderTemplate, SupplierDocument, SupplierOrder
+from hub.turnaround import create_supplier_order
+from tests.extranet.conftest import _user, login, post, rows
 from tests.extranet.test_api import acme, beta, clients  # noqa: F401 (fixtures)
 
 _SKU = re.compile(r'name="sku" value="([^"]+)"')
@@ -33,8 +35,8 @@ def _skus(response) -> list[str]:
 
 def _beta_order_state(session, world) -> tuple:
     """Everything of BETA's order that a foreign request could change."""
-    [order] = rows(session, select(Order.number, Order.status, Order.total, Order.partner_id, Order.source, Order.document)
-                   .where(Order.id == world.beta_order))
+    [order] = rows(session, select(Order.number, Order.status, Order.total, Order.partner_id, Order.source,
+                                   Order.document).where(Order.id == world.beta_order))
     lines = rows(session, select(OrderLine.line_no, OrderLine.sku, OrderLine.quantity, OrderLine.status)
                  .where(OrderLine.order_id == world.beta_order).order_by(OrderLine.line_no))
     return tuple(order), [tuple(line) for line in lines]
@@ -251,14 +253,9 @@ def test_a_template_from_the_other_partners_order_is_not_made(acme_client, sessi
     assert rows(session, select(OrderTemplate.id).where(OrderTemplate.name == "stolen")) == []
 
 
-def test_another_partners_user_cannot_be_changed_by_id(client, session, world):
-    from hub.models import User
-    from tests.extranet.conftest import _user
-
-    _user(session, "admin@acme.example", "admin", session.get(Partner, world.acme))
-    session.commit()
+def test_another_partners_user_cannot_be_changed_by_id(acme_admin, session, world):
+    client = acme_admin
     [(beta_user, beta_role)] = rows(session, select(User.id, User.role).where(User.email == "buyer@beta.example"))
-    assert login(client, "admin@acme.example").status_code == 302
     assert post(client, f"/users/{beta_user}/role", {"role": "admin"}, token_from="/").status_code == 404
     assert post(client, f"/users/{beta_user}/remove", token_from="/").status_code == 404
     assert rows(session, select(User.role, User.active).where(User.id == beta_user)) == [(beta_role, True)]
@@ -344,3 +341,74 @@ def test_api_order_lines_outside_the_assortment_are_refused(client, acme, sessio
     assert response.status_code == 422, response.json
     assert "foreign middle" not in response.get_data(as_text=True)
     assert rows(session, select(Order.id).where(Order.number == "API-OUT-1")) == []
+
+
+# --- more form fields: product ids, approvals, turnaround document numbers ---------------------------------
+
+
+def test_cart_add_ignores_a_posted_product_id_outside_the_assortment(acme_client, assortment, world):
+    for product_id in (assortment["foreign"]["C"], world.gadget):
+        response = post(acme_client, "/cart/add", {"product_id": str(product_id), "quantity": "1"}, token_from="/")
+        assert response.status_code == 302
+    assert _cart_skus(acme_client) == set()
+
+
+@pytest.fixture
+def acme_admin(client, session, world):
+    _user(session, "admin@acme.example", "admin", session.get(Partner, world.acme))
+    session.commit()
+    assert login(client, "admin@acme.example").status_code == 302
+    return client
+
+
+def test_the_other_partners_pending_order_can_be_neither_approved_nor_rejected(acme_admin, session, world):
+    session.execute(update(Order).where(Order.id == world.beta_order).values(status="pending_approval"))
+    session.add(OrderApproval(order_id=world.beta_order, partner_id=world.beta, amount=Decimal("297"),
+                              threshold=Decimal("100")))
+    session.commit()
+    before = _beta_order_state(session, world)
+    assert post(acme_admin, f"/approvals/{world.beta_order}/approve", token_from="/").status_code == 404
+    assert post(acme_admin, f"/approvals/{world.beta_order}/reject", {"reason": "no"}, token_from="/").status_code \
+        == 404
+    assert _beta_order_state(session, world) == before
+    assert rows(session, select(OrderApproval.status).where(OrderApproval.order_id == world.beta_order)) == \
+        [("pending",)]
+    assert "PO-BETA-1" not in acme_admin.get("/approvals").get_data(as_text=True)
+
+
+@pytest.fixture
+def purchase_orders(session, settings, world) -> dict[str, int]:
+    """Our purchase orders to ACME and to BETA; BETA has despatched on its own under number LS-BETA."""
+    made = {}
+    for code, partner_id in (("acme", world.acme), ("beta", world.beta)):
+        order = create_supplier_order(session, settings, session.get(Partner, partner_id), number=f"KO-{code}", lines=[
+            docs.OrderLine(line_no="1", supplier_sku="OIL-5", description="Base oil", quantity=Decimal(10),
+                           unit="PCE", net_price=Decimal("120.00"))])
+        made[code] = order.id
+    session.commit()
+    return made
+
+
+def test_turnaround_forms_reach_neither_the_other_partners_order_nor_its_numbers(app, client, session, world,
+                                                                                   purchase_orders):
+    assert login(client, "buyer@beta.example").status_code == 302
+    assert post(client, f"/received-orders/{purchase_orders['beta']}/despatch",
+                {"number": "LS-BETA", "quantity-1": "4"}, token_from="/").status_code == 302
+    acme = app.test_client()  # ACME's buyer in a browser of its own
+    assert login(acme, "buyer@acme.example").status_code == 302
+    beta_state = rows(session, select(SupplierOrder.status).where(SupplierOrder.id == purchase_orders["beta"]))
+    # ACME posting to BETA's purchase order: not found, nothing recorded
+    for kind in ("despatch", "invoice"):
+        response = post(acme, f"/received-orders/{purchase_orders['beta']}/{kind}",
+                        {"number": "LS-X", "quantity-1": "6", "vat-1": "19"}, token_from="/")
+        assert response.status_code == 404
+    assert rows(session, select(SupplierDocument.id).where(SupplierDocument.number == "LS-X")) == []
+    assert rows(session, select(SupplierOrder.status).where(SupplierOrder.id == purchase_orders["beta"])) == \
+        beta_state
+    # BETA's document number is no "already used" for ACME: numbers are each partner's own
+    own = post(acme, f"/received-orders/{purchase_orders['acme']}/despatch",
+               {"number": "LS-BETA", "quantity-1": "10"}, token_from="/")
+    assert own.status_code == 302, own.get_data(as_text=True)
+    assert sorted(p for (p,) in rows(session, select(SupplierDocument.partner_id)
+                                     .where(SupplierDocument.number == "LS-BETA"))) == sorted([world.acme, world.beta])
+    assert "KO-beta" not in acme.get("/received-orders").get_data(as_text=True)
