@@ -107,9 +107,15 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.extensions["kontor_as2"] = DbAs2Hub(session_factory, settings)
     errors.register(app)
 
+    from hub.db import READ_ONLY
+
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
         try:
+            # a health check only reads: end whatever the request began (loading a signed-in user) and
+            # read in a transaction that on SQLite neither waits for a writer nor holds one up
+            db.session.rollback()
+            db.session.connection(execution_options={READ_ONLY: True})
             db.session.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             return jsonify(status="unavailable", database="unreachable", error=type(exc).__name__), 503

@@ -307,3 +307,31 @@ def test_the_worker_tick_folds_the_histogram_and_a_locked_fold_is_skipped(hub_en
             connection.close()
         text = client.get("/metrics").get_data(as_text=True)
         assert sample(text, "kontor_processing_latency_seconds_count") == 2
+
+
+def test_healthz_answers_while_another_transaction_writes(hub_env, orders_bytes, engine):
+    """A health check only reads: behind another node's write transaction it answers at once."""
+    import threading
+    import time
+
+    hub_env.drop("po.edi", orders_bytes)
+    hub_env.run()
+    client = create_app(hub_env.settings, session_factory=hub_env.session_factory).test_client()
+    connection, transaction = _write_lock(engine)
+    result: dict = {}
+
+    def check():
+        started = time.monotonic()
+        result["response"] = client.get("/healthz")
+        result["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=check, daemon=True)
+    try:
+        thread.start()
+        thread.join(10)
+    finally:
+        transaction.rollback()
+        connection.close()
+    assert not thread.is_alive(), "/healthz waited for the other transaction"
+    assert result["response"].status_code in (200, 503) and result["seconds"] < 5
+    assert result["response"].get_json()["database"] == "reachable"
