@@ -13,10 +13,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from extranet.extensions import db, login_manager
+from extranet.extensions import db
 from extranet.forms import MessageFilterForm, RepairForm, options
 from extranet.ids import id_arg, parse_id
-from extranet.security import OPS_ACTION_ROLES, roles_required
+from extranet.security import OPS_ACTION_ROLES, operations_only, roles_required
 from hub import messages as message_store
 from hub import monitor
 from hub.accounts import audit
@@ -39,13 +39,7 @@ def _settings():
     return current_app.config["KONTOR_SETTINGS"]
 
 
-@bp.before_request
-def _operations_only() -> ResponseReturnValue | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.is_ops:
-        abort(403)
-    return None
+bp.before_request(operations_only)
 
 
 @bp.get("/")

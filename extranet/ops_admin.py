@@ -18,9 +18,9 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from extranet.extensions import db, login_manager
+from extranet.extensions import db
 from extranet.ids import id_arg, parse_id
-from extranet.security import OPS_ACTION_ROLES, roles_required
+from extranet.security import OPS_ACTION_ROLES, operations_only, roles_required
 from hub import accounts
 from hub import alerts as alert_service
 from hub import messages as message_store
@@ -52,13 +52,7 @@ BULK_ACTIONS = {
 }
 
 
-@bp.before_request
-def _operations_only() -> ResponseReturnValue | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.is_ops:
-        abort(403)
-    return None
+bp.before_request(operations_only)
 
 
 @bp.context_processor

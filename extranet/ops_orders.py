@@ -13,8 +13,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from extranet.extensions import db, login_manager
-from extranet.security import OPS_ACTION_ROLES, roles_required
+from extranet.extensions import db
+from extranet.security import OPS_ACTION_ROLES, operations_only, roles_required
 from hub import backoffice
 from hub.accounts import audit
 from hub.chain import chain_for_order
@@ -28,13 +28,7 @@ STATUSES = ("received", "pending_approval", "confirmed", "changed", "partially_s
             "rejected", "cancelled")
 
 
-@bp.before_request
-def _operations_only() -> ResponseReturnValue | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.is_ops:
-        abort(403)
-    return None
+bp.before_request(operations_only)
 
 
 @bp.get("")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
-from extranet.extensions import db, login_manager
+from extranet.extensions import db
+from extranet.security import operations_only
 from hub import turnaround
 from hub.models import Partner
 
@@ -20,13 +20,7 @@ __all__ = ["bp"]
 bp = Blueprint("ops_supplier_orders", __name__, url_prefix="/ops/supplier-orders")
 
 
-@bp.before_request
-def _operations_only() -> ResponseReturnValue | None:
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.is_ops:
-        abort(403)
-    return None
+bp.before_request(operations_only)
 
 
 @bp.get("")

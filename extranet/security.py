@@ -109,6 +109,15 @@ def roles_required(*roles: str) -> Callable:
     return decorator
 
 
+def operations_only() -> Response | None:
+    """``before_request`` of every ops blueprint: signed in, and with an ops role (else 403)."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_ops:
+        abort(403)
+    return None
+
+
 def safe_next(target: str | None, default: str) -> str:
     """``target`` when it is a path on this site, else ``default`` (no open redirects)."""
     if not target:
