@@ -75,29 +75,36 @@ _INSERT_EMPTY_BLOB = (insert(Payload.__table__).values(data=func.zeroblob(bindpa
 def store_payload(session: Session, data: bytes) -> Payload:
     """A payload row for ``data`` in the session's transaction. No commit."""
     digest = hashlib.sha256(data).hexdigest()
-    if len(data) >= BLOB_PIECES_FROM and session.get_bind().dialect.name == "sqlite":
-        return _store_in_pieces(session, data, digest)
-    payload = Payload(sha256=digest, size=len(data), data=data)
-    session.add(payload)
-    return payload
-
-
-def _store_in_pieces(session: Session, data: bytes, digest: str) -> Payload:
-    """SQLite: insert a zero-filled blob of the right size, write ``data`` into it a piece at a time,
-    and give the session the row as if loaded (its ``data`` is the caller's bytes, not a copy)."""
+    if not _in_pieces(session, data):
+        payload = Payload(sha256=digest, size=len(data), data=data)
+        session.add(payload)
+        return payload
     created = utcnow()
-    connection = session.connection()
-    payload_id = connection.execute(_INSERT_EMPTY_BLOB, {"sha256": digest, "size": len(data),
-                                                         "blob_size": len(data),
-                                                         "created_at": created}).scalar_one()
-    view = memoryview(data)
-    with connection.connection.driver_connection.blobopen("payload", "data", payload_id) as blob:
-        for start in range(0, len(data), _BLOB_PIECE):
-            blob.write(view[start:start + _BLOB_PIECE])
+    payload_id = _insert_payload(session, data, digest, created)
+    # the session gets the row as if loaded: its ``data`` is the caller's bytes, not a copy
     payload = Payload(id=payload_id, sha256=digest, size=len(data), data=data, created_at=created)
     make_transient_to_detached(payload)
     session.add(payload)
     return payload
+
+
+def _in_pieces(session: Session, data: bytes) -> bool:
+    return len(data) >= BLOB_PIECES_FROM and session.get_bind().dialect.name == "sqlite"
+
+
+def _insert_payload(session: Session, data: bytes, digest: str, created: Any = None) -> int:
+    """Insert the payload row at once and return its id; large ones on SQLite as a zero-filled blob
+    of the right size that ``data`` is then written into a piece at a time."""
+    connection = session.connection()
+    row = {"sha256": digest, "size": len(data), "created_at": created or utcnow()}
+    if not _in_pieces(session, data):
+        return connection.execute(_INSERT_PAYLOAD, {**row, "data": data}).scalar_one()
+    payload_id = connection.execute(_INSERT_EMPTY_BLOB, {**row, "blob_size": len(data)}).scalar_one()
+    view = memoryview(data)
+    with connection.connection.driver_connection.blobopen("payload", "data", payload_id) as blob:
+        for start in range(0, len(data), _BLOB_PIECE):
+            blob.write(view[start:start + _BLOB_PIECE])
+    return payload_id
 
 
 def new_message(
@@ -152,8 +159,7 @@ def insert_message(
     content_hash = hashlib.sha256(data).hexdigest()
     with session.no_autoflush:
         connection = session.connection()
-        payload_id = connection.execute(_INSERT_PAYLOAD, {"sha256": content_hash, "size": len(data),
-                                                          "data": data}).scalar_one()
+        payload_id = _insert_payload(session, data, content_hash)
         row = {"issues": [], "receipt": {}, **fields, "direction": direction, "state": state,
                "partner_id": partner.id if partner is not None else None,
                "channel_id": channel.id if channel is not None else None,

@@ -36,3 +36,11 @@ def test_small_payloads_take_the_ordinary_road(session):
     session.commit()
     session.expunge_all()
     assert session.get(Message, message.id).payload.data == b"UNA:+.? '"
+
+
+def test_insert_message_writes_a_large_payload_in_pieces_too(session):
+    data = os.urandom(messages.BLOB_PIECES_FROM + 7)
+    message = messages.insert_message(session, direction="out", data=data, actor="test")
+    session.commit()
+    session.expunge_all()
+    assert messages.payload_bytes(session.get(Message, message.id)) == data
