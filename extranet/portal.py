@@ -298,10 +298,16 @@ def order(order_id: int) -> ResponseReturnValue:
 @roles_required(*PARTNER_ORDER_ROLES)
 def reorder(order_id: int) -> ResponseReturnValue:
     items, skipped = portal_scope().reorder_items(order_id)
+    return fill_cart(items, skipped, "the order")
+
+
+def fill_cart(items: dict[str, dict[str, str]], skipped: list[str], source: str) -> ResponseReturnValue:
+    """Put the lines of ``source`` (an earlier order, a template) in the cart, say what did not fit
+    or is no longer sold, and show the cart."""
     added = merge_into_cart(items)
-    flash(f"{added} line(s) of the order are in the cart; check the quantities and order.", "success")
+    flash(f"{added} line(s) of {source} are in the cart; check the quantities and order.", "success")
     if added < len(items):
-        flash(cart_full_message(len(items) - added, "of the order"), "error")
+        flash(cart_full_message(len(items) - added, f"of {source}"), "error")
     if skipped:
         flash("Not available any more: " + ", ".join(skipped) + ".", "error")
     return redirect(url_for("portal.cart"))

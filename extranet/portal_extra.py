@@ -20,7 +20,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 
 from extranet.extensions import db, login_manager
 from extranet.forms import UploadForm
-from extranet.portal import _rows_added, cart_full_message, load_cart, merge_into_cart
+from extranet.portal import _rows_added, fill_cart, load_cart
 from extranet.portal_roles import check_write_role
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required
 from extranet.sso import SIGNED_IN_AT
@@ -293,13 +293,7 @@ def template(template_id: int) -> ResponseReturnValue:
 @roles_required(*PARTNER_ORDER_ROLES)
 def template_order(template_id: int) -> ResponseReturnValue:
     items, skipped = order_templates.items_for(portal_scope(), template_id)
-    added = merge_into_cart(items)
-    flash(f"{added} line(s) of the template are in the cart; check the quantities and order.", "success")
-    if added < len(items):
-        flash(cart_full_message(len(items) - added, "of the template"), "error")
-    if skipped:
-        flash("Not available any more: " + ", ".join(skipped) + ".", "error")
-    return redirect(url_for("portal.cart"))
+    return fill_cart(items, skipped, "the template")
 
 
 @bp.post("/templates/<int:template_id>/delete")
