@@ -30,13 +30,13 @@ from extranet.errors import CSRF_CODE, STATUS_CODES
 from extranet.extensions import db
 from hub import api as service
 from hub.api_models import SCOPES
+from hub.models import MAX_ID
 from hub.portal import ORDER_STATUSES, NotFound, PartnerScope
 
 __all__ = ["bp", "init_api", "ROUTES", "API_ERROR_CODES", "openapi_document"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in every database
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

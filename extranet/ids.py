@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from flask import Blueprint
 from werkzeug.routing import IntegerConverter
 
+from hub.models import MAX_ID
+
 __all__ = ["MAX_ID", "MAX_PAGE", "BoundedInt", "IdConverter", "use_id_converter", "parse_id", "id_arg", "page_arg"]
 
-#: the largest row id (a 32-bit INTEGER primary key)
-MAX_ID = 2**31 - 1
 #: the largest page number a listing is asked for
 MAX_PAGE = 1_000_000
 

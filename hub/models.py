@@ -67,6 +67,10 @@ NAMING = {
 Money = Numeric(18, 4)
 Quantity = Numeric(18, 4)
 
+#: the largest row id: primary keys are 32-bit INTEGERs on every database Kontor runs on, so a
+#: larger number in a URL or query string names no row (and must not reach the database)
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> dt.datetime:
     """Now, in UTC, without tzinfo (stored as UTC in every database)."""

@@ -38,6 +38,7 @@ from hub.edifact_fields import NOTE, ORDER_NUMBER, partner_charset, text_problem
 from hub.approvals import credit_problems
 from hub.errors import OrderRejected
 from hub.models import (
+    MAX_ID,
     DespatchAdvice,
     Invoice,
     Message,
@@ -92,8 +93,6 @@ ORDER_STATUSES = (
 )
 
 
-#: Ids are 32-bit integers in every database Kontor runs on (the API's bound too).
-MAX_ID = 2**31 - 1
 #: The largest page number a listing accepts.
 MAX_PAGE = 1_000_000
 
