@@ -17,10 +17,11 @@ the file, in its ``skipped`` attribute (a list of str, refilled by each
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
 
-__all__ = ["InboundFile", "Receipt", "TransportError", "Adapter"]
+__all__ = ["InboundFile", "Receipt", "TransportError", "Adapter", "wanted_name"]
 
 
 @dataclass
@@ -54,3 +55,14 @@ class Adapter(Protocol):
     def confirm(self, file: InboundFile) -> None: ...
 
     def deliver(self, name: str, data: bytes) -> Receipt: ...
+
+
+def wanted_name(name: str, settings: Any) -> bool:
+    """Whether an inbound file ``name`` is one to take, by the SFTP or folder ``settings``: it
+    matches ``pattern`` and is neither a temporary name (``temp_patterns``) nor, under the trigger
+    rule, a trigger file itself (``trigger_suffixes``)."""
+    if any(fnmatch.fnmatch(name, p) for p in settings.temp_patterns):
+        return False
+    if settings.completeness == "trigger" and name.endswith(settings.trigger_suffixes):
+        return False
+    return fnmatch.fnmatch(name, settings.pattern)

@@ -30,7 +30,6 @@ polling the folder never sees half a file; a failed write leaves nothing.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import time
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from adapters.base import InboundFile, Receipt, TransportError
+from adapters.base import InboundFile, Receipt, TransportError, wanted_name
 
 __all__ = ["FolderSettings", "FolderAdapter", "safe_name", "COMPLETENESS_RULES"]
 
@@ -148,15 +147,8 @@ class FolderAdapter:
         s = self.settings
         entries = {p.name: p for p in inbound.iterdir() if not p.is_symlink() and p.is_file()}
 
-        def wanted(name: str) -> bool:
-            if any(fnmatch.fnmatch(name, p) for p in s.temp_patterns):
-                return False
-            if s.completeness == "trigger" and name.endswith(s.trigger_suffixes):
-                return False
-            return fnmatch.fnmatch(name, s.pattern)
-
         found: list[tuple[Path, Path | None]] = []
-        for name in sorted(n for n in entries if wanted(n)):
+        for name in sorted(n for n in entries if wanted_name(n, s)):
             if s.completeness != "trigger":
                 found.append((entries[name], None))
                 continue

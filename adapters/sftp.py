@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import base64
 import errno
-import fnmatch
 import io
 import logging
 import posixpath
@@ -69,7 +68,7 @@ from typing import Any, Callable, Hashable, Iterator, Mapping
 
 import paramiko
 
-from adapters.base import InboundFile, Receipt, TransportError
+from adapters.base import InboundFile, Receipt, TransportError, wanted_name
 
 __all__ = ["SftpSettings", "SftpAdapter", "parse_host_key", "load_private_key"]
 
@@ -429,14 +428,7 @@ class SftpAdapter:
         entries = {a.filename: a for a in sftp.listdir_attr(s.inbound_dir) if a.st_mode is not None and stat.S_ISREG(a.st_mode)}
         names = set(entries)
 
-        def wanted(name: str) -> bool:
-            if any(fnmatch.fnmatch(name, p) for p in s.temp_patterns):
-                return False
-            if s.completeness == "trigger" and name.endswith(s.trigger_suffixes):
-                return False
-            return fnmatch.fnmatch(name, s.pattern)
-
-        candidates = {n: a for n, a in entries.items() if wanted(n)}
+        candidates = {n: a for n, a in entries.items() if wanted_name(n, s)}
         if s.completeness == "rename":
             return [(a, None) for _, a in sorted(candidates.items())]
         if s.completeness == "trigger":
