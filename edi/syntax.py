@@ -86,7 +86,8 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import IO, Union, cast
 
 from pydifact.segments import Segment
@@ -1280,6 +1281,12 @@ def _repetition_of(seps: Separators) -> str | None:
     return None if seps.repetition == " " else seps.repetition
 
 
+@lru_cache(maxsize=64)
+def _service_re_of(seps: Separators) -> re.Pattern[str]:
+    """:func:`_service_re` for ``seps`` and their own repetition separator, built once per Separators."""
+    return _service_re(seps, _repetition_of(seps))
+
+
 def escape(value: str, separators: Separators = DEFAULT_SEPARATORS) -> str:
     """``value`` with every service character (and the release character itself) released.
 
@@ -1287,7 +1294,7 @@ def escape(value: str, separators: Separators = DEFAULT_SEPARATORS) -> str:
     (not a space). Raises :class:`EdiError` when the value needs releasing
     but the separators have no release character.
     """
-    pattern = _service_re(separators, _repetition_of(separators))
+    pattern = _service_re_of(separators)
     if not pattern.search(value):
         return value
     if separators.release == " ":
@@ -1305,15 +1312,58 @@ def _values(value: object) -> list[str]:
     return ["" if v is None else v if isinstance(v, str) else str(v) for v in cast(Iterable[object], value)]
 
 
-def _with_decimal(values: list[str], decimal: str) -> list[str]:
-    """``values`` with the ``.`` of every :class:`~edi.envelope.Number` replaced by ``decimal``."""
-    return [v.replace(".", decimal) if isinstance(v, Number) else v for v in values]
-
-
 def _trim(values: list[str]) -> list[str]:
     while values and not values[-1]:
         values.pop()
     return values
+
+
+@lru_cache(maxsize=64)
+def _segment_writer(separators: Separators) -> Callable[[Segment], str]:
+    """A function writing one segment with ``separators``, without its terminator (see :func:`format_segment`).
+
+    Built once per Separators: the service-character pattern, the separators
+    and the decimal handling are looked up here, not for every value. A value
+    without a service character (one pattern search) is written as it is.
+    """
+    search = _service_re_of(separators).search
+    component = separators.component
+    element = separators.element
+    decimal = separators.decimal
+    rep = _repetition_of(separators)
+    point = decimal != "."
+
+    def released(value: object) -> str:
+        """One value as written: None empty, a Number with the decimal mark, service characters released."""
+        text = "" if value is None else value if isinstance(value, str) else str(value)
+        if point and isinstance(text, Number):
+            text = text.replace(".", decimal)
+        return text if search(text) is None else escape(text, separators)
+
+    def composite(values: Iterable[object]) -> str:
+        texts = [v if type(v) is str and search(v) is None else released(v) for v in values]
+        while texts and not texts[-1]:
+            texts.pop()
+        return component.join(texts)
+
+    def write(segment: Segment) -> str:
+        parts = [segment.tag]
+        for index, value in enumerate(cast(list[object], segment.elements), start=1):
+            if type(value) is str:  # the common case: a plain simple value (not a Number)
+                parts.append(value if search(value) is None else escape(value, separators))
+            elif isinstance(value, Repetition):
+                if rep is None:
+                    raise EdiError(f"{segment.tag} element {index} repeats, but repetitions need syntax version 4")
+                parts.append(rep.join(_trim([composite(_values(o)) for o in value])))
+            elif isinstance(value, (list, tuple)):
+                parts.append(composite(value))
+            else:
+                parts.append(released(_values(value)[0]))
+        while len(parts) > 1 and not parts[-1]:
+            parts.pop()
+        return element.join(parts)
+
+    return write
 
 
 def format_segment(segment: Segment, separators: Separators = DEFAULT_SEPARATORS, *, terminator: bool = True) -> str:
@@ -1324,23 +1374,7 @@ def format_segment(segment: Segment, separators: Separators = DEFAULT_SEPARATORS
     in place of ``.``. :class:`Repetition` elements need a repetition separator (syntax
     version 4); without one :class:`EdiError` is raised.
     """
-    esc = escape
-    parts = [segment.tag]
-    rep = _repetition_of(separators)
-    values = _values if separators.decimal == "." else (lambda v: _with_decimal(_values(v), separators.decimal))
-    for index, value in enumerate(cast(list[object], segment.elements), start=1):
-        if isinstance(value, Repetition):
-            if rep is None:
-                raise EdiError(f"{segment.tag} element {index} repeats, but repetitions need syntax version 4")
-            occs = [separators.component.join(esc(c, separators) for c in _trim(values(o))) for o in value]
-            parts.append(rep.join(_trim(occs)))
-        elif isinstance(value, (list, tuple)):
-            parts.append(separators.component.join(esc(c, separators) for c in _trim(values(value))))
-        else:
-            parts.append(esc(values(value)[0], separators))
-    while len(parts) > 1 and not parts[-1]:
-        parts.pop()
-    text = separators.element.join(parts)
+    text = _segment_writer(separators)(segment)
     return text + separators.terminator if terminator else text
 
 
@@ -1495,7 +1529,38 @@ def write_interchange(
         count = len(message_list)
     segments.append(make_segment("UNZ", str(count), control_ref))
 
-    out: list[str] = [seps.una() + nl] if write_una else []
+    head = seps.una() + nl if write_una else ""
+    # Every segment is written, then the charset is checked over all of them at once:
+    # each character of a value appears in the text (released or not; a Number's "." as the
+    # decimal mark, and "." is in every repertoire), so text the pattern finds nothing in
+    # and the codec encodes holds no value _check_segment would refuse. Anything else
+    # (a value the charset cannot carry, a segment that cannot be written, separators
+    # outside the charset) is written again segment by segment, checked before written,
+    # so the error is the one that names segment, element and component.
+    write_segment = _segment_writer(seps)
+    try:
+        written = [write_segment(segment) for segment in segments]
+    except Exception:  # noqa: BLE001 - _write_checked raises the error in segment order
+        return _write_checked(cs, segments, seps, head, nl)
+    end = seps.terminator + nl
+    text = end.join(written) + end
+    if cs.invalid.search(text if not nl else seps.terminator.join(written)) is not None:
+        return _write_checked(cs, segments, seps, head, nl)
+    try:
+        return (head + text).encode(cs.codec)
+    except UnicodeEncodeError:
+        return _write_checked(cs, segments, seps, head, nl)
+
+
+def _write_checked(cs: Charset, segments: list[Segment], seps: Separators, head: str, nl: str) -> bytes:
+    """The interchange text ``head`` + ``segments``, each checked against ``cs`` before it is written.
+
+    :func:`write_interchange` comes here when its check of the whole text finds a
+    problem: the first segment that cannot be written (or holds a value ``cs``
+    cannot carry) raises :class:`EdiError` naming it; separators the charset
+    cannot carry raise it last.
+    """
+    out: list[str] = [head] if head else []
     for position, segment in enumerate(segments, start=1):
         _check_segment(cs, segment, position)
         out.append(format_segment(segment, seps) + nl)
@@ -1503,7 +1568,7 @@ def write_interchange(
     try:
         return text.encode(cs.codec)
     except UnicodeEncodeError as exc:  # a separator the charset cannot carry
-        raise EdiError(f"the separators cannot be written in {syntax_id}: {exc.reason}") from exc
+        raise EdiError(f"the separators cannot be written in {cs.syntax_id}: {exc.reason}") from exc
 
 
 #: Short name for :func:`write_interchange`.

@@ -12,6 +12,8 @@ import dataclasses
 import datetime as _dt
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
 from collections.abc import Iterable, Iterator
 from typing import Any, Sequence
 
@@ -382,23 +384,50 @@ FREE_TEXT_FIELDS = frozenset({"description", "name", "street", "city", "contact"
 
 
 def fold_free_text(value: Any, charset: str) -> Any:
-    """A copy of the document (dataclass) ``value`` with its free-text fields folded to ``charset``."""
+    """The document (dataclass) ``value`` with its free-text fields folded to ``charset``.
+
+    ``value`` is never changed: a dataclass or list holding text that folding
+    changes is copied (:func:`dataclasses.replace`), and everything that needs
+    no folding is shared with ``value`` (``value`` itself comes back when
+    nothing needs folding). Raises ValueError as
+    :func:`edi.charsets_fold.fold_to_charset` does for an unsupported charset.
+    """
     from edi.charsets_fold import fold_to_charset
 
     if isinstance(value, list):
-        return [fold_free_text(v, charset) for v in value]
+        items = [fold_free_text(v, charset) for v in value]
+        return items if any(a is not b for a, b in zip(items, value)) else value
     if not dataclasses.is_dataclass(value) or isinstance(value, type):
         return value
     changes: dict[str, Any] = {}
-    for f in dataclasses.fields(value):
-        current = getattr(value, f.name)
-        if f.name in FREE_TEXT_FIELDS and isinstance(current, str):
-            changes[f.name] = fold_to_charset(current, charset)
-        elif f.name in FREE_TEXT_FIELDS and isinstance(current, list):
-            changes[f.name] = [fold_to_charset(v, charset) if isinstance(v, str) else v for v in current]
+    for name in _field_names(type(value)):
+        current = getattr(value, name)
+        kind = type(current)
+        if kind in _LEAVES or (kind is str and name not in FREE_TEXT_FIELDS):
+            continue  # numbers, dates, absent values, identifiers and codes: nothing to fold or look into
+        if name in FREE_TEXT_FIELDS and isinstance(current, str):
+            folded = fold_to_charset(current, charset)
+            if folded is not current:
+                changes[name] = folded
+        elif name in FREE_TEXT_FIELDS and isinstance(current, list):
+            texts = [fold_to_charset(v, charset) if isinstance(v, str) else v for v in current]
+            if any(a is not b for a, b in zip(texts, current)):
+                changes[name] = texts
         elif isinstance(current, list) or dataclasses.is_dataclass(current):
-            changes[f.name] = fold_free_text(current, charset)
+            folded = fold_free_text(current, charset)
+            if folded is not current:
+                changes[name] = folded
     return dataclasses.replace(value, **changes) if changes else value
+
+
+#: Exact types of field values that hold no text and are no list or dataclass.
+_LEAVES = frozenset({type(None), bool, int, float, Decimal, _dt.date, _dt.datetime})
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of the dataclass ``cls``, looked up once per class."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 #: A character XML 1.0 does not allow (its production 2, Char: #x9 | #xA | #xD | [#x20-#xD7FF]

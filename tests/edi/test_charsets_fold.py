@@ -61,3 +61,24 @@ def test_render_folds_free_text_to_the_charset():
     translation = translate(data)
     assert not translation.all_issues()
     assert translation.messages[0].document.lines[0].description == "Kabel L - 2 m EUR"
+
+
+def test_fold_free_text_copies_what_it_folds_and_shares_the_rest():
+    from edi.translate import fold_free_text
+
+    document = _response()
+    folded = fold_free_text(document, "UNOC")
+    assert folded is not document and folded.lines is not document.lines
+    assert folded.lines[0].description == "Kabel L - 2 m EUR"
+    assert document.lines[0].description == "Kabel \u0141 \u2013 2 m \u20ac"
+    assert all(a is b for a, b in zip(folded.lines[1:], document.lines[1:]))  # nothing to fold there
+    assert folded.parties is document.parties
+    document.lines[0].description = "Kabel 2 m"
+    assert fold_free_text(document, "UNOC") is document  # nothing to fold at all
+
+
+def test_fold_free_text_refuses_an_unknown_charset_when_there_is_text():
+    from edi.translate import fold_free_text
+
+    with pytest.raises(ValueError, match="UNOX"):
+        fold_free_text(_response(), "UNOX")

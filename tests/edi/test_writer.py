@@ -203,3 +203,45 @@ def test_round_trip_many_messages_equal_segments():
         assert [m.segments[1:-1] for m in ic.messages] == [m.body for m in msgs]
         assert [m.segments[-1].elements for m in ic.messages] == [[str(len(m.body) + 2), m.reference] for m in msgs]
         assert ic.trailer is not None and ic.trailer.count == len(msgs)
+
+
+# The writer checks the charset over the whole written text and, when that finds anything, writes
+# again segment by segment, each checked before it is written: the errors must be those of that order.
+
+
+def test_a_value_the_charset_cannot_carry_is_named_by_segment_element_and_component():
+    bad = make_segment("FTX", "AAI", "", "", ["fine", "x\u20acy"])  # passes the pattern, fails the codec
+    with pytest.raises(EdiError, match=r"segment 6 \(FTX\) element 4\.2: character '\u20ac'") as raised:
+        write_interchange([order("1", bad)], **envelope(newline=True))
+    (issue,) = raised.value.issues
+    assert (issue.segment, issue.tag, issue.element, issue.component, issue.code) == (6, "FTX", 4, 2, "21")
+
+
+def test_an_earlier_charset_error_wins_over_a_later_segment_that_cannot_be_written():
+    bad = make_segment("FTX", "AAI", "", "", "tab\there")
+    repeated = make_segment("IMD", Repetition(["A", "B"]))  # no repetitions below syntax version 4
+    with pytest.raises(EdiError, match=r"segment 6 \(FTX\) element 4: character '\\t'"):
+        write_interchange([order("1", bad, repeated)], **envelope())
+    with pytest.raises(EdiError, match="IMD element 1 repeats"):
+        write_interchange([order("1", repeated, bad)], **envelope())
+
+
+def test_the_charset_is_checked_before_a_segment_is_written():
+    both = make_segment("IMD", Repetition(["A", "B"]), "\x01")
+    with pytest.raises(EdiError, match=r"segment 6 \(IMD\) element 2: character '\\x01'"):
+        write_interchange([order("1", both)], **envelope())
+
+
+def test_values_are_checked_whatever_the_separators():
+    seps = Separators("|", "^", ".", "\\", " ", "~")
+    lower = make_segment("FTX", "AAI", "", "", "lower")
+    with pytest.raises(EdiError, match=r"segment 6 \(FTX\) element 4: character 'l'"):
+        write_interchange([order("1", lower)], **envelope(syntax_id="UNOA", separators=seps))
+    # separators outside the repertoire are no value: the interchange is written as before
+    assert write_interchange([order()], **envelope(syntax_id="UNOA", separators=seps)).startswith(b"UNA|^.\\ ~UNB^UNOA|3^")
+
+
+def test_newlines_do_not_count_as_characters_of_the_values():
+    plain = write_interchange([order()], **envelope(syntax_id="UNOA"))
+    broken = write_interchange([order()], **envelope(syntax_id="UNOA", newline="\r\n"))
+    assert broken == plain.replace(b"'", b"'\r\n")
