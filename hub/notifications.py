@@ -82,6 +82,17 @@ def _recipients(session: Session, partner_id: int, kind: str, roles: Iterable[st
     return [u for u in users if wants(u, kind) and (wanted is None or u.role in wanted)]
 
 
+def recipients_by_partner(session: Session, partner_ids: Iterable[int], kind: str) -> dict[int, list[User]]:
+    """:func:`_recipients` of several partners with one query (a partner nobody of which asked: no key)."""
+    users = session.scalars(select(User).where(User.partner_id.in_(set(partner_ids)), User.active.is_(True))
+                            .order_by(User.id))
+    found: dict[int, list[User]] = {}
+    for user in users:
+        if user.partner_id is not None and wants(user, kind):
+            found.setdefault(user.partner_id, []).append(user)
+    return found
+
+
 def _link(settings: Settings, path: str) -> str:
     base = settings.web_base_url.rstrip("/")
     return f"{base}{path}" if base else path
@@ -112,7 +123,9 @@ def pending_mail(session: Session) -> list[Outgoing]:
 
 
 def order_response(session: Session, settings: Settings, partner: Partner, order: Order,
-                   response: OrderResponse) -> int:
+                   response: OrderResponse, *, recipients: list[User] | None = None) -> int:
+    """Tell the partner's users who asked for it how their order was answered. ``recipients``: those
+    users when the caller has them already (:func:`recipients_by_partner`), else they are looked up."""
     words = {"29": "confirmed", "4": "confirmed with changes", "27": "rejected"}.get(response.response_code, "answered")
     lines = [f"Your order {order.number} is {words} ({response.number})."]
     for line in order.lines:
@@ -123,8 +136,9 @@ def order_response(session: Session, settings: Settings, partner: Partner, order
     if order.requested_delivery:
         lines.append(f"Delivery date: {order.requested_delivery:%Y-%m-%d}")
     lines.append(f"Order: {_link(settings, f'/orders/{order.id}')}")
-    return queue(session, settings, _recipients(session, partner.id, "order_response"),
-                 f"Order {order.number} {words}", "\n".join(lines))
+    if recipients is None:
+        recipients = _recipients(session, partner.id, "order_response")
+    return queue(session, settings, recipients, f"Order {order.number} {words}", "\n".join(lines))
 
 
 def despatch(session: Session, settings: Settings, order: Order, advice: DespatchAdvice) -> int:

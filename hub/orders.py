@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any, Iterable
 
 from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import Session
@@ -24,7 +25,8 @@ from hub.partners import preferences
 from hub.pricing import prices_for
 from hub.settings import Settings
 
-__all__ = ["place_order", "order_response_for", "find_product", "find_products"]
+__all__ = ["place_order", "order_response_for", "response_code_for", "response_number", "respond", "header_problems",
+           "line_problems", "line_rows", "find_product", "find_products", "STATUS_AFTER_RESPONSE"]
 
 CENT = Decimal("0.01")
 
@@ -88,18 +90,8 @@ def _line_label(line: docs.OrderLine) -> str:
     return f"line {line.line_no} ({ident})"
 
 
-def place_order(
-    session: Session,
-    settings: Settings,
-    partner: Partner,
-    document: docs.Order,
-    *,
-    source: str,
-    actor: str,
-    user: User | None = None,
-    message: Message | None = None,
-) -> Order:
-    """Store an order and answer it; raises OrderRejected with every problem found. No commit."""
+def header_problems(partner: Partner, document: docs.Order) -> list[str]:
+    """What is wrong with an order as a whole (number, lines, currency), before its lines are read."""
     problems: list[str] = []
     if not document.number or not document.number.strip():
         problems.append("the order has no order number")
@@ -107,19 +99,15 @@ def place_order(
         problems.append("the order has no lines")
     if document.currency and document.currency != partner.currency:
         problems.append(f"currency {document.currency} is not the agreed currency {partner.currency}")
-    existing = session.scalar(_ORDER_BY_NUMBER, {"order_partner": partner.id, "order_number": document.number})
-    if document.function == "1":
-        return _cancel(session, settings, partner, document, existing, actor=actor, message=message)
-    if existing is not None and document.function != "5":
-        problems.append(
-            f"order number {document.number} was already received on {existing.created_at:%Y-%m-%d %H:%M} UTC"
-        )
-    if existing is not None and document.function == "5" and existing.status not in ("received", "confirmed", "changed"):
-        problems.append(f"order {document.number} is {existing.status} and can no longer be replaced")
+    return problems
 
-    resolved: list[tuple[docs.OrderLine, Product | None]] = []
+
+def line_problems(resolved: list[tuple[docs.OrderLine, Product | None]], hidden: set[int]) -> list[str]:
+    """What is wrong with an order's lines, given the product each means (None: unknown) and the
+    ids of the products outside the partner's assortment."""
+    problems: list[str] = []
     seen_line_numbers = set()
-    for line, product in zip(document.lines, find_products(session, document.lines)):
+    for line, product in resolved:
         if line.line_no in seen_line_numbers:
             problems.append(f"line number {line.line_no} is used twice")
         seen_line_numbers.add(line.line_no)
@@ -129,17 +117,14 @@ def place_order(
             problems.append(f"{_line_label(line)}: item {product.sku} is no longer sold")
         if line.quantity is None or line.quantity <= 0:
             problems.append(f"{_line_label(line)}: quantity must be greater than zero")
-        resolved.append((line, product))
-    hidden = assortment.outside(session, partner, [product for _, product in resolved if product is not None])
     problems.extend(f"{_line_label(line)}: item {product.sku} {assortment.NOT_IN_ASSORTMENT}"
                     for line, product in resolved if product is not None and product.id in hidden)
-    if problems:
-        raise OrderRejected(problems)
+    return problems
 
-    on = document.issue_date or dt.date.today()
-    # every price with one query, before the order is added (no autoflush in between)
-    unit_prices = prices_for(session, partner, [(product, line.quantity) for line, product in resolved], on)
 
+def line_rows(resolved: list[tuple[docs.OrderLine, Product | None]],
+              unit_prices: list[Decimal]) -> tuple[list[dict[str, Any]], Decimal]:
+    """The order_line rows (without their order_id) of checked lines at their unit prices, and the total."""
     rows = []
     total = Decimal(0)
     for (line, product), unit_price in zip(resolved, unit_prices):
@@ -164,6 +149,43 @@ def place_order(
             "confirmed_quantity": line.quantity,
             "status": status,
         })
+    return rows, total
+
+
+def place_order(
+    session: Session,
+    settings: Settings,
+    partner: Partner,
+    document: docs.Order,
+    *,
+    source: str,
+    actor: str,
+    user: User | None = None,
+    message: Message | None = None,
+) -> Order:
+    """Store an order and answer it; raises OrderRejected with every problem found. No commit."""
+    problems = header_problems(partner, document)
+    existing = session.scalar(_ORDER_BY_NUMBER, {"order_partner": partner.id, "order_number": document.number})
+    if document.function == "1":
+        return _cancel(session, settings, partner, document, existing, actor=actor, message=message)
+    if existing is not None and document.function != "5":
+        problems.append(
+            f"order number {document.number} was already received on {existing.created_at:%Y-%m-%d %H:%M} UTC"
+        )
+    if existing is not None and document.function == "5" and existing.status not in ("received", "confirmed", "changed"):
+        problems.append(f"order {document.number} is {existing.status} and can no longer be replaced")
+
+    resolved = list(zip(document.lines, find_products(session, document.lines)))
+    hidden = assortment.outside(session, partner, [product for _, product in resolved if product is not None])
+    problems.extend(line_problems(resolved, hidden))
+    if problems:
+        raise OrderRejected(problems)
+
+    on = document.issue_date or dt.date.today()
+    # every price with one query, before the order is added (no autoflush in between)
+    unit_prices = prices_for(session, partner, [(product, line.quantity) for line, product in resolved], on)
+
+    rows, total = line_rows(resolved, unit_prices)
 
     if existing is not None:  # a replacement: the new lines take the place of the old
         order = existing
@@ -195,6 +217,17 @@ def place_order(
     return order
 
 
+def response_code_for(line_statuses: Iterable[str]) -> str:
+    """The response code (1225) of an order whose lines have these statuses: 29 accepted as ordered,
+    4 accepted with changes, 27 rejected."""
+    statuses = set(line_statuses)
+    if statuses == {"rejected"}:
+        return "27"
+    if statuses - {"accepted"}:
+        return "4"
+    return "29"
+
+
 def order_response_for(settings: Settings, partner: Partner, order: Order, number: str) -> docs.OrderResponse:
     """The order response document for ``order`` as it stands."""
     lines = []
@@ -214,13 +247,7 @@ def order_response_for(settings: Settings, partner: Partner, order: Order, numbe
                 delivery_date=order.requested_delivery,
             )
         )
-    statuses = {line.status for line in order.lines}
-    if statuses == {"rejected"}:
-        code = "27"
-    elif statuses - {"accepted"}:
-        code = "4"
-    else:
-        code = "29"
+    code = response_code_for(line.status for line in order.lines)
     original = order.document or {}
     parties = [
         docs.Party(role=docs.PartyRole.SUPPLIER, id=settings.hub_id, name=settings.hub_name),
@@ -241,6 +268,15 @@ def order_response_for(settings: Settings, partner: Partner, order: Order, numbe
     )
 
 
+#: an order's status once answered with the response code (1225) it was answered with
+STATUS_AFTER_RESPONSE = {"29": "confirmed", "4": "changed", "27": "rejected"}
+
+
+def response_number(order_number: str, sequence: int) -> str:
+    """The number of the ``sequence``-th response to an order (``<order>-R<n>``, at most 35 characters)."""
+    return f"{order_number}-R{sequence}"[:35]
+
+
 def respond(
     session: Session,
     settings: Settings,
@@ -251,10 +287,9 @@ def respond(
     answers: Message | None = None,
 ) -> OrderResponse:
     """Record an order response for the order's current state and queue it to the partner."""
-    sequence = len(order.responses) + 1
-    number = f"{order.number}-R{sequence}"[:35]
+    number = response_number(order.number, len(order.responses) + 1)
     document = order_response_for(settings, partner, order, number)
-    order.status = {"29": "confirmed", "4": "changed", "27": "rejected"}[document.response_code]
+    order.status = STATUS_AFTER_RESPONSE[document.response_code]
     outbound = queue_document(
         session, settings, partner, document, actor=actor, answers=answers, order=order, business_ref=order.number
     )

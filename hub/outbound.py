@@ -8,6 +8,10 @@ gives the number back and no number is used twice or skipped.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session
@@ -20,7 +24,8 @@ from hub.models import Channel, ControlCounter, Message, Order, Partner, utcnow
 from hub.partners import DocumentPreferences, preferences
 from hub.settings import Settings
 
-__all__ = ["OutboundDocumentError", "next_control_ref", "outbound_channel", "queue_document", "partner_identity"]
+__all__ = ["OutboundDocumentError", "next_control_ref", "outbound_channel", "queue_document", "render_outbound",
+           "Outbound", "partner_identity"]
 
 # built once: every outbound message runs both
 _NEXT_CONTROL = (
@@ -125,8 +130,41 @@ def queue_document(
         if channel is None:
             return None
         control = next_control_ref(session, partner)
-        recipient, recipient_qualifier = partner_identity(partner)
-    prefs = prefs or preferences(partner)
+        outbound = render_outbound(settings, partner, document, control, prefs=prefs or preferences(partner),
+                                   answers_id=answers.id if answers is not None else None,
+                                   order_id=order.id if order is not None else None, business_ref=business_ref)
+    # written at once (no flush of the caller's pending changes needed for its id)
+    return insert_message(session, direction="out", data=outbound.data, actor=actor, partner=partner,
+                          channel=channel, detail=outbound.detail, **outbound.fields)
+
+
+@dataclass
+class Outbound:
+    """A document rendered for a partner: its bytes, the trace's first line, and the message's columns."""
+
+    data: bytes
+    detail: str
+    fields: dict[str, Any]
+
+    @cached_property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def render_outbound(
+    settings: Settings,
+    partner: Partner,
+    document: Document,
+    control: int,
+    *,
+    prefs: DocumentPreferences,
+    answers_id: int | None = None,
+    order_id: int | None = None,
+    business_ref: str | None = None,
+) -> Outbound:
+    """Render ``document`` as the partner's profile ``prefs`` asks, as interchange ``control``: what
+    :func:`queue_document` (and the worker's batch road, :mod:`hub.batch`) stores and sends."""
+    recipient, recipient_qualifier = partner_identity(partner)
     doc_type = _document_type(document)
     # CONTRL is EDIFACT only; an APERAK goes to a UBL partner as a Peppol Message Level Response
     ubl_answer = isinstance(document, Acknowledgement) and document.kind == "APERAK" and prefs.syntax == "ubl"
@@ -155,25 +193,20 @@ def queue_document(
             fold_text=True,  # our own texts (catalogue names, addresses) folded to the partner's charset
         )
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
-    filename = f"{doc_type}_{partner.code}_{control:06d}_{stamp}.{_EXTENSIONS[syntax]}"
-    # written at once (no flush of the caller's pending changes needed for its id)
-    return insert_message(
-        session,
-        direction="out",
+    return Outbound(
         data=data,
-        actor=actor,
-        partner=partner,
-        channel=channel,
-        filename=filename,
         detail=f"{doc_type} {getattr(document, 'number', '')} rendered as {syntax}, interchange {control_ref}",
-        document_type=doc_type,
-        syntax=syntax,
-        interchange_ref=control_ref,
-        message_ref="1" if syntax == "edifact" else None,
-        business_ref=business_ref or getattr(document, "number", None),
-        sender_id=settings.hub_id,
-        recipient_id=recipient,
-        answers_id=answers.id if answers is not None else None,
-        order_id=order.id if order is not None else None,
-        receipt={"ack_expected": True} if ack_expected else {},
+        fields={
+            "filename": f"{doc_type}_{partner.code}_{control:06d}_{stamp}.{_EXTENSIONS[syntax]}",
+            "document_type": doc_type,
+            "syntax": syntax,
+            "interchange_ref": control_ref,
+            "message_ref": "1" if syntax == "edifact" else None,
+            "business_ref": business_ref or getattr(document, "number", None),
+            "sender_id": settings.hub_id,
+            "recipient_id": recipient,
+            "answers_id": answers_id,
+            "order_id": order_id,
+            "receipt": {"ack_expected": True} if ack_expected else {},
+        },
     )

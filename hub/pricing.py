@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Iterable
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.models import Partner, Price, Product
 
-__all__ = ["price_for", "prices_for", "partner_prices"]
+__all__ = ["price_for", "prices_for", "best_price", "partner_prices"]
 
 
 def price_for(
@@ -59,12 +60,14 @@ def prices_for(
     by_product: dict[int, list[tuple[Decimal, dt.date, Decimal]]] = {}
     for product_id, price, min_quantity, valid_from in session.execute(stmt):
         by_product.setdefault(product_id, []).append((min_quantity, valid_from, price))
-    result = []
-    for product, quantity in items:
-        # the highest quantity break not above the quantity, the latest valid_from among equals
-        candidates = [row for row in by_product.get(product.id, ()) if row[0] <= quantity]
-        result.append(max(candidates, key=lambda row: (row[0], row[1]))[2] if candidates else product.list_price)
-    return result
+    return [best_price(by_product.get(product.id, ()), quantity, product.list_price) for product, quantity in items]
+
+
+def best_price(candidates: Iterable[tuple[Decimal, dt.date, Decimal]], quantity: Decimal, list_price: Decimal) -> Decimal:
+    """Of the (min_quantity, valid_from, price) rows valid on the day, the price of the highest quantity
+    break not above ``quantity`` (the latest valid_from among equals); the list price when none is."""
+    fitting = [row for row in candidates if row[0] <= quantity]
+    return max(fitting, key=lambda row: (row[0], row[1]))[2] if fitting else list_price
 
 
 def partner_prices(session: Session, partner: Partner, on: dt.date | None = None) -> dict[int, list[Price]]:

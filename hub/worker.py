@@ -35,6 +35,8 @@ from hub.db import is_postgres
 from hub.errors import HubError
 from hub.messages import transition
 from hub.models import Message, Partner, utcnow
+from edi.translate import Translation
+from hub.batch import LostBatchClaim, apply_new_orders
 from hub.pipeline import OPTIMISTIC, ApplyAgain, process_inbound, translate_message
 from hub.scheduler import claim_tick, mark_overdue_acknowledgements
 from hub.settings import Settings
@@ -90,12 +92,14 @@ class Worker:
     together, each applied in its own transaction with its own fence); ``run`` loops until stopped."""
 
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *, name: str | None = None,
-                 batch: int = CLAIM_BATCH):
+                 batch: int = CLAIM_BATCH, batch_road: bool = True):
         if batch < 1:
             raise ValueError(f"batch must be at least 1, not {batch}")
         self.settings = settings
         self.session_factory = session_factory
         self.batch = batch
+        #: plain new orders of a claimed batch are applied together (hub.batch); off: each through the pipeline
+        self.batch_road = batch_road
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
 
@@ -188,25 +192,54 @@ class Worker:
             if not messages:
                 return 0
             with self._heartbeat([message.id for message in messages]) as done:
+                inbound = [message for message in messages if message.direction == "in"]
+                if inbound:
+                    self._work_inbound(session, inbound, done)
                 for message in messages:
-                    if message.direction == "in":
-                        translation = self._translate_in(session, message)
-                        if translation is not None:
-                            self._process(session, message, translation)
-                    else:
+                    if message.direction != "in":
                         self._deliver(session, message)
-                    done(message.id)
+                        done(message.id)
         return len(messages)
 
-    def _translate_in(self, session: Session, message: Message):
-        """Translate the claimed message in ``session``; None after recording our failure."""
-        message_id = message.id
-        try:
-            return translate_message(message)
-        except Exception as exc:  # noqa: BLE001 - our failure: stored and retried
-            session.rollback()
-            self._fail(message_id, State.PROCESSING, exc)
-            return None
+    def _work_inbound(self, session: Session, messages: list[Message], done: Callable[[int], None]) -> None:
+        """Translate the claimed inbound messages; apply the plain new orders among them together
+        (:mod:`hub.batch`: one transaction, a few statements), then the rest one by one through
+        the pipeline, each in a transaction of its own."""
+        ids = [message.id for message in messages]  # read now: a rollback expires the objects
+        translations: dict[int, Translation] = {}
+        failures: dict[int, Exception] = {}
+        for message_id, message in zip(ids, messages):
+            try:
+                translations[message_id] = translate_message(message)
+            except Exception as exc:  # noqa: BLE001 - our failure: stored and retried below
+                failures[message_id] = exc
+        applied: set[int] = set()
+        if self.batch_road and len(translations) > 0:
+            work = [(message, translations[message_id]) for message_id, message in zip(ids, messages)
+                    if message_id in translations]
+            try:
+                applied = set(apply_new_orders(session, self.settings, work, actor=self.actor, owner=self.name))
+                if applied:
+                    session.commit()
+                    log.info("messages %s processed together", sorted(applied))
+                else:
+                    session.rollback()
+            except LostBatchClaim as exc:  # another worker took one: the pipeline's fences sort it out
+                session.rollback()
+                log.info("batch of %s not applied together (%s); one by one", ids, exc)
+                applied = set()
+            except Exception:  # noqa: BLE001 - nothing kept: each message goes the pipeline's road
+                session.rollback()
+                log.warning("batch of %s not applied together; one by one", ids, exc_info=True)
+                applied = set()
+        for message_id, message in zip(ids, messages):
+            if message_id in applied:
+                pass
+            elif message_id in failures:
+                self._fail(message_id, State.PROCESSING, failures[message_id])
+            else:
+                self._process(session, message, translations[message_id])
+            done(message_id)
 
     @contextmanager
     def _heartbeat(self, message_ids: list[int]) -> Iterator[Callable[[int], None]]:

@@ -45,8 +45,8 @@ class HubEnv:
     inbound: Path
     outbound: Path
 
-    def worker(self, name: str = "test-worker") -> Worker:
-        return Worker(self.settings, self.session_factory, name=name)
+    def worker(self, name: str = "test-worker", **options) -> Worker:
+        return Worker(self.settings, self.session_factory, name=name, **options)
 
     def drop(self, name: str, data: bytes) -> Path:
         path = self.inbound / name

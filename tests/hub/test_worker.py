@@ -124,7 +124,7 @@ def test_our_own_failure_is_retried_not_rejected(quiet_env, orders_bytes, monkey
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr("hub.worker.process_inbound", broken)
-    quiet_env.worker().run_once()
+    quiet_env.worker(batch_road=False).run_once()
     with quiet_env.session_factory() as session:
         message = session.get(Message, message_id)
         assert message.state == State.FAILED
@@ -227,7 +227,7 @@ def test_heartbeat_keeps_a_long_job_leased(settings, session_factory, orders_byt
         return real(session, settings, message, actor=actor, translation=translation)
 
     monkeypatch.setattr("hub.worker.process_inbound", slow)
-    worker = env.worker()
+    worker = env.worker(batch_road=False)
     started = utcnow()
     worker.run_once()
     assert seen["lease"] > started + timedelta(seconds=7), "the lease was extended while working"

@@ -1,4 +1,7 @@
-"""Claims in batches and the hot path's direct inserts: each message still applied once, in order."""
+"""Claims in batches and the hot path's direct inserts: each message still applied once, in order.
+
+The tests that break the pipeline from inside (hub.worker.process_inbound replaced) run the worker
+with ``batch_road=False``: the batch road (hub.batch) is tested for the same in tests/hub/test_batch.py."""
 
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ def test_a_claim_lost_inside_a_batch_discards_only_that_message(quiet_env, order
         return real(session, settings, message, actor=actor, translation=translation)
 
     monkeypatch.setattr("hub.worker.process_inbound", thief_first)
-    assert quiet_env.worker("batcher").run_batch(8) == 3
+    assert quiet_env.worker("batcher", batch_road=False).run_batch(8) == 3
 
     with quiet_env.session_factory() as session:
         numbers = sorted(session.scalars(select(Order.number)))
@@ -96,7 +99,7 @@ def test_a_failure_inside_a_batch_is_stored_and_the_rest_go_on(quiet_env, orders
         return result
 
     monkeypatch.setattr("hub.worker.process_inbound", broken_second)
-    assert quiet_env.worker().run_batch(8) == 3
+    assert quiet_env.worker(batch_road=False).run_batch(8) == 3
 
     with quiet_env.session_factory() as session:
         assert sorted(session.scalars(select(Order.number))) == ["PO-BATCH-0001", "PO-BATCH-0003"]
@@ -124,7 +127,7 @@ def test_the_heartbeat_keeps_every_message_of_a_batch_leased(settings, session_f
 
     monkeypatch.setattr("hub.worker.process_inbound", slow_first)
     started = utcnow()
-    assert env.worker().run_batch(8) == 2
+    assert env.worker(batch_road=False).run_batch(8) == 2
     assert seen["waiting"] > started + timedelta(seconds=7), "the second message's lease was extended too"
     with env.session_factory() as session:
         assert [session.get(Message, i).state for i in ids] == [State.PROCESSED, State.PROCESSED]
@@ -180,7 +183,7 @@ def test_a_refused_order_is_applied_again_in_a_savepoint_and_keeps_nothing(hub_e
         return real_respond(session, settings, partner, order, **kwargs)
 
     monkeypatch.setattr(orders, "respond", respond_refusing_the_first)
-    assert hub_env.worker().run_batch(8) == 2
+    assert hub_env.worker(batch_road=False).run_batch(8) == 2
     assert calls == ["PO-BATCH-0001", "PO-BATCH-0001", "PO-BATCH-0002"], "the refused one ran twice"
 
     with hub_env.session_factory() as session:
