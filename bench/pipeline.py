@@ -19,6 +19,12 @@ i.e. its order is stored and its ORDRSP rendered, numbered and ``queued``.
 Workers claim inbound before outbound, so deliveries start only when the
 inbound queue is empty; they are not part of the figure.
 
+Each runs twice where it matters: on the batch road (what ``kontor
+worker`` does: the plain new orders of a claimed batch applied together,
+:mod:`hub.batch`) and on the pipeline road (``Worker(batch_road=False)``:
+each message through :func:`hub.pipeline.process_inbound` in its own
+transaction, the road of every message that is not a plain new order).
+
 Baseline, measured in the same run in this process: the bare
 ``edi.translate.translate`` of the same ORDERS bytes (parse, validate, map),
 and translate plus rendering the ORDRSP interchange. The ratio says what
@@ -162,11 +168,11 @@ def _vm_hwm_kb() -> int:
     return 0
 
 
-def _worker_main(settings: Settings, name: str, start, stop, results) -> None:
+def _worker_main(settings: Settings, name: str, start, stop, results, batch_road: bool) -> None:
     from hub.worker import Worker
 
     engine = hubdb.make_engine(settings.database)
-    worker = Worker(settings, hubdb.make_session_factory(engine), name=name)
+    worker = Worker(settings, hubdb.make_session_factory(engine), name=name, batch_road=batch_road)
     done = 0
     start.wait()
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -182,13 +188,15 @@ def _worker_main(settings: Settings, name: str, start, stop, results) -> None:
     results.put((name, done, _vm_hwm_kb(), usage.ru_utime + usage.ru_stime - cpu_before))
 
 
-def run_workers(settings: Settings, n: int, workers: int, timeout: float = 600.0) -> tuple[float, int, float]:
+def run_workers(settings: Settings, n: int, workers: int, timeout: float = 600.0,
+                batch_road: bool = True) -> tuple[float, int, float]:
     """Fork ``workers`` processes, time until ``n`` inbound messages are processed.
 
     Returns (seconds, the largest worker VmHWM in kB, the workers' CPU seconds together)."""
     ctx = mp.get_context("fork")
     start, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker_main, args=(settings, f"b{i}", start, stop, results)) for i in range(workers)]
+    procs = [ctx.Process(target=_worker_main, args=(settings, f"b{i}", start, stop, results, batch_road))
+             for i in range(workers)]
     for proc in procs:
         proc.start()
     engine = hubdb.make_engine(settings.database)
@@ -313,14 +321,18 @@ def main(argv: list[str] | None = None) -> None:
         profile(args.profile, args.pg_url, n)
         return
 
-    configs = [("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 4)]
+    # "batch": what `kontor worker` does (plain new orders of a claimed batch applied together, hub.batch);
+    # "pipeline": the same workers with the batch road off, every message through hub.pipeline on its own
+    # (the road every message that is not a plain new order takes)
+    configs = [("sqlite", 1, "batch"), ("postgresql", 1, "batch"), ("postgresql", 2, "batch"),
+               ("postgresql", 4, "batch"), ("sqlite", 1, "pipeline"), ("postgresql", 2, "pipeline")]
     if args.only:
         configs = [c for c in configs if c[0] == args.only]
     print(f"pipeline: {n} ORDERS ({LINES} lines each, {PARTNERS} partners) -> order + ORDRSP queued; "
           f"worker processes; {os.cpu_count()} CPUs")
     rows = []
     base = None
-    for kind, workers in configs:
+    for kind, workers, road in configs:
         workdir = Path(tempfile.mkdtemp(prefix="kontor-bench-"))
         scratch = Scratch(kind, args.pg_url, workdir)
         try:
@@ -329,19 +341,20 @@ def main(argv: list[str] | None = None) -> None:
                 base = baseline(payloads, settings)
                 print(f"baseline (this process): translate {base[0]:.0f} msgs/s; "
                       f"translate + render ORDRSP {base[1]:.0f} msgs/s")
-            seconds, peak_kb, cpu = run_workers(settings, n, workers)
+            seconds, peak_kb, cpu = run_workers(settings, n, workers, batch_road=road == "batch")
         finally:
             scratch.drop()
             shutil.rmtree(workdir, ignore_errors=True)
         rate = n / seconds
-        rows.append((kind, workers, seconds, rate, rate / base[0], rate / base[1], peak_kb / 1024, 1000 * cpu / n))
-        print(f"  {kind} x{workers}: {rate:.0f} msgs/s", flush=True)
+        rows.append((kind, workers, road, seconds, rate, rate / base[0], rate / base[1], peak_kb / 1024,
+                     1000 * cpu / n))
+        print(f"  {kind} x{workers} ({road} road): {rate:.0f} msgs/s", flush=True)
 
     print()
-    print(f"{'database':<11} {'workers':>7} {'seconds':>8} {'msgs/s':>7} {'vs translate':>12} "
+    print(f"{'database':<11} {'workers':>7} {'road':>8} {'seconds':>8} {'msgs/s':>7} {'vs translate':>12} "
           f"{'vs tr+render':>12} {'worker CPU/msg':>14} {'peak RSS':>9}")
-    for kind, workers, seconds, rate, r1, r2, rss, cpu_ms in rows:
-        print(f"{kind:<11} {workers:>7} {seconds:>8.2f} {rate:>7.0f} {r1:>12.2f} {r2:>12.2f} "
+    for kind, workers, road, seconds, rate, r1, r2, rss, cpu_ms in rows:
+        print(f"{kind:<11} {workers:>7} {road:>8} {seconds:>8.2f} {rate:>7.0f} {r1:>12.2f} {r2:>12.2f} "
               f"{cpu_ms:>11.1f} ms {rss:>6.0f} MB")
     print()
     print("vs translate: pipeline msgs/s over bare translate() msgs/s in one process (1.00 = the database, "
