@@ -322,3 +322,23 @@ def test_an_order_with_a_mail_for_the_partner(hub_env, orders_bytes, monkeypatch
     assert same[0] == same[1], "the same mail from both roads"
     assert "/orders/N" in same[0][2]
     assert "mails@acme.example" in sent[0][0] and "PO-BATCH-0001" in sent[0][1]
+
+
+def test_ubl_orders_take_the_batch_road_too(hub_env, orders_bytes, monkeypatch):
+    from edi.translate import translate
+    from edi.ubl import render_ubl
+    from hub.models import Partner
+
+    with hub_env.session_factory() as session:
+        partner = session.scalar(select(Partner))
+        partner.profile = {**partner.profile, "syntax": "ubl"}
+        session.commit()
+    xml = {n: render_ubl(translate(orders_numbered(orders_bytes, n)).messages[0].document) for n in (1, 2)}
+    rounds = [[("1.xml", xml[1]), ("2.xml", xml[2]), ("dup.xml", xml[1])]]
+    pipeline, batched, taken = run_both_roads(hub_env, monkeypatch, rounds)
+    assert taken == [2], "the duplicate by the pipeline"
+    assert_same(pipeline, batched)
+    by_name = {m["name"]: m for m in batched["inbound"]}
+    assert [by_name[n]["state"] for n in ("1.xml", "2.xml", "dup.xml")] == [
+        State.PROCESSED, State.PROCESSED, State.DUPLICATE]
+    assert [(a["type"], a["syntax"]) for a in by_name["1.xml"]["answers"]] == [("ORDRSP", "ubl")]
