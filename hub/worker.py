@@ -11,6 +11,10 @@ still ours (``UPDATE ... WHERE claimed_by = me``): if the lease ran out and
 another worker took the message, this worker's results are rolled back, so
 nothing is ever applied twice. A worker that dies leaves its lease to run
 out; :func:`release_expired` makes the message claimable again.
+
+The plain new orders among a claimed batch's inbound messages are applied
+together, in one transaction with one fence for all of them
+(:mod:`hub.batch`); the others each get their own transaction afterwards.
 """
 
 from __future__ import annotations
@@ -89,7 +93,8 @@ class LostClaim(HubError):
 
 class Worker:
     """One worker: ``run_once`` does at most one message, ``run_batch`` at most ``batch`` (claimed
-    together, each applied in its own transaction with its own fence); ``run`` loops until stopped."""
+    together; the plain new orders applied together, the rest each in its own transaction with its
+    own fence); ``run`` loops until stopped."""
 
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *, name: str | None = None,
                  batch: int = CLAIM_BATCH, batch_road: bool = True):
@@ -175,8 +180,9 @@ class Worker:
         return self.run_batch(1) > 0
 
     def run_batch(self, limit: int | None = None) -> int:
-        """Claim up to ``limit`` (default: :attr:`batch`) due messages in one transaction, then do
-        each in a transaction of its own that ends with its own fence; returns how many were claimed.
+        """Claim up to ``limit`` (default: :attr:`batch`) due messages in one transaction, then apply
+        the plain new orders among them together (:meth:`_work_inbound`) and do each of the others in
+        a transaction of its own that ends with its own fence; returns how many were claimed.
 
         The session that committed the claims goes on with the work: the
         messages it holds (expire_on_commit is off) are not read again, and a
