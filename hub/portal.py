@@ -102,6 +102,11 @@ def valid_id(value: int | None) -> int | None:
     return value if value is not None and 1 <= value <= MAX_ID else None
 
 
+def line_note_prefix(line_no: int, sku: str) -> str:
+    """What comes before a cart line's note among the order's notes (FTX): which line it is about."""
+    return f"Line {line_no} ({sku}): "
+
+
 class NotFound(LookupError):
     """The record does not exist, or belongs to another partner (the two look the same)."""
 
@@ -714,7 +719,9 @@ class PartnerScope:
             problems.append(f"The note {why}.")
         for n, line in enumerate(cart.lines, start=1):
             line_note = " ".join(line.note.split()) if charset is not None else line.note
-            why = text_problem(line_note, NOTE, charset) if line_note else None
+            # the note goes to the order as "Line n (SKU): note" (order_document): the prefix takes its room
+            room = NOTE.max_length - len(line_note_prefix(n, line.product.sku))
+            why = text_problem(line_note, dataclasses.replace(NOTE, max_length=room), charset) if line_note else None
             if why:
                 problems.append(f"The note on line {n} ({line.product.sku}) {why}.")
         if requested_delivery is not None and requested_delivery < today:
@@ -782,7 +789,7 @@ class PartnerScope:
                 )
             )
             if line.note:
-                notes.append(f"Line {n} ({line.product.sku}): {line.note}")
+                notes.append(line_note_prefix(n, line.product.sku) + line.note)
         return doc.Order(
             number=number,
             issue_date=today,

@@ -105,3 +105,25 @@ def test_api_line_without_description_gets_the_folded_catalogue_name(client, acm
     response = client.post("/api/v1/orders", headers=acme, json=_body(number="API-FOLD"))
     assert response.status_code == 201, response.json
     assert b"Kabel L - 2 m" in _ordrsp(session, "API-FOLD")
+
+
+def test_a_line_note_leaves_room_for_its_line_prefix(session, settings, world):
+    """A cart line's note goes to the order as "Line 1 (WID-100): <note>" in one FTX of 350 characters,
+    so the note itself may have 350 less the prefix (18 here). (The portal's cart keeps 70 characters
+    of a note; the checkout service does not count on it.)"""
+    from hub.models import User
+    from hub.portal import PartnerScope
+
+    user = session.scalars(select(User).where(User.email == "buyer@acme.example")).one()
+    scope = PartnerScope(session, world.acme)
+
+    result = scope.checkout({str(world.widget): {"quantity": "2", "note": "x" * 340}}, user, settings,
+                            number="PO-NOTE-1")
+    assert result.order is None
+    assert result.problems == ["The note on line 1 (WID-100) is 340 characters long; at most 332 fit (FTX 4440)."]
+
+    result = scope.checkout({str(world.widget): {"quantity": "2", "note": "y" * 332}}, user, settings,
+                            number="PO-NOTE-2")
+    assert result.order is not None, result.problems
+    [(document,)] = rows(session, select(Order.document).where(Order.number == "PO-NOTE-2"))
+    assert document["notes"] == ["Line 1 (WID-100): " + "y" * 332]
