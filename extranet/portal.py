@@ -21,14 +21,14 @@ from extranet.forms import CatalogSearchForm, CheckoutForm, OrderSearchForm, Qui
 from extranet.portal_roles import check_write_role
 from extranet.security import PARTNER_ORDER_ROLES, portal_scope, roles_required, safe_next
 from hub.monitor import MessageFilter
-from hub.portal import ORDER_STATUSES, ParsedRows, Row, parse_csv, parse_quick_order
+from hub.portal import CART_NOTE_MAX, ORDER_STATUSES, ParsedRows, Row, parse_csv, parse_quick_order
 
 __all__ = ["bp", "MAX_CART_LINES"]
 
 bp = Blueprint("portal", __name__)
 
 MAX_CART_LINES = 200
-MAX_NOTE = 70
+MAX_NOTE = CART_NOTE_MAX
 MAX_COOKIE_BYTES = 3800
 
 
@@ -79,9 +79,13 @@ def add_to_cart(parsed: ParsedRows) -> int:
         before = dict(items.get(key, {})) if key in items else None
         previous = Decimal(items[key]["quantity"]) if key in items else Decimal(0)
         old_note = items.get(key, {}).get("note", "")
+        joined = "; ".join(n for n in (old_note, note) if n)
+        if len(joined) > MAX_NOTE:
+            flash(f"The notes for {product.sku} together are {len(joined)} characters long; the cart line keeps "
+                  f"the first {MAX_NOTE}.", "error")
         items[key] = {
             "quantity": format((previous + quantity).normalize(), "f"),
-            "note": "; ".join(n for n in (old_note, note) if n)[:MAX_NOTE],
+            "note": joined[:MAX_NOTE],
         }
         save_cart(items)
         if cookie_size() > MAX_COOKIE_BYTES:

@@ -102,6 +102,10 @@ def valid_id(value: int | None) -> int | None:
     return value if value is not None and 1 <= value <= MAX_ID else None
 
 
+#: the longest note a cart line keeps (the cart lives in the session cookie, which browsers cap at 4 kB)
+CART_NOTE_MAX = 70
+
+
 def line_note_prefix(line_no: int, sku: str) -> str:
     """What comes before a cart line's note among the order's notes (FTX): which line it is about."""
     return f"Line {line_no} ({sku}): "
@@ -577,6 +581,10 @@ class PartnerScope:
             quantity = _quantity(row.quantity)
             if isinstance(quantity, str):
                 result.errors.append(RowError(row, quantity))
+                continue
+            if len(row.note) > CART_NOTE_MAX:
+                result.errors.append(RowError(row, f"the note is {len(row.note)} characters long; a cart line keeps "
+                                                   f"at most {CART_NOTE_MAX} (a longer text goes in the order's note)"))
                 continue
             if product.id in index:
                 at = index[product.id]

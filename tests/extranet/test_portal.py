@@ -211,3 +211,17 @@ def test_checkout_for_a_partner_with_an_edi_channel_queues_an_ordrsp(acme_client
     [(beta_order,)] = rows(session, select(Order.id).where(Order.number == "PO-NO-EDI"))
     assert rows(session, select(Message.id).where(Message.order_id == beta_order)) == []
     assert rows(session, select(OrderResponse.message_id).where(OrderResponse.order_id == beta_order)) == [(None,)]
+
+
+def test_a_row_note_longer_than_a_cart_line_keeps_is_a_row_error(acme_client):
+    """The cart lives in the session cookie: a line keeps 70 characters of note, and a longer one in an
+    upload is sent back with its row instead of being cut without a word."""
+    response = post(acme_client, "/upload", {"file": (io.BytesIO(("WID-100,2," + "n" * 71 + "\nGAD-200,1,short\n")
+                                                                  .encode()), "o.csv")},
+                    token_from="/upload", content_type="multipart/form-data")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "the note is 71 characters long; a cart line keeps at most 70" in page
+    cart = acme_client.get("/cart").get_data(as_text=True)
+    assert "Gadget deluxe" in cart and "Note: short" in cart, "the good row went in"
+    assert "Widget, blue" not in cart
