@@ -309,15 +309,22 @@ def _refused_mdn(session: Session, transfer: As2Transfer, headers: dict[str, str
     on the message, with an event in its trace. No commit.
 
     A delivered message moves to ``ack_overdue`` (still waiting for a receipt it can trust; a
-    good MDN later acknowledges it). During the delivery the worker takes the kept MDN as
-    it takes a synchronous one (hub.transport, ``early_mdn``), and fails the delivery."""
+    good MDN later acknowledges it). During the delivery nothing is kept on the transfer (what
+    is kept there is the receipt the delivering worker takes, hub.transport ``early_mdn``): an
+    MDN nobody can trust, forged or garbled, must not fail a delivery that may well succeed, so
+    the trace says it came and the delivery goes on waiting for its own receipt."""
     message = transfer.message
     assert message is not None
+    if message.state == State.DELIVERING:
+        reason = (f"{_REFUSED_MDN} (AS2 {transfer.message_id}, {len(body)} bytes, during the delivery: "
+                  f"not taken as its receipt): {exc}")
+        log.warning("AS2 %s: %s", transfer.message_id, reason)
+        session.add(MessageEvent(message=message, event="mdn_refused", state=message.state,
+                                 actor="as2 endpoint", detail=reason))
+        return
     transfer.mdn_headers, transfer.mdn_body = dict(headers), body
     reason = f"{_REFUSED_MDN} (AS2 {transfer.message_id}, {len(body)} bytes kept): {exc}"
     log.warning("AS2 %s: %s", transfer.message_id, reason)
-    if message.state == State.DELIVERING:
-        return
     message.error = reason
     if message.state == State.DELIVERED:
         transition(session, message, Event.OVERDUE, actor="as2 endpoint", detail=reason)

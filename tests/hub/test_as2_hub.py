@@ -574,3 +574,42 @@ def test_an_async_mdn_that_is_not_accepted_is_recorded_on_the_message(as2_world,
     with session_factory() as session:
         message = session.get(Message, message_id)
         assert message.state == State.ACKNOWLEDGED and message.error is None
+
+
+def test_an_untrusted_async_mdn_during_the_delivery_does_not_fail_it(as2_world, settings, session_factory,
+                                                                     orders_bytes):
+    """An MDN that does not verify (forged, garbled) arriving while the POST still runs is not taken as
+    the delivery's receipt: the trace says it came, and the genuine one is still taken after it."""
+    import dataclasses
+
+    from adapters.as2 import peek_mdn
+    from hub.as2 import early_mdn
+    from hub.as2_models import As2Transfer
+
+    us, partner_hub = as2_world
+    _answered_orders(as2_world, settings, session_factory, orders_bytes, mdn="async")
+    Worker(dataclasses.replace(settings, hub_as2_mdn_url=us.url), session_factory, name="t").drain()
+    url, headers, body = partner_hub.async_mdns[0]
+    original = peek_mdn(headers, body)
+    with session_factory() as session:  # as if the POST of this message were still running
+        transfer = session.scalar(select(As2Transfer).where(As2Transfer.message_id == original))
+        message_id = transfer.message_fk
+        transfer.mdn_headers, transfer.mdn_body = None, None
+        session.get(Message, message_id).state = State.DELIVERING
+        session.commit()
+
+    tampered = body.replace(b"processed", b"processeD", 1)
+    with pytest.raises(Exception, match="HTTP 400"):
+        send(url, headers, tampered, 30)
+    with session_factory() as session:
+        message = session.get(Message, message_id)
+        assert message.state == State.DELIVERING and message.error is None
+        last = message.events[-1]
+        assert (last.event, last.state) == ("mdn_refused", State.DELIVERING)
+        assert "during the delivery: not taken as its receipt" in last.detail
+        assert early_mdn(session, original) is None, "the delivering worker finds no receipt to fail on"
+
+    assert send(url, headers, body, 30).status == 200
+    with session_factory() as session:
+        kept = early_mdn(session, original)
+        assert kept is not None and kept[1] == body, "the genuine MDN is kept for the delivering worker"
