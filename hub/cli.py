@@ -270,15 +270,18 @@ def web(state: _State, host: str | None, port: int | None, threads: int) -> None
 @click.option("--once", is_flag=True, help="Work until nothing is due, then exit.")
 @click.option("--no-poll", is_flag=True, help="Leave the periodic duties (polling, alerts, retention) to other nodes; expired leases are still released.")
 @click.option("--name", help="Worker name in message traces (default host:pid:random).")
+@click.option("--one-by-one", is_flag=True,
+              help="Apply every message through the pipeline in its own transaction, plain new orders too "
+                   "(no batch road; slower, for diagnosis).")
 @pass_state
-def worker(state: _State, once: bool, no_poll: bool, name: str | None) -> None:
+def worker(state: _State, once: bool, no_poll: bool, name: str | None, one_by_one: bool) -> None:
     """Claim and process messages; any number may run against PostgreSQL."""
     import signal
 
     from hub.worker import Worker
 
     settings = state.settings
-    w = Worker(settings, _session_factory(settings), name=name)
+    w = Worker(settings, _session_factory(settings), name=name, batch_road=not one_by_one)
     if once:
         if not no_poll:
             w.tick()

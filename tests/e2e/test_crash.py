@@ -3,7 +3,10 @@
 1,000 ORDERS from 20 partners are stored as received; four real
 ``kontor worker`` processes work them off on PostgreSQL while a seeded
 random hand kills one of them with SIGKILL every 1-4 s (a worker past its
-start-up, at whatever it is doing) and starts it again. Afterwards every order was applied exactly once, answered by exactly
+start-up, at whatever it is doing) and starts it again. Two of the workers
+take the batch road for plain new orders (hub.batch), two apply every
+message on its own (``--one-by-one``), so both roads die and recover, side
+by side on the same partners. Afterwards every order was applied exactly once, answered by exactly
 one ORDRSP, every ORDRSP delivered, each partner's interchange control
 references run 1..n without gap or reuse, no message was ever held by two
 workers at once, and every message's trace is a legal path through
@@ -117,8 +120,11 @@ class WorkerPool:
         self.generation[slot] += 1
         name = f"w{slot}-{self.generation[slot]}"
         with open(self.logs / f"{name}.log", "wb") as out:
+            # odd slots apply every message on its own (the pipeline road), even ones take the batch
+            # road (hub.batch) for plain new orders: both roads are killed at random, side by side
+            road = ["--one-by-one"] if slot % 2 else []
             self.procs[slot] = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "-v", "worker", "--no-poll", "--name", name],
+                [sys.executable, "-m", "hub.cli", "-v", "worker", "--no-poll", "--name", name, *road],
                 cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )
         self.names[slot] = name
