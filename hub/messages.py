@@ -21,6 +21,7 @@ from hub.states import Event, State, next_state
 
 __all__ = [
     "transition",
+    "transition_all",
     "store_payload",
     "new_message",
     "insert_message",
@@ -62,6 +63,24 @@ def transition(session: Session, message: Message, event: str, *, actor: str, de
     else:
         session.add(MessageEvent(message=message, event=event, state=new, actor=actor, detail=detail))
     return new
+
+
+def transition_all(session: Session, moves: list[tuple[Message, str | None]], event: str, *, actor: str) -> None:
+    """:func:`transition` of several messages by the same ``event`` (each with its own detail): the
+    same checks and state changes, with the trace rows of stored messages inserted by one statement."""
+    rows = []
+    for message, detail in moves:
+        state = inspect(message)
+        if not (state.persistent and "events" in state.unloaded):
+            transition(session, message, event, actor=actor, detail=detail)
+            continue
+        new = next_state(message.state, event)
+        message.state = new
+        message.updated_at = utcnow()
+        rows.append({"message_id": message.id, "event": event, "state": new, "actor": actor, "detail": detail})
+    if rows:
+        with session.no_autoflush:
+            session.connection().execute(_INSERT_EVENT, rows)
 
 
 #: payloads from this size on are written to SQLite in pieces (incremental blob I/O): bound whole,

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from adapters.base import TransportError
 from hub.db import is_postgres
 from hub.errors import HubError
-from hub.messages import transition
+from hub.messages import transition, transition_all
 from hub.models import Message, Partner, utcnow
 from edi.translate import Translation
 from hub.batch import LostBatchClaim, apply_new_orders
@@ -141,8 +141,9 @@ class Worker:
             message.lease_until = lease_until
             message.next_attempt_at = None
             message.attempts += 1
-            transition(session, message, Event.CLAIM, actor=self.actor,
-                       detail=f"attempt {message.attempts}")
+        # the claim events of the batch in one statement
+        transition_all(session, [(message, f"attempt {message.attempts}") for message in messages], Event.CLAIM,
+                       actor=self.actor)
         session.commit()
         return list(messages)
 
