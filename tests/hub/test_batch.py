@@ -342,3 +342,26 @@ def test_ubl_orders_take_the_batch_road_too(hub_env, orders_bytes, monkeypatch):
     assert [by_name[n]["state"] for n in ("1.xml", "2.xml", "dup.xml")] == [
         State.PROCESSED, State.PROCESSED, State.DUPLICATE]
     assert [(a["type"], a["syntax"]) for a in by_name["1.xml"]["answers"]] == [("ORDRSP", "ubl")]
+
+
+def test_a_restricted_assortment_is_checked_on_the_batch_road(hub_env, orders_bytes, monkeypatch):
+    """Orders of a partner with its own assortment: within it, together; outside it, refused by the pipeline."""
+    from hub.models import AssortmentItem, Partner, Product
+
+    with hub_env.session_factory() as session:
+        partner = session.scalar(select(Partner))
+        partner.assortment_restricted = True
+        for gtin in ("4000000000013", "4000000000020", "4000000000075"):  # the three items of the test order
+            product = session.scalar(select(Product).where(Product.gtin == gtin))
+            session.add(AssortmentItem(partner_id=partner.id, product_id=product.id))
+        session.commit()
+    outside = orders_numbered(orders_bytes, 3).replace(b"4000000000075", b"4000000000082")
+    with hub_env.session_factory() as session:
+        assert session.scalar(select(Product).where(Product.gtin == "4000000000082")) is not None
+    rounds = [[("1.edi", orders_numbered(orders_bytes, 1)), ("2.edi", orders_numbered(orders_bytes, 2)),
+               ("3.edi", outside)]]
+    pipeline, batched, taken = run_both_roads(hub_env, monkeypatch, rounds)
+    assert taken == [2]
+    assert_same(pipeline, batched)
+    by_name = {m["name"]: m for m in batched["inbound"]}
+    assert by_name["3.edi"]["state"] == State.REJECTED and "is not in your assortment" in by_name["3.edi"]["error"]
