@@ -189,6 +189,11 @@ _V4_DEFAULTS = Separators(repetition="*")
 # Decoding never yields U+D800: strict codecs refuse surrogates and
 # surrogateescape only produces U+DC80..U+DCFF.
 _PLACEHOLDER = "\ud800"
+# Stand in for released separators while a segment is split (see _Reader._split_released);
+# like _PLACEHOLDER, in no decoded text.
+_RELEASED_ELEMENT = "\ud801"
+_RELEASED_COMPONENT = "\ud802"
+_RELEASED_REPETITION = "\ud803"
 
 
 # --------------------------------------------------------------------------- sources
@@ -388,6 +393,7 @@ class _Reader:
         self.rep: str | None = repetition
         self.tb = self.term.encode("latin-1")
         self.rb: bytes | None = self.rel.encode("latin-1") if self.rel else None
+        self.released, self.swap_back = _stand_ins(self.rel, self.esep, self.csep, repetition)
         service = (self.esep + self.csep + (self.rel or "") + (repetition or "") + self.term).encode("latin-1")
         self.service_bytes = service
         self._arm_checks()
@@ -530,7 +536,7 @@ class _Reader:
             rest = parts.pop()
             rb = self.rb
             if rb is not None and rb in data:
-                parts, rest = _merge_released(parts, rest, sep, rb)
+                parts, rest = _merge_released(data, parts, rest, sep, rb)
             last: bytes | None = None
             if self.eof:
                 if rest.strip(_WSB):
@@ -571,6 +577,7 @@ class _Reader:
         self, data: bytes, parts: list[bytes], suspicious: bool, seplen: int, base: int, unterminated: bool = False
     ) -> Iterator[Event]:
         codec = self.codec
+        invalid = self.invalid
         esep, csep, rep, rel = self.esep, self.csep, self.rep, self.rel
         append = self.msg.segments.append if self.msg is not None else None
         known = _KNOWN_TAGS
@@ -631,9 +638,12 @@ class _Reader:
                 seg = new(Segment)
                 seg.tag = tag
                 seg.elements = elements  # type: ignore[assignment]  # may hold Repetition (module docstring)
+                if check and tag != "UNB" and (invalid is None or invalid.search(text) is None):
+                    check = False  # as for a message segment below (UNB is checked in any case)
                 yield from self._service(tag, seg, check, dangling)
                 # separators, charset or the open message may have changed
                 codec = self.codec
+                invalid = self.invalid
                 esep, csep, rep, rel = self.esep, self.csep, self.rep, self.rel
                 append = self.msg.segments.append if self.msg is not None else None
                 if tag == "UNB":
@@ -646,6 +656,11 @@ class _Reader:
             if append is not None:
                 append(seg)
                 if check or tag not in known:
+                    if check and (invalid is None or invalid.search(text) is None):
+                        # every character of every value is in the text: nothing for _check_chars to find
+                        check = False
+                        if not dangling and tag in known:
+                            continue
                     self._segment_checks(seg, check, dangling)
             else:
                 self._stray(seg)
@@ -696,32 +711,57 @@ class _Reader:
     def _split_released(self, text: str) -> tuple[str, list[object], bool]:
         """Tag and elements of a segment that contains the release character.
 
-        Split at each separator, re-join where an odd run of release
-        characters escaped it, then drop the release characters.
+        A release character releases the character after it (a run of them
+        releases every second one, and the character after an odd run). The
+        released release characters and separators are first swapped for
+        stand-ins no decoded text holds and the other release characters
+        dropped (what they release stays, a dangling one goes); the text is
+        then split as one without release characters, and the stand-ins are
+        turned back in the elements that hold one.
         """
-        rel = self.rel
-        assert rel is not None
-        csep, rep = self.csep, self.rep
-        double = rel + rel
+        rel: str = self.rel  # type: ignore[assignment]  # called only when there is one
+        esep, csep, rep = self.esep, self.csep, self.rep
         dangling = text.endswith(rel) and (len(text) - len(text.rstrip(rel))) % 2 == 1
-        fields = _split_escaped(text, self.esep, rel)
+        used: list[str] = []
+        for released, stand_in in self.released:  # the released release character first: left to right, in pairs
+            if released in text:
+                text = text.replace(released, stand_in)
+                used.append(stand_in)
+        if rel in text:
+            text = text.replace(rel, "")
+        fields = text.split(esep)
         tag = fields[0]
-        if rel in tag:
-            tag = _unescape(tag, rel, double)
-        elements: list[object] = []
-        for field in fields[1:]:
-            occs = _split_escaped(field, rep, rel) if rep is not None and rep in field else [field]
-            values: list[Occurrence] = []
-            for occ in occs:
-                comps = _split_escaped(occ, csep, rel) if csep in occ else [occ]
-                if rel in occ:
-                    comps = [_unescape(c, rel, double) if rel in c else c for c in comps]
-                values.append(_occurrence(comps))
-            while len(values) > 1 and not values[-1]:
-                values.pop()
-            elements.append(values[0] if len(values) == 1 else Repetition(values))
+        del fields[0]
+        # ---- as _segments splits a segment without release characters
+        if rep is not None and rep in text:
+            elements: list[object] = [_repetition(f.split(rep), csep) if rep in f else _element(f, csep) for f in fields]
+        elif csep in text:
+            elements = [f.split(csep) if csep in f else f for f in fields]
+            if csep + esep in text or text[-1] == csep:
+                elements = [_occurrence(e) if e.__class__ is list else e for e in elements]  # type: ignore[arg-type]
+        else:
+            elements = fields  # type: ignore[assignment]
         while elements and not elements[-1]:
             elements.pop()
+        if used:
+            back = self.swap_back
+            pairs = [(stand_in, back[stand_in]) for stand_in in used]
+            for stand_in in used:
+                if stand_in in tag:
+                    tag = _swap_back(tag, pairs)  # type: ignore[assignment]
+                    break
+            # fields[k] became elements[k]; one that holds a stand-in is not empty, so trimming kept it
+            if len(used) == 1:
+                only = used[0]
+                for k, field in enumerate(fields):
+                    if only in field:
+                        elements[k] = _swap_back(elements[k], pairs)
+            else:
+                for k, field in enumerate(fields):
+                    for stand_in in used:
+                        if stand_in in field:
+                            elements[k] = _swap_back(elements[k], pairs)
+                            break
         return tag, elements, dangling
 
     def _check_chars(self, msg: Message | None, seg: Segment) -> None:
@@ -891,9 +931,12 @@ class _Reader:
         self.junk_reported = False
         c = _component
         syntax_id, version = c(seg, 1, 1), c(seg, 1, 2)
+        sender, recipient = c(seg, 2, 1), c(seg, 3, 1)
+        date, time, control_ref = c(seg, 4, 1), c(seg, 4, 2), c(seg, 5, 1)
         pos = 1
-        for e, comp, name in _missing(seg, _UNB_REQUIRED):
-            self._ic_issue(f"UNB has no {name}", SyntaxCode.MISSING, pos, "UNB", e, comp)
+        if not (syntax_id and version and sender and recipient and date and time and control_ref):  # else nothing is missing
+            for e, comp, name in _missing(seg, _UNB_REQUIRED):
+                self._ic_issue(f"UNB has no {name}", SyntaxCode.MISSING, pos, "UNB", e, comp)
         charset = charset_for(syntax_id)
         if syntax_id and (charset is None or not charset.supported):
             what = f"{syntax_id} ({charset.description})" if charset else repr(syntax_id[:20])
@@ -924,16 +967,16 @@ class _Reader:
             rep = None
         self._set_split_separators(seps, rep)
         self._arm_checks()
-        prepared = self._prepared(c(seg, 4, 1), c(seg, 4, 2))
+        prepared = self._prepared(date, time)
         header = InterchangeHeader(
             syntax_id=syntax_id,
             syntax_version=version,
-            sender=c(seg, 2, 1),
+            sender=sender,
             sender_qualifier=c(seg, 2, 2) or None,
-            recipient=c(seg, 3, 1),
+            recipient=recipient,
             recipient_qualifier=c(seg, 3, 2) or None,
             prepared=prepared,
-            control_ref=c(seg, 5, 1),
+            control_ref=control_ref,
             application_ref=c(seg, 7, 1) or None,
             ack_requested=c(seg, 9, 1) == "1",
             agreement_id=c(seg, 10, 1) or None,
@@ -949,10 +992,13 @@ class _Reader:
         if not date:
             return None
         try:
+            # what strptime("%Y%m%d") and ("%y%m%d", years 69-99 in the 1900s) make of
+            # so many digits, without it (ten times slower): month and day two digits each
             if len(date) == 8 and _digits(date):
-                day = _dt.datetime.strptime(date, "%Y%m%d")
+                day = _dt.datetime(int(date[:4]), int(date[4:6]), int(date[6:]))
             elif len(date) == 6 and _digits(date):
-                day = _dt.datetime.strptime(date, "%y%m%d")
+                year = int(date[:2])
+                day = _dt.datetime(year + (2000 if year <= 68 else 1900), int(date[2:4]), int(date[4:]))
             else:
                 raise ValueError(date)
             if time:
@@ -980,8 +1026,9 @@ class _Reader:
             group_ref=self.group.control_ref if self.group is not None else None,
         )
         self.msg = msg
-        for e, comp, name in _missing(seg, _UNH_REQUIRED):
-            self._msg_issue(msg, f"UNH has no {name}", SyntaxCode.MISSING, self.pos, "UNH", e, comp)
+        if not (ref and msg.type and msg.version and msg.release and msg.agency):  # else nothing is missing
+            for e, comp, name in _missing(seg, _UNH_REQUIRED):
+                self._msg_issue(msg, f"UNH has no {name}", SyntaxCode.MISSING, self.pos, "UNH", e, comp)
         if ref:
             # 0062 with S009 identifies a message within its group, or its interchange when there are
             # no groups (ISO 9735 UNH note 2), which is how a CONTRL's UCM names it: a second message
@@ -1190,23 +1237,53 @@ def _una_problem(chars: str) -> str | None:
     return None
 
 
-def _merge_released(parts: list[bytes], rest: bytes, sep: bytes, rb: bytes) -> tuple[list[bytes], bytes]:
+def _merge_released(data: bytes, parts: list[bytes], rest: bytes, sep: bytes, rb: bytes) -> tuple[list[bytes], bytes]:
     """Re-join pieces split at a terminator that an odd run of release characters escapes.
 
-    Pieces of one segment are gathered in a list and joined once, so a
-    segment with many released terminators costs linear time, not quadratic.
+    ``parts`` and ``rest`` are ``data.split(sep)`` (``rest`` the last piece).
+    Only the pieces that end in a release character can need it: they are
+    found by searching ``data`` for the release character followed by the
+    separator, and numbered by counting separators (both in C), so a chunk
+    without released terminators costs no loop over its pieces. The pieces of
+    one segment are joined once, so a segment with many released terminators
+    costs linear time, not quadratic.
     """
+    pattern = rb + sep
+    at = data.find(pattern)
+    if at == -1:
+        return parts, rest
+    released: list[int] = []  # indices of the pieces whose terminator is released
+    seen = 0  # separators before ``counted``
+    counted = 0
+    step = len(pattern)
+    while at != -1:
+        end = at + len(rb)  # where the piece ends and its separator starts
+        seen += data.count(sep, counted, end)
+        counted = end
+        p = parts[seen]
+        if (len(p) - len(p.rstrip(rb))) % 2 == 1:
+            released.append(seen)
+        at = data.find(pattern, at + step)
+    if not released:
+        return parts, rest
     out: list[bytes] = []
-    acc: list[bytes] = []
-    for p in parts:
-        acc.append(p)
-        if p.endswith(rb) and (len(p) - len(p.rstrip(rb))) % 2 == 1:
-            continue  # the terminator after p is released: the segment goes on
-        out.append(acc[0] if len(acc) == 1 else sep.join(acc))
-        acc = []
-    if acc:
-        acc.append(rest)
-        rest = sep.join(acc)
+    n = len(parts)
+    start = 0  # the first piece not yet in out
+    k = 0
+    while k < len(released):
+        first = stop = released[k]
+        while k + 1 < len(released) and released[k + 1] == stop + 1:
+            k += 1
+            stop += 1
+        k += 1
+        out.extend(parts[start:first])
+        if stop + 1 < n:  # piece stop + 1 ends the segment
+            out.append(sep.join(parts[first : stop + 2]))
+            start = stop + 2
+        else:  # the segment runs on into the rest
+            rest = sep.join(parts[first:] + [rest])
+            start = n
+    out.extend(parts[start:])
     return out, rest
 
 
@@ -1217,31 +1294,37 @@ def _occurrence(comps: list[str]) -> Occurrence:
     return comps if n > 1 else (comps[0] if n else "")
 
 
-def _split_escaped(text: str, sep: str, rel: str) -> list[str]:
-    """``text.split(sep)``, re-joining pieces whose separator an odd run of ``rel`` escaped."""
-    pieces = text.split(sep)
-    if len(pieces) == 1 or rel + sep not in text:
-        return pieces
-    out: list[str] = []
-    acc: str | None = None
-    for p in pieces:
-        if acc is not None:
-            p = acc + sep + p
-            acc = None
-        if p.endswith(rel) and (len(p) - len(p.rstrip(rel))) % 2 == 1:
-            acc = p
-        else:
-            out.append(p)
-    if acc is not None:
-        out.append(acc)
-    return out
+@lru_cache(maxsize=64)
+def _stand_ins(rel: str | None, esep: str, csep: str, rep: str | None) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+    """For :meth:`_Reader._split_released`: the (released text, stand-in) pairs, the released
+    release character first, and stand-in -> the character it stands for."""
+    if rel is None:
+        return (), {}
+    released = [(rel + rel, _PLACEHOLDER), (rel + esep, _RELEASED_ELEMENT), (rel + csep, _RELEASED_COMPONENT)]
+    if rep is not None:
+        released.append((rel + rep, _RELEASED_REPETITION))
+    back = {_PLACEHOLDER: rel, _RELEASED_ELEMENT: esep, _RELEASED_COMPONENT: csep, _RELEASED_REPETITION: rep or ""}
+    return tuple(released), back
 
 
-def _unescape(text: str, rel: str, double: str) -> str:
-    """Drop each release character, keeping the character it releases (a released release stays)."""
-    if double in text:
-        return text.replace(double, _PLACEHOLDER).replace(rel, "").replace(_PLACEHOLDER, rel)
-    return text.replace(rel, "")
+def _swap_back(value: object, pairs: list[tuple[str, str]]) -> object:
+    """An element (str, composite list or Repetition) with the stand-ins in ``pairs`` turned back
+    into the characters they stand for."""
+    if value.__class__ is list:
+        comps: list[str] = value  # type: ignore[assignment]
+        for k, text in enumerate(comps):
+            for stand_in, char in pairs:
+                if stand_in in text:
+                    text = text.replace(stand_in, char)
+            comps[k] = text
+        return comps
+    if value.__class__ is str:
+        text = value  # type: ignore[assignment]
+        for stand_in, char in pairs:
+            if stand_in in text:
+                text = text.replace(stand_in, char)
+        return text
+    return Repetition(_swap_back(o, pairs) for o in value)  # type: ignore[attr-defined, misc]
 
 
 def _element(text: str, csep: str) -> Occurrence:

@@ -149,9 +149,13 @@ class _Group:
 # A component: (code, label, mandatory, rep, min, max, codes or None, closed, list name, test, accepted)
 # where test is _FREE/_CODED/_NUMBER/_SLOW and accepted the code list entries that fit the
 # format (for _CODED). An element: (code, label, mandatory, composite, components,
-# indices of the mandatory components, how many components it needs at least to hold them).
+# indices of the mandatory components, how many components it needs at least to hold them,
+# the fast test of a simple value or None, the fast tests of the components). A fast test,
+# what the hot loop unpacks at once: (test, min, max, accepted, mandatory) of a component;
+# an element's simple-value test is its first component's, None when it needs more than one.
 _Comp = tuple[str, str, bool, int, int, int, Any, bool, str, int, Any]
-_Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...], int]
+_Fast = tuple[int, int, int, Any, bool]
+_Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...], int, _Fast | None, tuple[_Fast, ...]]
 
 
 #: Data elements known to repeat (syntax version 4 repetition), which the directory data does
@@ -228,7 +232,9 @@ def _compile_segment(seg: SegmentSpec) -> tuple[_Elem, ...]:
             comps.append(compiled)
         mandatory = tuple(k for k, comp in enumerate(comps) if comp[2])
         needed = mandatory[-1] + 1 if mandatory else 0
-        out.append((element.code, label, element.mandatory, element.composite, tuple(comps), mandatory, needed))
+        fast = tuple((comp[9], comp[4], comp[5], comp[10], comp[2]) for comp in comps)
+        out.append((element.code, label, element.mandatory, element.composite, tuple(comps), mandatory, needed,
+                    fast[0] if needed <= 1 else None, fast))
     return tuple(out)
 
 
@@ -580,7 +586,7 @@ def validate_segments(
 
     def check_element(index: int, tag: str, number: int, spec: _Elem, value: Any) -> None:
         """Check one element (one occurrence of a repeated one) the general way, reporting every problem."""
-        _code, label, mandatory, composite, comps, mandatory_comps, _needed = spec
+        label, mandatory, composite, comps, mandatory_comps = spec[1:6]
         if composite:
             parts = value if isinstance(value, list) else [value]
             if not any(parts):
@@ -625,10 +631,33 @@ def validate_segments(
     walk = _Walk(compiled, segments, strictness.allows("unknown-segments"))
     step = walk.step
     notes = walk.notes
+    stack = walk.stack
     for index, segment in enumerate(segments):
         tag = segment.tag
         # ---- structure ------------------------------------------------
-        check = step(index, tag)
+        # The innermost group's next child (or its current one again, within its maximum),
+        # skipping nothing mandatory: what walk.step does first, without the call. Anything
+        # else (an outer group, a surplus, a skip, a misfit) is walk.step's.
+        frame = stack[-1]
+        group, pos, count = frame[0], frame[1], frame[2]
+        target = group.ahead[pos].get(tag)
+        if target is not None and (
+            count < group.maxes[pos]
+            if target == pos
+            else group.mand_before[target] == group.mand_before[pos + 1 if count else pos]
+        ):
+            if target == pos:
+                frame[2] = count + 1
+            else:
+                frame[1] = target
+                frame[2] = 1
+            sub = group.subs[target]
+            if sub is not None:
+                stack.append([sub, 0, 1, -1])
+            walk.run = False
+            check = True
+        else:
+            check = step(index, tag)
         if notes:
             for code, text, warning in notes:
                 report(index, tag, code, text, warning=warning)
@@ -658,41 +687,43 @@ def validate_segments(
                         report(index, tag, SyntaxCode.MISSING,
                                f"element {number} ({spec[1]}) is mandatory and missing", element=number)
                     continue
-                comp = spec[4][0]
-                test = comp[9]
-                if spec[6] <= 1:
+                fast = spec[7]
+                if fast is not None:
+                    test, low, high, accepted, _ = fast
                     if test == _FREE:
-                        if comp[4] <= len(value) <= comp[5]:
+                        if low <= len(value) <= high:
                             continue
                     elif test == _CODED:
-                        if value in comp[10]:
+                        if value in accepted:
                             continue
                     elif test == _NUMBER:
-                        if (comp[4] <= len(value) <= comp[5] and value.isdigit() and value.isascii()) or \
-                                _decimal_fits(value, comp, decimal_rx):
+                        if value.isdigit():
+                            if low <= len(value) <= high and value.isascii():
+                                continue
+                        elif _decimal_fits(value, low, high, decimal_rx):
                             continue
                 if spec[3]:
                     check_element(index, tag, number, spec, value)
                 else:
-                    report_value(index, tag, value, comp, f"element {number} ({spec[1]})", number, None)
+                    report_value(index, tag, value, spec[4][0], f"element {number} ({spec[1]})", number, None)
             elif value.__class__ is list and spec[3]:
-                comps = spec[4]
-                if spec[6] <= len(value) <= len(comps):
-                    for part, comp in zip(value, comps):
+                if spec[6] <= len(value) <= len(spec[4]):
+                    for part, (test, low, high, accepted, required_part) in zip(value, spec[8]):
                         if not part:
-                            if comp[2]:
+                            if required_part:
                                 break
                             continue
-                        test = comp[9]
                         if test == _FREE:
-                            if comp[4] <= len(part) <= comp[5]:
+                            if low <= len(part) <= high:
                                 continue
                         elif test == _CODED:
-                            if part in comp[10]:
+                            if part in accepted:
                                 continue
                         elif test == _NUMBER:
-                            if (comp[4] <= len(part) <= comp[5] and part.isdigit() and part.isascii()) or \
-                                    _decimal_fits(part, comp, decimal_rx):
+                            if part.isdigit():
+                                if low <= len(part) <= high and part.isascii():
+                                    continue
+                            elif _decimal_fits(part, low, high, decimal_rx):
                                 continue
                         break
                     else:
@@ -730,13 +761,13 @@ def validate_segments(
     return issues
 
 
-def _decimal_fits(value: str, comp: _Comp, pattern: re.Pattern[str]) -> bool:
-    """True when ``value`` is a number of the component's length as _check counts it (no sign, no mark)."""
+def _decimal_fits(value: str, low: int, high: int, pattern: re.Pattern[str]) -> bool:
+    """True when ``value`` is a number of ``low`` to ``high`` digits as _check counts them (no sign, no mark)."""
     match = pattern.match(value)
     if match is None:
         return False
     digits = len(value) - (value[0] == "-") - (match.lastindex is not None)
-    return comp[4] <= digits <= comp[5]
+    return low <= digits <= high
 
 
 def _shown(value: str, limit: int = 35) -> str:

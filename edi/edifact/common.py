@@ -162,6 +162,12 @@ def parse_decimal(text: str, decimal_mark: str = ".") -> Decimal:
     ISO 9735 forbids thousands separators and exponents, and requires a digit
     before the decimal mark (error code 38).
     """
+    if decimal_mark == "." or decimal_mark == ",":
+        # the common case without a pattern: unsigned ASCII digits, at most one mark with digits
+        # on both sides (what _PLAIN_NUMBER takes without a minus sign)
+        whole, mark, fraction = text.partition(decimal_mark)
+        if whole.isdigit() and (not mark or fraction.isdigit()) and text.isascii():
+            return Decimal(text if decimal_mark == "." or not mark else whole + "." + fraction)
     plain = _PLAIN_NUMBER.get(decimal_mark)
     if plain is not None and plain.match(text):  # the common case, the checks below would all pass
         return Decimal(text if decimal_mark == "." else text.replace(decimal_mark, "."))
@@ -396,7 +402,8 @@ def gs1_check_digit(digits: str) -> int:
     """The GS1 mod-10 check digit for ``digits`` (the key without its last digit): from the right,
     weights 3, 1, 3, 1 ...; the check digit brings the weighted sum up to a multiple of ten
     (GS1 General Specifications, 7.9.1)."""
-    total = sum(int(d) * (3 if k % 2 == 0 else 1) for k, d in enumerate(reversed(digits)))
+    backwards = digits[::-1]
+    total = 3 * sum(map(int, backwards[0::2])) + sum(map(int, backwards[1::2]))
     return (10 - total % 10) % 10
 
 

@@ -66,6 +66,9 @@ def sniff_encoding(head: bytes) -> tuple[str, int] | None:
     appendix F, autodetection of character encodings). A mark alone is not
     enough: some tools put a UTF-8 mark in front of EDIFACT.
     """
+    if head[:1].isupper():
+        # an ASCII capital (EDIFACT's UNA or UNB) starts no byte-order mark, blank or "<" in any of them
+        return None
     candidates: tuple[str, ...] = ("utf-32-be", "utf-32-le", "utf-16-be", "utf-16-le", "utf-8")
     start = 0
     for bom, encoding in _BOMS:
