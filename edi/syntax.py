@@ -579,6 +579,7 @@ class _Reader:
         codec = self.codec
         invalid = self.invalid
         esep, csep, rep, rel = self.esep, self.csep, self.rep, self.rel
+        ends_composite = csep + esep
         append = self.msg.segments.append if self.msg is not None else None
         known = _KNOWN_TAGS
         service = _SERVICE_TAGS
@@ -609,7 +610,7 @@ class _Reader:
                 elif csep in text:
                     elements = [f.split(csep) if csep in f else f for f in fields]
                     # composites need trimming only where a component separator ends an element
-                    if csep + esep in text or text[-1] == csep:
+                    if ends_composite in text or text[-1] == csep:
                         elements = [_occurrence(e) if e.__class__ is list else e for e in elements]  # type: ignore[arg-type]
                 else:
                     elements = fields  # type: ignore[assignment]
@@ -645,6 +646,7 @@ class _Reader:
                 codec = self.codec
                 invalid = self.invalid
                 esep, csep, rep, rel = self.esep, self.csep, self.rep, self.rel
+                ends_composite = csep + esep
                 append = self.msg.segments.append if self.msg is not None else None
                 if tag == "UNB":
                     suspicious = self.bad_bytes is not None  # check the rest of this chunk segment by segment

@@ -70,7 +70,7 @@ only, the S009 association code: EANCOM 1997 subsets are labelled like
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from edi.directory import GroupSpec, MessageSpec, SegmentRef, SegmentSpec, UnknownDirectoryError, load_spec
 from edi.envelope import Message
@@ -150,12 +150,13 @@ class _Group:
 # where test is _FREE/_CODED/_NUMBER/_SLOW and accepted the code list entries that fit the
 # format (for _CODED). An element: (code, label, mandatory, composite, components,
 # indices of the mandatory components, how many components it needs at least to hold them,
-# the fast test of a simple value or None, the fast tests of the components). A fast test,
+# the fast test of a simple value or None, the fast tests of the components, how many
+# components it has). A fast test,
 # what the hot loop unpacks at once: (test, min, max, accepted, mandatory) of a component;
 # an element's simple-value test is its first component's, None when it needs more than one.
 _Comp = tuple[str, str, bool, int, int, int, Any, bool, str, int, Any]
 _Fast = tuple[int, int, int, Any, bool]
-_Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...], int, _Fast | None, tuple[_Fast, ...]]
+_Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...], int, _Fast | None, tuple[_Fast, ...], int]
 
 
 #: Data elements known to repeat (syntax version 4 repetition), which the directory data does
@@ -184,17 +185,109 @@ class CompiledSpec:
         self.spec = spec
         names = {tag: seg.name for tag, seg in spec.segments.items()}
         self.root = _Group(spec.structure, names)
-        # tag -> (layout, positions of the mandatory elements, how many elements hold them all)
-        self.segments: dict[str, tuple[tuple[_Elem, ...], tuple[int, ...], int]] = {}
+        # tag -> (layout, positions of the mandatory elements, how many elements hold them all,
+        # how many elements it has, its acceptor or None); acceptors only for the segments
+        # the structure has (no other segment gets its elements checked), each built when
+        # its segment is first met
+        placed = _structure_tags(spec.structure, set())
+        self.segments: dict[str, tuple[tuple[_Elem, ...], tuple[int, ...], int, int, _Acceptor | None]] = {}
         for tag, seg in spec.segments.items():
             layout = _compile_segment(seg)
             required = tuple(i for i, element in enumerate(layout) if element[2])
-            self.segments[tag] = (layout, required, required[-1] + 1 if required else 0)
+            needed = required[-1] + 1 if required else 0
+            accept = self._first_use(tag, layout, required, needed) if tag in placed else None
+            self.segments[tag] = (layout, required, needed, len(layout), accept)
         # (tag, element position) -> most occurrences, for the elements that may repeat at all
         year = _directory_year(spec.directory)
         self.repeats: dict[tuple[str, int], int] = {
             key: most for key, (since, most) in _ELEMENT_REPEATS.items() if year is not None and year >= since
         }
+
+    def _first_use(self, tag: str, layout: tuple[_Elem, ...], required: tuple[int, ...], needed: int) -> _Acceptor:
+        """An acceptor that builds the segment's own (:func:`_acceptor`) when first called and puts it in its place."""
+
+        def build(elements: Sequence[Any], decimal_rx: re.Pattern[str]) -> bool:
+            accept = _acceptor(layout, needed)
+            self.segments[tag] = (layout, required, needed, len(layout), accept)
+            return accept(elements, decimal_rx)
+
+        return build
+
+
+def _structure_tags(group: GroupSpec, into: set[str]) -> set[str]:
+    for child in group.children:
+        if isinstance(child, GroupSpec):
+            _structure_tags(child, into)
+        else:
+            into.add(child.tag)
+    return into
+
+
+#: A segment's acceptor: (elements, decimal pattern) -> True when every element passes its fast
+#: test, nothing mandatory is missing and nothing is surplus (see :func:`_acceptor`).
+_Acceptor = Callable[[Sequence[Any], "re.Pattern[str]"], bool]
+
+
+def _acceptor(layout: tuple[_Elem, ...], needed: int) -> _Acceptor:
+    """A function that says, for the elements of one segment, that validate_segments would report
+    nothing about them: the fast tests of the hot loop, written out for this segment layout.
+
+    True only when every element (each present component of a composite) passes its fast test,
+    no mandatory element or component is empty or absent and there are no surplus elements or
+    components; on False the general loop checks the elements and words what it finds (which may
+    be nothing: a decimal with a comma, a value of format ``a``). Built from the layout (data) as
+    Python source once per compiled spec and segment, so the hot path pays one call a segment
+    instead of a loop over elements and components.
+    """
+    names: dict[str, Any] = {"fits": _decimal_fits}
+    src = [
+        "def accept(e, dx):",
+        "    n = len(e)",
+        f"    if n > {len(layout)} or n < {needed}:",
+        "        return False",
+    ]
+
+    def passes(var: str, fast: _Fast | None, pad: str) -> list[str]:
+        """Lines that return False unless the non-empty value ``var`` passes ``fast``."""
+        if fast is None:
+            return [f"{pad}return False"]
+        test, low, high, accepted, _ = fast
+        if test == _FREE:
+            return [f"{pad}if not {low} <= len({var}) <= {high}:", f"{pad}    return False"]
+        if test == _CODED:
+            name = f"codes{len(names)}"
+            names[name] = accepted
+            return [f"{pad}if {var} not in {name}:", f"{pad}    return False"]
+        if test == _NUMBER:
+            return [
+                f"{pad}if {var}.isdigit():",
+                f"{pad}    if not ({low} <= len({var}) <= {high} and {var}.isascii()):",
+                f"{pad}        return False",
+                f"{pad}elif not fits({var}, {low}, {high}, dx):",
+                f"{pad}    return False",
+            ]
+        return [f"{pad}return False"]
+
+    for k, spec in enumerate(layout):
+        src += [f"    if n <= {k}:", "        return True", f"    v = e[{k}]", "    if v.__class__ is str:", "        if v:"]
+        src += passes("v", spec[7], " " * 12)
+        if spec[2]:
+            src += ["        else:", "            return False"]
+        if spec[3]:
+            src += ["    elif v.__class__ is list:", "        m = len(v)", f"        if m < {spec[6]} or m > {spec[9]}:",
+                    "            return False"]
+            for c, fast in enumerate(spec[8]):
+                src += [f"        w = v[{c}]" if c < spec[6] else f"        w = v[{c}] if m > {c} else ''", "        if w:"]
+                src += passes("w", fast, " " * 12)
+                if fast[4]:
+                    src += ["        else:", "            return False"]
+            if spec[2] and not spec[6]:  # mandatory, with no mandatory component to make it non-empty
+                src += ["        if not any(v):", "            return False"]
+        src += ["    else:", "        return False"]
+    src.append("    return True")
+    exec("\n".join(src), names)  # noqa: S102 - source built above from the directory data, no input
+    accept: _Acceptor = names["accept"]
+    return accept
 
 
 def _compile_segment(seg: SegmentSpec) -> tuple[_Elem, ...]:
@@ -234,7 +327,7 @@ def _compile_segment(seg: SegmentSpec) -> tuple[_Elem, ...]:
         needed = mandatory[-1] + 1 if mandatory else 0
         fast = tuple((comp[9], comp[4], comp[5], comp[10], comp[2]) for comp in comps)
         out.append((element.code, label, element.mandatory, element.composite, tuple(comps), mandatory, needed,
-                    fast[0] if needed <= 1 else None, fast))
+                    fast[0] if needed <= 1 else None, fast, len(fast)))
     return tuple(out)
 
 
@@ -668,13 +761,15 @@ def validate_segments(
         compiled_segment = seg_specs.get(tag)
         if compiled_segment is None:
             continue
-        layout, required, needed = compiled_segment
+        layout, required, needed, most, accept = compiled_segment
         elements = segment.elements
+        if accept is not None and accept(elements, decimal_rx):
+            continue  # nothing to report (see _acceptor); the loop below finds and words any problem
         present = len(elements)
-        if present > len(layout):
+        if present > most:
             report(index, tag, SyntaxCode.TOO_MANY_CONSTITUENTS,
-                   f"{present} elements where {tag} has at most {len(layout)}", element=len(layout) + 1)
-            present = len(layout)
+                   f"{present} elements where {tag} has at most {most}", element=most + 1)
+            present = most
         number = 0
         for spec, value in zip(layout, elements):  # stops at the shorter: surplus elements were reported
             number += 1
@@ -707,17 +802,17 @@ def validate_segments(
                 else:
                     report_value(index, tag, value, spec[4][0], f"element {number} ({spec[1]})", number, None)
             elif value.__class__ is list and spec[3]:
-                if spec[6] <= len(value) <= len(spec[4]):
+                if spec[6] <= len(value) <= spec[9]:
                     for part, (test, low, high, accepted, required_part) in zip(value, spec[8]):
                         if not part:
                             if required_part:
                                 break
                             continue
-                        if test == _FREE:
-                            if low <= len(part) <= high:
-                                continue
-                        elif test == _CODED:
+                        if test == _CODED:  # the most frequent test in composites (qualifiers)
                             if part in accepted:
+                                continue
+                        elif test == _FREE:
+                            if low <= len(part) <= high:
                                 continue
                         elif test == _NUMBER:
                             if part.isdigit():

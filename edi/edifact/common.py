@@ -402,8 +402,12 @@ def gs1_check_digit(digits: str) -> int:
     """The GS1 mod-10 check digit for ``digits`` (the key without its last digit): from the right,
     weights 3, 1, 3, 1 ...; the check digit brings the weighted sum up to a multiple of ten
     (GS1 General Specifications, 7.9.1)."""
-    backwards = digits[::-1]
-    total = 3 * sum(map(int, backwards[0::2])) + sum(map(int, backwards[1::2]))
+    if digits.isascii() and digits.isdigit():  # the usual case: add the bytes, less 48 ("0") each
+        backwards = digits[::-1].encode("ascii")
+        odd, even = backwards[0::2], backwards[1::2]
+        total = 3 * (sum(odd) - 48 * len(odd)) + sum(even) - 48 * len(even)
+    else:
+        total = sum(int(d) * (3 if k % 2 == 0 else 1) for k, d in enumerate(reversed(digits)))
     return (10 - total % 10) % 10
 
 
@@ -455,6 +459,13 @@ def party_from_nad(segment: Segment) -> Party:
 
 
 def _components(segment: Segment, index: int) -> list[str]:
+    elements = segment.elements
+    if 0 < index <= len(elements):  # plain str and list elements without value_at
+        value: object = elements[index - 1]
+        if value.__class__ is list:
+            return [v for v in value if v]  # type: ignore[attr-defined]
+        if value.__class__ is str:
+            return [value] if value else []  # type: ignore[list-item]
     value = value_at(segment, index)
     if value is None:
         return []
@@ -581,6 +592,10 @@ class MessageReader:
 
     def imd_text(self, segment: Segment) -> str | None:
         """Free-form description of an IMD (C273 7008 components 4 and 5)."""
+        elements = segment.elements
+        value: object = elements[2] if len(elements) >= 3 else None
+        if value.__class__ is list:  # the common case, as value_at gives it
+            return "".join(value[3:5]) or None  # type: ignore[index]
         value = value_at(segment, 3)
         if isinstance(value, list):
             return "".join(value[3:5]) or None
@@ -737,11 +752,12 @@ def collect(r: MessageReader) -> Collected:
         tag = s.tag
         if tag == "UNH" or tag == "UNT":
             continue
-        if tag not in _PARTY_FOLLOWERS:
+        # (each state tested first: it is mostly unset already)
+        if party is not None and tag not in _PARTY_FOLLOWERS:
             party = None
-        if tag not in ("DTM", "RFF"):
+        if last_rff is not None and tag != "DTM" and tag != "RFF":
             last_rff = None
-        if tag not in ("DTM", "PCD", "MOA", "PAT"):
+        if in_pat and tag not in ("DTM", "PCD", "MOA", "PAT"):
             in_pat = False
         # the line group's segments first: most of a message, and the tests are exclusive
         if tag == "LIN":
