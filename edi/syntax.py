@@ -743,6 +743,8 @@ class _Reader:
                 elements = [_occurrence(e) if e.__class__ is list else e for e in elements]  # type: ignore[arg-type]
         else:
             elements = fields  # type: ignore[assignment]
+        # unlike _segments, always: an element of empty repetitions ("+*") at the end goes too,
+        # as it always did in a segment with release characters
         while elements and not elements[-1]:
             elements.pop()
         if used:

@@ -58,7 +58,10 @@ mandatory skipped" is one subtraction); per component a fast acceptance
 test (length only for free text, one set lookup for coded values whose code
 list entries all fit the format, digits and length for integers). A value
 that passes it is valid; any other goes through :func:`_check`, which finds
-and words the problem (or finds none: decimals take that way).
+and words the problem (or finds none: decimals take that way). Per segment
+of the structure, those tests are written out once as one function (an
+acceptor, built from the layout when the segment is first met): a segment it
+accepts has nothing to report, any other goes through the element loop.
 
 The named leniencies of :class:`~edi.options.Strictness` turn issues into
 warnings: ``unknown-codes`` (12), ``element-formats`` (19, 37-40),
@@ -151,9 +154,9 @@ class _Group:
 # format (for _CODED). An element: (code, label, mandatory, composite, components,
 # indices of the mandatory components, how many components it needs at least to hold them,
 # the fast test of a simple value or None, the fast tests of the components, how many
-# components it has). A fast test,
-# what the hot loop unpacks at once: (test, min, max, accepted, mandatory) of a component;
-# an element's simple-value test is its first component's, None when it needs more than one.
+# components it has). A fast test, what the hot loop unpacks at once: (test, min, max,
+# accepted, mandatory) of a component; an element's simple-value test is its first
+# component's, None when it needs more than one.
 _Comp = tuple[str, str, bool, int, int, int, Any, bool, str, int, Any]
 _Fast = tuple[int, int, int, Any, bool]
 _Elem = tuple[str, str, bool, bool, tuple[_Comp, ...], tuple[int, ...], int, _Fast | None, tuple[_Fast, ...], int]
@@ -285,7 +288,8 @@ def _acceptor(layout: tuple[_Elem, ...], needed: int) -> _Acceptor:
                 src += ["        if not any(v):", "            return False"]
         src += ["    else:", "        return False"]
     src.append("    return True")
-    exec("\n".join(src), names)  # noqa: S102 - source built above from the directory data, no input
+    # only integers (lengths, counts, positions) are written into the source; code lists are names
+    exec("\n".join(src), names)  # noqa: S102 - source built above from the directory data, never from input
     accept: _Acceptor = names["accept"]
     return accept
 
