@@ -45,7 +45,7 @@ from hub.orders import (STATUS_AFTER_RESPONSE, find_products, header_problems, l
                         order_response_for, response_code_for, response_number)
 from hub.outbound import Outbound, outbound_channel, render_outbound
 from hub.partners import DocumentPreferences, preferences
-from hub.pipeline import _envelope_issues
+from hub.pipeline import _envelope_issues, translated_fields, wants_contrl
 from hub.pricing import best_price
 from hub.settings import Settings
 from hub.states import Event, State, next_state
@@ -126,10 +126,7 @@ def _candidate(session: Session, settings: Settings, message: Message, translati
         if _envelope_issues(session, settings, message, translation):
             return None
     prefs = preferences(partner)
-    header = translation.header
-    wants_contrl = translation.syntax == "edifact" and header is not None and (
-        header.ack_requested or "CONTRL" in prefs.acknowledgements)
-    return _Item(message, translation, partner, prefs, orders, wants_contrl)
+    return _Item(message, translation, partner, prefs, orders, wants_contrl(translation, prefs))
 
 
 def apply_new_orders(session: Session, settings: Settings, work: list[tuple[Message, Translation]], *,
@@ -380,16 +377,11 @@ def _release_waiting(session: Session, taken: list[_Item], *, actor: str) -> Non
 
 
 def _finish_row(item: _Item, owner: str, now: dt.datetime) -> dict[str, Any]:
-    message, translation = item.message, item.translation
-    header = translation.header
-    first = translation.messages[0]
+    message = item.message
+    fields = {"interchange_ref": message.interchange_ref, "sender_id": message.sender_id,
+              "recipient_id": message.recipient_id, **translated_fields(item.translation)}
     return {
-        "b_id": message.id, "b_owner": owner,
-        "b_interchange_ref": header.control_ref if header is not None else message.interchange_ref,
-        "b_sender_id": header.sender if header is not None else message.sender_id,
-        "b_recipient_id": header.recipient if header is not None else message.recipient_id,
-        "b_document_type": first.message_type if len({m.message_type for m in translation.messages}) == 1 else "MIXED",
-        "b_message_ref": first.reference, "b_syntax": translation.syntax,
-        "b_issues": issues_to_json(translation.all_issues()),
+        "b_id": message.id, "b_owner": owner, **{f"b_{name}": value for name, value in fields.items()},
+        "b_issues": issues_to_json(item.translation.all_issues()),
         "b_order_id": item.order_id, "b_business_ref": item.business_ref, "b_updated_at": now,
     }

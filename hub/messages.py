@@ -52,9 +52,7 @@ def transition(session: Session, message: Message, event: str, *, actor: str, de
     The event row of a stored message whose trace is not loaded is inserted right away (one
     statement, nothing for the unit of work to sort at the next flush; a rollback takes it back
     with the rest); otherwise it joins ``message.events`` and the next flush."""
-    new = next_state(message.state, event)
-    message.state = new
-    message.updated_at = utcnow()
+    new = _move(message, event)
     state = inspect(message)
     if state.persistent and "events" in state.unloaded:
         with session.no_autoflush:
@@ -62,6 +60,14 @@ def transition(session: Session, message: Message, event: str, *, actor: str, de
                                                          "actor": actor, "detail": detail})
     else:
         session.add(MessageEvent(message=message, event=event, state=new, actor=actor, detail=detail))
+    return new
+
+
+def _move(message: Message, event: str) -> str:
+    """The state change itself (TransitionError if the table does not allow it); returns the new state."""
+    new = next_state(message.state, event)
+    message.state = new
+    message.updated_at = utcnow()
     return new
 
 
@@ -74,9 +80,7 @@ def transition_all(session: Session, moves: list[tuple[Message, str | None]], ev
         if not (state.persistent and "events" in state.unloaded):
             transition(session, message, event, actor=actor, detail=detail)
             continue
-        new = next_state(message.state, event)
-        message.state = new
-        message.updated_at = utcnow()
+        new = _move(message, event)
         rows.append({"message_id": message.id, "event": event, "state": new, "actor": actor, "detail": detail})
     if rows:
         with session.no_autoflush:

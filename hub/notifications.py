@@ -77,9 +77,9 @@ def wants(user: User, kind: str) -> bool:
 
 
 def _recipients(session: Session, partner_id: int, kind: str, roles: Iterable[str] | None = None) -> list[User]:
-    users = session.scalars(select(User).where(User.partner_id == partner_id, User.active.is_(True)).order_by(User.id))
+    users = recipients_by_partner(session, [partner_id], kind).get(partner_id, [])
     wanted = set(roles) if roles is not None else None
-    return [u for u in users if wants(u, kind) and (wanted is None or u.role in wanted)]
+    return [u for u in users if wanted is None or u.role in wanted]
 
 
 def recipients_by_partner(session: Session, partner_ids: Iterable[int], kind: str) -> dict[int, list[User]]:

@@ -27,11 +27,12 @@ from hub.models import Message, Order, Partner, PartnerIdentifier
 from hub.monitor import record_references
 from hub.orders import place_order
 from hub.outbound import partner_identity, queue_document
-from hub.partners import preferences
+from hub.partners import DocumentPreferences, preferences
 from hub.settings import Settings
 from hub.states import Event, State
 
-__all__ = ["process_inbound", "translate_message", "Outcome", "ApplyAgain", "OPTIMISTIC"]
+__all__ = ["process_inbound", "translate_message", "translated_fields", "wants_contrl", "Outcome", "ApplyAgain",
+           "OPTIMISTIC"]
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,28 @@ def _envelope_issues(session: Session, settings: Settings, message: Message, tra
     return issues
 
 
+def translated_fields(translation: Translation) -> dict[str, str | None]:
+    """What a translation tells of its inbound message's columns: the envelope (when it has one),
+    the document type (MIXED for an interchange of several kinds), the first UNH reference, the syntax."""
+    fields: dict[str, str | None] = {"syntax": translation.syntax}
+    header = translation.header
+    if header is not None:
+        fields.update(interchange_ref=header.control_ref, sender_id=header.sender, recipient_id=header.recipient)
+    if translation.messages:
+        first = translation.messages[0]
+        kinds = {m.message_type for m in translation.messages}
+        fields.update(document_type=first.message_type if len(kinds) == 1 else "MIXED", message_ref=first.reference)
+    return fields
+
+
+def wants_contrl(translation: Translation, prefs: DocumentPreferences) -> bool:
+    """Whether an EDIFACT interchange is answered with a CONTRL: it asks for one (UNB 0031), or
+    the partner's profile exchanges them."""
+    header = translation.header
+    return translation.syntax == "edifact" and header is not None and (
+        header.ack_requested or "CONTRL" in prefs.acknowledgements)
+
+
 def translate_message(message: Message) -> Translation:
     """Read, validate and map a stored inbound message under its partner's strictness.
 
@@ -249,17 +272,10 @@ def process_inbound(
     if translation is None:
         translation = translate_message(message)
 
-    header = translation.header
-    if header is not None:
-        message.interchange_ref = header.control_ref
-        message.sender_id = header.sender
-        message.recipient_id = header.recipient
+    for name, value in translated_fields(translation).items():
+        setattr(message, name, value)
     if translation.messages:
-        first = translation.messages[0]
-        message.document_type = first.message_type if len({m.message_type for m in translation.messages}) == 1 else "MIXED"
-        message.message_ref = first.reference
         record_references(session, message, [m.reference for m in translation.messages])
-    message.syntax = translation.syntax
 
     with session.no_autoflush:  # the header fields set above go out with the results, in one flush
         envelope_issues = _envelope_issues(session, settings, message, translation)
@@ -315,10 +331,7 @@ def process_inbound(
 
     all_issues = translation.all_issues()
     message.issues = issues_to_json(all_issues)
-    wants_contrl = partner is not None and translation.syntax == "edifact" and (
-        (header is not None and header.ack_requested) or (prefs is not None and "CONTRL" in prefs.acknowledgements)
-    )
-    if wants_contrl and header is not None:
+    if partner is not None and prefs is not None and wants_contrl(translation, prefs):
         ack = contrl_for(translation, number=f"C{message.id}", issue_date=dt.date.today())
         queue_document(session, settings, partner, ack, actor=actor, answers=message,
                        business_ref=message.business_ref)
