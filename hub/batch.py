@@ -37,7 +37,7 @@ from edi import documents as docs
 from edi.translate import Translation, contrl_for
 from hub import assortment, notifications
 from hub.errors import HubError
-from hub.messages import BLOB_PIECES_FROM, issues_to_json, transition
+from hub.messages import BLOB_PIECES_FROM, issues_to_json, message_row, transition
 from hub.models import (ControlCounter, Message, MessageEvent, Order, OrderLine, OrderResponse, Partner, Payload,
                         Price, Product, utcnow)
 from hub.ops_models import MessageReference
@@ -283,12 +283,10 @@ def apply_new_orders(session: Session, settings: Settings, work: list[tuple[Mess
         payload_rows = [{"sha256": outbound.content_hash, "size": len(outbound.data), "created_at": now,
                          "data": outbound.data} for _, outbound, _ in rendered]
         payload_ids = {row.sha256: row.id for row in connection.execute(_INSERT_PAYLOADS, payload_rows)}
-        message_rows = [{
-            "issues": [], **outbound.fields, "direction": "out", "state": State.QUEUED,
-            "partner_id": item.partner.id, "channel_id": channels[item.partner.id].id,
-            "payload_id": payload_ids[outbound.content_hash], "content_hash": outbound.content_hash,
-            "size": len(outbound.data), "created_at": now, "updated_at": now,
-        } for item, outbound, _ in rendered]
+        message_rows = [message_row(direction="out", partner=item.partner, channel=channels[item.partner.id],
+                                    payload_id=payload_ids[outbound.content_hash], content_hash=outbound.content_hash,
+                                    size=len(outbound.data), created_at=now, updated_at=now, **outbound.fields)
+                        for item, outbound, _ in rendered]
         by_payload = {row.payload_id: row.id for row in connection.execute(_INSERT_MESSAGES, message_rows)}
         events = []
         for (item, outbound, response_index), row in zip(rendered, message_rows):

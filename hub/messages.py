@@ -163,6 +163,17 @@ def new_message(
     return message
 
 
+def message_row(*, direction: str, partner: Partner | None, channel: Channel | None, payload_id: int,
+                content_hash: str, size: int, **fields: Any) -> dict[str, Any]:
+    """The message table's row of a new message in its initial state (received inbound, queued outbound),
+    for a direct insert (:func:`insert_message`, and the batch road's multi-row one)."""
+    return {"issues": [], "receipt": {}, **fields, "direction": direction,
+            "state": State.RECEIVED if direction == "in" else State.QUEUED,
+            "partner_id": partner.id if partner is not None else None,
+            "channel_id": channel.id if channel is not None else None,
+            "payload_id": payload_id, "content_hash": content_hash, "size": size}
+
+
 def insert_message(
     session: Session,
     *,
@@ -183,10 +194,8 @@ def insert_message(
     with session.no_autoflush:
         connection = session.connection()
         payload_id = _insert_payload(session, data, content_hash)
-        row = {"issues": [], "receipt": {}, **fields, "direction": direction, "state": state,
-               "partner_id": partner.id if partner is not None else None,
-               "channel_id": channel.id if channel is not None else None,
-               "payload_id": payload_id, "content_hash": content_hash, "size": len(data)}
+        row = message_row(direction=direction, partner=partner, channel=channel, payload_id=payload_id,
+                          content_hash=content_hash, size=len(data), **fields)
         message = session.scalars(_INSERT_MESSAGE, [row]).one()
         connection.execute(_INSERT_EVENT, {"message_id": message.id, "event": "store", "state": state,
                                            "actor": actor, "detail": detail})
